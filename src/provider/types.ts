@@ -1,0 +1,134 @@
+/**
+ * The normalized model-stream contract every provider implements. One wire
+ * API per file (openai-chat.ts, anthropic.ts) turns its SSE into these
+ * events; the agent loop reads only these.
+ *
+ * Contract: `stream()` never throws. Every stream ends with exactly one
+ * terminal event, `done` or `error`; after it nothing more is pushed.
+ * A cancelled request ends with `error` whose stopReason is "aborted".
+ */
+
+/** Conversation messages: the history a session keeps and a request carries. */
+export type Message = UserMessage | AssistantMessage | ToolResultMessage;
+
+export interface UserMessage {
+  role: "user";
+  content: string;
+  timestamp?: number;
+}
+
+export type ThinkingBlock =
+  /** Visible reasoning. Anthropic requires `signature` to be sent back unchanged. */
+  | { type: "thinking"; text: string; signature?: string }
+  /** Opaque encrypted reasoning (Anthropic redacted_thinking), sent back as is. */
+  | { type: "redacted_thinking"; data: string };
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model sent them (JSON text, possibly invalid). */
+  rawArguments: string;
+  /** Parsed arguments; undefined when rawArguments is not a JSON object. */
+  arguments: Record<string, unknown> | undefined;
+}
+
+export interface AssistantMessage {
+  role: "assistant";
+  content: string;
+  thinking?: ThinkingBlock[];
+  toolCalls?: ToolCall[];
+  model?: string;
+  stopReason?: StopReason;
+  usage?: Usage;
+  timestamp?: number;
+}
+
+export interface ToolResultMessage {
+  role: "tool";
+  toolCallId: string;
+  name: string;
+  content: string;
+  isError: boolean;
+  timestamp?: number;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+}
+
+export const emptyUsage = (): Usage => ({
+  promptTokens: 0,
+  completionTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+});
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
+  };
+}
+
+export const totalTokens = (u: Usage): number => u.promptTokens + u.completionTokens;
+
+export type StopReason = "stop" | "length" | "tool_calls" | "refusal" | "error" | "aborted";
+
+export interface ToolSchema {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ModelRequest {
+  model: string;
+  system?: string;
+  messages: Message[];
+  tools?: ToolSchema[];
+  /** Upper bound on output tokens; providers pick a per-model default when absent. */
+  maxTokens?: number;
+  /** Ask for reasoning/thinking output where the API supports it. */
+  thinking?: boolean;
+}
+
+export interface ProviderError {
+  /** HTTP status when the provider answered one; undefined for network failures. */
+  status?: number;
+  /** The provider's own message (secrets redacted). */
+  message: string;
+  /** Provider error type/code when given, e.g. "invalid_api_key". */
+  code?: string;
+  retryable: boolean;
+}
+
+export type ProviderEvent =
+  | { type: "start"; model: string }
+  | { type: "text_delta"; text: string }
+  | { type: "thinking_delta"; text: string }
+  /** A thinking or redacted_thinking block is complete. */
+  | { type: "thinking_end"; block: ThinkingBlock }
+  | { type: "toolcall_start"; index: number; id: string; name: string }
+  | { type: "toolcall_delta"; index: number; argumentsDelta: string }
+  | { type: "toolcall_end"; index: number; call: ToolCall }
+  /** Latest known usage of this request (cumulative, replaces earlier ones). */
+  | { type: "usage"; usage: Usage }
+  | { type: "done"; stopReason: Exclude<StopReason, "error" | "aborted">; message: AssistantMessage; usage: Usage }
+  | { type: "error"; stopReason: "error" | "aborted"; error: ProviderError; message: AssistantMessage; usage: Usage };
+
+export interface Provider {
+  /** The config name, e.g. "openai" from [provider.openai]. */
+  readonly name: string;
+  stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent>;
+}
+
+/** The stream function the agent loop depends on (a seam for tests). */
+export type StreamFn = (request: ModelRequest, signal?: AbortSignal) => AsyncIterable<ProviderEvent>;
