@@ -1,0 +1,265 @@
+/**
+ * The agent loop: one turn of one agent, as a stream of LoopEvents. It asks
+ * the model, forwards deltas, runs every tool call of a response at once,
+ * feeds the results back in call order, and repeats until the model answers
+ * without tools, a limit is reached, the provider fails, or the turn is
+ * cancelled. It owns no I/O: the model is a StreamFn, tools are Tool
+ * objects, approvals are a callback.
+ *
+ * History contract: every `message` event is final when emitted and the
+ * sequence of them, appended to the prior history, is always a valid
+ * conversation: each assistant tool call is followed by exactly one tool
+ * result, also after cancel or a stop for budget.
+ *
+ * The stream never throws. It ends with exactly one `end` event, whose
+ * value is also the stream's `result()`.
+ */
+import {
+  addUsage,
+  emptyUsage,
+  totalTokens,
+  type AssistantMessage,
+  type Message,
+  type ModelRequest,
+  type StreamFn,
+  type ToolCall,
+  type ToolResultMessage,
+  type Usage,
+} from "../provider/types.ts";
+import { errorMessage } from "../util/abort.ts";
+import { EventStream } from "../util/event-stream.ts";
+import { DEFAULT_TOOL_TIMEOUT_MS, runCall, type DispatchContext } from "./dispatch.ts";
+import type { Authorization, LoopEvent, Tool, TurnStopReason } from "./types.ts";
+
+export interface RunAgentOptions {
+  agent: string;
+  session: number;
+  model: string;
+  system?: string;
+  /** Prior messages, the new user message last. Not mutated. */
+  history: Message[];
+  /** Only the granted tools: these are shown to the model. */
+  tools: Tool[];
+  /** Every tool name that exists, to tell "not granted" from "unknown"; defaults to the granted names. */
+  knownTools?: string[];
+  stream: StreamFn;
+  /** Model calls allowed in this turn. */
+  maxIterations: number;
+  /** Stop once the turn's prompt + completion tokens pass this. */
+  maxTokensPerTurn?: number;
+  thinking?: boolean;
+  maxTokens?: number;
+  /** Approvals; called only for granted, schema-valid calls. */
+  authorize(call: ToolCall, signal: AbortSignal): Promise<Authorization>;
+  /** Per-call execution limit; default DEFAULT_TOOL_TIMEOUT_MS. */
+  toolTimeoutMs?: number;
+}
+
+export type LoopEnd = Extract<LoopEvent, { type: "end" }>;
+
+/** Status used when the provider failed without an HTTP status (network, bad stream). */
+const BAD_GATEWAY = 502;
+
+export function runAgent(options: RunAgentOptions, signal: AbortSignal): EventStream<LoopEvent, LoopEnd> {
+  const out = new EventStream<LoopEvent, LoopEnd>();
+  void drive(options, signal, out).catch((err: unknown) => {
+    // A bug in the loop itself; still end the stream with one `end` so callers read one shape.
+    const end: LoopEnd = {
+      type: "end",
+      stopReason: "error",
+      usage: emptyUsage(),
+      model: options.model,
+      text: "",
+      error: { code: 500, message: `agent loop failed: ${errorMessage(err)}` },
+    };
+    out.push(end);
+    out.end(end);
+  });
+  return out;
+}
+
+async function drive(options: RunAgentOptions, signal: AbortSignal, out: EventStream<LoopEvent, LoopEnd>): Promise<void> {
+  const produced: Message[] = [];
+  let usage = emptyUsage();
+  let model = options.model;
+  let text = "";
+
+  const emitMessage = (message: Message) => {
+    produced.push(message);
+    out.push({ type: "message", message });
+  };
+  const finish = (stopReason: TurnStopReason, error?: { code: number; message: string }) => {
+    const end: LoopEnd = { type: "end", stopReason, usage, model, text, ...(error ? { error } : {}) };
+    out.push(end);
+    out.end(end);
+  };
+
+  const dispatch: DispatchContext = {
+    agent: options.agent,
+    session: options.session,
+    tools: new Map(options.tools.map((t) => [t.name, t])),
+    knownTools: new Set([...(options.knownTools ?? []), ...options.tools.map((t) => t.name)]),
+    authorize: options.authorize,
+    timeoutMs: options.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+  };
+  const toolSchemas = options.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  const overBudget = () => options.maxTokensPerTurn !== undefined && totalTokens(usage) > options.maxTokensPerTurn;
+
+  for (let iteration = 0; ; iteration++) {
+    if (signal.aborted) return finish("aborted");
+    if (iteration >= options.maxIterations) return finish("max_iterations");
+
+    const request: ModelRequest = {
+      model: options.model,
+      messages: [...options.history, ...produced],
+      ...(options.system !== undefined ? { system: options.system } : {}),
+      ...(toolSchemas.length > 0 ? { tools: toolSchemas } : {}),
+      ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+      ...(options.thinking !== undefined ? { thinking: options.thinking } : {}),
+    };
+    const response = await callModel(options.stream, request, signal, out);
+    usage = addUsage(usage, response.usage);
+    if (response.model) model = response.model;
+
+    if (response.kind === "error") {
+      if (response.aborted || signal.aborted) {
+        // Keep what the user already saw; drop half-streamed tool calls, which have no results.
+        if (response.partial.content.length > 0) {
+          const { toolCalls: _dropped, ...partial } = response.partial;
+          emitMessage({ ...partial, stopReason: "aborted" });
+          text = partial.content;
+        }
+        return finish("aborted");
+      }
+      return finish("error", { code: response.status ?? BAD_GATEWAY, message: response.message });
+    }
+
+    const message = response.message;
+    out.push({ type: "model_end", model, usage: response.usage, message });
+    emitMessage(message);
+    text = message.content;
+
+    const calls = message.toolCalls ?? [];
+    if (calls.length === 0) return finish(response.stopReason === "tool_calls" ? "stop" : response.stopReason);
+
+    out.push({ type: "tool_start", calls });
+    if (overBudget()) {
+      // The calls were announced in the assistant message, so each still needs a result.
+      for (const call of calls) out.push({ type: "tool_result", callId: call.id, name: call.name, output: BUDGET_OUTPUT, isError: true, durationMs: 0 });
+      for (const call of calls) emitMessage(toolResult(call, BUDGET_OUTPUT, true));
+      out.push({ type: "tools_complete" });
+      return finish("token_budget");
+    }
+
+    const results = await runTools(calls, dispatch, signal, out);
+    for (const [i, call] of calls.entries()) {
+      const r = results[i]!;
+      emitMessage(toolResult(call, r.output, r.isError));
+    }
+    out.push({ type: "tools_complete" });
+    if (signal.aborted) return finish("aborted");
+    if (overBudget()) return finish("token_budget");
+  }
+}
+
+const BUDGET_OUTPUT = "not run: this turn used up its token budget (max_tokens_per_turn)";
+
+type ModelResponse =
+  | { kind: "done"; message: AssistantMessage; usage: Usage; model?: string; stopReason: "stop" | "length" | "tool_calls" | "refusal" }
+  | { kind: "error"; aborted: boolean; status?: number; message: string; partial: AssistantMessage; usage: Usage; model?: string };
+
+/** Streams one model call, forwarding deltas; reduces it to its terminal event. */
+async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortSignal, out: EventStream<LoopEvent, LoopEnd>): Promise<ModelResponse> {
+  let startedModel: string | undefined;
+  let lastUsage = emptyUsage();
+  let partialText = "";
+  const partial = (): AssistantMessage => ({ role: "assistant", content: partialText, ...(startedModel ? { model: startedModel } : {}) });
+  const iterator = stream(request, signal)[Symbol.asyncIterator]();
+  const aborted = abortPromise(signal);
+  try {
+    for (;;) {
+      // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
+      const next = await Promise.race([iterator.next(), aborted.promise]);
+      if (next === ABORTED) return { kind: "error", aborted: true, message: "aborted", partial: partial(), usage: lastUsage, model: startedModel };
+      if (next.done) break;
+      const ev = next.value;
+      switch (ev.type) {
+        case "start":
+          startedModel = ev.model;
+          break;
+        case "text_delta":
+          partialText += ev.text;
+          out.push({ type: "text_delta", text: ev.text });
+          break;
+        case "thinking_delta":
+          out.push({ type: "thinking_delta", text: ev.text });
+          break;
+        case "usage":
+          lastUsage = ev.usage;
+          break;
+        case "done":
+          return { kind: "done", message: ev.message, usage: ev.usage, model: ev.message.model ?? startedModel, stopReason: ev.stopReason };
+        case "error":
+          return {
+            kind: "error",
+            aborted: ev.stopReason === "aborted",
+            ...(ev.error.status !== undefined ? { status: ev.error.status } : {}),
+            message: ev.error.message,
+            partial: ev.message.content.length >= partialText.length ? ev.message : { ...ev.message, content: partialText },
+            usage: ev.usage,
+            model: ev.message.model ?? startedModel,
+          };
+        default:
+          break;
+      }
+    }
+  } catch (err) {
+    // The provider contract says streams never throw; treat a throw like an error event.
+    return { kind: "error", aborted: signal.aborted, message: errorMessage(err), partial: partial(), usage: lastUsage, model: startedModel };
+  } finally {
+    aborted.dispose();
+    // Let the provider release its request; do not wait for a provider that ignores the signal.
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+  return { kind: "error", aborted: false, message: "provider stream ended without a result", partial: partial(), usage: lastUsage, model: startedModel };
+}
+
+const ABORTED = Symbol("aborted");
+
+/** A promise that resolves ABORTED when the signal aborts; dispose() removes the listener. */
+function abortPromise(signal: AbortSignal): { promise: Promise<typeof ABORTED>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED);
+    if (signal.aborted) resolve(ABORTED);
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+}
+
+/**
+ * Runs all calls at once. Emits `tool_result` as each finishes; returns the
+ * results in call order. A call still running when the turn is cancelled
+ * resolves "cancelled" at once (dispatch guarantees that).
+ */
+async function runTools(
+  calls: ToolCall[],
+  ctx: DispatchContext,
+  signal: AbortSignal,
+  out: EventStream<LoopEvent, LoopEnd>,
+): Promise<{ output: string; isError: boolean }[]> {
+  return Promise.all(
+    calls.map(async (call) => {
+      const started = performance.now();
+      const result = await runCall(call, ctx, signal);
+      const durationMs = Math.round(performance.now() - started);
+      out.push({ type: "tool_result", callId: call.id, name: call.name, output: result.output, isError: result.isError, durationMs });
+      return result;
+    }),
+  );
+}
+
+function toolResult(call: ToolCall, content: string, isError: boolean): ToolResultMessage {
+  return { role: "tool", toolCallId: call.id, name: call.name, content, isError, timestamp: Date.now() };
+}
+
