@@ -1,15 +1,26 @@
 /**
- * Tagged loggers. Each module takes `logger("tag")` once; the daemon decides
- * where lines go (stderr and the rotated log file, see daemon/logging.ts) by
- * configuring the shared consola instance at start. Secrets must never be
- * passed to a logger: redact before logging (see util/redact.ts).
+ * Tagged loggers. Each module takes `logger("tag")` once, at import time;
+ * the daemon decides later where lines go (stderr and the rotated log file,
+ * see daemon/logging.ts) with `configureLoggers`, which reaches every logger
+ * already handed out. Secrets must never be passed to a logger: redact first
+ * (util/redact.ts); the daemon's reporter also scrubs known keys.
  */
-import { consola, type ConsolaInstance } from "consola";
+import { consola, type ConsolaInstance, type ConsolaReporter } from "consola";
 
 export type Logger = ConsolaInstance;
 
+const created: ConsolaInstance[] = [];
+
 export function logger(tag: string): Logger {
-  return consola.withTag(tag);
+  const child = consola.withTag(tag);
+  created.push(child);
+  return child;
 }
 
-export { consola as rootLogger };
+/** Sets level and reporters on the root logger and every tagged logger. */
+export function configureLoggers(level: number, reporters: ConsolaReporter[]): void {
+  for (const instance of [consola, ...created]) {
+    instance.level = level;
+    instance.setReporters(reporters);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Builds the one self-contained crabtalk executable with `bun build --compile`.
+ *
+ *   bun scripts/build-binary.ts          # dist/crabtalk for this machine
+ *   bun scripts/build-binary.ts --all    # dist/crabtalk-{linux,darwin}-{x64,arm64}
+ *
+ * Every binary gets a .sha256 file beside it. The version (package.json, or
+ * $CRABTALK_VERSION) is injected at build time; the binary never autoloads a
+ * stray bunfig.toml or .env from the directory it runs in.
+ *
+ * Cross targets need Bun's runtime for that platform. Bun would download it
+ * from GitHub; instead we take it from the npm registry (the @oven/bun-*
+ * packages, the same bytes), so the build works wherever npm does.
+ */
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+
+const root = join(import.meta.dir, "..");
+const dist = join(root, "dist");
+const version = process.env.CRABTALK_VERSION ?? pkg.version;
+
+interface Target {
+  name: string;
+  bunTarget: Bun.Build.CompileTarget;
+  npmPackage: string;
+}
+
+const TARGETS: Target[] = [
+  { name: "linux-x64", bunTarget: "bun-linux-x64", npmPackage: "@oven/bun-linux-x64" },
+  { name: "linux-arm64", bunTarget: "bun-linux-arm64", npmPackage: "@oven/bun-linux-aarch64" },
+  { name: "darwin-x64", bunTarget: "bun-darwin-x64", npmPackage: "@oven/bun-darwin-x64" },
+  { name: "darwin-arm64", bunTarget: "bun-darwin-arm64", npmPackage: "@oven/bun-darwin-aarch64" },
+];
+
+function hostTarget(): Target {
+  const arch = process.arch === "arm64" ? "arm64" : "x64";
+  const name = `${process.platform}-${arch}`;
+  const t = TARGETS.find((x) => x.name === name);
+  if (!t) throw new Error(`no build target for this machine (${name})`);
+  return t;
+}
+
+/** Fetches Bun's runtime for a foreign target from the npm registry (cached under .tmp/). */
+async function runtimeFor(target: Target): Promise<string> {
+  const cache = join(root, ".tmp", "bun-runtimes", target.name);
+  const binary = join(cache, "package", "bin", "bun");
+  if (existsSync(binary)) return binary;
+  mkdirSync(cache, { recursive: true });
+  const packed = Bun.spawnSync(["npm", "pack", `${target.npmPackage}@${Bun.version}`, "--silent", "--pack-destination", cache], { stderr: "inherit" });
+  if (packed.exitCode !== 0) throw new Error(`npm pack ${target.npmPackage}@${Bun.version} failed`);
+  const tgz = readdirSync(cache).find((f) => f.endsWith(".tgz"));
+  if (!tgz) throw new Error(`npm pack left no tarball in ${cache}`);
+  const untar = Bun.spawnSync(["tar", "-xzf", join(cache, tgz), "-C", cache], { stderr: "inherit" });
+  if (untar.exitCode !== 0 || !existsSync(binary)) throw new Error(`could not unpack Bun runtime for ${target.name}`);
+  return binary;
+}
+
+async function build(target: Target, outfile: string, cross: boolean): Promise<void> {
+  const started = performance.now();
+  const result = await Bun.build({
+    entrypoints: [join(root, "src", "main.ts")],
+    minify: true,
+    sourcemap: "none",
+    define: { CRABTALK_VERSION: JSON.stringify(version) },
+    compile: {
+      target: target.bunTarget,
+      outfile,
+      autoloadBunfig: false,
+      autoloadDotenv: false,
+      ...(cross ? { executablePath: await runtimeFor(target) } : {}),
+    },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error(`build for ${target.name} failed`);
+  }
+  chmodSync(outfile, 0o755);
+  const digest = createHash("sha256").update(readFileSync(outfile)).digest("hex");
+  writeFileSync(`${outfile}.sha256`, `${digest}  ${outfile.split("/").pop()}\n`);
+  const mb = (readFileSync(outfile).byteLength / 1024 / 1024).toFixed(1);
+  console.log(`built ${outfile} (${target.name}, crabtalk ${version}, ${mb} MB, ${Math.round(performance.now() - started)} ms)`);
+}
+
+mkdirSync(dist, { recursive: true });
+if (process.argv.includes("--all")) {
+  const host = hostTarget();
+  for (const target of TARGETS) await build(target, join(dist, `crabtalk-${target.name}`), target.name !== host.name);
+} else {
+  await build(hostTarget(), join(dist, "crabtalk"), false);
+}

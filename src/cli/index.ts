@@ -1,0 +1,22 @@
+/**
+ * The root command: every noun of the CLI as a subcommand. Each client
+ * command is one request and a print.
+ */
+import { defineCommand, type CommandDef } from "citty";
+import { VERSION } from "../util/version.ts";
+import { daemonCommand } from "./daemon.ts";
+import { statusCommand } from "./status.ts";
+import { logsCommand } from "./logs.ts";
+
+export const cli: CommandDef = defineCommand({
+  meta: {
+    name: "crabtalk",
+    version: VERSION,
+    description: "The agent daemon that hides nothing. `crabtalk daemon` runs it; every other command is a client of its socket.",
+  },
+  subCommands: {
+    daemon: daemonCommand,
+    status: statusCommand,
+    logs: logsCommand,
+  },
+});

@@ -1,0 +1,63 @@
+/**
+ * What every client command shares: the global connection flags, opening a
+ * client with a clear "daemon not running" message, and the exit codes
+ * scripts can trust: 0 success, 1 failure, 2 usage error.
+ */
+import { CrabtalkClient, DaemonError, DaemonNotRunning } from "../client/client.ts";
+import { consola } from "consola";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A failure already explained to the user; main exits with `code` and prints `message`. */
+export class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: number = EXIT_FAILURE,
+  ) {
+    super(message);
+    this.name = "CliFailure";
+  }
+}
+
+export const connectionArgs = {
+  socket: { type: "string", description: "Unix socket of the daemon (default: $CRABTALK_HOME/crabtalk.sock)", valueHint: "PATH" },
+  tcp: { type: "string", description: "Connect over TCP: to HOST:PORT, or with an empty value to the port in $CRABTALK_HOME/crabtalk.tcp", valueHint: "HOST:PORT" },
+} as const;
+
+export interface ConnectionFlags {
+  socket?: string;
+  tcp?: string | boolean;
+}
+
+/** citty parses a bare `--tcp` as "" or true; both mean "use the port file". */
+export function tcpFlag(value: string | boolean | undefined): string | boolean | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true || value === "") return true;
+  return value;
+}
+
+export async function withClient<T>(flags: ConnectionFlags, fn: (client: CrabtalkClient) => Promise<T>): Promise<T> {
+  let client: CrabtalkClient;
+  try {
+    client = await CrabtalkClient.connect({ socket: flags.socket, tcp: tcpFlag(flags.tcp) });
+  } catch (err) {
+    if (err instanceof DaemonNotRunning) throw new CliFailure(err.message);
+    throw err;
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof DaemonError) throw new CliFailure(`daemon answered ${err.code}: ${err.message}`);
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
+export { consola };

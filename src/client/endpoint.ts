@@ -1,0 +1,44 @@
+/**
+ * Where a client connects: an explicit socket path, an explicit TCP
+ * address, the TCP port the daemon wrote to crabtalk.tcp, or (the default)
+ * the Unix socket in $CRABTALK_HOME.
+ */
+import { readFileSync } from "node:fs";
+import { pathsFor, resolveHome } from "../config/paths.ts";
+import type { Endpoint } from "../transport/socket.ts";
+import { DaemonNotRunning } from "./errors.ts";
+
+export interface EndpointOptions {
+  /** Unix socket path; overrides the home's socket. */
+  socket?: string;
+  /** true = TCP on the port in crabtalk.tcp; "HOST:PORT" = that address. */
+  tcp?: boolean | string;
+  /** $CRABTALK_HOME; default from the environment. */
+  home?: string;
+}
+
+export function describeEndpoint(e: Endpoint): string {
+  return "unix" in e ? e.unix : `${e.hostname}:${e.port}`;
+}
+
+export function resolveEndpoint(options: EndpointOptions = {}): Endpoint {
+  const home = options.home ?? resolveHome();
+  const paths = pathsFor(home);
+  if (typeof options.tcp === "string" && options.tcp.length > 0) {
+    const m = /^(.*):(\d+)$/.exec(options.tcp);
+    if (!m) throw new Error(`--tcp expects HOST:PORT, got "${options.tcp}"`);
+    return { hostname: m[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1", port: Number(m[2]) };
+  }
+  if (options.tcp) {
+    let text: string;
+    try {
+      text = readFileSync(paths.tcpPortFile, "utf8");
+    } catch {
+      throw new DaemonNotRunning(paths.tcpPortFile, "no TCP port file");
+    }
+    const port = Number(text.trim());
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`${paths.tcpPortFile} holds "${text.trim()}", not a port number`);
+    return { hostname: "127.0.0.1", port };
+  }
+  return { unix: options.socket ?? paths.socket };
+}

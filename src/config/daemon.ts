@@ -1,0 +1,61 @@
+/**
+ * The `[daemon]` section: listeners and runtime limits of the daemon process.
+ *
+ *   [daemon]
+ *   tcp = "127.0.0.1:6688"      # HOST:PORT, or false to listen on the Unix socket only
+ *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
+ *   client_stall_timeout_ms = 30000
+ *   log_max_bytes = 10485760    # daemon.log rotates past this size
+ */
+import { ConfigError, expectNumber, expectString, isTable, rejectUnknownKeys, type ConfigContext } from "./errors.ts";
+
+export interface DaemonSettings {
+  /** Null when TCP is switched off. */
+  tcp: { host: string; port: number } | null;
+  shutdownGraceMs: number;
+  clientStallTimeoutMs: number;
+  logMaxBytes: number;
+}
+
+export const DEFAULT_TCP = { host: "127.0.0.1", port: 6688 };
+
+export const defaultDaemonSettings = (): DaemonSettings => ({
+  tcp: { ...DEFAULT_TCP },
+  shutdownGraceMs: 10_000,
+  clientStallTimeoutMs: 30_000,
+  logMaxBytes: 10 * 1024 * 1024,
+});
+
+const KEYS = ["tcp", "shutdown_grace_ms", "client_stall_timeout_ms", "log_max_bytes"] as const;
+
+export function parseHostPort(value: string): { host: string; port: number } | null {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$/.exec(value.trim());
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port > 65535) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSettings {
+  const settings = defaultDaemonSettings();
+  if (raw === undefined) return settings;
+  if (!isTable(raw)) throw new ConfigError(ctx.file, "daemon", "expected a table", 'write it as a [daemon] section');
+  rejectUnknownKeys(ctx, "daemon", raw, KEYS);
+  if (raw.tcp === false) settings.tcp = null;
+  else if (raw.tcp !== undefined) {
+    const text = expectString(ctx, "daemon.tcp", raw.tcp, 'write tcp = "127.0.0.1:6688" or tcp = false');
+    const hp = parseHostPort(text);
+    if (!hp) throw new ConfigError(ctx.file, "daemon.tcp", `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
+    settings.tcp = hp;
+  }
+  const positive = (key: (typeof KEYS)[number], fallback: number): number => {
+    if (raw[key] === undefined) return fallback;
+    const n = expectNumber(ctx, `daemon.${key}`, raw[key], `set ${key} to a positive whole number`);
+    if (n <= 0 || !Number.isInteger(n)) throw new ConfigError(ctx.file, `daemon.${key}`, `must be a positive whole number, got ${n}`, `set ${key} to a value above 0`);
+    return n;
+  };
+  settings.shutdownGraceMs = positive("shutdown_grace_ms", settings.shutdownGraceMs);
+  settings.clientStallTimeoutMs = positive("client_stall_timeout_ms", settings.clientStallTimeoutMs);
+  settings.logMaxBytes = positive("log_max_bytes", settings.logMaxBytes);
+  return settings;
+}

@@ -1,0 +1,35 @@
+/**
+ * Requests of the original protocol whose features arrive in later work
+ * (hub packages, downloads, services, tasks, remote config, reload): each
+ * answers ErrorMsg 501 naming the feature, so a client can tell "not yet"
+ * from "broken".
+ */
+import { ErrorCode, WireError } from "../../protocol/errors.ts";
+import type { HandlerTable, RequestKind } from "../router.ts";
+
+const LATER: Partial<Record<RequestKind, string>> = {
+  hub: "hub packages (install/uninstall)",
+  tasks: "tasks",
+  killTask: "tasks",
+  subscribeTasks: "tasks",
+  downloads: "downloads",
+  subscribeDownloads: "downloads",
+  getConfig: "config over the wire",
+  setConfig: "config over the wire",
+  serviceQuery: "services",
+  getServiceSchema: "services",
+  getAllSchemas: "services",
+  getServices: "services",
+  setServiceConfig: "services",
+  reload: "hot reload",
+};
+
+export function unimplementedHandlers(): HandlerTable {
+  const table: Record<string, () => never> = {};
+  for (const [kind, feature] of Object.entries(LATER)) {
+    table[kind] = () => {
+      throw new WireError(ErrorCode.NotImplemented, `${feature} is not implemented in this daemon yet (request "${kind}")`);
+    };
+  }
+  return table as HandlerTable;
+}

@@ -1,0 +1,75 @@
+/**
+ * Where the daemon's log lines go: stderr (for systemd's journal or a
+ * terminal) and $CRABTALK_HOME/logs/daemon.log, rotated by size. One line per
+ * event: ISO time, level, [tag], message. `crabtalk logs` reads the file.
+ *
+ * Rotation keeps daemon.log plus daemon.log.1 .. .3; writes are synchronous
+ * appends so a crash loses no line that was logged.
+ */
+import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { configureLoggers } from "../util/log.ts";
+import type { ConsolaReporter, LogObject } from "consola";
+import { redact } from "../util/redact.ts";
+
+const KEEP_ROTATED = 3;
+
+export function formatLogLine(obj: LogObject, secrets: readonly string[]): string {
+  const text = obj.args.map((a) => (a instanceof Error ? a.stack ?? a.message : typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+  const level = (obj.type === "log" ? "info" : obj.type).toUpperCase();
+  return `${obj.date.toISOString()} ${level.padEnd(5)} ${obj.tag ? `[${obj.tag}] ` : ""}${redact(text, secrets)}`;
+}
+
+export class RotatingFile {
+  private size: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly maxBytes: number,
+  ) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.size = existsSync(path) ? statSync(path).size : 0;
+  }
+
+  append(line: string): void {
+    const bytes = Buffer.byteLength(line) + 1;
+    if (this.size + bytes > this.maxBytes && this.size > 0) this.rotate();
+    appendFileSync(this.path, line + "\n", { mode: 0o600 });
+    this.size += bytes;
+  }
+
+  private rotate(): void {
+    for (let i = KEEP_ROTATED - 1; i >= 1; i--) {
+      const from = `${this.path}.${i}`;
+      if (existsSync(from)) renameSync(from, `${this.path}.${i + 1}`);
+    }
+    renameSync(this.path, `${this.path}.1`);
+    this.size = 0;
+  }
+}
+
+export interface LoggingOptions {
+  file: string;
+  maxBytes: number;
+  /** consola level: 0 error .. 3 info .. 4 debug. */
+  level: number;
+  /** Literal secrets (API keys from config) scrubbed from every line. */
+  secrets: () => readonly string[];
+  stderr?: boolean;
+}
+
+export function setupDaemonLogging(options: LoggingOptions): void {
+  const file = new RotatingFile(options.file, options.maxBytes);
+  const reporter: ConsolaReporter = {
+    log(obj) {
+      const line = formatLogLine(obj, options.secrets());
+      if (options.stderr !== false) process.stderr.write(line + "\n");
+      try {
+        file.append(line);
+      } catch {
+        // A full disk must not take the daemon down; stderr still has the line.
+      }
+    },
+  };
+  configureLoggers(options.level, [reporter]);
+}

@@ -1,0 +1,161 @@
+/**
+ * Serves one client connection: decodes frames, routes each request to its
+ * handler, and writes replies echoing the request id.
+ *
+ * Ordering: requests that carry a request_id run concurrently (multiplexed);
+ * requests without one run strictly one after another, each to completion
+ * (a stream until its last frame), which is the original protocol's
+ * behaviour. Control requests (cancel, approve, unsubscribe) never wait
+ * behind a stream, or a one-at-a-time client could not stop its own turn.
+ *
+ * Errors: handlers return values and throw; this file is the one place where
+ * a throw becomes an ErrorMsg frame. Bad input never closes the connection
+ * unless the byte stream itself is unusable (oversized frame).
+ */
+import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
+import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
+import { ConnectionClosed, type FrameTooLarge } from "../transport/framing.ts";
+import type { FramedConnection } from "../transport/socket.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("router");
+
+export type Reply = Init<ServerMessage>;
+export type RequestKind = NonNullable<ClientMessage["msg"]>;
+
+export interface RequestContext {
+  conn: FramedConnection;
+  requestId: number | undefined;
+  /** Aborted when the client disconnects or unsubscribes this stream. */
+  signal: AbortSignal;
+}
+
+/** A handler answers one reply, or a stream of replies. */
+export type HandlerResult = Reply | AsyncIterable<Reply>;
+export type Handler<K extends RequestKind> = (request: NonNullable<ClientMessage[K]>, ctx: RequestContext) => HandlerResult | Promise<HandlerResult>;
+export type HandlerTable = { [K in RequestKind]?: Handler<K> };
+
+const CONTROL: ReadonlySet<RequestKind> = new Set<RequestKind>(["cancel", "approve", "unsubscribe"]);
+
+/**
+ * Caps on what one peer can have in flight: 256 multiplexed requests is far
+ * beyond any real client (a UI with a few streams) and bounds the memory a
+ * hostile peer can pin; 1,024 queued one-at-a-time requests likewise.
+ */
+const MAX_CONCURRENT = 256;
+const MAX_SERIAL_BACKLOG = 1024;
+
+function isStream(result: HandlerResult): result is AsyncIterable<Reply> {
+  return typeof (result as AsyncIterable<Reply>)[Symbol.asyncIterator] === "function";
+}
+
+export class ConnectionRouter {
+  private serial: Promise<void> = Promise.resolve();
+  private serialBacklog = 0;
+  private readonly inFlight = new Map<number, AbortController>();
+  private readonly connectionAbort = new AbortController();
+
+  constructor(
+    private readonly conn: FramedConnection,
+    private readonly handlers: HandlerTable,
+  ) {}
+
+  onClose(): void {
+    this.connectionAbort.abort(new ConnectionClosed());
+    for (const c of this.inFlight.values()) c.abort(new ConnectionClosed());
+  }
+
+  onOversized(err: FrameTooLarge): void {
+    log.warn(`connection ${this.conn.id} (${this.conn.peer}): ${err.message}; closing`);
+    this.reply(undefined, { error: { code: ErrorCode.TooLarge, message: `${err.message}; this connection is closed because the stream cannot be resynchronised. Send frames of at most 16 MiB.` } });
+  }
+
+  onFrame(payload: Uint8Array): void {
+    if (payload.byteLength === 0) {
+      log.info(`connection ${this.conn.id}: empty frame`);
+      this.reply(undefined, { error: { code: ErrorCode.BadRequest, message: "empty message: a frame must hold a ClientMessage with one request set (see proto/crabtalk.proto)" } });
+      return;
+    }
+    let request: ClientMessage;
+    try {
+      request = clientMessage.decode(payload);
+    } catch (err) {
+      log.info(`connection ${this.conn.id}: undecodable frame of ${payload.byteLength} bytes: ${(err as Error).message}`);
+      this.reply(undefined, { error: { code: ErrorCode.BadRequest, message: `malformed frame: ${payload.byteLength} bytes that do not decode as a crabtalk.protocol.ClientMessage (${(err as Error).message})` } });
+      return;
+    }
+    const requestId = request.requestId || undefined;
+    const kind = request.msg;
+    if (!kind) {
+      log.info(`connection ${this.conn.id}: unknown request`);
+      this.reply(requestId, { error: { code: ErrorCode.BadRequest, message: "unknown request: the message sets no request this daemon knows; the client may be newer than the daemon (see proto/crabtalk.proto)" } });
+      return;
+    }
+    if (requestId !== undefined || CONTROL.has(kind)) {
+      if (requestId !== undefined && this.inFlight.has(requestId)) {
+        this.reply(requestId, { error: { code: ErrorCode.Conflict, message: `request id ${requestId} is already in flight on this connection; use a new id per request` } });
+        return;
+      }
+      if (this.inFlight.size >= MAX_CONCURRENT) {
+        this.reply(requestId, { error: { code: ErrorCode.BudgetExceeded, message: `too many requests in flight on this connection (limit ${MAX_CONCURRENT}); wait for some to finish` } });
+        return;
+      }
+      void this.run(kind, request, requestId);
+      return;
+    }
+    if (this.serialBacklog >= MAX_SERIAL_BACKLOG) {
+      log.warn(`connection ${this.conn.id}: ${MAX_SERIAL_BACKLOG} requests queued without request ids; closing`);
+      this.reply(undefined, { error: { code: ErrorCode.BudgetExceeded, message: `too many queued requests (limit ${MAX_SERIAL_BACKLOG}); set request_id to run requests concurrently` } });
+      this.conn.close();
+      return;
+    }
+    this.serialBacklog++;
+    this.serial = this.serial.then(() => this.run(kind, request, undefined)).finally(() => this.serialBacklog--);
+  }
+
+  private async run(kind: RequestKind, request: ClientMessage, requestId: number | undefined): Promise<void> {
+    const controller = new AbortController();
+    if (requestId !== undefined) this.inFlight.set(requestId, controller);
+    const signal = AbortSignal.any([controller.signal, this.connectionAbort.signal]);
+    const ctx: RequestContext = { conn: this.conn, requestId, signal };
+    try {
+      if (kind === "unsubscribe") {
+        const target = request.unsubscribe?.requestId ?? 0;
+        const stream = this.inFlight.get(target);
+        stream?.abort(new Error("unsubscribed"));
+        await this.send(requestId, { ack: { message: stream ? `stream ${target} ended` : `no stream ${target} on this connection` } });
+        return;
+      }
+      const handler = this.handlers[kind] as Handler<RequestKind> | undefined;
+      if (!handler) throw new WireError(ErrorCode.NotImplemented, `request "${kind}" is not implemented by this daemon yet`);
+      const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
+      const result = await handler(body, ctx);
+      if (!isStream(result)) {
+        await this.send(requestId, result);
+        return;
+      }
+      for await (const reply of result) {
+        if (signal.aborted) break;
+        await this.send(requestId, reply);
+      }
+    } catch (err) {
+      if (err instanceof ConnectionClosed || this.conn.isClosed) return;
+      const wire = toWireError(err);
+      if (wire.code === ErrorCode.Internal) log.error(`connection ${this.conn.id}: ${kind} failed:`, err);
+      await this.send(requestId, { error: wire }).catch(() => {});
+    } finally {
+      if (requestId !== undefined && this.inFlight.get(requestId) === controller) this.inFlight.delete(requestId);
+    }
+  }
+
+  private send(requestId: number | undefined, reply: Reply): Promise<void> {
+    const message = requestId === undefined ? reply : { ...reply, requestId };
+    return this.conn.send(serverMessage.encode(message));
+  }
+
+  /** Fire-and-forget reply for protocol errors; never waits on a stalled peer. */
+  private reply(requestId: number | undefined, reply: Reply): void {
+    this.send(requestId, reply).catch(() => {});
+  }
+}

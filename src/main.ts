@@ -1,0 +1,47 @@
+#!/usr/bin/env bun
+/**
+ * Entry point: runs the citty root command with exit codes scripts can
+ * trust: 0 success, 1 failure, 2 usage error.
+ */
+import { runCommand, showUsage, type CommandDef } from "citty";
+import { cli } from "./cli/index.ts";
+import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from "./cli/shared.ts";
+import { VERSION } from "./util/version.ts";
+
+async function resolveForUsage(cmd: CommandDef, rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
+  const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : await cmd.subCommands) ?? {};
+  const name = rawArgs.find((a) => !a.startsWith("-"));
+  const sub = name ? subs[name] : undefined;
+  if (!sub) return [cmd, undefined];
+  const resolved = (typeof sub === "function" ? await (sub as () => Promise<CommandDef>)() : await sub) as CommandDef;
+  return resolveForUsage(resolved, rawArgs.slice(rawArgs.indexOf(name!) + 1)).then(([c]) => [c, cmd]);
+}
+
+async function main(rawArgs: string[]): Promise<number> {
+  if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (rawArgs.includes("--help") || rawArgs.includes("-h") || rawArgs.length === 0) {
+    const [cmd, parent] = await resolveForUsage(cli, rawArgs);
+    await showUsage(cmd, parent);
+    return 0;
+  }
+  try {
+    await runCommand(cli, { rawArgs });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CliFailure) {
+      process.stderr.write(`crabtalk: ${err.message}\n`);
+      return err.code;
+    }
+    if (err instanceof Error && err.name === "CLIError") {
+      process.stderr.write(`crabtalk: ${err.message}\nRun \`crabtalk --help\` for usage.\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`crabtalk: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,59 @@
+/**
+ * Encoding and decoding of the two wire protocols, built on the generated
+ * descriptors in ./gen (protobufjs reflection, no .proto parser at run time).
+ *
+ * Decoded messages are plain objects in the shape the generated interfaces
+ * describe: uint64 as number (session ids and counters stay far below 2^53),
+ * proto3 defaults filled in, oneof discriminators set. Encoding accepts the
+ * same shape with any field left out (`Init<T>`).
+ */
+import protobuf from "protobufjs/light.js";
+import { descriptor as clientDescriptor } from "./gen/crabtalk.ts";
+import type { ClientMessage, ServerMessage } from "./gen/crabtalk.ts";
+import { descriptor as extDescriptor } from "./gen/ext.ts";
+import type { ExtRequest, ExtResponse } from "./gen/ext.ts";
+
+// uint64 as plain numbers instead of Long objects: every 64-bit value on this
+// wire is an id, a count or a timestamp in milliseconds.
+protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
+protobuf.configure();
+
+/** Encoding input: every field optional, recursively. */
+export type Init<T> = T extends Uint8Array
+  ? T
+  : T extends (infer U)[]
+    ? Init<U>[]
+    : T extends object
+      ? { [K in keyof T]?: Init<T[K]> }
+      : T;
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, oneofs: true, arrays: true };
+
+function codec<In, Out>(root: protobuf.Root, name: string) {
+  const type = root.lookupType(name);
+  return {
+    type,
+    encode(message: Init<In>): Uint8Array {
+      return type.encode(message as Record<string, unknown>).finish();
+    },
+    /** Throws on bytes that are not a valid message of this type. */
+    decode(bytes: Uint8Array): Out {
+      return type.toObject(type.decode(bytes), TO_OBJECT) as Out;
+    },
+  };
+}
+
+const clientRoot = protobuf.Root.fromJSON(clientDescriptor as unknown as protobuf.INamespace);
+const extRoot = protobuf.Root.fromJSON(extDescriptor as unknown as protobuf.INamespace);
+
+/** Client to daemon. */
+export const clientMessage = codec<ClientMessage, ClientMessage>(clientRoot, "crabtalk.protocol.ClientMessage");
+/** Daemon to client. */
+export const serverMessage = codec<ServerMessage, ServerMessage>(clientRoot, "crabtalk.protocol.ServerMessage");
+/** Daemon to extension. */
+export const extRequest = codec<ExtRequest, ExtRequest>(extRoot, "crabtalk.ext.ExtRequest");
+/** Extension to daemon. */
+export const extResponse = codec<ExtResponse, ExtResponse>(extRoot, "crabtalk.ext.ExtResponse");
+
+/** Bumped when the protocol changes in a way a client may need to know. */
+export const PROTOCOL_VERSION = 1;
