@@ -1,0 +1,224 @@
+/**
+ * End-to-end tests of the daemon core against the compiled binary: both
+ * transports, lifecycle (single instance, stale files, clean shutdown) and
+ * every kind of bad input, after which the daemon still serves others.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CrabtalkClient } from "../../src/client/client.ts";
+import { clientMessage } from "../../src/protocol/codec.ts";
+import { startDaemon, runCli, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
+import { frame, lengthPrefix, rawConnect } from "../helpers/raw-socket.ts";
+
+async function pingWorks(d: DaemonHandle): Promise<boolean> {
+  const c = await d.client();
+  try {
+    return (await c.request({ ping: {} })).msg === "pong";
+  } finally {
+    c.close();
+  }
+}
+
+describe("transports", () => {
+  let d: DaemonHandle;
+  beforeAll(async () => {
+    d = await startDaemon({ config: '[daemon]\ntcp = "127.0.0.1:0"\n' });
+  });
+  afterAll(() => d.cleanup());
+
+  test("ping over the Unix socket, with versions", async () => {
+    const c = await d.client();
+    const reply = await c.request({ ping: {} });
+    expect(reply.pong!.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(reply.pong!.protocolVersion).toBe(1);
+    c.close();
+  });
+
+  test("ping over TCP via the port file, and via HOST:PORT", async () => {
+    const port = d.tcpPort();
+    expect(port).toBeGreaterThan(0);
+    const viaFile = await CrabtalkClient.connect({ home: d.home, tcp: true });
+    expect((await viaFile.request({ ping: {} })).msg).toBe("pong");
+    viaFile.close();
+    const direct = await CrabtalkClient.connect({ tcp: `127.0.0.1:${port}` });
+    expect((await direct.request({ ping: {} })).msg).toBe("pong");
+    direct.close();
+  });
+
+  test("socket is owner-only, home is 0700", () => {
+    expect(statSync(d.socket).mode & 0o777).toBe(0o600);
+    expect(statSync(d.home).mode & 0o777).toBe(0o700);
+  });
+
+  test("two requests multiplexed on one connection are answered by id", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    // Both in one write: the reader splits them; each reply echoes its id.
+    const a = frame(clientMessage.encode({ status: {}, requestId: 41 }));
+    const b = frame(clientMessage.encode({ ping: {}, requestId: 42 }));
+    conn.write(new Uint8Array([...a, ...b]));
+    const replies = [await conn.next(), await conn.next()];
+    const byId = new Map(replies.map((r) => [r!.requestId, r!.msg]));
+    expect(byId.get(41)).toBe("status");
+    expect(byId.get(42)).toBe("pong");
+    conn.close();
+  });
+
+  test("a frame split across many writes is reassembled", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    const bytes = frame(clientMessage.encode({ ping: {}, requestId: 7 }));
+    for (const byte of bytes) {
+      conn.write(new Uint8Array([byte]));
+      await Bun.sleep(1);
+    }
+    expect((await conn.next())!.requestId).toBe(7);
+    conn.close();
+  });
+
+  test("status CLI prints version, socket and port; --json for scripts", async () => {
+    const text = await runCli(["status"], { CRABTALK_HOME: d.home });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(d.socket);
+    const json = await runCli(["status", "--json"], { CRABTALK_HOME: d.home });
+    const s = JSON.parse(json.stdout);
+    expect(s.tcpPort).toBe(d.tcpPort());
+    expect(s.protocolVersion).toBe(1);
+  });
+});
+
+describe("bad input", () => {
+  let d: DaemonHandle;
+  beforeAll(async () => {
+    d = await startDaemon({ config: "[daemon]\ntcp = false\n" });
+  });
+  afterAll(() => d.cleanup());
+
+  test("a length over 16 MiB: ErrorMsg 413, then the connection closes", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    conn.write(lengthPrefix(16 * 1024 * 1024 + 1));
+    const reply = await conn.next();
+    expect(reply!.error!.code).toBe(413);
+    expect(reply!.error!.message).toContain("16777216");
+    await conn.closed;
+    expect(await pingWorks(d)).toBe(true);
+  });
+
+  test("a payload that does not decode: ErrorMsg 400, connection stays usable", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    conn.write(frame(new Uint8Array([0x12, 0x05, 0x01])));
+    const reply = await conn.next();
+    expect(reply!.error!.code).toBe(400);
+    expect(reply!.error!.message).toContain("malformed frame");
+    conn.write(frame(clientMessage.encode({ ping: {} })));
+    expect((await conn.next())!.msg).toBe("pong");
+    conn.close();
+  });
+
+  test("an empty message: ErrorMsg 400", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    conn.write(lengthPrefix(0));
+    const reply = await conn.next();
+    expect(reply!.error!.code).toBe(400);
+    expect(reply!.error!.message).toContain("empty message");
+    conn.close();
+  });
+
+  test("an unknown request (a field this daemon does not know): ErrorMsg 400", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    // Field 99, length-delimited, empty: a request from some future protocol.
+    conn.write(frame(new Uint8Array([0x9a, 0x06, 0x00])));
+    const reply = await conn.next();
+    expect(reply!.error!.code).toBe(400);
+    expect(reply!.error!.message).toContain("unknown request");
+    conn.close();
+  });
+
+  test("features of later releases answer 501 naming the feature", async () => {
+    const c = await d.client();
+    for (const [req, word] of [[{ tasks: {} }, "tasks"], [{ downloads: {} }, "downloads"], [{ getServices: {} }, "services"]] as const) {
+      await expect(c.request(req)).rejects.toMatchObject({ code: 501, message: expect.stringContaining(word) });
+    }
+    c.close();
+  });
+
+  test("a truncated frame followed by disconnect harms nobody", async () => {
+    const conn = await rawConnect({ unix: d.socket });
+    conn.write(new Uint8Array([...lengthPrefix(100), 1, 2, 3]));
+    conn.close();
+    await Bun.sleep(50);
+    expect(await pingWorks(d)).toBe(true);
+    expect(d.proc.exitCode).toBeNull();
+  });
+});
+
+describe("lifecycle", () => {
+  test("a second daemon on the same home is refused and leaves the first alone", async () => {
+    await using first = await startDaemon();
+    const pid = first.proc.pid;
+    const second = await runCli(["daemon"], { CRABTALK_HOME: first.home, HOME: first.home });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`already running (pid ${pid})`);
+    expect(await pingWorks(first)).toBe(true);
+    expect(existsSync(join(first.home, "crabtalk.lock"))).toBe(true);
+  });
+
+  test("stale socket and lock left by kill -9 are replaced", async () => {
+    const home = tempHome();
+    const first = await startDaemon({ home });
+    await first.kill9();
+    expect(existsSync(join(home, "crabtalk.sock"))).toBe(true);
+    expect(existsSync(join(home, "crabtalk.lock"))).toBe(true);
+    await using second = await startDaemon({ home });
+    expect(await pingWorks(second)).toBe(true);
+    expect(second.stderr()).toContain("stale lock");
+  });
+
+  test("a lock naming a dead pid is stale too", async () => {
+    const home = tempHome();
+    writeFileSync(join(home, "crabtalk.lock"), "999999\n");
+    await using d = await startDaemon({ home });
+    expect(await pingWorks(d)).toBe(true);
+  });
+
+  test("SIGTERM and SIGINT exit 0 and leave no socket, port or lock file", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const d = await startDaemon();
+      expect(await d.stop(signal)).toBe(0);
+      const left = readdirSync(d.home).filter((f) => f.startsWith("crabtalk.") && f !== "crabtalk.toml");
+      expect(left).toEqual([]);
+      await d.cleanup();
+    }
+  });
+
+  test("a bad config is refused with file, line and fix, exit 1", async () => {
+    const home = tempHome();
+    writeFileSync(join(home, "crabtalk.toml"), "[daemon]\ntcp = 127.0.0.1:6688\n");
+    const r = await runCli(["daemon"], { CRABTALK_HOME: home, HOME: home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("crabtalk.toml:2");
+    expect(r.stderr).toContain("Fix:");
+    expect(existsSync(join(home, "crabtalk.lock"))).toBe(false);
+  });
+
+  test("client commands say how to start a daemon that is not running (exit 1); usage errors exit 2", async () => {
+    const home = tempHome();
+    const r = await runCli(["status"], { CRABTALK_HOME: home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("crabtalk daemon");
+    expect((await runCli(["no-such-command"], { CRABTALK_HOME: home })).code).toBe(2);
+    expect((await runCli(["logs", "-n", "x"], { CRABTALK_HOME: home })).code).toBe(2);
+    const help = await runCli(["status", "--help"], { CRABTALK_HOME: home });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--socket");
+  });
+
+  test("logs are written to the log file and `crabtalk logs -n` reads them", async () => {
+    const d = await startDaemon();
+    await d.stop();
+    const r = await runCli(["logs", "-n", "2"], { CRABTALK_HOME: d.home });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n").length).toBe(2);
+    expect(r.stdout).toContain("stopped");
+    await d.cleanup();
+  });
+});
