@@ -1,0 +1,301 @@
+/**
+ * The backend-independent semantics of a session log, shared by the file
+ * store and its in-memory twin so both behave the same: validating and
+ * stamping appended records, keeping the running summary, deciding when
+ * the store writes a totals snapshot, parsing stored lines, and folding a
+ * log into the history a model should see (compaction applied, tool calls
+ * paired with results, an unfinished turn detected).
+ */
+import type { Message, ToolCall, ToolResultMessage, UserMessage } from "../provider/types.ts";
+import {
+  type CompactionRecord,
+  type LoadedSession,
+  type MetaRecord,
+  type NewRecord,
+  type SessionPage,
+  type SessionSummary,
+  type ListOptions,
+  type StoredRecord,
+  TURN_END_TYPES,
+  TURN_START_TYPES,
+} from "./types.ts";
+
+/** Titles taken from the first user message are cut here: a list row, not a paragraph. */
+const TITLE_MAX = 60;
+
+/** Prefix of the user message that carries a compaction summary to the model. */
+export const SUMMARY_PREFIX = "[Summary of the conversation so far]\n\n";
+
+/** Content of a tool result synthesized for a call that a crash cut off. */
+export const INTERRUPTED_RESULT = "interrupted: the daemon stopped before this tool call finished";
+
+export function summaryMessage(summary: string, timestamp?: number): UserMessage {
+  return timestamp === undefined
+    ? { role: "user", content: SUMMARY_PREFIX + summary }
+    : { role: "user", content: SUMMARY_PREFIX + summary, timestamp };
+}
+
+/** A one-line title from the first user message: whitespace collapsed, cut at a word near TITLE_MAX. */
+export function deriveTitle(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (flat.length <= TITLE_MAX) return flat;
+  const cut = flat.slice(0, TITLE_MAX);
+  const space = cut.lastIndexOf(" ");
+  return (space > TITLE_MAX / 2 ? cut.slice(0, space) : cut) + "…";
+}
+
+export function summaryFromMeta(meta: MetaRecord): SessionSummary {
+  return {
+    id: meta.id,
+    agent: meta.agent,
+    createdBy: meta.createdBy,
+    createdAt: meta.createdAt,
+    title: meta.title ?? "",
+    messageCount: 0,
+    lastActive: meta.ts,
+    totalTokens: 0,
+    lastSeq: 0,
+  };
+}
+
+/** Folds one record (after the meta line) into a summary, in place. */
+export function applyToSummary(s: SessionSummary, r: StoredRecord): void {
+  switch (r.kind) {
+    case "meta":
+      return;
+    case "meta_update":
+      if (r.title !== undefined) s.title = r.title;
+      if (r.messageCount !== undefined) s.messageCount = r.messageCount;
+      if (r.totalTokens !== undefined) s.totalTokens = r.totalTokens;
+      if (r.lastSeq !== undefined) s.lastSeq = r.lastSeq;
+      s.lastActive = Math.max(s.lastActive, r.lastActive ?? 0);
+      return;
+    case "message": {
+      const m = r.message;
+      s.messageCount++;
+      if (m.role === "assistant" && m.usage) s.totalTokens += m.usage.promptTokens + m.usage.completionTokens;
+      if (m.role === "user" && s.title === "") s.title = deriveTitle(m.content);
+      break;
+    }
+    case "event":
+      s.lastSeq = Math.max(s.lastSeq, r.event.seq);
+      break;
+    default:
+      break;
+  }
+  s.lastActive = Math.max(s.lastActive, r.ts);
+}
+
+/** A full totals snapshot, written so listing can start from the tail of a file. */
+export function snapshotRecord(s: SessionSummary, ts: number): StoredRecord {
+  return {
+    ts,
+    kind: "meta_update",
+    title: s.title,
+    messageCount: s.messageCount,
+    totalTokens: s.totalTokens,
+    lastActive: s.lastActive,
+    lastSeq: s.lastSeq,
+  };
+}
+
+export function isSnapshot(r: StoredRecord): boolean {
+  return r.kind === "meta_update" && r.messageCount !== undefined;
+}
+
+export interface PreparedBatch {
+  /** The records as they go on disk (a trailing snapshot included when due). */
+  records: StoredRecord[];
+  /** The summary after the batch; commit it only once the write succeeded. */
+  summary: SessionSummary;
+  /**
+   * The batch holds something whose loss would change the conversation
+   * (a message, compaction, interruption, title, or a turn end): the file
+   * backend fsyncs after writing it.
+   */
+  durable: boolean;
+  /** Totals changed since the last snapshot written. */
+  dirty: boolean;
+}
+
+const fail = (why: string): never => {
+  throw new RangeError(`invalid session record: ${why}`);
+};
+
+/**
+ * Validates and stamps a batch against the session's current summary. A
+ * snapshot is appended after a turn end, a compaction, an interruption or
+ * a title change, so a listing after restart reads only the file's tail.
+ * Throws RangeError before anything is written.
+ */
+export function prepareBatch(current: SessionSummary, batch: readonly NewRecord[], now: number, wasDirty: boolean): PreparedBatch {
+  const s = { ...current };
+  const records: StoredRecord[] = [];
+  let durable = false;
+  let snapshot = false;
+  for (const r of batch) {
+    const ts = r.ts ?? now;
+    if (!Number.isFinite(ts)) fail("ts must be a number");
+    let rec: StoredRecord;
+    switch (r.kind) {
+      case "message": {
+        const role: unknown = r.message?.role;
+        if (role !== "user" && role !== "assistant" && role !== "tool") fail("message.role must be user, assistant or tool");
+        rec = { ts, kind: "message", message: r.message };
+        durable = true;
+        break;
+      }
+      case "event": {
+        const e = r.event;
+        if (!Number.isSafeInteger(e?.seq) || e.seq <= s.lastSeq) fail(`event seq ${String(e?.seq)} must be an integer above ${s.lastSeq}`);
+        if (typeof e.type !== "string") fail("event.type must be a string");
+        rec = { ts, kind: "event", event: e };
+        if (TURN_END_TYPES.has(e.type)) durable = snapshot = true;
+        break;
+      }
+      case "compaction":
+        if (typeof r.summary !== "string") fail("compaction.summary must be a string");
+        if (!Number.isFinite(r.tokensBefore) || !Number.isFinite(r.tokensAfter)) fail("compaction tokens must be numbers");
+        rec = {
+          ts,
+          kind: "compaction",
+          summary: r.summary,
+          tokensBefore: r.tokensBefore,
+          tokensAfter: r.tokensAfter,
+          replaces: Math.min(r.replaces ?? s.messageCount, s.messageCount),
+        };
+        durable = snapshot = true;
+        break;
+      case "interrupted":
+        rec = r.turnSeq === undefined ? { ts, kind: "interrupted", reason: r.reason } : { ts, kind: "interrupted", turnSeq: r.turnSeq, reason: r.reason };
+        durable = snapshot = true;
+        break;
+      case "meta_update":
+        if (typeof r.title !== "string") fail("meta_update from a caller must carry a title");
+        rec = { ts, kind: "meta_update", title: r.title };
+        durable = snapshot = true;
+        break;
+      default:
+        return fail(`unknown kind ${String((r as { kind?: unknown }).kind)}`);
+    }
+    applyToSummary(s, rec);
+    records.push(rec);
+  }
+  if (snapshot) records.push(snapshotRecord(s, Math.max(now, s.lastActive)));
+  return { records, summary: s, durable, dirty: snapshot ? false : wasDirty || records.length > 0 };
+}
+
+/**
+ * One line of the log. Every record is built here and in the stores with
+ * `ts` and `kind` as its first keys, so readers can filter lines (see
+ * looksLikeEvent) before parsing them.
+ */
+export function serialize(r: StoredRecord): string {
+  return JSON.stringify(r);
+}
+
+const KINDS = new Set(["meta", "meta_update", "message", "event", "compaction", "interrupted"]);
+
+/** A stored line back into a record; undefined for anything that is not a valid record. */
+export function parseRecord(line: string): StoredRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as { ts?: unknown; kind?: unknown; message?: { role?: unknown }; event?: { seq?: unknown; type?: unknown }; id?: unknown };
+  if (typeof o.ts !== "number" || typeof o.kind !== "string" || !KINDS.has(o.kind)) return undefined;
+  if (o.kind === "message" && typeof o.message?.role !== "string") return undefined;
+  if (o.kind === "event" && (typeof o.event?.seq !== "number" || typeof o.event.type !== "string")) return undefined;
+  if (o.kind === "meta" && typeof o.id !== "number") return undefined;
+  return v as StoredRecord;
+}
+
+/** Cheap pre-parse test for an event line written by `serialize`. */
+export function looksLikeEvent(line: string): boolean {
+  const i = line.indexOf('"kind":"event"');
+  return i > 0 && i < 32;
+}
+
+/**
+ * Folds a whole log (meta line first) into a LoadedSession. Keeps every
+ * message; the caller streams records in so only the result is held.
+ */
+export class SessionFolder {
+  readonly summary: SessionSummary;
+  readonly all: Message[] = [];
+  corrupt = 0;
+  private compaction: CompactionRecord | undefined;
+  private openTurn: { turnSeq: number; startedAt: number } | undefined;
+
+  constructor(meta: MetaRecord) {
+    this.summary = summaryFromMeta(meta);
+  }
+
+  add(r: StoredRecord): void {
+    applyToSummary(this.summary, r);
+    if (r.kind === "message") this.all.push(r.message);
+    else if (r.kind === "compaction") this.compaction = r;
+    else if (r.kind === "interrupted") this.openTurn = undefined;
+    else if (r.kind === "event") {
+      if (TURN_START_TYPES.has(r.event.type)) this.openTurn = { turnSeq: r.event.seq, startedAt: r.ts };
+      else if (TURN_END_TYPES.has(r.event.type)) this.openTurn = undefined;
+    }
+  }
+
+  finish(): LoadedSession {
+    const c = this.compaction;
+    const view = c ? [summaryMessage(c.summary, c.ts), ...this.all.slice(c.replaces)] : this.all;
+    const out: LoadedSession = {
+      meta: { ...this.summary },
+      messages: pairToolResults(view),
+      allMessages: this.all,
+      lastSeq: this.summary.lastSeq,
+      corruptLines: this.corrupt,
+    };
+    if (c) out.compaction = c;
+    if (this.openTurn) out.interruptedTurn = this.openTurn;
+    return out;
+  }
+}
+
+/**
+ * Makes a history acceptable to every provider API: each assistant tool
+ * call is followed by exactly one result (an error result saying
+ * "interrupted" where a crash lost it), and results with no call before
+ * them (e.g. cut off by a compaction boundary) are dropped.
+ */
+export function pairToolResults(messages: readonly Message[]): Message[] {
+  const out: Message[] = [];
+  let pending = new Map<string, ToolCall>();
+  const settle = (): void => {
+    for (const call of pending.values()) {
+      const synthetic: ToolResultMessage = { role: "tool", toolCallId: call.id, name: call.name, content: INTERRUPTED_RESULT, isError: true };
+      out.push(synthetic);
+    }
+    pending = new Map();
+  };
+  for (const m of messages) {
+    if (m.role === "tool") {
+      if (pending.delete(m.toolCallId)) out.push(m);
+      continue;
+    }
+    settle();
+    out.push(m);
+    if (m.role === "assistant" && m.toolCalls) for (const call of m.toolCalls) pending.set(call.id, call);
+  }
+  settle();
+  return out;
+}
+
+/** Newest activity first, ties by higher id; filter by agent; one page of copies. */
+export function pageSummaries(all: Iterable<SessionSummary>, opts: ListOptions): SessionPage {
+  const rows: SessionSummary[] = [];
+  for (const s of all) if (opts.agent === undefined || s.agent === opts.agent) rows.push(s);
+  rows.sort((a, b) => b.lastActive - a.lastActive || b.id - a.id);
+  const offset = Math.max(0, Math.floor(opts.offset));
+  const limit = Math.max(0, Math.floor(opts.limit));
+  return { total: rows.length, sessions: rows.slice(offset, offset + limit).map((s) => ({ ...s })) };
+}

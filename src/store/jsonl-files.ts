@@ -1,0 +1,149 @@
+/**
+ * File-level operations of the JSONL session store: summarizing a session
+ * file from its head and tail, repairing a torn last line, and the durable
+ * small writes (id counter, new files) whose loss would break "ids are never
+ * reused". Kept apart from jsonl.ts so the store class reads as policy.
+ */
+import { appendFile, open, rename, truncate } from "node:fs/promises";
+import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
+import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
+import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
+
+/**
+ * How much of a file's end is read to find the last totals snapshot. The
+ * store writes one at every turn end, so the lines after it are at most one
+ * turn's worth; 64 KiB covers that unless a turn carries huge tool
+ * results, in which case a full streaming scan is the (correct) fallback.
+ */
+export const TAIL_BYTES = 64 * 1024;
+
+const PREVIEW_CHARS = 120;
+
+export async function readMeta(path: string): Promise<MetaRecord | undefined> {
+  const head = await firstLine(path);
+  const meta = head ? parseRecord(head.text) : undefined;
+  return meta?.kind === "meta" ? meta : undefined;
+}
+
+/**
+ * The session's summary without holding its messages: meta line, then the
+ * last snapshot in the tail plus the records after it; a streaming fold of
+ * the whole file when the tail holds no snapshot. Undefined when the file
+ * has no valid meta line (a create that crashed before its first fsync).
+ */
+export async function summarizeFile(path: string): Promise<SessionSummary | undefined> {
+  const meta = await readMeta(path);
+  if (!meta) return undefined;
+  const s = summaryFromMeta(meta);
+  const tail = await readTail(path, TAIL_BYTES);
+  const records: (StoredRecord | undefined)[] = tail.lines.map((l) => parseRecord(l.text));
+  let from = -1;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i];
+    if (r && isSnapshot(r)) {
+      from = i;
+      break;
+    }
+  }
+  if (from >= 0 || tail.whole) {
+    for (let i = Math.max(from, 0); i < records.length; i++) {
+      const r = records[i];
+      if (r && r.kind !== "meta") applyToSummary(s, r);
+    }
+    return s;
+  }
+  let first = true;
+  for await (const line of readLines(path)) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    const r = parseRecord(line.text);
+    if (r) applyToSummary(s, r);
+  }
+  return s;
+}
+
+/**
+ * Makes the file end in a newline so the next append starts a fresh line.
+ * An unterminated last line that parses as a record only lacks its
+ * newline (the write got through whole) and gets one. Anything else is a
+ * torn write: its bytes are moved to `<file>.torn` (kept for inspection,
+ * never read back) and the file is truncated to its last whole line.
+ * Returns what was torn, undefined when nothing was.
+ */
+export async function repairTail(path: string, tornPath: string, sync: boolean): Promise<TornLine | undefined> {
+  const tail = await unterminatedTail(path);
+  if (!tail) return undefined;
+  const text = new TextDecoder().decode(tail.fragment);
+  if (parseRecord(text)) {
+    await appendDurably(path, "\n", sync);
+    return undefined;
+  }
+  await appendFile(tornPath, Buffer.concat([tail.fragment, Buffer.from("\n")]), { mode: 0o600 });
+  await truncate(path, tail.offset);
+  if (sync) await syncFile(path);
+  return { offset: tail.offset, bytes: tail.fragment.length, preview: text.slice(0, PREVIEW_CHARS) };
+}
+
+export async function appendDurably(path: string, data: string | Uint8Array, sync: boolean): Promise<void> {
+  const fh = await open(path, "a", 0o600);
+  try {
+    await fh.appendFile(data);
+    if (sync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync of a directory makes a created, renamed or deleted entry survive a power cut. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces a small file atomically: write a temp file, fsync it, rename over, fsync the directory. */
+export async function writeAtomic(dir: string, path: string, data: string, sync: boolean): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, "w", 0o600);
+  try {
+    await fh.writeFile(data);
+    if (sync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  if (sync) await syncDir(dir);
+}
+
+/** Creates a file that must not exist yet with its first content; false when it already existed. */
+export async function createExclusive(dir: string, path: string, data: string, sync: boolean): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+  try {
+    await fh.writeFile(data);
+    if (sync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  if (sync) await syncDir(dir);
+  return true;
+}

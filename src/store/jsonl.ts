@@ -1,0 +1,361 @@
+/**
+ * The file backend of the session store: one append-only JSONL file per
+ * session, `<dir>/<id>.jsonl` (directory 0700, files 0600), plus
+ * `<dir>/next-id`, the id high-water mark, and `<dir>/<id>.jsonl.torn`
+ * where torn last lines are moved. One store instance per directory (the
+ * daemon's lock file guarantees it).
+ *
+ * Writes. Each append batch is one write of whole lines to a file opened
+ * O_APPEND, queued per session so concurrent appends land whole and in
+ * call order. A write that fails part-way leaves the tail to be repaired
+ * before the next one.
+ *
+ * Durability policy (fsync = "messages", the default):
+ * - fdatasync after every batch holding a message, compaction,
+ *   interruption, title or turn-end event; those appends resolve only
+ *   once the data is on stable storage;
+ * - trace events in between (turn start, tool start, usage, deltas if the
+ *   caller stores them) are written to the page cache only and become
+ *   durable with the next synced batch or at flush()/close();
+ * - create() makes the id counter durable (temp file, fsync, rename,
+ *   directory fsync) before writing the session file (fsync + directory
+ *   fsync), so a handed-out id survives any crash and is never reused.
+ * A killed process (kill -9) loses nothing whose append resolved: the
+ * kernel holds it. A power cut loses at most the trace events written
+ * since the last synced batch, i.e. the events of the step in progress;
+ * every completed message survives. Either may leave a torn last line,
+ * which load() detects, moves aside and reports once.
+ * fsync = "always" syncs every batch; "none" (tests) never syncs.
+ *
+ * Memory: a compact summary per session (about 300 bytes) once listed;
+ * messages are held only by the caller of load(); reads stream in 64 KiB
+ * chunks.
+ */
+import { chmod, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { SessionFolder, looksLikeEvent, pageSummaries, parseRecord, prepareBatch, serialize, snapshotRecord } from "./fold.ts";
+import { appendDurably, createExclusive, repairTail, summarizeFile, syncFile, writeAtomic } from "./jsonl-files.ts";
+import { readLines } from "./line-reader.ts";
+import { searchSessions } from "./search.ts";
+import {
+  type EventRecord,
+  type ListOptions,
+  type LoadedSession,
+  type MetaRecord,
+  type NewRecord,
+  type SearchHit,
+  type SearchOptions,
+  type SessionInit,
+  type SessionPage,
+  type SessionStore,
+  type SessionSummary,
+  type StoredRecord,
+  type TornLine,
+  STORE_FORMAT_VERSION,
+  SessionNotFoundError,
+  StoreClosedError,
+} from "./types.ts";
+
+export type FsyncPolicy = "messages" | "always" | "none";
+
+export interface JsonlStoreOptions {
+  /** See the durability policy above; default "messages". */
+  fsync?: FsyncPolicy;
+}
+
+/** Files summarized at once when listing for the first time: enough to hide latency, few enough to bound open files and buffers. */
+const INDEX_CONCURRENCY = 8;
+const SESSION_FILE = /^(\d+)\.jsonl$/;
+
+interface SessionState {
+  summary: SessionSummary;
+  /** Totals changed since the last snapshot on disk. */
+  dirty: boolean;
+  /** Bytes written but not yet fsynced. */
+  unsynced: boolean;
+  /** The file is known to end with a newline (checked once per process, again after a failed write). */
+  tailChecked: boolean;
+  deleted: boolean;
+  /** A torn line repaired on append, waiting for the next load() to report it. */
+  pendingTorn?: TornLine;
+}
+
+export class JsonlSessionStore implements SessionStore {
+  private readonly known = new Map<number, SessionState>();
+  private readonly resolving = new Map<number, Promise<SessionState | undefined>>();
+  /** Deleted ids (never reused, so a tombstone stays true); stops a summary read racing a delete from resurrecting one. */
+  private readonly deleted = new Set<number>();
+  private readonly chains = new Map<number, Promise<unknown>>();
+  private idChain: Promise<unknown> = Promise.resolve();
+  private indexing: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly fsync: FsyncPolicy,
+    private nextId: number,
+  ) {}
+
+  /** Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1. */
+  static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    let next = 1;
+    try {
+      const n = Number.parseInt(await readFile(join(dir, "next-id"), "utf8"), 10);
+      if (Number.isSafeInteger(n) && n > 0) next = n;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    for (const id of await scanIds(dir)) next = Math.max(next, id + 1);
+    return new JsonlSessionStore(dir, opts.fsync ?? "messages", next);
+  }
+
+  private path(id: number): string {
+    return join(this.dir, `${id}.jsonl`);
+  }
+
+  async create(init: SessionInit): Promise<SessionSummary> {
+    this.checkOpen();
+    const run = this.idChain.then(async () => {
+      const sync = this.fsync !== "none";
+      for (;;) {
+        const id = this.nextId;
+        // The counter moves first: once it is durable the id can never be handed out again.
+        await writeAtomic(this.dir, join(this.dir, "next-id"), `${id + 1}\n`, sync);
+        this.nextId = id + 1;
+        const ts = Date.now();
+        const meta: MetaRecord = { ts, kind: "meta", v: STORE_FORMAT_VERSION, id, agent: init.agent, createdBy: init.createdBy, createdAt: ts };
+        if (init.title !== undefined) meta.title = init.title;
+        if (!(await createExclusive(this.dir, this.path(id), serialize(meta) + "\n", sync))) continue;
+        const fresh = new SessionFolder(meta).summary;
+        this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });
+        return { ...fresh };
+      }
+    });
+    this.idChain = run.catch(() => undefined);
+    return run;
+  }
+
+  append(id: number, records: readonly NewRecord[]): Promise<void> {
+    return this.enqueue(id, async () => {
+      const st = await this.live(id);
+      if (records.length === 0) return;
+      const torn = await this.checkTail(id, st);
+      if (torn) st.pendingTorn = torn;
+      const batch = prepareBatch(st.summary, records, Date.now(), st.dirty);
+      await this.write(id, st, batch.records, batch.durable);
+      st.summary = batch.summary;
+      st.dirty = batch.dirty;
+    });
+  }
+
+  load(id: number): Promise<LoadedSession | undefined> {
+    return this.enqueue(id, async () => {
+      const st = await this.state(id);
+      if (!st || st.deleted) return undefined;
+      const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
+      st.pendingTorn = undefined;
+      let folder: SessionFolder | undefined;
+      for await (const line of readLines(this.path(id))) {
+        const r = parseRecord(line.text);
+        if (!folder) {
+          if (r?.kind !== "meta") return undefined;
+          folder = new SessionFolder(r);
+        } else if (r) folder.add(r);
+        else folder.corrupt++;
+      }
+      if (!folder) return undefined;
+      const loaded = folder.finish();
+      if (torn) loaded.tornLine = torn;
+      // The full fold is exact; a summary from the file's tail may have been approximate.
+      st.summary = { ...folder.summary };
+      return loaded;
+    });
+  }
+
+  async summary(id: number): Promise<SessionSummary | undefined> {
+    this.checkOpen();
+    const st = await this.state(id);
+    return st && !st.deleted ? { ...st.summary } : undefined;
+  }
+
+  async list(opts: ListOptions): Promise<SessionPage> {
+    this.checkOpen();
+    await this.indexAll();
+    const rows: SessionSummary[] = [];
+    for (const st of this.known.values()) if (!st.deleted) rows.push(st.summary);
+    return pageSummaries(rows, opts);
+  }
+
+  async *readEvents(id: number, afterSeq: number): AsyncGenerator<EventRecord> {
+    const end = await this.settledSize(id);
+    for await (const line of readLines(this.path(id), { end })) {
+      if (!looksLikeEvent(line.text)) continue;
+      const r = parseRecord(line.text);
+      if (r?.kind === "event" && r.event.seq > afterSeq) yield r;
+    }
+  }
+
+  async *records(id: number): AsyncGenerator<StoredRecord> {
+    const end = await this.settledSize(id);
+    for await (const line of readLines(this.path(id), { end })) {
+      const r = parseRecord(line.text);
+      if (r) yield r;
+    }
+  }
+
+  async search(query: string, opts?: SearchOptions): Promise<SearchHit[]> {
+    this.checkOpen();
+    return searchSessions(this, query, opts);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    return this.enqueue(id, async () => {
+      const st = await this.state(id);
+      if (!st || st.deleted) return false;
+      st.deleted = true;
+      this.deleted.add(id);
+      await rm(this.path(id), { force: true });
+      await rm(`${this.path(id)}.torn`, { force: true });
+      this.known.delete(id);
+      return true;
+    });
+  }
+
+  async exists(id: number): Promise<boolean> {
+    this.checkOpen();
+    const st = await this.state(id);
+    return st !== undefined && !st.deleted;
+  }
+
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.idChain;
+    const sync = this.fsync !== "none";
+    const jobs: Promise<unknown>[] = [];
+    for (const [id, st] of this.known) {
+      if (!st.dirty && !st.unsynced) continue;
+      jobs.push(
+        this.enqueue(id, async () => {
+          if (st.deleted) return;
+          if (st.dirty) {
+            await this.checkTail(id, st);
+            await this.write(id, st, [snapshotRecord(st.summary, Math.max(Date.now(), st.summary.lastActive))], true);
+            st.dirty = false;
+          } else if (st.unsynced && sync) {
+            await syncFile(this.path(id));
+            st.unsynced = false;
+          }
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+
+  /** Runs `fn` after every earlier operation on the same session; operations on different sessions overlap. */
+  private enqueue<T>(id: number, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return run;
+  }
+
+  /** The session's state, summarizing its file on first use; concurrent callers share one read. */
+  private async state(id: number): Promise<SessionState | undefined> {
+    const known = this.known.get(id);
+    if (known) return known;
+    if (this.deleted.has(id)) return undefined;
+    let pending = this.resolving.get(id);
+    if (!pending) {
+      pending = summarizeFile(this.path(id))
+        .catch((err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+          throw err;
+        })
+        .then((summary) => {
+          if (!summary || this.deleted.has(id)) return undefined;
+          const st: SessionState = this.known.get(id) ?? { summary, dirty: false, unsynced: false, tailChecked: false, deleted: false };
+          this.known.set(id, st);
+          return st;
+        })
+        .finally(() => this.resolving.delete(id));
+      this.resolving.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async live(id: number): Promise<SessionState> {
+    const st = await this.state(id);
+    if (!st || st.deleted) throw new SessionNotFoundError(id);
+    return st;
+  }
+
+  private async checkTail(id: number, st: SessionState): Promise<TornLine | undefined> {
+    if (st.tailChecked) return undefined;
+    const torn = await repairTail(this.path(id), `${this.path(id)}.torn`, this.fsync !== "none");
+    st.tailChecked = true;
+    return torn;
+  }
+
+  private async write(id: number, st: SessionState, records: readonly StoredRecord[], durable: boolean): Promise<void> {
+    const sync = this.fsync === "always" || (durable && this.fsync === "messages");
+    try {
+      await appendDurably(this.path(id), records.map(serialize).join("\n") + "\n", sync);
+    } catch (err) {
+      st.tailChecked = false;
+      throw err;
+    }
+    if (sync) st.unsynced = false;
+    else if (this.fsync !== "none") st.unsynced = true;
+  }
+
+  /** File size once every earlier append to the session is written: the consistent cut a reader sees. */
+  private async settledSize(id: number): Promise<number> {
+    return this.enqueue(id, async () => {
+      await this.live(id);
+      return (await stat(this.path(id))).size;
+    });
+  }
+
+  private async indexAll(): Promise<void> {
+    this.indexing ??= (async () => {
+      const ids = (await scanIds(this.dir)).filter((id) => !this.known.has(id));
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < ids.length) await this.state(ids[next++]!);
+      };
+      await Promise.all(Array.from({ length: INDEX_CONCURRENCY }, worker));
+    })();
+    try {
+      await this.indexing;
+    } catch (err) {
+      this.indexing = undefined;
+      throw err;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+async function scanIds(dir: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (const name of await readdir(dir)) {
+    const m = SESSION_FILE.exec(name);
+    if (m) ids.push(Number(m[1]));
+  }
+  return ids;
+}

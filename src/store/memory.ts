@@ -1,0 +1,149 @@
+/**
+ * The in-memory twin of the file store, for tests and `crabtalk daemon
+ * --ephemeral`. Same interface and semantics: records are kept as the
+ * serialized lines the file store would write and parsed back on read, so
+ * callers can neither share objects with the store nor see a behaviour the
+ * disk would not give them. Ids are never reused within the instance
+ * (nothing survives the process, by design). Appends are synchronous under
+ * the hood, so ordering and whole records come for free.
+ */
+import {
+  SessionFolder,
+  pageSummaries,
+  parseRecord,
+  prepareBatch,
+  serialize,
+  snapshotRecord,
+  summaryFromMeta,
+} from "./fold.ts";
+import { searchSessions } from "./search.ts";
+import {
+  type EventRecord,
+  type ListOptions,
+  type LoadedSession,
+  type MetaRecord,
+  type NewRecord,
+  type SearchHit,
+  type SearchOptions,
+  type SessionInit,
+  type SessionPage,
+  type SessionStore,
+  type SessionSummary,
+  type StoredRecord,
+  STORE_FORMAT_VERSION,
+  SessionNotFoundError,
+  StoreClosedError,
+} from "./types.ts";
+
+interface Entry {
+  lines: string[];
+  summary: SessionSummary;
+  dirty: boolean;
+}
+
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions = new Map<number, Entry>();
+  private nextId = 1;
+  private closed = false;
+
+  async create(init: SessionInit): Promise<SessionSummary> {
+    this.checkOpen();
+    const id = this.nextId++;
+    const ts = Date.now();
+    const meta: MetaRecord = { ts, kind: "meta", v: STORE_FORMAT_VERSION, id, agent: init.agent, createdBy: init.createdBy, createdAt: ts };
+    if (init.title !== undefined) meta.title = init.title;
+    const summary = summaryFromMeta(meta);
+    this.sessions.set(id, { lines: [serialize(meta)], summary, dirty: false });
+    return { ...summary };
+  }
+
+  async append(id: number, records: readonly NewRecord[]): Promise<void> {
+    this.checkOpen();
+    const e = this.entry(id);
+    if (records.length === 0) return;
+    const batch = prepareBatch(e.summary, records, Date.now(), e.dirty);
+    for (const r of batch.records) e.lines.push(serialize(r));
+    e.summary = batch.summary;
+    e.dirty = batch.dirty;
+  }
+
+  async load(id: number): Promise<LoadedSession | undefined> {
+    this.checkOpen();
+    const e = this.sessions.get(id);
+    if (!e) return undefined;
+    const [metaLine, ...rest] = e.lines;
+    const folder = new SessionFolder(parseRecord(metaLine!) as MetaRecord);
+    for (const line of rest) {
+      const r = parseRecord(line);
+      if (r) folder.add(r);
+      else folder.corrupt++;
+    }
+    return folder.finish();
+  }
+
+  async summary(id: number): Promise<SessionSummary | undefined> {
+    this.checkOpen();
+    const e = this.sessions.get(id);
+    return e ? { ...e.summary } : undefined;
+  }
+
+  async list(opts: ListOptions): Promise<SessionPage> {
+    this.checkOpen();
+    return pageSummaries([...this.sessions.values()].map((e) => e.summary), opts);
+  }
+
+  async *readEvents(id: number, afterSeq: number): AsyncGenerator<EventRecord> {
+    for await (const r of this.records(id)) if (r.kind === "event" && r.event.seq > afterSeq) yield r;
+  }
+
+  async *records(id: number): AsyncGenerator<StoredRecord> {
+    this.checkOpen();
+    const lines = this.entry(id).lines;
+    const end = lines.length;
+    for (let i = 0; i < end; i++) {
+      const r = parseRecord(lines[i]!);
+      if (r) yield r;
+    }
+  }
+
+  async search(query: string, opts?: SearchOptions): Promise<SearchHit[]> {
+    this.checkOpen();
+    return searchSessions(this, query, opts);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    this.checkOpen();
+    return this.sessions.delete(id);
+  }
+
+  async exists(id: number): Promise<boolean> {
+    this.checkOpen();
+    return this.sessions.has(id);
+  }
+
+  /** Writes the pending totals snapshots, as the file store does, so both logs read the same. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    for (const e of this.sessions.values()) {
+      if (!e.dirty) continue;
+      e.lines.push(serialize(snapshotRecord(e.summary, Math.max(Date.now(), e.summary.lastActive))));
+      e.dirty = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+
+  private entry(id: number): Entry {
+    const e = this.sessions.get(id);
+    if (!e) throw new SessionNotFoundError(id);
+    return e;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}

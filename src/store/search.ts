@@ -1,0 +1,159 @@
+/**
+ * BM25 search over past conversation text across sessions. A document is
+ * one user or assistant message's text content; tool call arguments, tool
+ * results and thinking are never indexed, since they often hold secrets.
+ *
+ * Index choice: none is kept. Each query streams every session's records
+ * twice through the store's `records()`: pass one counts documents,
+ * lengths and the document frequency of the query terms only; pass two
+ * scores and keeps the best `limit` hits. Memory is O(limit + query terms)
+ * whatever the history size; the cost is linear in the bytes on disk per
+ * query (about a second per few hundred MB, dominated by JSON parsing),
+ * which suits an interactive "search my past sessions" command and adds no
+ * write cost or second source of truth to every append.
+ */
+import type { Message } from "../provider/types.ts";
+import type { SearchHit, SearchOptions, SessionPage, ListOptions, StoredRecord } from "./types.ts";
+
+/** Standard BM25 constants (Robertson/Spärck Jones defaults used by Lucene). */
+const K1 = 1.2;
+const B = 0.75;
+const DEFAULT_LIMIT = 20;
+/** Snippet width in characters: about one line of a terminal. */
+const SNIPPET_CHARS = 160;
+/** How much of the snippet goes before the first matched term. */
+const SNIPPET_LEAD = 50;
+
+const STOPWORDS = new Set(
+  "a an and are as at be but by for from has have i if in into is it its me my no not of on or so that the their then there these they this to was we were what when which who will with you your".split(" "),
+);
+
+const WORD = /[\p{L}\p{N}_]+/gu;
+
+export interface Token {
+  term: string;
+  /** Index in the original text. */
+  at: number;
+  length: number;
+}
+
+/** Lowercased unicode words minus a small English stopword list. */
+export function tokenize(text: string): Token[] {
+  const out: Token[] = [];
+  for (const m of text.matchAll(WORD)) {
+    const term = m[0].toLowerCase();
+    if (!STOPWORDS.has(term)) out.push({ term, at: m.index, length: m[0].length });
+  }
+  return out;
+}
+
+/** What search needs from a store; both backends provide it. */
+export interface SearchSource {
+  list(opts: ListOptions): Promise<SessionPage>;
+  records(id: number): AsyncIterable<StoredRecord>;
+}
+
+interface Doc {
+  session: number;
+  agent: string;
+  role: "user" | "assistant";
+  text: string;
+  ts: number;
+}
+
+async function* documents(source: SearchSource, sessions: readonly { id: number; agent: string }[]): AsyncGenerator<Doc> {
+  for (const s of sessions) {
+    try {
+      for await (const r of source.records(s.id)) {
+        if (r.kind !== "message") continue;
+        const m: Message = r.message;
+        if ((m.role === "user" || m.role === "assistant") && typeof m.content === "string" && m.content.length > 0) {
+          yield { session: s.id, agent: s.agent, role: m.role, text: m.content, ts: m.timestamp ?? r.ts };
+        }
+      }
+    } catch {
+      // A session deleted between the listing and the read: nothing to search in it.
+    }
+  }
+}
+
+export async function searchSessions(source: SearchSource, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+  const limit = Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT));
+  const terms = [...new Set(tokenize(query).map((t) => t.term))];
+  if (terms.length === 0) return [];
+  const { sessions } = await source.list({ offset: 0, limit: Number.MAX_SAFE_INTEGER });
+
+  // Pass 1: corpus statistics for the query terms only.
+  let docs = 0;
+  let totalLength = 0;
+  const df = new Map<string, number>(terms.map((t) => [t, 0]));
+  for await (const d of documents(source, sessions)) {
+    const tokens = tokenize(d.text);
+    docs++;
+    totalLength += tokens.length;
+    const seen = new Set<string>();
+    for (const t of tokens) if (df.has(t.term) && !seen.has(t.term)) seen.add(t.term);
+    for (const t of seen) df.set(t, (df.get(t) ?? 0) + 1);
+  }
+  if (docs === 0) return [];
+  const avgdl = totalLength / docs;
+  const idf = new Map<string, number>();
+  for (const [t, n] of df) idf.set(t, Math.log(1 + (docs - n + 0.5) / (n + 0.5)));
+
+  // Pass 2: score, keep the best `limit` (kept sorted, best first).
+  const best: { doc: Doc; score: number; tokens: Token[] }[] = [];
+  for await (const d of documents(source, sessions)) {
+    const tokens = tokenize(d.text);
+    const tf = new Map<string, number>();
+    for (const t of tokens) if (idf.has(t.term)) tf.set(t.term, (tf.get(t.term) ?? 0) + 1);
+    if (tf.size === 0) continue;
+    let score = 0;
+    for (const [t, f] of tf) score += (idf.get(t) ?? 0) * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * tokens.length) / avgdl)));
+    if (best.length === limit && score <= best[best.length - 1]!.score) continue;
+    let i = best.length;
+    while (i > 0 && best[i - 1]!.score < score) i--;
+    best.splice(i, 0, { doc: d, score, tokens });
+    if (best.length > limit) best.pop();
+  }
+  return best.map(({ doc, score, tokens }) => ({
+    session: doc.session,
+    agent: doc.agent,
+    role: doc.role,
+    snippet: snippet(doc.text, tokens, idf),
+    score,
+    ts: doc.ts,
+  }));
+}
+
+/**
+ * The SNIPPET_CHARS window that holds the most query weight (sum of idf of
+ * the distinct terms inside), starting a little before its first match;
+ * whitespace collapsed, cuts marked with "…".
+ */
+export function snippet(text: string, tokens: readonly Token[], idf: ReadonlyMap<string, number>): string {
+  const hits = tokens.filter((t) => idf.has(t.term)).slice(0, 200);
+  let start = 0;
+  let bestWeight = -1;
+  for (const h of hits) {
+    const from = Math.max(0, h.at - SNIPPET_LEAD);
+    const inside = new Set<string>();
+    for (const o of hits) if (o.at >= from && o.at + o.length <= from + SNIPPET_CHARS) inside.add(o.term);
+    let weight = 0;
+    for (const t of inside) weight += idf.get(t) ?? 0;
+    if (weight > bestWeight) {
+      bestWeight = weight;
+      start = from;
+    }
+  }
+  let end = Math.min(text.length, start + SNIPPET_CHARS);
+  if (start > 0) {
+    const space = text.lastIndexOf(" ", start);
+    if (space !== -1 && start - space < 20) start = space + 1;
+  }
+  if (end < text.length) {
+    const space = text.indexOf(" ", end);
+    if (space !== -1 && space - end < 20) end = space;
+  }
+  const body = text.slice(start, end).replace(/\s+/g, " ").trim();
+  return (start > 0 ? "…" : "") + body + (end < text.length ? "…" : "");
+}
