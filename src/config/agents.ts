@@ -1,0 +1,222 @@
+/**
+ * The `[agents.<name>]`, `[permissions]` and `[budget]` sections: who the
+ * agents are, what they may do, and how many tokens a day they may spend.
+ *
+ *   [agents.crab]                  # the default agent; exists even when not configured
+ *   model = "gpt-4o-mini"          # default: the first model of the first provider
+ *   system_prompt = "You are..."   # default: $CRABTALK_HOME/agents/<name>.md if it exists
+ *   tools = ["bash", "read"]       # the grant; default: every built-in tool
+ *   max_iterations = 16
+ *   thinking = false
+ *   cwd = "~/work"                 # default: $CRABTALK_HOME/work; relative paths are under $CRABTALK_HOME
+ *   max_tokens_per_turn = 200000   # optional
+ *   description = "..."            # optional, shown by clients
+ *
+ *   [permissions]                  # tool (or "*") = "allow" | "ask" | "deny"
+ *   bash = "ask"
+ *   [permissions.researcher]       # per-agent table, overrides [permissions]
+ *   bash = "deny"
+ *
+ *   [budget]
+ *   daily_tokens = 2000000         # optional, across all agents
+ *
+ * Precedence between these rules is the permission engine's
+ * (agent/permissions.ts); this module only checks that what is written
+ * means something: known keys, known tools, known agents, valid values.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError, expectBool, expectNumber, expectString, expectStringArray, isTable, rejectUnknownKeys, type ConfigContext, type Table } from "./errors.ts";
+import { expandTilde } from "./paths.ts";
+
+export const DEFAULT_AGENT = "crab";
+export const DEFAULT_MAX_ITERATIONS = 16;
+
+export type PermissionValue = "allow" | "ask" | "deny";
+const PERMISSION_VALUES: readonly PermissionValue[] = ["allow", "ask", "deny"];
+/** The key in a permissions table that applies to every tool. */
+export const PERMISSION_WILDCARD = "*";
+
+export interface AgentConfig {
+  name: string;
+  model: string;
+  /** Undefined when neither system_prompt nor agents/<name>.md gives one. */
+  systemPrompt?: string;
+  description?: string;
+  /** The granted tool names, in the order written, without duplicates. */
+  tools: string[];
+  maxIterations: number;
+  thinking: boolean;
+  /** Absolute path where the agent's tools run. */
+  cwd: string;
+  maxTokensPerTurn?: number;
+}
+
+/** Same shape as agent/permissions.ts PermissionRules, so it can be passed straight to the engine. */
+export interface PermissionsConfig {
+  global: Record<string, PermissionValue>;
+  agents: Record<string, Record<string, PermissionValue>>;
+}
+
+export interface BudgetConfig {
+  dailyTokens?: number;
+}
+
+export interface AgentsConfig {
+  /** Always contains DEFAULT_AGENT. */
+  agents: Map<string, AgentConfig>;
+  permissions: PermissionsConfig;
+  budget: BudgetConfig;
+}
+
+export interface ParseAgentsOptions {
+  /** The first model of the first provider; used by agents that name none. */
+  defaultModel: string | undefined;
+  /** Every tool name that exists (built-in and others): grants and permission keys must name one of these. */
+  knownTools: readonly string[];
+  /** What an agent without `tools` is granted; default knownTools. */
+  builtinTools?: readonly string[];
+  /** $CRABTALK_HOME/agents: where <name>.md system prompts live. */
+  agentsDir: string;
+  /** $CRABTALK_HOME: the default cwd is its `work` folder, relative cwds resolve under it. */
+  home: string;
+  /** Reads a prompt file; undefined when it does not exist. Default: the real filesystem. */
+  readText?: (path: string) => string | undefined;
+}
+
+const AGENT_KEYS = ["model", "system_prompt", "tools", "max_iterations", "thinking", "cwd", "max_tokens_per_turn", "description"] as const;
+const BUDGET_KEYS = ["daily_tokens"] as const;
+/** Agent names become file names (agents/<name>.md) and wire identifiers, so keep them plain. */
+const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+/** Parses the three sections out of the whole config document. */
+export function parseAgents(raw: Table, ctx: ConfigContext, opts: ParseAgentsOptions): AgentsConfig {
+  const agentsTable = raw.agents ?? {};
+  if (!isTable(agentsTable)) throw new ConfigError(ctx.file, "agents", "expected a table of agents", "write each agent as an [agents.<name>] section");
+
+  const agents = new Map<string, AgentConfig>();
+  for (const [name, section] of Object.entries(agentsTable)) {
+    agents.set(name, parseAgent(name, section, ctx, opts));
+  }
+  if (!agents.has(DEFAULT_AGENT)) agents.set(DEFAULT_AGENT, parseAgent(DEFAULT_AGENT, {}, ctx, opts));
+
+  return {
+    agents,
+    permissions: parsePermissions(raw.permissions, ctx, agents, opts.knownTools),
+    budget: parseBudget(raw.budget, ctx),
+  };
+}
+
+function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: ParseAgentsOptions): AgentConfig {
+  const at = `agents.${name}`;
+  if (!AGENT_NAME.test(name)) {
+    throw new ConfigError(ctx.file, at, `"${name}" is not a valid agent name`, "use letters, digits, - and _ only, starting with a letter or digit");
+  }
+  if (!isTable(section)) throw new ConfigError(ctx.file, at, "expected a table", `write it as an [${at}] section`);
+  rejectUnknownKeys(ctx, at, section, AGENT_KEYS);
+
+  const model = section.model !== undefined ? expectString(ctx, `${at}.model`, section.model, 'write model = "<model name>"') : opts.defaultModel;
+  if (!model) {
+    throw new ConfigError(ctx.file, at, `agent ${name} has no model`, `set model in [${at}], or configure a provider with at least one model`);
+  }
+
+  const agent: AgentConfig = {
+    name,
+    model,
+    tools: parseGrant(section.tools, `${at}.tools`, ctx, opts),
+    maxIterations: DEFAULT_MAX_ITERATIONS,
+    thinking: false,
+    cwd: join(opts.home, "work"),
+  };
+
+  const prompt = section.system_prompt !== undefined
+    ? expectString(ctx, `${at}.system_prompt`, section.system_prompt, 'write system_prompt = "..." or put the prompt in agents/<name>.md')
+    : readPromptFile(join(opts.agentsDir, `${name}.md`), at, ctx, opts.readText ?? readIfExists);
+  if (prompt !== undefined && prompt.trim() !== "") agent.systemPrompt = prompt;
+
+  if (section.description !== undefined) agent.description = expectString(ctx, `${at}.description`, section.description, 'write description = "..."');
+  if (section.max_iterations !== undefined) agent.maxIterations = positiveInteger(ctx, `${at}.max_iterations`, section.max_iterations);
+  if (section.max_tokens_per_turn !== undefined) agent.maxTokensPerTurn = positiveInteger(ctx, `${at}.max_tokens_per_turn`, section.max_tokens_per_turn);
+  if (section.thinking !== undefined) agent.thinking = expectBool(ctx, `${at}.thinking`, section.thinking, "write thinking = true or thinking = false");
+  if (section.cwd !== undefined) {
+    const cwd = expectString(ctx, `${at}.cwd`, section.cwd, 'write cwd = "~/work" or an absolute path');
+    if (cwd.trim() === "") throw new ConfigError(ctx.file, `${at}.cwd`, "is empty", "remove it to use $CRABTALK_HOME/work, or give a directory");
+    agent.cwd = resolve(opts.home, expandTilde(cwd, ctx.env));
+  }
+  return agent;
+}
+
+function parseGrant(raw: unknown, key: string, ctx: ConfigContext, opts: ParseAgentsOptions): string[] {
+  if (raw === undefined) return [...(opts.builtinTools ?? opts.knownTools)];
+  const tools = expectStringArray(ctx, key, raw, 'write tools = ["bash", "read"]');
+  for (const tool of tools) {
+    if (!opts.knownTools.includes(tool)) {
+      throw new ConfigError(ctx.file, key, `no tool is called "${tool}"`, `use only known tools: ${opts.knownTools.join(", ")}`);
+    }
+  }
+  return [...new Set(tools)];
+}
+
+function parsePermissions(raw: unknown, ctx: ConfigContext, agents: ReadonlyMap<string, AgentConfig>, knownTools: readonly string[]): PermissionsConfig {
+  const result: PermissionsConfig = { global: {}, agents: {} };
+  if (raw === undefined) return result;
+  if (!isTable(raw)) throw new ConfigError(ctx.file, "permissions", "expected a table", 'write it as a [permissions] section with lines like bash = "ask"');
+
+  for (const [key, value] of Object.entries(raw)) {
+    if (isTable(value)) {
+      if (!agents.has(key)) {
+        throw new ConfigError(ctx.file, `permissions.${key}`, `no agent is called "${key}"`, `add an [agents.${key}] section or use one of: ${[...agents.keys()].join(", ")}`);
+      }
+      result.agents[key] = parseRuleTable(value, `permissions.${key}`, ctx, knownTools);
+    } else {
+      Object.assign(result.global, parseRuleTable({ [key]: value }, "permissions", ctx, knownTools));
+    }
+  }
+  return result;
+}
+
+function parseRuleTable(table: Table, at: string, ctx: ConfigContext, knownTools: readonly string[]): Record<string, PermissionValue> {
+  const rules: Record<string, PermissionValue> = {};
+  for (const [tool, value] of Object.entries(table)) {
+    if (tool !== PERMISSION_WILDCARD && !knownTools.includes(tool)) {
+      throw new ConfigError(ctx.file, at, `no tool is called "${tool}"`, `use "*" or a known tool: ${knownTools.join(", ")}`);
+    }
+    if (typeof value !== "string" || !(PERMISSION_VALUES as readonly string[]).includes(value)) {
+      const shown = typeof value === "string" ? `"${value}"` : String(value);
+      throw new ConfigError(ctx.file, `${at}.${tool}`, `unknown permission ${shown}`, `write ${tool === PERMISSION_WILDCARD ? '"*"' : tool} = "allow", "ask" or "deny"`);
+    }
+    rules[tool] = value as PermissionValue;
+  }
+  return rules;
+}
+
+function parseBudget(raw: unknown, ctx: ConfigContext): BudgetConfig {
+  if (raw === undefined) return {};
+  if (!isTable(raw)) throw new ConfigError(ctx.file, "budget", "expected a table", "write it as a [budget] section with daily_tokens = <number>");
+  rejectUnknownKeys(ctx, "budget", raw, BUDGET_KEYS);
+  return raw.daily_tokens === undefined ? {} : { dailyTokens: positiveInteger(ctx, "budget.daily_tokens", raw.daily_tokens) };
+}
+
+function positiveInteger(ctx: ConfigContext, key: string, v: unknown): number {
+  const n = expectNumber(ctx, key, v, `set ${key.split(".").at(-1)} to a positive whole number`);
+  if (n <= 0 || !Number.isInteger(n)) throw new ConfigError(ctx.file, key, `must be a positive whole number, got ${n}`, `set ${key.split(".").at(-1)} to a whole number above 0`);
+  return n;
+}
+
+function readPromptFile(path: string, at: string, ctx: ConfigContext, read: (path: string) => string | undefined): string | undefined {
+  try {
+    return read(path);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(ctx.file, at, `cannot read the system prompt file ${path}: ${reason}`, "make the file readable, remove it, or set system_prompt");
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    if (typeof err === "object" && err !== null && "code" in err && (err.code === "ENOENT" || err.code === "ENOTDIR")) return undefined;
+    throw err;
+  }
+}
