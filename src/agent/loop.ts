@@ -21,6 +21,7 @@ import {
   type AssistantMessage,
   type Message,
   type ModelRequest,
+  type ProviderEvent,
   type StreamFn,
   type ToolCall,
   type ToolResultMessage,
@@ -174,9 +175,10 @@ async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortS
   let lastUsage = emptyUsage();
   let partialText = "";
   const partial = (): AssistantMessage => ({ role: "assistant", content: partialText, ...(startedModel ? { model: startedModel } : {}) });
-  const iterator = stream(request, signal)[Symbol.asyncIterator]();
   const aborted = abortPromise(signal);
+  let iterator: AsyncIterator<ProviderEvent> | undefined;
   try {
+    iterator = stream(request, signal)[Symbol.asyncIterator]();
     for (;;) {
       // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
       const next = await Promise.race([iterator.next(), aborted.promise]);
@@ -219,7 +221,7 @@ async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortS
   } finally {
     aborted.dispose();
     // Let the provider release its request; do not wait for a provider that ignores the signal.
-    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+    void Promise.resolve(iterator?.return?.()).catch(() => undefined);
   }
   return { kind: "error", aborted: false, message: "provider stream ended without a result", partial: partial(), usage: lastUsage, model: startedModel };
 }
@@ -239,7 +241,7 @@ function abortPromise(signal: AbortSignal): { promise: Promise<typeof ABORTED>; 
 
 /**
  * Runs all calls at once. Emits `tool_result` as each finishes; returns the
- * results in call order. A call still running when the turn is cancelled
+ * results in call order. durationMs spans the whole call, approval wait included. A call still running when the turn is cancelled
  * resolves "cancelled" at once (dispatch guarantees that).
  */
 async function runTools(

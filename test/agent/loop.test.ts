@@ -293,3 +293,32 @@ describe("runAgent", () => {
     expect(s.requests.length).toBe(0);
   });
 });
+
+test("a stream function that throws (against its contract) ends the turn with an error, not a throw", async () => {
+  const events = await collect(
+    runAgent(
+      options(() => {
+        throw new Error("boom");
+      }),
+      new AbortController().signal,
+    ),
+  );
+  expect(endOf(events)).toMatchObject({ stopReason: "error", error: { code: 502, message: "boom" } });
+});
+
+test("thinking deltas are forwarded and request options reach the model", async () => {
+  const step: Step = async function* () {
+    yield { type: "start", model: "m" };
+    yield { type: "thinking_delta", text: "hmm" };
+    yield { type: "text_delta", text: "yes" };
+    yield { type: "done", stopReason: "stop", message: { role: "assistant", content: "yes", thinking: [{ type: "thinking", text: "hmm" }] }, usage: usage(1, 1) };
+  };
+  const s = scripted([step]);
+  const events = await collect(runAgent(options(s.stream, { thinking: true, maxTokens: 64 }), new AbortController().signal));
+  expect(events.slice(0, 2)).toEqual([
+    { type: "thinking_delta", text: "hmm" },
+    { type: "text_delta", text: "yes" },
+  ]);
+  expect(s.requests[0]).toMatchObject({ thinking: true, maxTokens: 64, model: "test-model" });
+  expect(s.requests[0]!.tools).toBeUndefined();
+});
