@@ -47,6 +47,21 @@ export function tokenize(text: string): Token[] {
   return out;
 }
 
+/**
+ * Counts a text's indexed terms and the occurrences of the query terms,
+ * without building Token objects: the hot path runs over every message.
+ */
+function termCounts(text: string, query: ReadonlySet<string>): { length: number; tf: Map<string, number> } {
+  const tf = new Map<string, number>();
+  let length = 0;
+  for (const word of text.toLowerCase().match(WORD) ?? []) {
+    if (STOPWORDS.has(word)) continue;
+    length++;
+    if (query.has(word)) tf.set(word, (tf.get(word) ?? 0) + 1);
+  }
+  return { length, tf };
+}
+
 /** What search needs from a store; both backends provide it. */
 export interface SearchSource {
   list(opts: ListOptions): Promise<SessionPage>;
@@ -84,16 +99,15 @@ export async function searchSessions(source: SearchSource, query: string, opts: 
   const { sessions } = await source.list({ offset: 0, limit: Number.MAX_SAFE_INTEGER });
 
   // Pass 1: corpus statistics for the query terms only.
+  const wanted = new Set(terms);
   let docs = 0;
   let totalLength = 0;
   const df = new Map<string, number>(terms.map((t) => [t, 0]));
   for await (const d of documents(source, sessions)) {
-    const tokens = tokenize(d.text);
+    const { length, tf } = termCounts(d.text, wanted);
     docs++;
-    totalLength += tokens.length;
-    const seen = new Set<string>();
-    for (const t of tokens) if (df.has(t.term) && !seen.has(t.term)) seen.add(t.term);
-    for (const t of seen) df.set(t, (df.get(t) ?? 0) + 1);
+    totalLength += length;
+    for (const t of tf.keys()) df.set(t, (df.get(t) ?? 0) + 1);
   }
   if (docs === 0) return [];
   const avgdl = totalLength / docs;
@@ -101,25 +115,23 @@ export async function searchSessions(source: SearchSource, query: string, opts: 
   for (const [t, n] of df) idf.set(t, Math.log(1 + (docs - n + 0.5) / (n + 0.5)));
 
   // Pass 2: score, keep the best `limit` (kept sorted, best first).
-  const best: { doc: Doc; score: number; tokens: Token[] }[] = [];
+  const best: { doc: Doc; score: number }[] = [];
   for await (const d of documents(source, sessions)) {
-    const tokens = tokenize(d.text);
-    const tf = new Map<string, number>();
-    for (const t of tokens) if (idf.has(t.term)) tf.set(t.term, (tf.get(t.term) ?? 0) + 1);
+    const { length, tf } = termCounts(d.text, wanted);
     if (tf.size === 0) continue;
     let score = 0;
-    for (const [t, f] of tf) score += (idf.get(t) ?? 0) * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * tokens.length) / avgdl)));
+    for (const [t, f] of tf) score += (idf.get(t) ?? 0) * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * length) / avgdl)));
     if (best.length === limit && score <= best[best.length - 1]!.score) continue;
     let i = best.length;
     while (i > 0 && best[i - 1]!.score < score) i--;
-    best.splice(i, 0, { doc: d, score, tokens });
+    best.splice(i, 0, { doc: d, score });
     if (best.length > limit) best.pop();
   }
-  return best.map(({ doc, score, tokens }) => ({
+  return best.map(({ doc, score }) => ({
     session: doc.session,
     agent: doc.agent,
     role: doc.role,
-    snippet: snippet(doc.text, tokens, idf),
+    snippet: snippet(doc.text, tokenize(doc.text), idf),
     score,
     ts: doc.ts,
   }));
