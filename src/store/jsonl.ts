@@ -168,7 +168,7 @@ export class JsonlSessionStore implements SessionStore {
       if (!folder) return undefined;
       const loaded = folder.finish();
       if (torn) loaded.tornLine = torn;
-      // The full fold is exact; a summary from the file's tail may have been approximate.
+      // The full fold is authoritative; keep the listing in step with it.
       st.summary = { ...folder.summary };
       return loaded;
     });
@@ -188,21 +188,31 @@ export class JsonlSessionStore implements SessionStore {
     return pageSummaries(rows, opts);
   }
 
-  async *readEvents(id: number, afterSeq: number): AsyncGenerator<EventRecord> {
-    const end = await this.settledSize(id);
-    for await (const line of readLines(this.path(id), { end })) {
-      if (!looksLikeEvent(line.text)) continue;
-      const r = parseRecord(line.text);
-      if (r?.kind === "event" && r.event.seq > afterSeq) yield r;
-    }
+  readEvents(id: number, afterSeq: number): AsyncIterable<EventRecord> {
+    return this.stream(id, (line) => {
+      if (!looksLikeEvent(line)) return undefined;
+      const r = parseRecord(line);
+      return r?.kind === "event" && r.event.seq > afterSeq ? r : undefined;
+    });
   }
 
-  async *records(id: number): AsyncGenerator<StoredRecord> {
-    const end = await this.settledSize(id);
-    for await (const line of readLines(this.path(id), { end })) {
-      const r = parseRecord(line.text);
-      if (r) yield r;
-    }
+  records(id: number): AsyncIterable<StoredRecord> {
+    return this.stream(id, parseRecord);
+  }
+
+  /** The cut (file size after every earlier append) is taken now, at the call; lines are read on iteration. */
+  private stream<R>(id: number, pick: (line: string) => R | undefined): AsyncIterable<R> {
+    const end = this.settledSize(id);
+    end.catch(() => undefined); // reported when iterated; never an unhandled rejection
+    const path = this.path(id);
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const line of readLines(path, { end: await end })) {
+          const r = pick(line.text);
+          if (r !== undefined) yield r;
+        }
+      },
+    };
   }
 
   async search(query: string, opts?: SearchOptions): Promise<SearchHit[]> {

@@ -92,18 +92,31 @@ export class MemorySessionStore implements SessionStore {
     return pageSummaries([...this.sessions.values()].map((e) => e.summary), opts);
   }
 
-  async *readEvents(id: number, afterSeq: number): AsyncGenerator<EventRecord> {
-    for await (const r of this.records(id)) if (r.kind === "event" && r.event.seq > afterSeq) yield r;
+  readEvents(id: number, afterSeq: number): AsyncIterable<EventRecord> {
+    return this.stream(id, (r) => (r.kind === "event" && r.event.seq > afterSeq ? r : undefined));
   }
 
-  async *records(id: number): AsyncGenerator<StoredRecord> {
-    this.checkOpen();
-    const lines = this.entry(id).lines;
-    const end = lines.length;
-    for (let i = 0; i < end; i++) {
-      const r = parseRecord(lines[i]!);
-      if (r) yield r;
-    }
+  records(id: number): AsyncIterable<StoredRecord> {
+    return this.stream(id, (r) => r);
+  }
+
+  /** The cut (lines appended so far) is taken at the call, as in the file store; errors surface on iteration. */
+  private stream<R>(id: number, pick: (r: StoredRecord) => R | undefined): AsyncIterable<R> {
+    const e = this.sessions.get(id);
+    const end = e?.lines.length ?? 0;
+    const closed = this.closed;
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (closed) throw new StoreClosedError();
+        if (!e) throw new SessionNotFoundError(id);
+        for (let i = 0; i < end; i++) {
+          const r = parseRecord(e.lines[i]!);
+          if (!r) continue;
+          const picked = pick(r);
+          if (picked !== undefined) yield picked;
+        }
+      },
+    };
   }
 
   async search(query: string, opts?: SearchOptions): Promise<SearchHit[]> {

@@ -201,9 +201,13 @@ export interface SessionStore {
   /** The summary without reading messages; undefined for an unknown id. */
   summary(id: number): Promise<SessionSummary | undefined>;
   list(opts: ListOptions): Promise<SessionPage>;
-  /** Trace events with seq > afterSeq, streamed; includes everything appended before the call. */
+  /**
+   * Trace events with seq > afterSeq, streamed from disk in order. The cut
+   * is taken at the call: every append issued before it (resolved or not)
+   * is included, nothing issued after. Errors (404) surface on iteration.
+   */
   readEvents(id: number, afterSeq: number): AsyncIterable<EventRecord>;
-  /** Every valid record, streamed, for replay. */
+  /** Every valid record, streamed, for replay; same cut as readEvents. */
   records(id: number): AsyncIterable<StoredRecord>;
   /** BM25 over user and assistant text of every session (see search.ts). */
   search(query: string, opts?: SearchOptions): Promise<SearchHit[]>;

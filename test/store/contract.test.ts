@@ -176,6 +176,17 @@ for (const backend of backends) {
       expect(kinds).toEqual(["meta", "event", "message", "event", "event", "meta_update"]);
     });
 
+    test("readEvents takes its cut at the call: pending appends in, later ones out", async () => {
+      await using f = await backend.make();
+      const s = await f.store.create({ agent: "crab", createdBy: "cli" });
+      const pending = f.store.append(s.id, [ev(1, "turn_start"), msg(user("hi"))]);
+      const replay = f.store.readEvents(s.id, 0);
+      const later = f.store.append(s.id, [ev(2, "turn_end")]);
+      expect((await collect(replay)).map((r) => r.event.seq)).toEqual([1]);
+      await Promise.all([pending, later]);
+      expect((await collect(f.store.readEvents(s.id, 0))).map((r) => r.event.seq)).toEqual([1, 2]);
+    });
+
     test("concurrent appends to one session land whole and in call order", async () => {
       await using f = await backend.make("none");
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
