@@ -200,7 +200,7 @@ for (;;) {
 }
 `,
     );
-    const child = Bun.spawn(["bun", script], { stdout: "pipe", stderr: "inherit" });
+    const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit" });
     const reader = child.stdout.getReader();
     await reader.read();
     await Bun.sleep(300);
