@@ -50,9 +50,14 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
   return {
     name: config.name,
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
-      const body = JSON.stringify(buildMessagesBody(request));
       return runStream(
-        { url, headers, body, http: config.http, normalizer: (emit) => new AnthropicNormalizer(request.model, emit, config.http.secrets) },
+        {
+          url,
+          headers,
+          body: () => JSON.stringify(buildMessagesBody(request)),
+          http: config.http,
+          normalizer: (emit) => new AnthropicNormalizer(request.model, emit, config.http.secrets),
+        },
         signal,
       );
     },

@@ -42,9 +42,14 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
   return {
     name: config.name,
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
-      const body = JSON.stringify(buildChatBody(request, config.baseUrl));
       return runStream(
-        { url, headers, body, http: config.http, normalizer: (emit) => new OpenAIChatNormalizer(request.model, emit, config.http.secrets) },
+        {
+          url,
+          headers,
+          body: () => JSON.stringify(buildChatBody(request, config.baseUrl)),
+          http: config.http,
+          normalizer: (emit) => new OpenAIChatNormalizer(request.model, emit, config.http.secrets),
+        },
         signal,
       );
     },

@@ -27,7 +27,8 @@ export interface WireNormalizer {
 export interface StreamSpec {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** Built inside the stream's guard, so a request that cannot be serialized becomes an error event. */
+  body: () => string;
   http: HttpOptions;
   normalizer: (emit: Emit) => WireNormalizer;
 }
@@ -37,7 +38,7 @@ export function runStream(spec: StreamSpec, signal?: AbortSignal): EventStream<P
   const norm = spec.normalizer((event) => stream.push(event));
   void (async () => {
     try {
-      const opened = await openStream(spec.url, spec.headers, spec.body, spec.http, signal);
+      const opened = await openStream(spec.url, spec.headers, spec.body(), spec.http, signal);
       if (!opened.ok) return norm.turn.fail(opened.error, opened.aborted);
       norm.turn.start();
       const parser = new SseParser();
