@@ -116,7 +116,7 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
   rejectUnknownKeys(ctx, at, section, AGENT_KEYS);
 
   const model = section.model !== undefined ? expectString(ctx, `${at}.model`, section.model, 'write model = "<model name>"') : opts.defaultModel;
-  if (!model) {
+  if (model === undefined) {
     throw new ConfigError(ctx.file, at, `agent ${name} has no model`, `set model in [${at}], or configure a provider with at least one model`);
   }
 

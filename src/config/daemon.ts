@@ -6,6 +6,8 @@
  *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
  *   client_stall_timeout_ms = 30000
  *   log_max_bytes = 10485760    # daemon.log rotates past this size
+ *   approval_timeout_ms = 300000 # an unanswered approval request is a deny after this
+ *   compact_threshold = 0.8     # compact a session when a prompt passes this share of the context window
  */
 import { ConfigError, expectNumber, expectString, isTable, rejectUnknownKeys, type ConfigContext } from "./errors.ts";
 
@@ -15,6 +17,8 @@ export interface DaemonSettings {
   shutdownGraceMs: number;
   clientStallTimeoutMs: number;
   logMaxBytes: number;
+  approvalTimeoutMs: number;
+  compactThreshold: number;
 }
 
 export const DEFAULT_TCP = { host: "127.0.0.1", port: 6688 };
@@ -24,9 +28,11 @@ export const defaultDaemonSettings = (): DaemonSettings => ({
   shutdownGraceMs: 10_000,
   clientStallTimeoutMs: 30_000,
   logMaxBytes: 10 * 1024 * 1024,
+  approvalTimeoutMs: 5 * 60_000,
+  compactThreshold: 0.8,
 });
 
-const KEYS = ["tcp", "shutdown_grace_ms", "client_stall_timeout_ms", "log_max_bytes"] as const;
+const KEYS = ["tcp", "shutdown_grace_ms", "client_stall_timeout_ms", "log_max_bytes", "approval_timeout_ms", "compact_threshold"] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$/.exec(value.trim());
@@ -57,5 +63,11 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
   settings.shutdownGraceMs = positive("shutdown_grace_ms", settings.shutdownGraceMs);
   settings.clientStallTimeoutMs = positive("client_stall_timeout_ms", settings.clientStallTimeoutMs);
   settings.logMaxBytes = positive("log_max_bytes", settings.logMaxBytes);
+  settings.approvalTimeoutMs = positive("approval_timeout_ms", settings.approvalTimeoutMs);
+  if (raw.compact_threshold !== undefined) {
+    const t = expectNumber(ctx, "daemon.compact_threshold", raw.compact_threshold, "set compact_threshold to a fraction such as 0.8");
+    if (!(t > 0 && t <= 1)) throw new ConfigError(ctx.file, "daemon.compact_threshold", `must be above 0 and at most 1, got ${t}`, "set compact_threshold to a fraction such as 0.8");
+    settings.compactThreshold = t;
+  }
   return settings;
 }

@@ -6,7 +6,7 @@
  * shutdown_grace_ms, flush stores, remove socket, port and lock files, exit 0.
  * SIGHUP is reserved for config reload and only logged for now.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { pathsFor, type Paths } from "../config/paths.ts";
 import { parseConfig, type Config } from "../config/load.ts";
 import { acquireLock, type Lock } from "./lock.ts";
@@ -18,6 +18,12 @@ import { unimplementedHandlers } from "./handlers/unimplemented.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../util/version.ts";
+import { defaultConfig } from "../config/default-config.ts";
+import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
+import { assembleRuntime } from "./assemble.ts";
+import type { SessionRuntime } from "../session/runtime.ts";
+import { turnHandlers } from "./handlers/turns.ts";
+import { sessionHandlers } from "./handlers/sessions.ts";
 
 const log = logger("daemon");
 
@@ -37,6 +43,7 @@ export class Daemon {
   private handlers: HandlerTable = {};
   private stopping: Promise<void> | null = null;
   config!: Config;
+  runtime: SessionRuntime | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -60,23 +67,30 @@ export class Daemon {
 
   private async startLocked(replacedStale: number | null): Promise<void> {
     const { paths } = this;
-    this.config = this.loadConfig();
+    const { config, wroteDefault } = this.loadConfig();
+    this.config = config;
+    const secrets = config.providers.flatMap((p) => [p.apiKey, ...Object.values(p.headers)]).filter((v): v is string => typeof v === "string" && v.length >= 4);
     setupDaemonLogging({
       file: paths.logFile,
       maxBytes: this.config.daemon.logMaxBytes,
       level: this.options.logLevel ?? 3,
-      secrets: () => [],
+      secrets: () => secrets,
     });
     if (replacedStale !== null) log.warn(`replaced a stale lock left by pid ${replacedStale}`);
+    if (wroteDefault) log.info(`no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`);
+    const runtime = await assembleRuntime(config, paths);
+    this.runtime = runtime;
     this.handlers = {
       ...unimplementedHandlers(),
+      ...turnHandlers(runtime),
+      ...sessionHandlers(runtime),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,
         socket: paths.socket,
         tcpPort: () => this.listeners?.tcpPort ?? 0,
-        sessionCount: () => 0,
-        runningTurns: () => 0,
+        sessionCount: () => runtime.liveCount,
+        runningTurns: () => runtime.runningTurns(),
         connectionCount: () => this.routers.size,
       }),
     };
@@ -94,10 +108,18 @@ export class Daemon {
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
   }
 
-  private loadConfig(): Config {
+  /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */
+  private loadConfig(): { config: Config; wroteDefault: string | null } {
     const file = this.paths.config;
-    const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-    return parseConfig(text, { file, env: this.options.env });
+    let wroteDefault: string | null = null;
+    if (!existsSync(file)) {
+      const def = defaultConfig(this.options.env);
+      writeFileSync(file, def.text, { mode: 0o600 });
+      wroteDefault = def.picked;
+    }
+    const text = readFileSync(file, "utf8");
+    const config = parseConfig(text, { file, env: this.options.env }, { home: this.paths.home, knownTools: BUILTIN_TOOL_NAMES });
+    return { config, wroteDefault };
   }
 
   get tcpPort(): number {
@@ -112,6 +134,9 @@ export class Daemon {
 
   private async shutdown(reason: string): Promise<void> {
     log.info(`shutting down (${reason})`);
+    // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
+    this.listeners?.stopAccepting();
+    await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
     this.listeners?.close();
     for (const conn of this.routers.keys()) conn.close();
     this.lock?.release();

@@ -13,6 +13,9 @@ export interface OpenListeners {
   unix: Listener;
   tcp: Listener | null;
   tcpPort: number;
+  /** Stops accepting new connections; existing ones stay open. */
+  stopAccepting(): void;
+  /** Stops everything and removes the socket and port files. */
   close(): void;
 }
 
@@ -53,9 +56,13 @@ export function openListeners(
     unix,
     tcp: tcpListener,
     tcpPort,
+    stopAccepting() {
+      unix.stop(false);
+      tcpListener?.stop(false);
+    },
     close() {
-      unix.stop();
-      tcpListener?.stop();
+      unix.stop(true);
+      tcpListener?.stop(true);
       for (const file of [paths.socket, paths.tcpPortFile]) {
         try {
           unlinkSync(file);

@@ -8,6 +8,7 @@ export const ErrorCode = {
   BadRequest: 400,
   NotFound: 404,
   Conflict: 409,
+  SlowClient: 408,
   TooLarge: 413,
   BudgetExceeded: 429,
   Internal: 500,
@@ -29,8 +30,11 @@ export class WireError extends Error {
   }
 }
 
+/** Any error carrying an HTTP-like numeric `code` (WireError, the store's SessionNotFoundError, SlowSubscriber) keeps it. */
 export function toWireError(err: unknown): { code: number; message: string } {
   if (err instanceof WireError) return { code: err.code, message: err.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === "number" && code >= 400 && code < 600) return { code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: ErrorCode.Internal, message: `internal error: ${message}` };
 }

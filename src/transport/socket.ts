@@ -137,7 +137,8 @@ function socketHandlers(peerOf: (s: Socket<ConnState>) => string, handlers: Conn
 export interface Listener {
   /** The bound TCP port, or 0 for a Unix socket. */
   readonly port: number;
-  stop(): void;
+  /** closeActive: also close open connections (default true). */
+  stop(closeActive?: boolean): void;
 }
 
 export function listenUnix(path: string, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions = {}): Listener {
@@ -145,7 +146,7 @@ export function listenUnix(path: string, handlers: ConnectionHandlers, queueOpti
     unix: path,
     socket: socketHandlers(() => "unix", handlers, queueOptions),
   });
-  return { port: 0, stop: () => server.stop(true) };
+  return { port: 0, stop: (closeActive = true) => server.stop(closeActive) };
 }
 
 export function listenTcp(hostname: string, port: number, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions = {}): Listener {
@@ -154,7 +155,7 @@ export function listenTcp(hostname: string, port: number, handlers: ConnectionHa
     port,
     socket: socketHandlers((s) => `${s.remoteAddress}`, handlers, queueOptions),
   });
-  return { port: server.port, stop: () => server.stop(true) };
+  return { port: server.port, stop: (closeActive = true) => server.stop(closeActive) };
 }
 
 export type Endpoint = { unix: string } | { hostname: string; port: number };

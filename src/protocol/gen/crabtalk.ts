@@ -218,7 +218,7 @@ export interface ToolCallInfo {
 
 export interface StreamEvent {
   /** Which member of oneof `event` is set. */
-  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error";
+  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd";
   start?: StreamStart;
   chunk?: StreamChunk;
   thinking?: StreamThinking;
@@ -229,6 +229,7 @@ export interface StreamEvent {
   approval?: ApprovalRequest;
   compaction?: CompactionEvent;
   error?: StreamError;
+  modelEnd?: ModelCallEnd;
   seq: number;
   session: number;
   timestampMs: number;
@@ -277,6 +278,7 @@ export interface StreamEnd {
   usage?: Usage;
   stopReason: string;
   error: string;
+  errorCode: number;
 }
 
 export interface ApprovalRequest {
@@ -290,6 +292,12 @@ export interface CompactionEvent {
   tokensBefore: number;
   tokensAfter: number;
   summary: string;
+}
+
+export interface ModelCallEnd {
+  model: string;
+  usage?: Usage;
+  stopReason: string;
 }
 
 export interface StreamError {
@@ -1267,7 +1275,8 @@ export const descriptor = {
           "end",
           "approval",
           "compaction",
-          "error"
+          "error",
+          "modelEnd"
          ]
         }
        },
@@ -1314,6 +1323,11 @@ export const descriptor = {
         "error": {
          "type": "StreamError",
          "id": 10
+        },
+        "modelEnd": {
+         "type": "ModelCallEnd",
+         "id": 11,
+         "protoName": "model_end"
         },
         "seq": {
          "type": "uint64",
@@ -1452,6 +1466,11 @@ export const descriptor = {
         "error": {
          "type": "string",
          "id": 5
+        },
+        "errorCode": {
+         "type": "uint32",
+         "id": 6,
+         "protoName": "error_code"
         }
        }
       },
@@ -1492,6 +1511,23 @@ export const descriptor = {
         "summary": {
          "type": "string",
          "id": 3
+        }
+       }
+      },
+      "ModelCallEnd": {
+       "fields": {
+        "model": {
+         "type": "string",
+         "id": 1
+        },
+        "usage": {
+         "type": "Usage",
+         "id": 2
+        },
+        "stopReason": {
+         "type": "string",
+         "id": 3,
+         "protoName": "stop_reason"
         }
        }
       },

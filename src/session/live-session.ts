@@ -1,0 +1,116 @@
+/**
+ * A session held in memory: its history as the model sees it, its event
+ * counter, its turn queue, and the trace writer that appends every event to
+ * the store in order.
+ *
+ * Trace writing: token deltas arrive dozens per second, so chunk and
+ * thinking events are batched (flushed every TRACE_FLUSH_MS or before any
+ * other record) while every other record is appended at once. The store
+ * keeps per-session appends in call order, so the file order is the
+ * sequence order.
+ */
+import type { Message } from "../provider/types.ts";
+import type { NewRecord, SessionStore } from "../store/types.ts";
+import type { SessionEvent } from "./bus.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("session");
+
+/** Deltas wait at most this long in memory before reaching the store. */
+const TRACE_FLUSH_MS = 100;
+
+export interface TurnHandle {
+  /** seq of the turn's start event; set the moment the turn starts. */
+  startSeq: number | undefined;
+  abort: AbortController;
+  interactive: boolean;
+  sender: string;
+}
+
+export class LiveSession {
+  seq: number;
+  history: Message[];
+  /** The turn running now, if any. */
+  running: TurnHandle | null = null;
+  /** Turns waiting behind the running one. */
+  readonly queued: TurnHandle[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  lastUsed = Date.now();
+  /** Prompt tokens of the latest model call: the size of the context the model saw. */
+  lastPromptTokens = 0;
+  private pending: NewRecord[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastAppend: Promise<void> = Promise.resolve();
+  killed = false;
+
+  constructor(
+    readonly id: number,
+    readonly agent: string,
+    readonly createdBy: string,
+    history: Message[],
+    lastSeq: number,
+    private readonly store: SessionStore,
+  ) {
+    this.history = history;
+    this.seq = lastSeq;
+  }
+
+  get busy(): boolean {
+    return this.running !== null || this.queued.length > 0;
+  }
+
+  /** Runs `work` after every turn queued before it: turns on one session never interleave. */
+  enqueue(turn: TurnHandle, work: () => Promise<void>): Promise<void> {
+    this.queued.push(turn);
+    const run = this.queue.then(async () => {
+      this.queued.splice(this.queued.indexOf(turn), 1);
+      if (this.killed || turn.abort.signal.aborted) return;
+      this.running = turn;
+      try {
+        await work();
+      } finally {
+        this.running = null;
+        this.lastUsed = Date.now();
+      }
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Appends one trace event (batched when it is a delta). */
+  traceEvent(e: SessionEvent): void {
+    const record: NewRecord = { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.kind, turn: e.turn, data: e.event[e.kind] ?? {} } };
+    if (e.kind === "chunk" || e.kind === "thinking") {
+      this.pending.push(record);
+      this.flushTimer ??= setTimeout(() => void this.flushTrace(), TRACE_FLUSH_MS);
+      return;
+    }
+    this.append([record]);
+  }
+
+  /** Appends records after everything traced before them. */
+  append(records: NewRecord[]): Promise<void> {
+    const batch = this.takePending().concat(records);
+    if (batch.length === 0) return this.lastAppend;
+    const write = this.lastAppend.then(() =>
+      this.store.append(this.id, batch).catch((err: unknown) => {
+        log.error(`session ${this.id}: could not append ${batch.length} record(s) to the store:`, err);
+      }),
+    );
+    this.lastAppend = write;
+    return write;
+  }
+
+  private takePending(): NewRecord[] {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const p = this.pending;
+    this.pending = [];
+    return p;
+  }
+
+  /** Resolves once every event traced so far is in the store. */
+  flushTrace(): Promise<void> {
+    return this.append([]);
+  }
+}

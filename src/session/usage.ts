@@ -1,0 +1,107 @@
+/**
+ * Token accounting: usage per day, agent and model, and the daily budget.
+ * Every model call's usage is recorded as it completes, so a budget holds
+ * even mid-turn. Days are local dates and reset at local midnight.
+ *
+ * Persistence: one append-only file per day ($CRABTALK_HOME/usage/DAY.jsonl,
+ * a line per model call), so a restart keeps today's count and start-up
+ * reads only today's file, however long the daemon has run. The in-memory
+ * twin (no dir) keeps counts for tests.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { addUsage, emptyUsage, totalTokens, type Usage } from "../provider/types.ts";
+
+export function localDay(at: number): string {
+  const d = new Date(at);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+export function nextLocalMidnight(at: number): number {
+  const d = new Date(at);
+  d.setHours(24, 0, 0, 0);
+  return d.getTime();
+}
+
+export interface UsageRow {
+  agent: string;
+  model: string;
+  usage: Usage;
+  calls: number;
+}
+
+export class UsageLedger {
+  private day: string;
+  private rows = new Map<string, UsageRow>();
+
+  constructor(
+    private readonly dir: string | null,
+    readonly dailyLimit: number | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.day = localDay(now());
+    this.loadDay();
+  }
+
+  private rollover(): void {
+    const today = localDay(this.now());
+    if (today === this.day) return;
+    this.day = today;
+    this.rows = new Map();
+    this.loadDay();
+  }
+
+  private loadDay(): void {
+    if (!this.dir) return;
+    const file = join(this.dir, `${this.day}.jsonl`);
+    if (!existsSync(file)) return;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        const r = JSON.parse(line) as { agent: string; model: string; usage: Usage };
+        this.add(r.agent, r.model, r.usage);
+      } catch {
+        // A torn last line from a crash: that one call is not counted.
+      }
+    }
+  }
+
+  private add(agent: string, model: string, usage: Usage): void {
+    const key = `${agent}\u0000${model}`;
+    const row = this.rows.get(key) ?? { agent, model, usage: emptyUsage(), calls: 0 };
+    row.usage = addUsage(row.usage, usage);
+    row.calls++;
+    this.rows.set(key, row);
+  }
+
+  record(agent: string, model: string, usage: Usage): void {
+    this.rollover();
+    this.add(agent, model, usage);
+    if (!this.dir) return;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    appendFileSync(join(this.dir, `${this.day}.jsonl`), JSON.stringify({ ts: this.now(), agent, model, usage }) + "\n", { mode: 0o600 });
+  }
+
+  usedToday(): number {
+    this.rollover();
+    let sum = 0;
+    for (const r of this.rows.values()) sum += totalTokens(r.usage);
+    return sum;
+  }
+
+  /** Tokens left today, or undefined when there is no daily budget. */
+  remainingToday(): number | undefined {
+    if (this.dailyLimit === undefined) return undefined;
+    return Math.max(0, this.dailyLimit - this.usedToday());
+  }
+
+  resetsAt(): number {
+    return nextLocalMidnight(this.now());
+  }
+
+  today(): { day: string; rows: UsageRow[] } {
+    this.rollover();
+    return { day: this.day, rows: [...this.rows.values()].sort((a, b) => a.agent.localeCompare(b.agent) || a.model.localeCompare(b.model)) };
+  }
+}
