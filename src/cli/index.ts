@@ -7,6 +7,7 @@ import { VERSION } from "../util/version.ts";
 import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
 import { logsCommand } from "./logs.ts";
+import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
   meta: {
@@ -18,5 +19,10 @@ export const cli: CommandDef = defineCommand({
     daemon: daemonCommand,
     status: statusCommand,
     logs: logsCommand,
+    sessions: sessionsCommand,
+    history: historyCommand,
+    kill: killCommand,
+    rm: rmCommand,
+    compact: compactCommand,
   },
 });
