@@ -10,7 +10,7 @@
 import type { Tool } from "../agent/types.ts";
 import type { PermissionEngine } from "../agent/permissions.ts";
 import type { StreamFn } from "../provider/types.ts";
-import type { SessionStore } from "../store/types.ts";
+import type { LoadedSession, SessionStore } from "../store/types.ts";
 import { ErrorCode, WireError } from "../protocol/errors.ts";
 import type { Init } from "../protocol/codec.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
@@ -112,11 +112,25 @@ export class SessionRuntime {
     return opening;
   }
 
-  private async load(id: number): Promise<LiveSession> {
+  /**
+   * Reads a session from the store without making it live; 404 for an
+   * unknown id. Every reader of the store goes through here because the
+   * store hands a torn last line to exactly one load: whichever load that
+   * is (a history request or a resume) must report it. A live session's
+   * queued appends are flushed first, so a reader sees every message of a
+   * turn whose end it has already received.
+   */
+  async loadStored(id: number): Promise<LoadedSession> {
+    await this.live.get(id)?.flushTrace();
     const loaded = await this.deps.store.load(id);
     if (!loaded) throw new WireError(ErrorCode.NotFound, `session ${id} not found; list sessions with \`crabtalk sessions\``);
     if (loaded.tornLine) log.warn(`session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`);
     if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
+    return loaded;
+  }
+
+  private async load(id: number): Promise<LiveSession> {
+    const loaded = await this.loadStored(id);
     const session = new LiveSession(id, loaded.meta.agent, loaded.meta.createdBy, loaded.messages, loaded.lastSeq, this.deps.store);
     if (loaded.interruptedTurn) {
       log.warn(`session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`);

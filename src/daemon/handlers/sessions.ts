@@ -37,8 +37,7 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     },
 
     getHistory: async (req) => {
-      const loaded = await store.load(req.session);
-      if (!loaded) throw new WireError(ErrorCode.NotFound, `session ${req.session} not found`);
+      const loaded = await runtime.loadStored(req.session);
       return { history: { session: req.session, agent: loaded.meta.agent, messages: loaded.allMessages.map(historyMessage) } };
     },
 
