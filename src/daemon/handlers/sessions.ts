@@ -4,7 +4,7 @@
  */
 import type { HandlerTable, Reply } from "../router.ts";
 import type { SessionRuntime } from "../../session/runtime.ts";
-import type { SessionEvent } from "../../session/bus.ts";
+import { SlowSubscriber, SUBSCRIPTION_CAPACITY, type SessionEvent, type Subscription } from "../../session/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
 import { historyMessage, sessionInfo, wireUsage } from "../../session/wire.ts";
 import type { EventRecord } from "../../store/types.ts";
@@ -25,6 +25,17 @@ export function eventFromRecord(r: EventRecord, session: number, agent: string):
     kind,
     event: { [kind]: r.event.data ?? {}, seq: r.event.seq, session, timestampMs: r.ts },
   };
+}
+
+/** Ends the subscription when the client goes away, including before it was made (a disconnect during an await). */
+function closeOnAbort(signal: AbortSignal, sub: Subscription): void {
+  if (signal.aborted) sub.close();
+  else signal.addEventListener("abort", () => sub.close(), { once: true });
+}
+
+/** AgentEvent.kind is the proto case name ("tool_start"), not the TS field name ("toolStart"). */
+function caseName(kind: string): string {
+  return kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
@@ -78,35 +89,55 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
 
     subscribeEvents: (req, ctx) => {
       const sub = runtime.bus.subscribe({ agent: req.agent || undefined });
-      ctx.signal.addEventListener("abort", () => sub.close(), { once: true });
+      closeOnAbort(ctx.signal, sub);
       return (async function* (): AsyncGenerator<Reply> {
-        for await (const e of sub) {
-          yield { event: { agent: e.agent, session: e.session, kind: e.kind, payload: e.event, timestampMs: e.ts } };
+        try {
+          for await (const e of sub) {
+            yield { event: { agent: e.agent, session: e.session, kind: caseName(e.kind), payload: e.event, timestampMs: e.ts } };
+          }
+        } finally {
+          sub.close();
         }
       })();
     },
 
+    /*
+     * The seam: subscribe first, so every event published from then on
+     * reaches `sub`; flush the live session's batched deltas, so every event
+     * published before is in the trace (a session not in memory has nothing
+     * pending). Replay the trace after after_seq, then live events, skipping
+     * any seq already sent: the two ranges overlap (a turn may run on while
+     * the trace is read) but never leave a hole between them.
+     */
     attach: async (req, ctx) => {
       const id = req.session;
       const summary = await store.summary(id);
       if (!summary) throw new WireError(ErrorCode.NotFound, `session ${id} not found`);
-      // Subscribe first, then note where live delivery starts: replay covers up to it, live covers after it.
       const sub = runtime.bus.subscribe({ session: id });
-      ctx.signal.addEventListener("abort", () => sub.close(), { once: true });
-      const live = runtime.liveSession(id);
-      const liveFrom = live ? live.seq : summary.lastSeq;
-      if (live) await live.flushTrace();
+      closeOnAbort(ctx.signal, sub);
       const afterSeq = req.afterSeq;
+      if (afterSeq !== undefined) await runtime.liveSession(id)?.flushTrace();
       return (async function* (): AsyncGenerator<Reply> {
-        if (afterSeq !== undefined) {
-          for await (const r of store.readEvents(id, afterSeq)) {
-            if (r.event.seq > liveFrom) break;
-            yield { stream: eventFromRecord(r, id, summary.agent).event };
+        let last = afterSeq ?? 0;
+        try {
+          if (afterSeq !== undefined) {
+            for await (const r of store.readEvents(id, afterSeq)) {
+              if (r.event.seq <= last) continue;
+              last = r.event.seq;
+              yield { stream: eventFromRecord(r, id, summary.agent).event };
+            }
           }
-        }
-        for await (const e of sub) {
-          if (e.seq <= liveFrom) continue;
-          yield { stream: e.event };
+          for await (const e of sub) {
+            if (e.seq <= last) continue;
+            last = e.seq;
+            yield { stream: e.event };
+          }
+        } catch (err) {
+          // The subscription only knows what it handed out live; the client also got the replay.
+          if (err instanceof SlowSubscriber) throw new SlowSubscriber(last, SUBSCRIPTION_CAPACITY);
+          throw err;
+        } finally {
+          sub.close();
         }
       })();
     },

@@ -1,0 +1,130 @@
+/**
+ * A slow attached client against the compiled binary: a real process that
+ * attaches and is then frozen with SIGSTOP, so it truly stops reading its
+ * socket (no client-side buffering can hide it). A long turn must finish
+ * for the sender without waiting for it; once thawed, the frozen client
+ * finds its stream ended with a 408 naming the last seq it was given, and
+ * re-attaching from that seq completes its sequence without gap or
+ * duplicate.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { clientMessage, serverMessage } from "../../src/protocol/codec.ts";
+import type { ServerMessage, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
+import { FrameReader, encodeFrame } from "../../src/transport/framing.ts";
+import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+
+setDefaultTimeout(90_000);
+
+/**
+ * Deltas in the long turn: more than the daemon buffers for one client
+ * (4,096 subscription events + 256 queued frames) plus what the kernel's
+ * socket buffers hold, so the frozen client must be dropped.
+ */
+const DELTAS = 15_000;
+
+/** The frozen client: connects, sends one frame, and copies every byte it reads to stdout. */
+const CHILD = `
+const s = await Bun.connect({ unix: process.env.SOCK, socket: {
+  data(_s, chunk) { process.stdout.write(chunk); },
+  close() { process.exit(0); },
+}});
+s.write(Buffer.from(process.env.FRAME, "hex"));
+console.error("sent");
+`;
+
+let fake: FakeProvider;
+let d: DaemonHandle;
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  d = await startDaemon({
+    config: `[daemon]\ntcp = false\nclient_stall_timeout_ms = 120000\n[provider.fake]\nkind = "openai"\nbase_url = "${fake.url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`,
+  });
+});
+afterAll(async () => {
+  await d.cleanup();
+  await fake.stop();
+});
+
+async function streamAll(stream: AsyncIterable<ServerMessage>, stop = (_e: StreamEvent) => false): Promise<StreamEvent[]> {
+  const out: StreamEvent[] = [];
+  for await (const r of stream) {
+    if (!r.stream) continue;
+    out.push(r.stream);
+    if (stop(r.stream)) break;
+  }
+  return out;
+}
+
+const longText = Array.from({ length: DELTAS }, (_, i) => `w${String(i).padStart(6, "0")} `).join("");
+
+test("a frozen attached client is dropped with 408, never slows the turn, and re-attaches from its last seq", async () => {
+  fake.route(() => sseReply(openaiSse({ text: "first", textDeltas: 1 })));
+  const c = await d.client();
+  const first = await streamAll(c.stream({ stream: { agent: "crab", content: "make a session" } }));
+  const session = first[0]!.session;
+  const from = first.at(-1)!.seq;
+
+  // Baseline: the same long turn with nobody frozen.
+  // Paced like a fast model (about 25 deltas per 4 KiB write): a reading client keeps up; one burst of
+  // more than 4,096 deltas in a single read would outrun even a reading client's subscription.
+  fake.route(() => sseReply(openaiSse({ text: longText, textDeltas: DELTAS }), { chunkSizes: [4096], chunkDelayMs: 4 }));
+  let t = performance.now();
+  const baseline = await streamAll(c.stream({ stream: { content: "long turn, baseline", session } }));
+  const baselineMs = performance.now() - t;
+  expect(baseline.length).toBeGreaterThan(DELTAS);
+  const afterBaseline = baseline.at(-1)!.seq;
+
+  const child = Bun.spawn([process.execPath, "-e", CHILD], {
+    env: { PATH: process.env.PATH ?? "", SOCK: d.socket, FRAME: Buffer.from(encodeFrame(clientMessage.encode({ attach: { session, afterSeq: afterBaseline }, requestId: 1 }))).toString("hex") },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const replies: ServerMessage[] = [];
+  const reader = new FrameReader();
+  const pump = (async () => {
+    for await (const chunk of child.stdout) for (const f of reader.push(chunk)) replies.push(serverMessage.decode(f));
+  })();
+  const stderr = child.stderr.getReader();
+  expect(new TextDecoder().decode((await stderr.read()).value)).toContain("sent");
+  await Bun.sleep(300); // the attach is processed; its subscription is in place
+  child.kill("SIGSTOP");
+  try {
+    const watcher = await d.client();
+    const watched = streamAll(watcher.stream({ attach: { session, afterSeq: afterBaseline } }), (e) => e.event === "end");
+    t = performance.now();
+    const turn = await streamAll(c.stream({ stream: { content: "long turn, one client frozen", session } }));
+    const frozenMs = performance.now() - t;
+    console.log(`long turn of ${turn.length} events: ${Math.round(baselineMs)} ms with nobody frozen, ${Math.round(frozenMs)} ms with a frozen attached client`);
+    expect(turn.at(-1)!.event).toBe("end");
+    // Finished while the frozen client was still frozen, and not markedly slower (generous: shared CI cores).
+    expect(frozenMs).toBeLessThan(baselineMs * 4 + 5000);
+    const all = await watched;
+    expect(all.map((e) => JSON.stringify(e))).toEqual(turn.map((e) => JSON.stringify(e)));
+
+    child.kill("SIGCONT");
+    const deadline = Date.now() + 30_000;
+    while (!replies.some((r) => r.error) && Date.now() < deadline) await Bun.sleep(50);
+    const error = replies.find((r) => r.error)?.error;
+    expect(error?.code).toBe(408);
+    const got = replies.filter((r) => r.stream).map((r) => r.stream!);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(turn.length);
+    const last = got.at(-1)!.seq;
+    expect(error!.message).toContain(`after_seq=${last}`);
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: got.length }, (_, i) => afterBaseline + 1 + i));
+
+    // Re-attach from the last seq it was given: the rest, from the trace, nothing twice.
+    const rest = await streamAll(watcher.stream({ attach: { session, afterSeq: last } }), (e) => e.event === "end");
+    expect([...got, ...rest].map((e) => JSON.stringify(e))).toEqual(turn.map((e) => JSON.stringify(e)));
+    watcher.close();
+    c.close();
+  } finally {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+    await child.exited;
+    await pump.catch(() => {});
+  }
+});
