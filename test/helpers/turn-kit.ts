@@ -4,6 +4,7 @@
  * turn's replies, and reading what the daemon sent the model (the messages
  * of a recorded Chat Completions request).
  */
+import { readFileSync } from "node:fs";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import type { ServerMessage, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
 import type { RecordedRequest } from "./fake-provider.ts";
@@ -103,6 +104,38 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/**
+ * A long OpenAI-style text stream generated lazily: `count` deltas of
+ * `size` characters, each starting with its index ("#17:xxxx"), so a reader
+ * can tell which delta an event carries. Written in batches of `batch`
+ * deltas per HTTP write, ending with usage and [DONE].
+ */
+export function* floodSse(count: number, size: number, batch = 200, model = "fake-model"): Generator<string> {
+  const head = `{"id":"chatcmpl-flood","object":"chat.completion.chunk","created":1700000000,"model":"${model}","choices":[{"index":0,"delta":{"content":`;
+  const tail = `},"logprobs":null,"finish_reason":null}]}`;
+  let out = "";
+  for (let i = 0; i < count; i++) {
+    const label = `#${i}:`;
+    out += `data: ${head}${JSON.stringify(label + "x".repeat(Math.max(0, size - label.length)))}${tail}\n\n`;
+    if ((i + 1) % batch === 0) {
+      yield out;
+      out = "";
+    }
+  }
+  const base = { id: "chatcmpl-flood", object: "chat.completion.chunk", created: 1_700_000_000, model };
+  out += `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] })}\n\n`;
+  out += `data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: count, total_tokens: 10 + count } })}\n\n`;
+  yield out + "data: [DONE]\n\n";
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb[1]) * 1024;
 }
 
 export type { ServerMessage };
