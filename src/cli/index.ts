@@ -7,6 +7,7 @@ import { VERSION } from "../util/version.ts";
 import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
 import { logsCommand } from "./logs.ts";
+import { usageCommand } from "./usage.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -19,6 +20,7 @@ export const cli: CommandDef = defineCommand({
     daemon: daemonCommand,
     status: statusCommand,
     logs: logsCommand,
+    usage: usageCommand,
     sessions: sessionsCommand,
     history: historyCommand,
     kill: killCommand,
