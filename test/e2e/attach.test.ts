@@ -6,12 +6,15 @@
  * the test, not a timing guess. Every comparison is on whole decoded
  * StreamEvents (seq, session, timestamp, payload), not only on counts.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import type { ServerMessage, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, gate, sseReply, type Gate, type Reply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
+
+// Two daemon starts and gated turns: generous for shared, loaded CI cores.
+setDefaultTimeout(60_000);
 
 const config = (url: string) => `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`;
 
