@@ -35,13 +35,23 @@ export function summaryMessage(summary: string, timestamp?: number): UserMessage
     : { role: "user", content: SUMMARY_PREFIX + summary, timestamp };
 }
 
-/** A one-line title from the first user message: whitespace collapsed, cut at a word near TITLE_MAX. */
+/**
+ * A one-line title from the first user message: whitespace collapsed, cut at
+ * a word near TITLE_MAX. The result is copied into a string of its own:
+ * a slice shares the engine's buffer of the whole message, so a summary kept
+ * for listing would otherwise pin the first message of every session.
+ */
 export function deriveTitle(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
-  if (flat.length <= TITLE_MAX) return flat;
+  if (flat.length <= TITLE_MAX) return detach(flat);
   const cut = flat.slice(0, TITLE_MAX);
   const space = cut.lastIndexOf(" ");
-  return (space > TITLE_MAX / 2 ? cut.slice(0, space) : cut) + "…";
+  return detach((space > TITLE_MAX / 2 ? cut.slice(0, space) : cut) + "…");
+}
+
+/** A fresh copy of a short string (join builds a new buffer), sharing nothing with its source. */
+function detach(s: string): string {
+  return Array.from(s).join("");
 }
 
 export function summaryFromMeta(meta: MetaRecord): SessionSummary {
