@@ -17,7 +17,9 @@ async function resolveForUsage(cmd: CommandDef, rawArgs: string[]): Promise<[Com
   return resolveForUsage(resolved, rawArgs.slice(rawArgs.indexOf(name!) + 1)).then(([c]) => [c, cmd]);
 }
 
-async function main(rawArgs: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  // `crabtalk --events` is the documented alias of `crabtalk events`.
+  const rawArgs = argv.includes("--events") ? ["events", ...argv.filter((a) => a !== "--events")] : argv;
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(`${VERSION}\n`);
     return 0;

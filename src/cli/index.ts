@@ -8,6 +8,10 @@ import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
 import { logsCommand } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
+import { attachCommand } from "./attach.ts";
+import { sendCommand } from "./send.ts";
+import { eventsCommand } from "./events.ts";
+import { replayCommand } from "./replay.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -26,5 +30,9 @@ export const cli: CommandDef = defineCommand({
     kill: killCommand,
     rm: rmCommand,
     compact: compactCommand,
+    attach: attachCommand,
+    send: sendCommand,
+    events: eventsCommand,
+    replay: replayCommand,
   },
 });
