@@ -1,0 +1,45 @@
+/** The bounded queue's bookkeeping under partial writes and coalescing, with a sink that takes random amounts. */
+import { expect, test } from "bun:test";
+import { OutboundQueue } from "../../src/transport/outbound-queue.ts";
+
+test("every byte arrives once and in order, however the sink splits writes", () => {
+  let rnd = 7;
+  const received: number[] = [];
+  let open = true;
+  const q = new OutboundQueue({
+    write(data) {
+      if (!open) return 0;
+      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+      const n = Math.min(data.byteLength, rnd % 3 === 0 ? 0 : 1 + (rnd % 9000));
+      for (let i = 0; i < n; i++) received.push(data[i]!);
+      return n;
+    },
+  }, { maxFrames: 1_000_000, maxBytes: 1 << 30 });
+  const sent: number[] = [];
+  for (let f = 0; f < 2000; f++) {
+    const frame = new Uint8Array(1 + (f % 300)).map((_, i) => (f + i) & 0xff);
+    sent.push(...frame);
+    expect(q.offer(frame)).toBe(true);
+  }
+  for (let i = 0; i < 100_000 && q.queuedFrames > 0; i++) q.flush();
+  expect(q.queuedFrames).toBe(0);
+  expect(q.queuedBytes).toBe(0);
+  expect(received.length).toBe(sent.length);
+  expect(Buffer.from(received).equals(Buffer.from(sent))).toBe(true);
+  open = false;
+});
+
+test("offer refuses past the frame bound; send waits for room and fails when closed", async () => {
+  let accept = false;
+  const q = new OutboundQueue({ write: (d) => (accept ? d.byteLength : 0) }, { maxFrames: 3, maxBytes: 1 << 20, stallTimeoutMs: 60_000 });
+  expect(q.offer(new Uint8Array(10))).toBe(true);
+  expect(q.offer(new Uint8Array(10))).toBe(true);
+  expect(q.offer(new Uint8Array(10))).toBe(true);
+  expect(q.offer(new Uint8Array(10))).toBe(false);
+  const waiting = q.send(new Uint8Array(10));
+  accept = true;
+  q.flush();
+  await waiting;
+  q.close();
+  await expect(q.send(new Uint8Array(1))).rejects.toThrow();
+});
