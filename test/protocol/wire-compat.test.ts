@@ -22,7 +22,7 @@ function assertSuperset(ref: RefSchema, ours: protobuf.Root, pkg: string) {
       expect(mine!.name).toBe(f.name);
       if (f.map) {
         expect(mine instanceof protobuf.MapField).toBe(true);
-        expect((mine as protobuf.MapField).keyType).toBe(f.map.key);
+        expect((mine as unknown as protobuf.MapField).keyType).toBe(f.map.key);
         expect(mine!.type).toBe(f.map.value);
         continue;
       }

@@ -58,7 +58,7 @@ async function receiveAll(count: number): Promise<number> {
   const started = performance.now();
   await new Promise<void>((resolve) => {
     socket.on("data", (chunk) => {
-      got += reader.push(new Uint8Array(chunk)).length;
+      got += reader.push(new Uint8Array(chunk as Buffer)).length;
       if (got >= count) resolve();
     });
     ask(socket, count);
