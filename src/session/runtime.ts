@@ -10,7 +10,7 @@
 import type { Tool } from "../agent/types.ts";
 import type { PermissionEngine } from "../agent/permissions.ts";
 import type { StreamFn } from "../provider/types.ts";
-import type { LoadedSession, SessionStore } from "../store/types.ts";
+import type { ListOptions, LoadedSession, SessionPage, SessionStore } from "../store/types.ts";
 import { ErrorCode, WireError } from "../protocol/errors.ts";
 import type { Init } from "../protocol/codec.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
@@ -110,6 +110,16 @@ export class SessionRuntime {
       this.opening.set(id, opening);
     }
     return opening;
+  }
+
+  /**
+   * A page of sessions from the store, after every live session's queued
+   * appends are written: a client that has seen a turn end then sees its
+   * messages and tokens counted in the listing.
+   */
+  async listSessions(opts: ListOptions): Promise<SessionPage> {
+    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    return this.deps.store.list(opts);
   }
 
   /**

@@ -141,6 +141,24 @@ describe("resume across a restart", () => {
   });
 });
 
+describe("read your writes", () => {
+  test("a listing right after a turn's answer counts that turn's messages and tokens", async () => {
+    await using fake = await FakeProvider.start();
+    fake.route(() => sseReply(openaiSse({ text: "ok", usage: { prompt: 30, completion: 4 } })));
+    await using d = await startDaemon({ home: home(), config: turnConfig(fake.url) });
+    await withConn(d, async (c) => {
+      let id: number | undefined;
+      for (let i = 1; i <= 15; i++) {
+        id = Number((await c.request({ send: { agent: id ? "" : "crab", content: `message ${i}`, session: id } })).response!.session);
+        const row = (await c.request({ sessions: {} })).sessions!.sessions.find((s) => Number(s.id) === id)!;
+        expect([Number(row.messageCount), Number(row.totalTokens)]).toEqual([2 * i, 34 * i]);
+        const history = (await c.request({ getHistory: { session: id } })).history!.messages;
+        expect(history.at(-1)!.content).toBe("ok");
+      }
+    });
+  });
+});
+
 describe("ids", () => {
   test("unique and never reused across restarts, deletes and kill -9", async () => {
     await using fake = await FakeProvider.start();

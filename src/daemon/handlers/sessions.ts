@@ -43,7 +43,7 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
   return {
     sessions: async (req) => {
       const limit = Math.min(req.limit || DEFAULT_PAGE, MAX_PAGE);
-      const page = await store.list({ agent: req.agent || undefined, offset: req.offset, limit });
+      const page = await runtime.listSessions({ agent: req.agent || undefined, offset: req.offset, limit });
       return { sessions: { total: page.total, sessions: page.sessions.map((s) => sessionInfo(s, runtime.isLive(s.id))) } };
     },
 
