@@ -133,6 +133,8 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   const allSent = sent.map(contentText).join("\n");
   expect(allSent).not.toContain("I like tea");
 
+  // History shows everything, not just what the model sees (and, being a read through the daemon, waits for its pending appends).
+  const history = (await c.request({ getHistory: { session: id } })).history!.messages;
   // The file still holds every message, then the marker, then the new turn.
   const records = fileRecords(home, id);
   const messages = records.filter((r) => r.kind === "message").map((r) => r.message!.content);
@@ -142,8 +144,6 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   expect(markerAt).toBeLessThan(records.findIndex((r) => r.kind === "message" && r.message!.content === "what next?"));
   // The trace holds the compaction event too, for replay.
   expect(records.some((r) => r.kind === "event" && r.event!.type === "compaction")).toBe(true);
-  // History shows everything, not just what the model sees.
-  const history = (await c.request({ getHistory: { session: id } })).history!.messages;
   expect(history.map((m) => m.content)).toEqual(messages);
   sub.stop();
   c.close();
