@@ -37,7 +37,8 @@ export const sendCommand = defineCommand({
       if (!Number.isSafeInteger(session) || session <= 0) throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
     }
     exitQuietlyOnBrokenPipe();
-    const content = args.message === "-" ? await readStdin() : args.message;
+    // Like $(...) in a shell: the newline that ends piped text is not part of the message.
+    const content = args.message === "-" ? (await readStdin()).replace(/\n+$/, "") : args.message;
     if (!content.trim()) throw new CliFailure("empty message: give the text to send, or - to read it from stdin", EXIT_USAGE);
     const agent = args.agent ?? (session ? "" : "crab");
     await withClient(args, async (client) => {
