@@ -46,7 +46,8 @@ export const attachCommand = defineCommand({
       await repl.connect();
     } catch (err) {
       if (err instanceof DaemonNotRunning) throw new CliFailure(err.message);
-      throw err;
+      // A malformed --tcp or --socket: say what was wrong, no stack.
+      throw new CliFailure(err instanceof Error ? err.message : String(err), EXIT_USAGE);
     }
     try {
       if (args.last) {

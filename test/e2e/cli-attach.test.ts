@@ -10,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { binaryPath, startStack, Tmux } from "./cli-kit.ts";
+import { binaryPath, runCrabtalk, startStack, Tmux } from "./cli-kit.ts";
 
 const LONG = 60_000;
 
@@ -169,6 +169,25 @@ describe("crabtalk attach in tmux", () => {
       screen = await tty.waitFor("The word was otter.");
       tty.type("/sessions");
       screen = await tty.waitFor(/●\s+1\s+4 msgs/);
+      expectClean(screen, 80);
+    },
+    LONG,
+  );
+
+  test(
+    "attach --session shows a turn another client started, in flight, and works over TCP",
+    async () => {
+      await using stack = await startStack("", true);
+      expect((await runCrabtalk(stack.home, ["send", "remember seal"])).code).toBe(0);
+      const other = runCrabtalk(stack.home, ["send", "--session", "1", "run sleep 2.25"]);
+      for (let i = 0; i < 100 && !stack.fake.requests.some((r) => JSON.stringify(r.body).includes("sleep 2.25")); i++) await Bun.sleep(50);
+      await Bun.sleep(300);
+      await using tty = Tmux.start([binaryPath(), "attach", "--session", "1", "--tcp"], { home: stack.home, cols: 80 });
+      let screen = await tty.waitFor("── turn from cli ──");
+      screen = await tty.waitFor(/✓ bash sleep 2\.25 · 2\.\ds\nran it.*\n(.*\n)*─ .*\n›\s*$/);
+      expect((await other).code).toBe(0);
+      tty.type("which word?");
+      screen = await tty.waitFor("The word was seal.");
       expectClean(screen, 80);
     },
     LONG,

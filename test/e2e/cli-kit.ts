@@ -71,7 +71,8 @@ export async function startStack(extraConfig = "", tcp = false): Promise<Stack> 
   fake.route(brain);
   const home = tempHome("crabtalk-cli-");
   let config = configFor(fake.url, extraConfig);
-  if (tcp) config = config.replace("tcp = false", "tcp = true\nport = 0");
+  // Port 0: the daemon picks a free port and writes it to $CRABTALK_HOME/crabtalk.tcp, which `--tcp` reads.
+  if (tcp) config = config.replace("tcp = false", 'tcp = "127.0.0.1:0"');
   const stack: Stack = {
     fake,
     home,
