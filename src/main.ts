@@ -7,6 +7,7 @@ import { runCommand, showUsage, type CommandDef } from "citty";
 import { cli } from "./cli/index.ts";
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from "./cli/shared.ts";
 import { VERSION } from "./util/version.ts";
+import { hoistGlobalFlags } from "./cli/global-flags.ts";
 
 async function resolveForUsage(cmd: CommandDef, rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
   const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : await cmd.subCommands) ?? {};
@@ -14,12 +15,13 @@ async function resolveForUsage(cmd: CommandDef, rawArgs: string[]): Promise<[Com
   const sub = name ? subs[name] : undefined;
   if (!sub) return [cmd, undefined];
   const resolved = (typeof sub === "function" ? await (sub as () => Promise<CommandDef>)() : await sub) as CommandDef;
-  return resolveForUsage(resolved, rawArgs.slice(rawArgs.indexOf(name!) + 1)).then(([c]) => [c, cmd]);
+  return resolveForUsage(resolved, rawArgs.slice(rawArgs.indexOf(name!) + 1)).then(([c, parent]) => [c, parent ?? cmd]);
 }
 
 async function main(argv: string[]): Promise<number> {
   // `crabtalk --events` is the documented alias of `crabtalk events`.
-  const rawArgs = argv.includes("--events") ? ["events", ...argv.filter((a) => a !== "--events")] : argv;
+  const aliased = argv.includes("--events") ? ["events", ...argv.filter((a) => a !== "--events")] : argv;
+  const rawArgs = hoistGlobalFlags(aliased);
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(`${VERSION}\n`);
     return 0;

@@ -84,6 +84,17 @@ describe("transports", () => {
     expect(s.tcpPort).toBe(d.tcpPort());
     expect(s.protocolVersion).toBe(1);
   });
+
+  test("global --socket and --tcp work before the command", async () => {
+    const elsewhere = tempHome();
+    const viaSocket = await runCli(["--socket", d.socket, "status", "--json"], { CRABTALK_HOME: elsewhere });
+    expect(viaSocket.code).toBe(0);
+    expect(JSON.parse(viaSocket.stdout).home).toBe(d.home);
+    const viaTcp = await runCli(["--tcp", `127.0.0.1:${d.tcpPort()}`, "status", "--json"], { CRABTALK_HOME: elsewhere });
+    expect(viaTcp.code).toBe(0);
+    const viaPortFile = await runCli(["--tcp", "status"], { CRABTALK_HOME: d.home });
+    expect(viaPortFile.code).toBe(0);
+  });
 });
 
 describe("bad input", () => {
