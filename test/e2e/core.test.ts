@@ -201,6 +201,15 @@ describe("lifecycle", () => {
     }
   });
 
+  test("SIGHUP is reserved for reload: the daemon logs it and keeps serving", async () => {
+    await using d = await startDaemon();
+    d.proc.kill("SIGHUP");
+    await Bun.sleep(200);
+    expect(d.proc.exitCode).toBeNull();
+    expect(await pingWorks(d)).toBe(true);
+    expect(d.stderr()).toContain("SIGHUP");
+  });
+
   test("a bad config is refused with file, line and fix, exit 1", async () => {
     const home = tempHome();
     writeFileSync(join(home, "crabtalk.toml"), "[daemon]\ntcp = 127.0.0.1:6688\n");
