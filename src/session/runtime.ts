@@ -159,13 +159,30 @@ export class SessionRuntime {
     return session;
   }
 
-  /** Numbers an event, publishes it to every subscriber and traces it. */
-  emit(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
+  private stamp(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
     const seq = ++session.seq;
     const ts = Date.now();
-    const kind = eventKind(init);
-    const event: SessionEvent = { agent: session.agent, session: session.id, seq, turn, ts, kind, event: { ...init, seq, session: session.id, timestampMs: ts } };
+    return { agent: session.agent, session: session.id, seq, turn, ts, kind: eventKind(init), event: { ...init, seq, session: session.id, timestampMs: ts } };
+  }
+
+  /** Numbers an event, publishes it to every subscriber and traces it. */
+  emit(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
+    const event = this.stamp(session, turn, init);
     session.traceEvent(event);
+    this.bus.publish(event);
+    return event;
+  }
+
+  /**
+   * Like emit, but publishes only once the event and everything traced
+   * before it (the turn's messages) are in the store. A turn's end goes
+   * out this way: a client that saw StreamEnd may count on the answer
+   * surviving a kill -9 (published first, 9 kills in 17 lost the answer).
+   */
+  async emitDurable(session: LiveSession, turn: number, init: Init<StreamEvent>): Promise<SessionEvent> {
+    const event = this.stamp(session, turn, init);
+    session.traceEvent(event);
+    await session.flushTrace();
     this.bus.publish(event);
     return event;
   }

@@ -63,7 +63,10 @@ export async function runTurn(runtime: SessionRuntime, session: LiveSession, spe
       session.lastPromptTokens = ev.usage.promptTokens;
     }
     const wire = loopEventToWire(session.agent, ev);
-    if (wire) runtime.emit(session, startSeq, wire);
+    if (!wire) continue;
+    // The end is published only once the turn is on disk (see emitDurable).
+    if (ev.type === "end") await runtime.emitDurable(session, startSeq, wire);
+    else runtime.emit(session, startSeq, wire);
   }
   await session.flushTrace();
 }
