@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CrabtalkClient } from "../../src/client/client.ts";
-import type { ServerMessage, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
+import type { Attached, ServerMessage, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, gate, sseReply, type Gate, type Reply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
@@ -36,6 +36,8 @@ function staged(text: string, deltas: number, gates: Gate[]): Reply {
 /** A collector that reads a stream in the background; `until` waits for a condition on what it has. */
 class Reader {
   readonly events: StreamEvent[] = [];
+  /** The attach stream's first reply: where replay ends and live begins. */
+  attached: Attached | undefined;
   error: unknown;
   readonly done: Promise<void>;
   private wake: (() => void)[] = [];
@@ -44,6 +46,10 @@ class Reader {
     this.done = (async () => {
       try {
         for await (const reply of stream) {
+          if (reply.attached) {
+            this.attached = reply.attached;
+            for (const w of this.wake.splice(0)) w();
+          }
           if (!reply.stream) continue;
           this.events.push(reply.stream);
           for (const w of this.wake.splice(0)) w();
@@ -122,7 +128,12 @@ describe("live attach", () => {
     const mid = a.lastSeq;
     const replaying = new Reader(attach(await client(), session, mid), ends(1));
     const liveOnly = new Reader(attach(await client(), session), ends(1));
-    await Bun.sleep(300); // live-only has no acknowledgement frame; give its subscription time to land before the turn moves on
+    // The Attached marker is sent once the subscription is in place: after it, nothing live can be missed.
+    await liveOnly.until(() => liveOnly.attached !== undefined);
+    await replaying.until(() => replaying.attached !== undefined);
+    expect(liveOnly.attached!.runningTurn).toBe(a.events[0]!.seq);
+    expect(liveOnly.attached!.lastSeq).toBeGreaterThanOrEqual(mid);
+    expect(replaying.attached!.session).toBe(session);
     const atGate = a.lastSeq;
     g.release();
     await Promise.all([a.done, replaying.done, liveOnly.done]);

@@ -117,6 +117,10 @@ export class AttachRepl {
       try {
         for await (const reply of client.stream({ attach: { session, afterSeq: afterSeq ?? 0 } })) {
           if (generation !== this.attachGeneration) return;
+          if (reply.attached) {
+            catchUp?.expect(reply.attached.lastSeq);
+            continue;
+          }
           const ev = reply.stream;
           if (!ev) continue;
           if (catchUp && !catchUp.done) catchUp.push(ev);

@@ -116,9 +116,14 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
       const sub = runtime.bus.subscribe({ session: id });
       closeOnAbort(ctx.signal, sub);
       const afterSeq = req.afterSeq;
-      if (afterSeq !== undefined) await runtime.liveSession(id)?.flushTrace();
+      const live = runtime.liveSession(id);
+      // Read the seam before any await: events after it reach `sub`, events up to it are in the trace once flushed.
+      const seam = live ? live.seq : summary.lastSeq;
+      const runningTurn = live?.running?.startSeq ?? 0;
+      if (afterSeq !== undefined) await live?.flushTrace();
       return (async function* (): AsyncGenerator<Reply> {
         let last = afterSeq ?? 0;
+        yield { attached: { session: id, agent: summary.agent, lastSeq: seam, runningTurn } };
         try {
           if (afterSeq !== undefined) {
             for await (const r of store.readEvents(id, afterSeq)) {

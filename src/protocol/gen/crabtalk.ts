@@ -172,7 +172,7 @@ export interface Unsubscribe {
 
 export interface ServerMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults";
+  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached";
   response?: SendResponse;
   stream?: StreamEvent;
   download?: DownloadEvent;
@@ -193,6 +193,7 @@ export interface ServerMessage {
   usage?: UsageReport;
   ack?: Ack;
   searchResults?: SearchResults;
+  attached?: Attached;
   requestId?: number;
 }
 
@@ -514,6 +515,13 @@ export interface UsageReport {
 
 export interface Ack {
   message: string;
+}
+
+export interface Attached {
+  session: number;
+  agent: string;
+  lastSeq: number;
+  runningTurn: number;
 }
 
 export interface SearchHit {
@@ -1099,7 +1107,8 @@ export const descriptor = {
           "history",
           "usage",
           "ack",
-          "searchResults"
+          "searchResults",
+          "attached"
          ]
         },
         "_requestId": {
@@ -1193,6 +1202,10 @@ export const descriptor = {
          "type": "SearchResults",
          "id": 21,
          "protoName": "search_results"
+        },
+        "attached": {
+         "type": "Attached",
+         "id": 22
         },
         "requestId": {
          "type": "uint64",
@@ -2237,6 +2250,28 @@ export const descriptor = {
         "message": {
          "type": "string",
          "id": 1
+        }
+       }
+      },
+      "Attached": {
+       "fields": {
+        "session": {
+         "type": "uint64",
+         "id": 1
+        },
+        "agent": {
+         "type": "string",
+         "id": 2
+        },
+        "lastSeq": {
+         "type": "uint64",
+         "id": 3,
+         "protoName": "last_seq"
+        },
+        "runningTurn": {
+         "type": "uint64",
+         "id": 4,
+         "protoName": "running_turn"
         }
        }
       },
