@@ -1,0 +1,53 @@
+/**
+ * Orderly shutdown with a turn in flight: SIGTERM stops accepting, lets the
+ * turn finish within the grace period (its client still gets the end), puts
+ * it on disk, removes socket, port and lock files, and exits 0. A turn that
+ * outlives the grace period is cancelled and recorded as aborted.
+ */
+import { expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startDaemon, tempHome } from "../helpers/daemon.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { streamTurn, textOf, turnConfig, endOf } from "../helpers/turn-kit.ts";
+
+test("SIGTERM lets a running turn finish, saves it, and leaves no runtime files", async () => {
+  await using fake = await FakeProvider.start();
+  // About 1.2 s of streaming: 40 deltas, 30 ms apart.
+  fake.enqueue(sseReply(openaiSse({ text: "a slow and careful answer that takes a while", textDeltas: 40 }), { chunkSizes: [60], chunkDelayMs: 30 }));
+  const home = tempHome();
+  const d = await startDaemon({ home, config: turnConfig(fake.url, "", "shutdown_grace_ms = 10000") });
+  const client = await d.client();
+  const turn = streamTurn(client, { content: "go slowly" });
+  await fake.waitForRequests(1);
+  await Bun.sleep(150);
+  const exited = d.stop("SIGTERM");
+  const events = await turn;
+  expect(endOf(events).stopReason).toBe("stop");
+  expect(textOf(events)).toBe("a slow and careful answer that takes a while");
+  expect(await exited).toBe(0);
+  expect(readdirSync(home).filter((f) => /^crabtalk\.(sock|tcp|lock)$/.test(f))).toEqual([]);
+  const file = readdirSync(join(home, "sessions")).find((f) => f.endsWith(".jsonl"))!;
+  expect(readFileSync(join(home, "sessions", file), "utf8")).toContain("a slow and careful answer that takes a while");
+  await d.cleanup();
+}, 30_000);
+
+test("a turn that outlives the grace period is cancelled, recorded as aborted, and the daemon still exits 0", async () => {
+  await using fake = await FakeProvider.start();
+  fake.enqueue({ kind: "hang" });
+  const home = tempHome();
+  const d = await startDaemon({ home, config: turnConfig(fake.url, "", "shutdown_grace_ms = 300") });
+  const client = await d.client();
+  const turn = streamTurn(client, { content: "never answered" });
+  await fake.waitForRequests(1);
+  const started = Date.now();
+  expect(await d.stop("SIGTERM")).toBe(0);
+  expect(Date.now() - started).toBeLessThan(8000);
+  const events = await turn.catch(() => [] as Awaited<typeof turn>);
+  if (events.length > 0) expect(endOf(events).stopReason).toBe("aborted");
+  expect(existsSync(join(home, "crabtalk.sock"))).toBe(false);
+  const file = readdirSync(join(home, "sessions")).find((f) => f.endsWith(".jsonl"))!;
+  expect(readFileSync(join(home, "sessions", file), "utf8")).toContain('"stopReason":"aborted"');
+  await d.cleanup();
+}, 30_000);
