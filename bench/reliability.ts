@@ -13,7 +13,7 @@
  * its own deadline is reported as a failed row, never a hung suite.
  */
 import { existsSync } from "node:fs";
-import type { Row, Scenario } from "./reliability/common.ts";
+import { killLeftoverDaemons, type Row, type Scenario } from "./reliability/common.ts";
 import { loadScenario } from "./reliability/load.ts";
 import { soakScenario } from "./reliability/soak.ts";
 import { stalledScenario } from "./reliability/stalled.ts";
@@ -71,6 +71,8 @@ async function main(): Promise<number> {
     }
     log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
+  const leftover = killLeftoverDaemons();
+  if (leftover > 0) console.log(`killed ${leftover} daemon(s) left running by scenarios cut off at their deadline`);
   printRows(rows);
   const failed = rows.filter((r) => !r.pass).length;
   console.log(`\n${rows.length - failed} checks passed, ${failed} failed, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -49,9 +49,24 @@ model = "fake-model"
 `;
 }
 
+const started: DaemonHandle[] = [];
+
 /** The compiled daemon with warn-level logs (the suite's bad input would otherwise log a line per frame). */
-export function startQuietDaemon(options: StartOptions): Promise<DaemonHandle> {
-  return startDaemon({ ...options, args: ["--log-level", "warn", ...(options.args ?? [])] });
+export async function startQuietDaemon(options: StartOptions): Promise<DaemonHandle> {
+  const d = await startDaemon({ ...options, args: ["--log-level", "warn", ...(options.args ?? [])] });
+  started.push(d);
+  return d;
+}
+
+/** Kills every daemon this suite started that still runs: a scenario cut off by its deadline skips its own cleanup. */
+export function killLeftoverDaemons(): number {
+  let n = 0;
+  for (const d of started) {
+    if (!alive(d)) continue;
+    d.proc.kill("SIGKILL");
+    n++;
+  }
+  return n;
 }
 
 function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
