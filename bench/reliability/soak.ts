@@ -8,6 +8,11 @@
  * above (heap growth that settles is not a leak, steady growth across the
  * run is), fds at most 2 above (a leaked socket per connection would show
  * hundreds).
+ *
+ * Sessions rotate: each is retired (killed, so it leaves memory and stays
+ * on disk) after RETIRE_AFTER turns and a fresh one takes its place. The
+ * state the daemon should hold is then the same at every checkpoint, so
+ * growth means a leak rather than conversations getting longer.
  */
 import { rmSync } from "node:fs";
 import { tempHome, type DaemonHandle } from "../../test/helpers/daemon.ts";
@@ -18,6 +23,7 @@ import { alive, fdCount, mb, reliabilityConfig, runTurn, settledRss, startQuietD
 
 const WORKERS = 4;
 const POOL = 8;
+const RETIRE_AFTER = 25;
 const RSS_MARGIN = (start: number) => start * 0.1 + 8;
 const FD_MARGIN = 2;
 
@@ -45,6 +51,8 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
   await using d = await startQuietDaemon({ home, config: reliabilityConfig(fake.url) });
   const pid = d.proc.pid;
   const pool: number[] = [];
+  const uses = new Map<number, number>();
+  const inUse = new Map<number, number>();
   let turns = 0;
   let connects = 0;
   let hangups = 0;
@@ -63,8 +71,21 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
       try {
         const c = await d.client();
         connects++;
-        const session = pool.length >= POOL ? pool[(w * 7 + i) % pool.length] : undefined;
-        const hangUp = i % 5 === 3;
+        let session = pool.length >= POOL ? pool[(w * 7 + i) % pool.length] : undefined;
+        // Retire only a session no other worker is running a turn on: a kill would cancel that turn.
+        if (session !== undefined && (uses.get(session) ?? 0) >= RETIRE_AFTER && (inUse.get(session) ?? 0) === 0) {
+          pool.splice(pool.indexOf(session), 1);
+          uses.delete(session);
+          await c.request({ kill: { session } }).catch(() => {});
+          session = undefined;
+        }
+        if (session !== undefined) {
+          uses.set(session, (uses.get(session) ?? 0) + 1);
+          inUse.set(session, (inUse.get(session) ?? 0) + 1);
+        }
+        const held = session;
+        // Hang-ups only on pooled sessions: a fresh session left mid-turn would never be retired.
+        const hangUp = i % 5 === 3 && session !== undefined;
         const prompt = `w${w} i${i}`;
         if (hangUp) {
           // Hang up after the first delta: the turn runs on without a listener.
@@ -80,6 +101,7 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
           if (i % 4 === 2) await c.request({ sessions: {} });
         }
         c.close();
+        if (held !== undefined) inUse.set(held, (inUse.get(held) ?? 1) - 1);
       } catch (err) {
         failures.push(`worker ${w}: ${(err as Error).message}`);
       } finally {
