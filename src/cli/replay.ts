@@ -80,7 +80,8 @@ export async function renderTrace(file: string, session: number, style: Style, w
           const row = totals.perModel.get(m.model) ?? { calls: 0, usage: ZERO_USAGE };
           totals.perModel.set(m.model, { calls: row.calls + 1, usage: addUsage(row.usage, m.usage) });
         }
-        renderer.event(ev);
+        // The compaction marker record above already drew this one; the event is its copy for live clients.
+        if (ev.event !== "compaction") renderer.event(ev);
         break;
       }
       default:

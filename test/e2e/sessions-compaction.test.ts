@@ -15,7 +15,7 @@ import { DaemonError, type CrabtalkClient } from "../../src/client/client.ts";
 import type { AgentEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { errorReply, FakeProvider, sseReply, type RecordedRequest } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { startDaemon, tempHome } from "../helpers/daemon.ts";
+import { runCli, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { contentText, endOf, messagesOf, sessionOf, streamTurn, textOf, waitFor } from "../helpers/turn-kit.ts";
 
 const homes: string[] = [];
@@ -145,6 +145,12 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   // The trace holds the compaction event too, for replay.
   expect(records.some((r) => r.kind === "event" && r.event!.type === "compaction")).toBe(true);
   expect(history.map((m) => m.content)).toEqual(messages);
+  // Replay shows the marker, once, between the turns it separates.
+  const replay = await runCli(["replay", String(id)], { CRABTALK_HOME: home, NO_COLOR: "1" });
+  expect(replay.code).toBe(0);
+  expect(replay.stdout.match(/history compacted/g)?.length).toBe(1);
+  expect(replay.stdout.indexOf("history compacted")).toBeGreaterThan(replay.stdout.indexOf("remind me to buy a kettle"));
+  expect(replay.stdout.indexOf("history compacted")).toBeLessThan(replay.stdout.indexOf("what next?"));
   sub.stop();
   c.close();
 }, 30_000);
