@@ -114,7 +114,8 @@ describe("crabtalk events", () => {
         const out = await collect(proc);
         await out.until(/watching every agent's events/);
         await runCrabtalk(stack.home, ["send", "run echo hi"]);
-        let text = await out.until(/■ done/);
+        // The done line and its answer preview may arrive in separate writes: wait for the preview.
+        let text = await out.until(/■ done[^\n]*\n.*“ran it: hi \[exit code 0\]”/);
         expect(text).not.toContain("\x1b");
         expect(text).toMatch(/\d\d:\d\d:\d\d crab #1 ▶ turn started by cli\n/);
         expect(text).toMatch(/crab #1 ⚙ bash echo hi\n/);
@@ -125,7 +126,7 @@ describe("crabtalk events", () => {
         await stack.restart();
         await out.until(/reconnected: watching events again/);
         await runCrabtalk(stack.home, ["send", "hello there"]);
-        text = await out.until(/crab #2 ■ done/);
+        text = await out.until(/crab #2 ■ done[^\n]*\n.*“echo: hello there”/);
         expect(text).toContain("lost the connection to the daemon");
         expect(text).toContain("“echo: hello there”");
         expect(proc.exitCode).toBeNull();
