@@ -221,8 +221,16 @@ export class SessionRuntime {
         await runTurn(this, session, agentSpec, turn, req.content);
         await this.maybeCompact(session, agentSpec.model);
       })
-      .catch((err: unknown) => log.error(`session ${session.id}: turn failed outside the loop:`, err));
+      .catch((err: unknown) => log.error(`session ${session.id}: turn failed outside the loop:`, err))
+      // A turn dropped from the queue (kill, shutdown) or dead before its end event would leave its requester waiting for ever; after an end this is a no-op for the reader.
+      .finally(() => events.fail(this.notRun(session, turn)));
     return { session, turn, events };
+  }
+
+  private notRun(session: LiveSession, turn: TurnHandle): WireError {
+    if (turn.startSeq !== undefined) return new WireError(ErrorCode.Internal, `the turn on session ${session.id} failed before it ended; see the daemon log`);
+    if (this.shuttingDown) return new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; the queued turn was not run");
+    return new WireError(ErrorCode.Conflict, `session ${session.id} was killed before this turn started; send it again`);
   }
 
   /** Refuses a turn before anything is created: model not routable, daily budget spent. */
