@@ -54,6 +54,8 @@ export class ConnectionRouter {
   private serial: Promise<void> = Promise.resolve();
   private serialBacklog = 0;
   private readonly inFlight = new Map<number, AbortController>();
+  /** Control requests without a request id, running now: not in inFlight, but they pin a reply each. */
+  private untracked = 0;
   private readonly connectionAbort = new AbortController();
 
   constructor(
@@ -97,11 +99,16 @@ export class ConnectionRouter {
         this.reply(requestId, { error: { code: ErrorCode.Conflict, message: `request id ${requestId} is already in flight on this connection; use a new id per request` } });
         return;
       }
-      if (this.inFlight.size >= MAX_CONCURRENT) {
+      if (this.inFlight.size + this.untracked >= MAX_CONCURRENT) {
         this.reply(requestId, { error: { code: ErrorCode.BudgetExceeded, message: `too many requests in flight on this connection (limit ${MAX_CONCURRENT}); wait for some to finish` } });
         return;
       }
-      void this.run(kind, request, requestId);
+      if (requestId !== undefined) {
+        void this.run(kind, request, requestId);
+        return;
+      }
+      this.untracked++;
+      void this.run(kind, request, undefined).finally(() => this.untracked--);
       return;
     }
     if (this.serialBacklog >= MAX_SERIAL_BACKLOG) {
@@ -156,6 +163,8 @@ export class ConnectionRouter {
 
   /** Fire-and-forget reply for protocol errors; never waits on a stalled peer. */
   private reply(requestId: number | undefined, reply: Reply): void {
-    this.send(requestId, reply).catch(() => {});
+    // offer, not send: a peer that writes garbage without reading would otherwise pin one waiting frame per bad frame.
+    const message = requestId === undefined ? reply : { ...reply, requestId };
+    this.conn.offer(serverMessage.encode(message));
   }
 }
