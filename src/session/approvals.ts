@@ -6,32 +6,40 @@
 import type { Authorization } from "../agent/types.ts";
 
 interface Pending {
+  callId: string;
   session: number;
   resolve(a: Authorization): void;
+}
+
+/** Keyed by session and call id: call ids are only unique within a response (local models often say "call_0"). */
+function key(session: number, callId: string): string {
+  return `${session}\u0000${callId}`;
 }
 
 export class Approvals {
   private readonly pending = new Map<string, Pending>();
 
   wait(callId: string, session: number, timeoutMs: number, signal: AbortSignal): Promise<Authorization> {
+    const cancelled: Authorization = { allowed: false, reason: "denied: the turn was cancelled while waiting for approval" };
+    if (signal.aborted) return Promise.resolve(cancelled);
     return new Promise<Authorization>((resolve) => {
       const finish = (a: Authorization) => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        this.pending.delete(callId);
+        if (this.pending.get(key(session, callId))?.resolve === finish) this.pending.delete(key(session, callId));
         resolve(a);
       };
       const timer = setTimeout(() => finish({ allowed: false, reason: `denied: nobody answered the approval request within ${Math.round(timeoutMs / 1000)} s` }), timeoutMs);
-      const onAbort = () => finish({ allowed: false, reason: "denied: the turn was cancelled while waiting for approval" });
+      const onAbort = () => finish(cancelled);
       signal.addEventListener("abort", onAbort, { once: true });
-      this.pending.set(callId, { session, resolve: finish });
+      this.pending.set(key(session, callId), { callId, session, resolve: finish });
     });
   }
 
   /** Answers a waiting call; false when no call with that id is waiting (or it belongs to another session). */
   answer(callId: string, allow: boolean, reason: string | undefined, session?: number): boolean {
-    const p = this.pending.get(callId);
-    if (!p || (session !== undefined && session !== 0 && p.session !== session)) return false;
+    const p = session ? this.pending.get(key(session, callId)) : [...this.pending.values()].find((x) => x.callId === callId);
+    if (!p) return false;
     p.resolve(allow ? { allowed: true } : { allowed: false, reason: `denied by the user${reason ? `: ${reason}` : ""}` });
     return true;
   }
