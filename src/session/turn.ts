@@ -11,6 +11,9 @@ import type { LiveSession, TurnHandle } from "./live-session.ts";
 import type { AgentSpec, SessionRuntime } from "./runtime.ts";
 import { loopEventToWire } from "./wire.ts";
 
+/** Events handled between visits to the event loop (see the loop below). */
+const YIELD_EVERY = 256;
+
 export async function runTurn(runtime: SessionRuntime, session: LiveSession, spec: AgentSpec, turn: TurnHandle, content: string): Promise<void> {
   const { deps } = runtime;
   const startSeq = session.seq + 1;
@@ -52,7 +55,15 @@ export async function runTurn(runtime: SessionRuntime, session: LiveSession, spe
     },
     turn.abort.signal,
   );
+  let sinceYield = 0;
   for await (const ev of stream) {
+    // A provider read can hold thousands of deltas, all parsed without leaving the microtask queue.
+    // Stepping out to the event loop now and then lets client sockets drain between them, so a
+    // burst does not pile up in subscribers' buffers; it costs a few microseconds per 256 events.
+    if (++sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (ev.type === "message") {
       session.history.push(ev.message);
       void session.append([{ kind: "message", message: ev.message }]);
