@@ -27,11 +27,13 @@ interface Pending {
   events: EventStream<ServerMessage, Error | null>;
 }
 
-/** Replies that end a stream of the given request kind (besides ErrorMsg). */
+/** Requests answered by more than one reply (hub installs report progress). */
+const OPEN_ENDED = ["attach", "subscribeEvents", "subscribeTasks", "subscribeDownloads", "hub"] as const;
+
+/** Replies that end a stream of the given request kind (besides ErrorMsg); any other request ends with its one reply. */
 function isTerminal(request: Request, reply: ServerMessage): boolean {
   if (request.stream) return reply.stream?.event === "end";
-  if (request.send) return reply.msg === "response";
-  return false;
+  return !OPEN_ENDED.some((kind) => request[kind] !== undefined);
 }
 
 export class CrabtalkClient {
