@@ -124,7 +124,11 @@ export class ConnectionRouter {
   private async run(kind: RequestKind, request: ClientMessage, requestId: number | undefined): Promise<void> {
     const controller = new AbortController();
     if (requestId !== undefined) this.inFlight.set(requestId, controller);
-    const signal = AbortSignal.any([controller.signal, this.connectionAbort.signal]);
+    // Forwarded by hand, not AbortSignal.any: Bun keeps every composite of a live source that has a listener, so a long-lived connection leaked one per stream.
+    const onConnectionClosed = () => controller.abort(this.connectionAbort.signal.reason);
+    if (this.connectionAbort.signal.aborted) onConnectionClosed();
+    else this.connectionAbort.signal.addEventListener("abort", onConnectionClosed, { once: true });
+    const signal = controller.signal;
     const ctx: RequestContext = { conn: this.conn, requestId, signal };
     try {
       if (kind === "unsubscribe") {
@@ -152,6 +156,7 @@ export class ConnectionRouter {
       if (wire.code === ErrorCode.Internal) log.error(`connection ${this.conn.id}: ${kind} failed:`, err);
       await this.send(requestId, { error: wire }).catch(() => {});
     } finally {
+      this.connectionAbort.signal.removeEventListener("abort", onConnectionClosed);
       if (requestId !== undefined && this.inFlight.get(requestId) === controller) this.inFlight.delete(requestId);
     }
   }

@@ -54,3 +54,29 @@ test("control requests without a request id count against the in-flight cap", as
   await Bun.sleep(10);
   expect(conn.waitingSends).toBeLessThanOrEqual(256);
 });
+
+test("a long-lived connection's requests do not pile up memory (Bun's AbortSignal.any keeps every listened-to composite of a live source)", async () => {
+  let sent = 0;
+  const conn = { ...stalledConnection(), send: () => (sent++, Promise.resolve()) };
+  // Like the turn and attach handlers: a listener on the request's signal, to stop on disconnect.
+  const router = new ConnectionRouter(conn, {
+    ping: (_req, ctx) => {
+      ctx.signal.addEventListener("abort", () => {}, { once: true });
+      return { pong: {} };
+    },
+  });
+  const frame = clientMessage.encode({ ping: {} });
+  const batch = async () => {
+    for (let i = 0; i < 50; i++) {
+      const target = sent + 1000;
+      for (let j = 0; j < 1000; j++) router.onFrame(frame);
+      while (sent < target) await Bun.sleep(0);
+    }
+    Bun.gc(true);
+  };
+  await batch();
+  const before = process.memoryUsage().rss;
+  for (let i = 0; i < 3; i++) await batch();
+  const grownMb = (process.memoryUsage().rss - before) / 1e6;
+  expect(grownMb).toBeLessThan(60);
+}, 60_000);
