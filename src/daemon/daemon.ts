@@ -132,31 +132,56 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** Removes socket, port and lock files without waiting for anything (forced exit). */
+  abandon(): void {
+    this.listeners?.close();
+    this.lock?.release();
+  }
+
   private async shutdown(reason: string): Promise<void> {
     log.info(`shutting down (${reason})`);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
+    // Clients go before the store closes, so none of them is answered by a closed store.
     this.listeners?.close();
     for (const conn of this.routers.keys()) conn.close();
+    await this.runtime?.close();
     this.lock?.release();
     log.info("stopped");
   }
 }
 
-/** Runs the daemon until a signal stops it; resolves with the exit code. */
+/**
+ * Runs the daemon until a signal stops it; resolves with the exit code.
+ * Signals are handled from the first moment, so one arriving during start-up
+ * stops the daemon as soon as it is up. A second SIGTERM/SIGINT during the
+ * grace period exits at once (code 1), still removing socket, port and lock.
+ */
 export async function runDaemon(options: DaemonOptions): Promise<number> {
   const daemon = new Daemon(options);
+  let requested: string | null = null;
+  let resolveStop!: (signal: string) => void;
+  const stopRequested = new Promise<string>((resolve) => (resolveStop = resolve));
+  const onSignal = (signal: string) => {
+    if (requested !== null) {
+      log.warn(`${signal} again during shutdown: exiting now without waiting for turns in flight`);
+      daemon.abandon();
+      process.exit(1);
+    }
+    requested = signal;
+    resolveStop(signal);
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGHUP", () => log.info("SIGHUP received: config reload is reserved for a later release; nothing changed"));
   await daemon.start();
-  return await new Promise<number>((resolve) => {
-    const onStop = (signal: string) => () => {
-      daemon.stop(signal).then(() => resolve(0), (err) => {
-        log.error("shutdown failed:", err);
-        resolve(1);
-      });
-    };
-    process.on("SIGTERM", onStop("SIGTERM"));
-    process.on("SIGINT", onStop("SIGINT"));
-    process.on("SIGHUP", () => log.info("SIGHUP received: config reload is reserved for a later release; nothing changed"));
-  });
+  const signal = await stopRequested;
+  try {
+    await daemon.stop(signal);
+    return 0;
+  } catch (err) {
+    log.error("shutdown failed:", err);
+    return 1;
+  }
 }

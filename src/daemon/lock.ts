@@ -1,8 +1,9 @@
 /**
- * One daemon per home. The lock file holds the owner's pid and is created
- * with O_EXCL, so of two daemons starting at once exactly one wins. A lock
- * whose pid is no longer a running crabtalk daemon (left by kill -9 or a
- * crash) is stale and replaced.
+ * One daemon per home. The lock file holds the owner's pid and, on Linux,
+ * the process start time from /proc, and is created with O_EXCL, so of two
+ * daemons starting at once exactly one wins. A lock whose pid is gone, or
+ * now belongs to another process (pid reuse after a reboot: the start time
+ * differs), is stale and replaced.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 
@@ -13,20 +14,30 @@ export class AlreadyRunning extends Error {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Field 22 of /proc/PID/stat: start time in clock ticks since boot; undefined off Linux. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerAlive(pid: number, startTime: string | undefined): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  // Guard against pid reuse after a reboot: on Linux, check the process is a crabtalk daemon.
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.includes("daemon");
-  } catch {
-    return true;
+  // Same pid, different process: the lock outlived its owner (a reboot, or a crash long ago).
+  if (startTime !== undefined) {
+    const now = processStartTime(pid);
+    if (now !== undefined && now !== startTime) return false;
   }
+  return true;
 }
 
 export interface Lock {
@@ -39,12 +50,13 @@ export function acquireLock(path: string): { lock: Lock; replacedStale: number |
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
-      writeSync(fd, `${process.pid}\n`);
+      const started = processStartTime(process.pid);
+      writeSync(fd, started === undefined ? `${process.pid}\n` : `${process.pid} ${started}\n`);
       closeSync(fd);
       const lock: Lock = {
         release() {
           try {
-            if (Number(readFileSync(path, "utf8").trim()) === process.pid) unlinkSync(path);
+            if (Number(readFileSync(path, "utf8").trim().split(" ")[0]) === process.pid) unlinkSync(path);
           } catch {
             // Already gone.
           }
@@ -55,12 +67,15 @@ export function acquireLock(path: string): { lock: Lock; replacedStale: number |
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     let owner = NaN;
+    let ownerStart: string | undefined;
     try {
-      owner = Number(readFileSync(path, "utf8").trim());
+      const [pid, start] = readFileSync(path, "utf8").trim().split(" ");
+      owner = Number(pid);
+      ownerStart = start;
     } catch {
       continue; // Vanished between open and read: try again.
     }
-    if (pidAlive(owner) && owner !== process.pid) throw new AlreadyRunning(owner);
+    if (ownerAlive(owner, ownerStart) && owner !== process.pid) throw new AlreadyRunning(owner);
     replacedStale = owner;
     try {
       unlinkSync(path);

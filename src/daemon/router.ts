@@ -15,7 +15,7 @@
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
 import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
-import { ConnectionClosed, type FrameTooLarge } from "../transport/framing.ts";
+import { ConnectionClosed, MAX_FRAME_BYTES, type FrameTooLarge } from "../transport/framing.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 
@@ -163,7 +163,11 @@ export class ConnectionRouter {
 
   private send(requestId: number | undefined, reply: Reply): Promise<void> {
     const message = requestId === undefined ? reply : { ...reply, requestId };
-    return this.conn.send(serverMessage.encode(message));
+    const payload = serverMessage.encode(message);
+    if (payload.byteLength > MAX_FRAME_BYTES) {
+      return Promise.reject(new WireError(ErrorCode.TooLarge, `the reply (${payload.byteLength} bytes) exceeds the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (a page of sessions, or read the session file with \`crabtalk replay --json\`)`));
+    }
+    return this.conn.send(payload);
   }
 
   /** Fire-and-forget reply for protocol errors; never waits on a stalled peer. */

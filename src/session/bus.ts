@@ -50,6 +50,8 @@ export interface EventFilter {
   agent?: string;
   /** Only events of this turn: its start seq, known once the turn starts (nothing matches before). */
   turnRef?: { readonly startSeq: number | undefined };
+  /** false for a client that cannot answer approval prompts (a script's SendMsg); default true. */
+  interactive?: boolean;
 }
 
 export function matches(f: EventFilter, e: SessionEvent): boolean {
@@ -148,9 +150,15 @@ export class EventBus {
     for (const s of this.subscriptions) if (matches(s.filter, event)) s.deliver(event);
   }
 
-  /** Whether a client follows this session right now (the one running a turn, or one attached): someone who can answer an approval. */
+  /** Whether a client follows this session right now (the one running a turn, or one attached): such a session stays in memory. */
   hasClientOn(session: number): boolean {
     for (const s of this.subscriptions) if (s.filter.session === session) return true;
+    return false;
+  }
+
+  /** Whether a client that can answer an approval prompt follows this session. */
+  hasInteractiveClientOn(session: number): boolean {
+    for (const s of this.subscriptions) if (s.filter.session === session && s.filter.interactive !== false) return true;
     return false;
   }
 

@@ -59,6 +59,11 @@ export class LiveSession {
     return this.running !== null || this.queued.length > 0;
   }
 
+  /** Resolves once every turn queued so far has finished (or been dropped). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** Runs `work` after every turn queued before it: turns on one session never interleave. */
   enqueue(turn: TurnHandle, work: () => Promise<void>): Promise<void> {
     this.queued.push(turn);

@@ -64,6 +64,9 @@ export interface TurnRequest {
   interactive: boolean;
 }
 
+/** How long kill waits for a cancelled turn to finish writing before dropping the session. */
+const KILL_SETTLE_MS = 10_000;
+
 /** Sessions kept in memory at most; the least recently used idle ones go first. */
 const MAX_LIVE_SESSIONS = 256;
 
@@ -214,7 +217,7 @@ export class SessionRuntime {
     }
     const agentSpec = spec;
     const turn: TurnHandle = { startSeq: undefined, abort: new AbortController(), interactive: req.interactive, sender: req.sender };
-    const events = this.bus.subscribe({ session: session.id, turnRef: turn });
+    const events = this.bus.subscribe({ session: session.id, turnRef: turn, interactive: req.interactive });
     session.lastUsed = Date.now();
     void session
       .enqueue(turn, async () => {
@@ -286,8 +289,12 @@ export class SessionRuntime {
     s.killed = true;
     for (const t of s.queued) t.abort.abort(new Error("session killed"));
     s.running?.abort.abort(new Error("session killed"));
+    // Wait for the cancelled turn to write its last records: a request that reloads the session
+    // from disk right after must not race the old turn's trailing appends. Bounded: a tool that
+    // ignores its abort signal must not hold the kill forever.
+    await Promise.race([s.settled(), Bun.sleep(KILL_SETTLE_MS)]);
     await s.flushTrace();
-    this.live.delete(id);
+    if (this.live.get(id) === s) this.live.delete(id);
     return true;
   }
 
@@ -316,7 +323,7 @@ export class SessionRuntime {
     }
   }
 
-  /** Stops new turns, waits up to graceMs for running ones, cancels the rest, flushes everything. */
+  /** Stops new turns, waits up to graceMs for running ones, cancels the rest, flushes the trace; `close()` follows. */
   async shutdown(graceMs: number): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
@@ -333,6 +340,11 @@ export class SessionRuntime {
       const hard = Date.now() + 5000;
       while (busy().length > 0 && Date.now() < hard) await Bun.sleep(20);
     }
+    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+  }
+
+  /** After shutdown and after clients are gone: makes everything durable and closes the store. */
+  async close(): Promise<void> {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
     await this.deps.store.close();
   }

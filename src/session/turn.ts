@@ -31,7 +31,7 @@ export async function runTurn(runtime: SessionRuntime, session: LiveSession, spe
     const decision = deps.permissions.explain(session.agent, call.name);
     if (decision.permission === "allow") return { allowed: true };
     if (decision.permission === "deny") return { allowed: false, reason: `denied: ${decision.reason}` };
-    if (!turn.interactive || !runtime.bus.hasClientOn(session.id)) {
+    if (!turn.interactive || !runtime.bus.hasInteractiveClientOn(session.id)) {
       return { allowed: false, reason: `denied: ${call.name} needs approval (${decision.reason}) but no interactive client is attached to answer (sender ${turn.sender})` };
     }
     runtime.emit(session, startSeq, { approval: { callId: call.id, tool: call.name, arguments: call.rawArguments, timeoutMs: deps.approvalTimeoutMs } });

@@ -92,12 +92,17 @@ class Connection implements FramedConnection {
     this.handlers.onClose?.(this);
   }
 
+  /** Set once the byte stream is unusable (oversized frame): later bytes are ignored until the close. */
+  private poisoned = false;
+
   receive(chunk: Uint8Array): void {
+    if (this.poisoned) return;
     let frames: Uint8Array[];
     try {
       frames = this.reader.push(chunk);
     } catch (err) {
       if (err instanceof FrameTooLarge) {
+        this.poisoned = true;
         this.handlers.onOversized?.(this, err);
         // Give the error frame a moment to go out, then close: the byte stream is unusable.
         setTimeout(() => this.close(), 50);

@@ -51,3 +51,21 @@ test("a turn that outlives the grace period is cancelled, recorded as aborted, a
   expect(readFileSync(join(home, "sessions", file), "utf8")).toContain('"stopReason":"aborted"');
   await d.cleanup();
 }, 30_000);
+
+test("a second SIGTERM during the grace period exits at once with 1, still removing socket and lock", async () => {
+  await using fake = await FakeProvider.start();
+  fake.enqueue({ kind: "hang" });
+  const home = tempHome();
+  const d = await startDaemon({ home, config: turnConfig(fake.url, "", "shutdown_grace_ms = 20000") });
+  const client = await d.client();
+  void streamTurn(client, { content: "never answered" }).catch(() => []);
+  await fake.waitForRequests(1);
+  d.proc.kill("SIGTERM");
+  await Bun.sleep(300);
+  expect(d.proc.exitCode).toBeNull(); // still in its grace period
+  const started = Date.now();
+  expect(await d.stop("SIGTERM")).toBe(1);
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(readdirSync(home).filter((f) => /^crabtalk\.(sock|tcp|lock)$/.test(f))).toEqual([]);
+  await d.cleanup();
+}, 30_000);

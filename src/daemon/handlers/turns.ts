@@ -9,6 +9,7 @@ import type { HandlerTable, Reply, RequestContext } from "../router.ts";
 import type { SessionRuntime } from "../../session/runtime.ts";
 import type { Subscription } from "../../session/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
+import { ConnectionClosed } from "../../transport/framing.ts";
 
 /** Senders that are programs, not people: they cannot answer approval prompts. */
 const NON_INTERACTIVE = /^(cron|scheduler|gateway|telegram|webhook|task|delegate)\b/i;
@@ -54,6 +55,8 @@ export function turnHandlers(runtime: SessionRuntime): HandlerTable {
         if (end.stopReason === "error") throw new WireError(end.errorCode || ErrorCode.ProviderFailed, end.error ?? "the turn failed");
         return { response: { agent: session.agent, content: text, session: session.id, usage: end.usage, stopReason: end.stopReason, model: end.model } };
       }
+      // The requester went away (or unsubscribed): nobody to answer, and nothing went wrong in the daemon.
+      if (ctx.signal.aborted) throw new ConnectionClosed("the requester left before the turn ended");
       throw new WireError(ErrorCode.Internal, "the turn ended without a result");
     },
 
