@@ -18,6 +18,8 @@ import { unimplementedHandlers } from "./handlers/unimplemented.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../util/version.ts";
+import { serverMessage } from "../protocol/codec.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
 import { assembleRuntime } from "./assemble.ts";
@@ -26,6 +28,14 @@ import { turnHandlers } from "./handlers/turns.ts";
 import { sessionHandlers } from "./handlers/sessions.ts";
 
 const log = logger("daemon");
+
+/**
+ * 1,024 clients: far beyond real use (a few terminals, a gateway, a UI) and
+ * below the default open-file limit, so a runaway client script meets a clear
+ * refusal instead of the daemon meeting EMFILE.
+ */
+const MAX_CONNECTIONS = 1024;
+
 
 export interface DaemonOptions {
   home: string;
@@ -42,6 +52,7 @@ export class Daemon {
   private readonly routers = new Map<FramedConnection, ConnectionRouter>();
   private handlers: HandlerTable = {};
   private stopping: Promise<void> | null = null;
+  private partialSweeper: ReturnType<typeof setInterval> | null = null;
   config!: Config;
   runtime: SessionRuntime | null = null;
 
@@ -95,7 +106,15 @@ export class Daemon {
       }),
     };
     this.listeners = openListeners(paths, this.config.daemon.tcp, {
-      onOpen: (conn) => this.routers.set(conn, new ConnectionRouter(conn, this.handlers)),
+      onOpen: (conn) => {
+        if (this.routers.size >= MAX_CONNECTIONS) {
+          log.warn(`refusing connection from ${conn.peer}: ${MAX_CONNECTIONS} clients are connected`);
+          conn.offer(serverMessage.encode({ error: { code: ErrorCode.ShuttingDown, message: `the daemon has ${MAX_CONNECTIONS} clients connected, its limit; close some and retry` } }));
+          setTimeout(() => conn.close(), 50);
+          return;
+        }
+        this.routers.set(conn, new ConnectionRouter(conn, this.handlers));
+      },
       onFrame: (conn, payload) => this.routers.get(conn)?.onFrame(payload),
       onOversized: (conn, err) => this.routers.get(conn)?.onOversized(err),
       onStall: (conn) => log.warn(`connection ${conn.id} (${conn.peer}) stopped reading for ${this.config.daemon.clientStallTimeoutMs} ms with ${conn.queue.queuedFrames} frames queued; dropping it`),
@@ -104,6 +123,18 @@ export class Daemon {
         this.routers.delete(conn);
       },
     }, { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs });
+    // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
+    const partialLimit = this.config.daemon.clientStallTimeoutMs;
+    this.partialSweeper = setInterval(() => {
+      const now = Date.now();
+      for (const conn of this.routers.keys()) {
+        if (conn.partialFrameAgeMs(now) > partialLimit) {
+          log.warn(`connection ${conn.id} (${conn.peer}) left a frame half-sent for over ${partialLimit} ms; closing it`);
+          conn.close();
+        }
+      }
+    }, Math.min(10_000, Math.max(100, partialLimit / 4)));
+    this.partialSweeper.unref?.();
     const tcp = this.config.daemon.tcp ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}` : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
   }
@@ -140,6 +171,7 @@ export class Daemon {
 
   private async shutdown(reason: string): Promise<void> {
     log.info(`shutting down (${reason})`);
+    if (this.partialSweeper) clearInterval(this.partialSweeper);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);

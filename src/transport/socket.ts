@@ -24,6 +24,8 @@ export interface FramedConnection {
   /** Resolves once the socket has closed, for any reason. */
   readonly closed: Promise<void>;
   readonly queue: OutboundQueue;
+  /** How long the peer has left a frame half-sent (0 when no partial frame is held). */
+  partialFrameAgeMs(now?: number): number;
 }
 
 export interface ConnectionHandlers {
@@ -94,6 +96,12 @@ class Connection implements FramedConnection {
 
   /** Set once the byte stream is unusable (oversized frame): later bytes are ignored until the close. */
   private poisoned = false;
+  /** When the held partial frame was last added to; null when none is held. */
+  private partialSince: number | null = null;
+
+  partialFrameAgeMs(now = Date.now()): number {
+    return this.partialSince === null ? 0 : now - this.partialSince;
+  }
 
   receive(chunk: Uint8Array): void {
     if (this.poisoned) return;
@@ -110,6 +118,7 @@ class Connection implements FramedConnection {
       }
       throw err;
     }
+    this.partialSince = this.reader.pendingBytes > 0 ? Date.now() : null;
     for (const frame of frames) {
       if (this.isClosed) return;
       this.handlers.onFrame(this, frame);

@@ -29,6 +29,7 @@ function stalledConnection(): FramedConnection & { waitingSends: number; offered
       return queued++ === 0;
     },
     close() {},
+    partialFrameAgeMs: () => 0,
   };
   return conn;
 }

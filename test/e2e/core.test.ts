@@ -242,3 +242,22 @@ describe("lifecycle", () => {
     await d.cleanup();
   });
 });
+
+describe("connection limits", () => {
+  test("a frame left half-sent past the client stall timeout is dropped; one completed in time is served", async () => {
+    await using d = await startDaemon({ config: "[daemon]\ntcp = false\nclient_stall_timeout_ms = 600\n" });
+    const bytes = frame(clientMessage.encode({ ping: {}, requestId: 3 }));
+    const prompt = await rawConnect({ unix: d.socket });
+    prompt.write(bytes.subarray(0, 3));
+    await Bun.sleep(200);
+    prompt.write(bytes.subarray(3));
+    expect((await prompt.next())!.requestId).toBe(3);
+    prompt.close();
+    const stuck = await rawConnect({ unix: d.socket });
+    stuck.write(bytes.subarray(0, 3));
+    await Promise.race([stuck.closed, Bun.sleep(5000)]);
+    expect(stuck.isClosed()).toBe(true);
+    expect(d.stderr()).toContain("half-sent");
+    expect(await pingWorks(d)).toBe(true);
+  });
+});
