@@ -84,7 +84,7 @@ export class CrabtalkClient {
   }
 
   private async *open(request: Request): AsyncGenerator<ServerMessage> {
-    if (this.closed) throw new Disconnected();
+    if (this.closed) throw this.connectionError ?? new Disconnected();
     const id = this.nextId++;
     const events = new EventStream<ServerMessage, Error | null>();
     this.pending.set(id, { events });
@@ -120,12 +120,22 @@ export class CrabtalkClient {
       return; // A frame we cannot read is not worth killing every stream for.
     }
     const id = reply.requestId ?? 0;
+    // Every request of this client carries an id, so an error without one is about the connection
+    // itself (refused, frame too large): it fails every request waiting on it.
+    if (id === 0 && reply.msg === "error") {
+      this.connectionError = new DaemonError(reply.error!.code, reply.error!.message);
+      for (const p of this.pending.values()) p.events.end(this.connectionError);
+      this.pending.clear();
+      return;
+    }
     this.pending.get(id)?.events.push(reply);
   }
 
+  private connectionError: DaemonError | null = null;
+
   private onClose(): void {
     this.closed = true;
-    for (const p of this.pending.values()) p.events.end(new Disconnected());
+    for (const p of this.pending.values()) p.events.end(this.connectionError ?? new Disconnected());
     this.pending.clear();
   }
 

@@ -20,6 +20,7 @@ import { logger } from "../util/log.ts";
 import { VERSION } from "../util/version.ts";
 import { serverMessage } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/errors.ts";
+import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
 import { assembleRuntime } from "./assemble.ts";
@@ -107,6 +108,13 @@ export class Daemon {
     };
     this.listeners = openListeners(paths, this.config.daemon.tcp, {
       onOpen: (conn) => {
+        const refusal = this.refusal(conn);
+        if (refusal) {
+          log.warn(`refusing connection from ${conn.peer}: ${refusal.log}`);
+          conn.offer(serverMessage.encode({ error: { code: refusal.code, message: refusal.message } }));
+          setTimeout(() => conn.close(), 50);
+          return;
+        }
         if (this.routers.size >= MAX_CONNECTIONS) {
           log.warn(`refusing connection from ${conn.peer}: ${MAX_CONNECTIONS} clients are connected`);
           conn.offer(serverMessage.encode({ error: { code: ErrorCode.ShuttingDown, message: `the daemon has ${MAX_CONNECTIONS} clients connected, its limit; close some and retry` } }));
@@ -161,6 +169,24 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     this.stopping ??= this.shutdown(reason);
     return this.stopping;
+  }
+
+  /**
+   * Security by default on loopback TCP: a connection from another local user
+   * is refused, as the owner-only Unix socket would refuse it. Peers whose
+   * owner cannot be known (not Linux, or a non-loopback address the user chose
+   * to listen on) are let through.
+   */
+  private refusal(conn: FramedConnection): { code: number; message: string; log: string } | null {
+    if (!conn.tcp) return null;
+    const uid = loopbackPeerUid(conn.tcp.remoteAddress, conn.tcp.remotePort, conn.tcp.localPort);
+    const mine = process.getuid?.();
+    if (uid === undefined || mine === undefined || uid === mine) return null;
+    return {
+      code: ErrorCode.Forbidden,
+      message: `this daemon belongs to another user (uid ${mine}); connections from uid ${uid} are refused. Run your own daemon with your own CRABTALK_HOME.`,
+      log: `the client runs as uid ${uid}, not the daemon's uid ${mine}`,
+    };
   }
 
   /** Removes socket, port and lock files without waiting for anything (forced exit). */

@@ -6,6 +6,7 @@
  */
 export const ErrorCode = {
   BadRequest: 400,
+  Forbidden: 403,
   NotFound: 404,
   Conflict: 409,
   SlowClient: 408,

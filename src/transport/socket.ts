@@ -26,6 +26,8 @@ export interface FramedConnection {
   readonly queue: OutboundQueue;
   /** How long the peer has left a frame half-sent (0 when no partial frame is held). */
   partialFrameAgeMs(now?: number): number;
+  /** For TCP connections a listener accepted: both ends' addresses, to learn who the peer is. */
+  readonly tcp?: { remoteAddress: string; remotePort: number; localPort: number };
 }
 
 export interface ConnectionHandlers {
@@ -47,6 +49,7 @@ let nextConnectionId = 1;
 class Connection implements FramedConnection {
   readonly id = nextConnectionId++;
   readonly reader = new FrameReader();
+  tcp?: { remoteAddress: string; remotePort: number; localPort: number };
   readonly queue: OutboundQueue;
   isClosed = false;
   readonly closed: Promise<void>;
@@ -126,10 +129,11 @@ class Connection implements FramedConnection {
   }
 }
 
-function socketHandlers(peerOf: (s: Socket<ConnState>) => string, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions) {
+function socketHandlers(peerOf: (s: Socket<ConnState>) => string, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions, acceptedTcp = false) {
   return {
     open(socket: Socket<ConnState>) {
       const conn = new Connection(socket, peerOf(socket), handlers, queueOptions);
+      if (acceptedTcp) conn.tcp = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localPort: socket.localPort };
       socket.data = { conn };
       handlers.onOpen?.(conn);
     },
@@ -167,7 +171,7 @@ export function listenTcp(hostname: string, port: number, handlers: ConnectionHa
   const server: TCPSocketListener<ConnState> = Bun.listen<ConnState>({
     hostname,
     port,
-    socket: socketHandlers((s) => `${s.remoteAddress}`, handlers, queueOptions),
+    socket: socketHandlers((s) => `${s.remoteAddress}:${s.remotePort}`, handlers, queueOptions, true),
   });
   return { port: server.port, stop: (closeActive = true) => server.stop(closeActive) };
 }

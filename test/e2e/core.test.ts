@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CrabtalkClient } from "../../src/client/client.ts";
 import { clientMessage } from "../../src/protocol/codec.ts";
-import { startDaemon, runCli, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
+import { binaryPath, startDaemon, runCli, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { frame, lengthPrefix, rawConnect } from "../helpers/raw-socket.ts";
 
 async function pingWorks(d: DaemonHandle): Promise<boolean> {
@@ -45,6 +45,26 @@ describe("transports", () => {
     expect((await direct.request({ ping: {} })).msg).toBe("pong");
     direct.close();
   });
+
+  test.if(process.platform === "linux" && process.getuid?.() === 0 && Bun.which("runuser") !== null)(
+    "loopback TCP from another local user is refused with 403, as the owner-only socket would refuse it",
+    async () => {
+      const other = Bun.spawn(["runuser", "-u", "nobody", "--", binaryPath(), "--tcp", `127.0.0.1:${d.tcpPort()}`, "status"], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CRABTALK_HOME: "/tmp/crabtalk-nobody" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stderr, code] = await Promise.all([new Response(other.stderr).text(), other.exited]);
+      expect(code).toBe(1);
+      expect(stderr).toContain("403");
+      expect(stderr).toContain("another user");
+      expect(d.stderr()).toContain("refusing connection");
+      // The owner is still served over TCP.
+      const mine = await CrabtalkClient.connect({ tcp: `127.0.0.1:${d.tcpPort()}` });
+      expect((await mine.request({ ping: {} })).msg).toBe("pong");
+      mine.close();
+    },
+  );
 
   test("socket is owner-only, home is 0700", () => {
     expect(statSync(d.socket).mode & 0o777).toBe(0o600);
