@@ -222,7 +222,8 @@ export class SessionRuntime {
     void session
       .enqueue(turn, async () => {
         await runTurn(this, session, agentSpec, turn, req.content);
-        await this.maybeCompact(session, agentSpec.model);
+        // A cancelled turn is not followed by an automatic compaction: the user asked for the session to stop.
+        if (!turn.abort.signal.aborted) await this.maybeCompact(session, agentSpec.model, turn.abort.signal);
       })
       .catch((err: unknown) => log.error(`session ${session.id}: turn failed outside the loop:`, err))
       // A turn dropped from the queue (kill, shutdown) or dead before its end event would leave its requester waiting for ever; after an end this is a no-op for the reader.
@@ -251,11 +252,11 @@ export class SessionRuntime {
     }
   }
 
-  private async maybeCompact(session: LiveSession, model: string): Promise<void> {
+  private async maybeCompact(session: LiveSession, model: string, signal: AbortSignal): Promise<void> {
     const window = this.deps.contextWindow(model);
     if (session.lastPromptTokens <= window * this.deps.compactThreshold) return;
     log.info(`session ${session.id}: prompt of ${session.lastPromptTokens} tokens passed ${Math.round(this.deps.compactThreshold * 100)}% of ${window}; compacting`);
-    const result = await compactSession(this, session, model);
+    const result = await compactSession(this, session, model, signal);
     if (!result.ok) log.warn(`session ${session.id}: automatic compaction failed: ${result.message}`);
   }
 
@@ -267,7 +268,7 @@ export class SessionRuntime {
     const box: { outcome: CompactOutcome } = { outcome: { ok: false, message: "the session was killed before compaction ran" } };
     const turn: TurnHandle = { startSeq: undefined, abort: new AbortController(), interactive: false, sender: "compact" };
     await session.enqueue(turn, async () => {
-      box.outcome = await compactSession(this, session, spec.model);
+      box.outcome = await compactSession(this, session, spec.model, turn.abort.signal);
     });
     const outcome = box.outcome;
     if (!outcome.ok) throw new WireError(ErrorCode.ProviderFailed, `compaction failed, history unchanged: ${outcome.message}`);
