@@ -252,6 +252,25 @@ describe("lifecycle", () => {
     expect(help.stdout).toContain("--socket");
   });
 
+  test("`crabtalk logs -f` follows new lines as the daemon writes them", async () => {
+    await using d = await startDaemon();
+    const follower = Bun.spawn([binaryPath(), "logs", "-f", "-n", "0"], { env: { PATH: process.env.PATH ?? "", CRABTALK_HOME: d.home }, stdout: "pipe", stderr: "ignore" });
+    let seen = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of follower.stdout) {
+        seen += decoder.decode(chunk);
+        if (seen.includes("SIGHUP")) return;
+      }
+    })();
+    await Bun.sleep(400);
+    d.proc.kill("SIGHUP"); // the daemon logs one line about it
+    await Promise.race([reading, Bun.sleep(5000)]);
+    follower.kill();
+    expect(seen).toContain("SIGHUP");
+    expect(seen).not.toContain("listening on"); // -n 0: nothing from before
+  });
+
   test("logs are written to the log file and `crabtalk logs -n` reads them", async () => {
     const d = await startDaemon();
     await d.stop();
