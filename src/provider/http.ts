@@ -125,7 +125,7 @@ export async function openStream(
       if (signal?.aborted) return aborted();
       error = timedOut
         ? networkError(`no response from ${hostOf(url)} within ${opts.firstByteTimeoutMs} ms (first-byte timeout)`, "first_byte_timeout", true, opts.secrets)
-        : networkError(`could not reach ${hostOf(url)}: ${errorMessage(err)}`, "connection_error", true, opts.secrets);
+        : networkError(`could not reach ${hostOf(url)}: ${errorMessage(err).replace(/\s*Is the computer able to access the url\?/, "").replace(/\.$/, "")}. Is the model server running there, and is base_url in crabtalk.toml right?`, "connection_error", true, opts.secrets);
     }
 
     if (!error.retryable || attempt >= opts.maxRetries) return { ok: false, error, aborted: false };
