@@ -5,7 +5,7 @@
  */
 import { runCommand, showUsage, type CommandDef } from "citty";
 import { cli } from "./cli/index.ts";
-import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from "./cli/shared.ts";
+import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./cli/shared.ts";
 import { VERSION } from "./util/version.ts";
 import { hoistGlobalFlags } from "./cli/global-flags.ts";
 
@@ -24,16 +24,16 @@ async function main(argv: string[]): Promise<number> {
   const rawArgs = hoistGlobalFlags(aliased);
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(`${VERSION}\n`);
-    return 0;
+    return EXIT_OK;
   }
   if (rawArgs.includes("--help") || rawArgs.includes("-h") || rawArgs.length === 0) {
     const [cmd, parent] = await resolveForUsage(cli, rawArgs);
     await showUsage(cmd, parent);
-    return 0;
+    return EXIT_OK;
   }
   try {
     await runCommand(cli, { rawArgs });
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
   } catch (err) {
     if (err instanceof CliFailure) {
       process.stderr.write(`crabtalk: ${err.message}\n`);

@@ -7,9 +7,6 @@
 import type { Message, StreamFn, Usage } from "../provider/types.ts";
 import { emptyUsage } from "../provider/types.ts";
 
-/** Default share of the context window at which a session is compacted. */
-export const DEFAULT_COMPACT_THRESHOLD = 0.8;
-
 /** Tool output kept per result in the transcript sent for summarizing. */
 const TOOL_OUTPUT_KEEP = 2000;
 

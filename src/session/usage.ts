@@ -41,6 +41,7 @@ export class UsageLedger {
     private readonly now: () => number = Date.now,
   ) {
     this.day = localDay(now());
+    if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.loadDay();
   }
 
@@ -79,7 +80,6 @@ export class UsageLedger {
     this.rollover();
     this.add(agent, model, usage);
     if (!this.dir) return;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     appendFileSync(join(this.dir, `${this.day}.jsonl`), JSON.stringify({ ts: this.now(), agent, model, usage }) + "\n", { mode: 0o600 });
   }
 

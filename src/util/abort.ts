@@ -27,9 +27,6 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
   return AbortSignal.any(present);
 }
 
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
-}
 
 /** Message text of anything thrown. */
 export function errorMessage(err: unknown): string {

@@ -283,6 +283,23 @@ describe("lifecycle", () => {
 });
 
 describe("connection limits", () => {
+  test("the 1,025th client is refused with a clear error; the others keep working", async () => {
+    await using d = await startDaemon({ config: "[daemon]\ntcp = false\n" });
+    const conns = [];
+    for (let i = 0; i < 1024; i++) conns.push(await rawConnect({ unix: d.socket }));
+    // Every admitted connection answers before we try one more, so the daemon has registered them all.
+    conns[1023]!.write(frame(clientMessage.encode({ ping: {}, requestId: 1 })));
+    expect((await conns[1023]!.next())!.msg).toBe("pong");
+    const extra = await rawConnect({ unix: d.socket });
+    const refusal = await extra.next();
+    expect(refusal!.error!.code).toBe(503);
+    expect(refusal!.error!.message).toContain("1024 clients");
+    await extra.closed;
+    conns[0]!.write(frame(clientMessage.encode({ ping: {}, requestId: 2 })));
+    expect((await conns[0]!.next())!.msg).toBe("pong");
+    for (const c of conns) c.close();
+  }, 60_000);
+
   test("a frame left half-sent past the client stall timeout is dropped; one completed in time is served", async () => {
     await using d = await startDaemon({ config: "[daemon]\ntcp = false\nclient_stall_timeout_ms = 600\n" });
     const bytes = frame(clientMessage.encode({ ping: {}, requestId: 3 }));

@@ -11,19 +11,9 @@ import { rmSync } from "node:fs";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { runCli, startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
-import { contentText, messagesOf } from "../helpers/turn-kit.ts";
+import { contentText, messagesOf, turnConfig } from "../helpers/turn-kit.ts";
 
-const CONFIG = (url: string) => `[daemon]
-tcp = false
-[provider.fake]
-kind = "openai"
-base_url = "${url}/v1"
-models = ["fake-model"]
-[agents.crab]
-model = "fake-model"
-[agents.scout]
-model = "fake-model"
-`;
+const CONFIG = (url: string) => turnConfig(url, '[agents.scout]\nmodel = "fake-model"');
 
 let fake: FakeProvider;
 let d: DaemonHandle;
