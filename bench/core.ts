@@ -85,7 +85,11 @@ async function startAndTime(bin: string): Promise<{ ms: number; proc: ReturnType
   const sock = join(home, "crabtalk.sock");
   const ping = encodeFrame(clientMessage.encode({ ping: {} }));
   const t0 = performance.now();
-  const proc = Bun.spawn([bin, "daemon", "--log-level", "warn"], { env: { PATH: process.env.PATH ?? "", HOME: home, CRABTALK_HOME: home }, stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn([bin, "daemon", "--log-level", "warn"], {
+    env: { PATH: process.env.PATH ?? "", HOME: home, CRABTALK_HOME: home },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   for (;;) {
     try {
       const c = await rawClient(sock);
@@ -155,7 +159,10 @@ for (let i = 0; i < STARTS; i++) {
       printTable("daemon core (compiled binary, Unix socket)", [
         ["exec to socket answering (median of 10)", `${result.startMedianMs.toFixed(1)} ms`],
         ["idle resident memory", `${result.idleRssMb.toFixed(1)} MB`],
-        ["ping round trip, median / p99", `${result.pingRttMedianUs.toFixed(0)} / ${result.pingRttP99Us.toFixed(0)} µs`],
+        [
+          "ping round trip, median / p99",
+          `${result.pingRttMedianUs.toFixed(0)} / ${result.pingRttP99Us.toFixed(0)} µs`,
+        ],
         ["raw Bun echo round trip, median", `${result.echoRttMedianUs.toFixed(0)} µs`],
         ["round trip ratio (daemon / echo)", `${result.rttRatio.toFixed(2)}×`],
         ["pipelined pings per second (median of 5)", `${Math.round(result.pingThroughput).toLocaleString("en")}`],

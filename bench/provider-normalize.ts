@@ -32,7 +32,9 @@ function load(file: string, make: (emit: Emit) => WireNormalizer): Stream {
   const bytes = readFileSync(join(FIXTURES, file));
   const reads: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += READ_SIZE) reads.push(bytes.subarray(i, i + READ_SIZE));
-  const payloads = parseSse(bytes.toString("utf8")).map((e) => e.data).filter((d) => d !== "[DONE]");
+  const payloads = parseSse(bytes.toString("utf8"))
+    .map((e) => e.data)
+    .filter((d) => d !== "[DONE]");
   return { name: file, reads, payloads, make };
 }
 
@@ -119,7 +121,9 @@ const median = (xs: number[]): number => {
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 
 console.log(`provider normalization: ${ROUNDS} rounds x ${REPEAT} replays, ${READ_SIZE}-byte reads, medians\n`);
-const rows: string[][] = [["stream set", "provider events/s", "SSE events/s", "JSON.parse payloads/s", "time ratio (full path / JSON.parse)"]];
+const rows: string[][] = [
+  ["stream set", "provider events/s", "SSE events/s", "JSON.parse payloads/s", "time ratio (full path / JSON.parse)"],
+];
 for (const group of GROUPS) {
   // Warm-up so the JIT has compiled both paths before timing.
   normalizeRound(group.streams);
@@ -136,7 +140,13 @@ for (const group of GROUPS) {
     jsonRate.push(payloads / tj);
     ratio.push(tn / tj);
   }
-  rows.push([group.label, fmt(median(evRate)), fmt(median(sseRate)), fmt(median(jsonRate)), `${median(ratio).toFixed(2)}x`]);
+  rows.push([
+    group.label,
+    fmt(median(evRate)),
+    fmt(median(sseRate)),
+    fmt(median(jsonRate)),
+    `${median(ratio).toFixed(2)}x`,
+  ]);
 }
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
 for (const [i, row] of rows.entries()) {

@@ -57,15 +57,24 @@ async function main(): Promise<number> {
     if (only && !only.has(s.name)) continue;
     const deadline = s.deadlineMs[short ? 1 : 0];
     const started = performance.now();
-    const log = (line: string) => console.log(`[${s.name} ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`);
+    const log = (line: string) =>
+      console.log(`[${s.name} ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`);
     log("start");
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`scenario passed its ${deadline} ms deadline`)), deadline)));
+      const timeout = new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`scenario passed its ${deadline} ms deadline`)), deadline)),
+      );
       const got = await Promise.race([s.run({ short, log }), timeout]);
       rows.push(...got);
     } catch (err) {
-      rows.push({ scenario: s.name, check: "scenario ran to its end", figure: String((err as Error).message ?? err).slice(0, 120), pass: false });
+      rows.push({
+        scenario: s.name,
+        check: "scenario ran to its end",
+        figure: String((err as Error).message ?? err).slice(0, 120),
+        pass: false,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -75,7 +84,9 @@ async function main(): Promise<number> {
   if (leftover > 0) console.log(`killed ${leftover} daemon(s) left running by scenarios cut off at their deadline`);
   printRows(rows);
   const failed = rows.filter((r) => !r.pass).length;
-  console.log(`\n${rows.length - failed} checks passed, ${failed} failed, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(
+    `\n${rows.length - failed} checks passed, ${failed} failed, in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
   return failed === 0 ? 0 : 1;
 }
 

@@ -32,7 +32,8 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
-const rate = (ms: number): string => `${Math.round(EVENTS / (ms / 1000)).toLocaleString("en-US")} events/s (${ms.toFixed(1)} ms per 10,000)`;
+const rate = (ms: number): string =>
+  `${Math.round(EVENTS / (ms / 1000)).toLocaleString("en-US")} events/s (${ms.toFixed(1)} ms per 10,000)`;
 
 async function timed(runs: number, fn: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < WARMUP; i++) await fn();
@@ -55,8 +56,14 @@ async function writeSession(home: string): Promise<{ id: number; file: string }>
   const perTurn = EVENTS / TURNS;
   for (let t = 0; t < TURNS; t++) {
     const start = seq + 1;
-    const ev = (type: string, data: Record<string, unknown>): NewRecord => ({ kind: "event", ts: ts++, event: { seq: ++seq, type, turn: start, data } });
-    const records: NewRecord[] = [{ kind: "message", message: { role: "user", content: `question ${t}`, timestamp: ts } }];
+    const ev = (type: string, data: Record<string, unknown>): NewRecord => ({
+      kind: "event",
+      ts: ts++,
+      event: { seq: ++seq, type, turn: start, data },
+    });
+    const records: NewRecord[] = [
+      { kind: "message", message: { role: "user", content: `question ${t}`, timestamp: ts } },
+    ];
     records.push(ev("start", { agent: "crab", session: s.id, sender: "bench" }));
     let text = "";
     for (let i = 0; i < perTurn - 3; i++) {
@@ -64,10 +71,22 @@ async function writeSession(home: string): Promise<{ id: number; file: string }>
       text += piece;
       records.push(ev("chunk", { content: piece }));
     }
-    const usage = { promptTokens: 1200, completionTokens: perTurn - 3, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+    const usage = {
+      promptTokens: 1200,
+      completionTokens: perTurn - 3,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    };
     records.push(ev("modelEnd", { model: "fake-model", usage, stopReason: "stop" }));
     records.push(ev("end", { agent: "crab", model: "fake-model", usage, stopReason: "stop", error: "", errorCode: 0 }));
-    const answer: AssistantMessage = { role: "assistant", content: text, model: "fake-model", stopReason: "stop", timestamp: ts };
+    const answer: AssistantMessage = {
+      role: "assistant",
+      content: text,
+      model: "fake-model",
+      stopReason: "stop",
+      timestamp: ts,
+    };
     records.push({ kind: "message", message: answer });
     await store.append(s.id, records);
   }
@@ -118,13 +137,16 @@ try {
   const freshRuns = await timed(RUNS, async () => {
     const c = await CrabtalkClient.connect({ home });
     let n = 0;
-    for await (const reply of c.stream({ attach: { session: id, afterSeq: 0 } })) if (reply.stream && ++n === EVENTS) break;
+    for await (const reply of c.stream({ attach: { session: id, afterSeq: 0 } }))
+      if (reply.stream && ++n === EVENTS) break;
     c.close();
   });
   client.close();
   await d.stop();
 
-  console.log(`\nreplay of a ${EVENTS.toLocaleString("en-US")}-event session (${TURNS} turns, ${(bytes / 1024 / 1024).toFixed(2)} MiB JSONL); medians of ${RUNS} runs after ${WARMUP} warm-up`);
+  console.log(
+    `\nreplay of a ${EVENTS.toLocaleString("en-US")}-event session (${TURNS} turns, ${(bytes / 1024 / 1024).toFixed(2)} MiB JSONL); medians of ${RUNS} runs after ${WARMUP} warm-up`,
+  );
   console.log(`  attach{after_seq:0} via daemon, UDS, SDK client     ${rate(median(attachRuns))}`);
   console.log(`  same, new connection per run                        ${rate(median(freshRuns))}`);
   console.log(`  baseline: store.readEvents in-process               ${rate(median(storeRuns))}`);

@@ -45,11 +45,35 @@ async function writeBigSession(dir: string): Promise<number> {
   for (let turn = 0; turn < MESSAGES / 2; turn++) {
     const start = ++seq;
     const batch: NewRecord[] = [
-      { kind: "event", event: { seq: start, type: "start", turn: start, data: { agent: "crab", session: s.id, sender: "bench" } } },
+      {
+        kind: "event",
+        event: { seq: start, type: "start", turn: start, data: { agent: "crab", session: s.id, sender: "bench" } },
+      },
       { kind: "message", message: { role: "user", content: `question ${turn}: ${TEXT}`, timestamp: Date.now() } },
-      { kind: "message", message: { role: "assistant", content: `answer ${turn}: ${TEXT}`, model: "fake-model", stopReason: "stop", usage, timestamp: Date.now() } },
-      { kind: "event", event: { seq: ++seq, type: "modelEnd", turn: start, data: { model: "fake-model", stopReason: "stop" } } },
-      { kind: "event", event: { seq: ++seq, type: "end", turn: start, data: { agent: "crab", model: "fake-model", stopReason: "stop" } } },
+      {
+        kind: "message",
+        message: {
+          role: "assistant",
+          content: `answer ${turn}: ${TEXT}`,
+          model: "fake-model",
+          stopReason: "stop",
+          usage,
+          timestamp: Date.now(),
+        },
+      },
+      {
+        kind: "event",
+        event: { seq: ++seq, type: "modelEnd", turn: start, data: { model: "fake-model", stopReason: "stop" } },
+      },
+      {
+        kind: "event",
+        event: {
+          seq: ++seq,
+          type: "end",
+          turn: start,
+          data: { agent: "crab", model: "fake-model", stopReason: "stop" },
+        },
+      },
     ];
     await store.append(s.id, batch);
   }
@@ -61,7 +85,9 @@ async function writeBigSession(dir: string): Promise<number> {
 async function firstToken(c: CrabtalkClient, session?: number): Promise<number> {
   const t0 = performance.now();
   let first: number | undefined;
-  for await (const reply of c.stream({ stream: { agent: session ? "" : "crab", content: "one more thing", session } })) {
+  for await (const reply of c.stream({
+    stream: { agent: session ? "" : "crab", content: "one more thing", session },
+  })) {
     if (first === undefined && reply.stream?.chunk) first = performance.now() - t0;
   }
   if (first === undefined) throw new Error("the turn streamed no token");
@@ -86,7 +112,9 @@ try {
   let t = performance.now();
   const big = await writeBigSession(sessionsDir);
   const bytes = statSync(join(sessionsDir, `${big}.jsonl`)).size;
-  console.log(`setup: ${MESSAGES.toLocaleString("en-US")}-message session ${big}, ${(bytes / 1024 / 1024).toFixed(1)} MB on disk, written in ${Math.round(performance.now() - t)} ms`);
+  console.log(
+    `setup: ${MESSAGES.toLocaleString("en-US")}-message session ${big}, ${(bytes / 1024 / 1024).toFixed(1)} MB on disk, written in ${Math.round(performance.now() - t)} ms`,
+  );
 
   writeFileSync(
     join(home, "crabtalk.toml"),
@@ -122,14 +150,24 @@ try {
   await store.close();
 
   const base = median(fresh);
-  console.log(`\nfirst streamed token (median / p90 over ${SAMPLES}; the model request for the big session carries ${sent.toLocaleString("en-US")} messages):`);
+  console.log(
+    `\nfirst streamed token (median / p90 over ${SAMPLES}; the model request for the big session carries ${sent.toLocaleString("en-US")} messages):`,
+  );
   console.log(`  new session:                           ${ms(base)} / ${ms(p90(fresh))}`);
-  console.log(`  resume ${MESSAGES.toLocaleString("en-US")} msgs from disk (evicted): ${ms(median(cold))} / ${ms(p90(cold))}  = ${(median(cold) / base).toFixed(1)}x new`);
-  console.log(`  resume ${MESSAGES.toLocaleString("en-US")} msgs in memory:           ${ms(median(warm))} / ${ms(p90(warm))}  = ${(median(warm) / base).toFixed(1)}x new`);
+  console.log(
+    `  resume ${MESSAGES.toLocaleString("en-US")} msgs from disk (evicted): ${ms(median(cold))} / ${ms(p90(cold))}  = ${(median(cold) / base).toFixed(1)}x new`,
+  );
+  console.log(
+    `  resume ${MESSAGES.toLocaleString("en-US")} msgs in memory:           ${ms(median(warm))} / ${ms(p90(warm))}  = ${(median(warm) / base).toFixed(1)}x new`,
+  );
   console.log(`  first load after daemon start:         ${ms(firstColdLoad)} (one sample)`);
   console.log(`\nappend per message (store, fdatasync each; median / p90 over ${APPENDS}):`);
-  console.log(`  fresh session:          ${(median(appendFresh) * 1000).toFixed(0)} µs / ${(p90(appendFresh) * 1000).toFixed(0)} µs`);
-  console.log(`  ${MESSAGES.toLocaleString("en-US")}-message session: ${(median(appendBig) * 1000).toFixed(0)} µs / ${(p90(appendBig) * 1000).toFixed(0)} µs  = ${(median(appendBig) / median(appendFresh)).toFixed(2)}x fresh`);
+  console.log(
+    `  fresh session:          ${(median(appendFresh) * 1000).toFixed(0)} µs / ${(p90(appendFresh) * 1000).toFixed(0)} µs`,
+  );
+  console.log(
+    `  ${MESSAGES.toLocaleString("en-US")}-message session: ${(median(appendBig) * 1000).toFixed(0)} µs / ${(p90(appendBig) * 1000).toFixed(0)} µs  = ${(median(appendBig) / median(appendFresh)).toFixed(2)}x fresh`,
+  );
 } finally {
   rmSync(home, { recursive: true, force: true });
 }

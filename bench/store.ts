@@ -39,12 +39,17 @@ try {
   const s = await store.create({ agent: "bench", createdBy: "bench" });
   const perMessage: number[] = [];
   for (let i = 0; i < 400; i++) {
-    const record: NewRecord = { kind: "message", message: i % 2 ? { role: "assistant", content: TEXT } : { role: "user", content: `${i} ${TEXT}` } };
+    const record: NewRecord = {
+      kind: "message",
+      message: i % 2 ? { role: "assistant", content: TEXT } : { role: "user", content: `${i} ${TEXT}` },
+    };
     perMessage.push(await time(() => store.append(s.id, [record])));
   }
   const perEvent: number[] = [];
   for (let i = 1; i <= 2000; i++) {
-    perEvent.push(await time(() => store.append(s.id, [{ kind: "event", event: { seq: i, type: "text_delta", text: "tok " } }])));
+    perEvent.push(
+      await time(() => store.append(s.id, [{ kind: "event", event: { seq: i, type: "text_delta", text: "tok " } }])),
+    );
   }
 
   // A 10,000-message session with its trace (written fast, unsynced), and an empty one.
@@ -55,14 +60,33 @@ try {
     for (let i = 0; i < 50; i++) {
       batch.push({ kind: "event", event: { seq: ++seq, type: "turn_start" } });
       batch.push({ kind: "message", message: { role: "user", content: `${b}.${i} ${TEXT}` } });
-      batch.push({ kind: "message", message: { role: "assistant", content: TEXT, usage: { promptTokens: 100, completionTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } } });
+      batch.push({
+        kind: "message",
+        message: {
+          role: "assistant",
+          content: TEXT,
+          usage: {
+            promptTokens: 100,
+            completionTokens: 20,
+            cacheReadTokens: 0,
+            cacheWriteTokens: 0,
+            reasoningTokens: 0,
+          },
+        },
+      });
       batch.push({ kind: "event", event: { seq: ++seq, type: "turn_end", stopReason: "stop" } });
     }
     await store.append(big.id, batch);
   }
   const trace = await store.create({ agent: "bench", createdBy: "bench" });
   for (let b = 0; b < 100; b++) {
-    await store.append(trace.id, Array.from({ length: 100 }, (_, i): NewRecord => ({ kind: "event", event: { seq: b * 100 + i + 1, type: "text_delta", text: "token " } })));
+    await store.append(
+      trace.id,
+      Array.from(
+        { length: 100 },
+        (_, i): NewRecord => ({ kind: "event", event: { seq: b * 100 + i + 1, type: "text_delta", text: "token " } }),
+      ),
+    );
   }
   const empty = await store.create({ agent: "bench", createdBy: "bench" });
   await store.close();
@@ -98,12 +122,18 @@ try {
 
   const bigMs = median(loadBig);
   const emptyMs = median(loadEmpty);
-  console.log(`append per message (fdatasync each): median ${us(median(perMessage))}, p90 ${us(p90(perMessage))} over ${perMessage.length}`);
-  console.log(`append per trace event (unsynced):   median ${us(median(perEvent))}, p90 ${us(p90(perEvent))} over ${perEvent.length}`);
+  console.log(
+    `append per message (fdatasync each): median ${us(median(perMessage))}, p90 ${us(p90(perMessage))} over ${perMessage.length}`,
+  );
+  console.log(
+    `append per trace event (unsynced):   median ${us(median(perEvent))}, p90 ${us(p90(perEvent))} over ${perEvent.length}`,
+  );
   console.log(`resume (load) ${messages}-message session: median ${bigMs.toFixed(2)} ms`);
   console.log(`resume (load) new empty session:        median ${emptyMs.toFixed(2)} ms`);
   console.log(`resume ratio 10k/empty: ${(bigMs / emptyMs).toFixed(1)}x (+${(bigMs - emptyMs).toFixed(1)} ms)`);
-  console.log(`replay ${events} events via readEvents: median ${median(replay).toFixed(1)} ms = ${Math.round(events / (median(replay) / 1000)).toLocaleString("en-US")} events/s`);
+  console.log(
+    `replay ${events} events via readEvents: median ${median(replay).toFixed(1)} ms = ${Math.round(events / (median(replay) / 1000)).toLocaleString("en-US")} events/s`,
+  );
   console.log(`BM25 search over ${messages + perMessage.length} messages: ${searchMs.toFixed(0)} ms`);
 } finally {
   await rm(root, { recursive: true, force: true });

@@ -94,8 +94,7 @@ async function direct(content: string, onDelta: (text: string, now: number) => v
   for await (const bytes of res.body!) {
     const now = performance.now();
     buffer += decoder.decode(bytes, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+    for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
       const event = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);
       if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
@@ -128,12 +127,18 @@ async function floodRate(through: "daemon" | "provider", paceMs: number): Promis
   const t0 = performance.now();
   try {
     if (through === "daemon") {
-      for await (const reply of client.stream({ stream: { agent: "crab", content: `flood:${paceMs}` } })) if (reply.stream?.chunk) events++;
+      for await (const reply of client.stream({ stream: { agent: "crab", content: `flood:${paceMs}` } }))
+        if (reply.stream?.chunk) events++;
     } else {
       await direct(`flood:${paceMs}`, () => events++);
     }
   } catch (err) {
-    return { paceMs, events, perSecond: NaN, dropped: err instanceof DaemonError ? `dropped with ${err.code} after ${events} events` : String(err) };
+    return {
+      paceMs,
+      events,
+      perSecond: NaN,
+      dropped: err instanceof DaemonError ? `dropped with ${err.code} after ${events} events` : String(err),
+    };
   }
   return { paceMs, events, perSecond: events / ((performance.now() - t0) / 1000) };
 }
@@ -148,7 +153,9 @@ for (let r = 0; r < ROUNDS; r++) {
   providerLat.push(...(await viaProvider()));
 }
 if (daemonLat.length !== PACED_DELTAS * ROUNDS || providerLat.length !== PACED_DELTAS * ROUNDS) {
-  throw new Error(`lost deltas: daemon ${daemonLat.length}, provider ${providerLat.length}, expected ${PACED_DELTAS * ROUNDS} each`);
+  throw new Error(
+    `lost deltas: daemon ${daemonLat.length}, provider ${providerLat.length}, expected ${PACED_DELTAS * ROUNDS} each`,
+  );
 }
 const rates: Rate[] = [];
 for (const pace of FLOOD_PACES_MS) {
@@ -170,11 +177,17 @@ const rows: [string, string, string, string][] = [
   ["added by the daemon (difference)", ms(med.daemon - med.provider), ms(p99.daemon - p99.provider), ""],
 ];
 const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
-console.log(`\nPer-token latency: ${PACED_DELTAS} deltas x ${ROUNDS} rounds each way, one delta per write every ${PACE_MS} ms`);
-for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-const perSecond = (r: Rate) => (r.dropped ? r.dropped : `${r.events} events, ${Math.round(r.perSecond).toLocaleString("en-US")} events/s`);
+console.log(
+  `\nPer-token latency: ${PACED_DELTAS} deltas x ${ROUNDS} rounds each way, one delta per write every ${PACE_MS} ms`,
+);
+for (const r of rows)
+  console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+const perSecond = (r: Rate) =>
+  r.dropped ? r.dropped : `${r.events} events, ${Math.round(r.perSecond).toLocaleString("en-US")} events/s`;
 console.log(`\nThroughput, one client, ${FLOOD_DELTAS} deltas of 24 characters, 200 per write`);
 for (const r of rates) console.log(`via daemon, ${String(r.paceMs).padStart(2)} ms between writes   ${perSecond(r)}`);
 console.log(`direct,      0 ms between writes   ${perSecond(directRate)}`);
 const best = rates.filter((r) => !r.dropped).sort((a, b) => b.perSecond - a.perSecond)[0];
-console.log(`best sustained through the daemon: ${best ? `${Math.round(best.perSecond).toLocaleString("en-US")} events/s` : "none completed"}`);
+console.log(
+  `best sustained through the daemon: ${best ? `${Math.round(best.perSecond).toLocaleString("en-US")} events/s` : "none completed"}`,
+);

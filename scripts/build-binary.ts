@@ -48,7 +48,10 @@ async function runtimeFor(target: Target): Promise<string> {
   const binary = join(cache, "package", "bin", "bun");
   if (existsSync(binary)) return binary;
   mkdirSync(cache, { recursive: true });
-  const packed = Bun.spawnSync(["npm", "pack", `${target.npmPackage}@${Bun.version}`, "--silent", "--pack-destination", cache], { stderr: "inherit" });
+  const packed = Bun.spawnSync(
+    ["npm", "pack", `${target.npmPackage}@${Bun.version}`, "--silent", "--pack-destination", cache],
+    { stderr: "inherit" },
+  );
   if (packed.exitCode !== 0) throw new Error(`npm pack ${target.npmPackage}@${Bun.version} failed`);
   const tgz = readdirSync(cache).find((f) => f.endsWith(".tgz"));
   if (!tgz) throw new Error(`npm pack left no tarball in ${cache}`);
@@ -80,7 +83,9 @@ async function build(target: Target, outfile: string, cross: boolean): Promise<v
   const digest = createHash("sha256").update(readFileSync(outfile)).digest("hex");
   writeFileSync(`${outfile}.sha256`, `${digest}  ${outfile.split("/").pop()}\n`);
   const mb = (readFileSync(outfile).byteLength / 1024 / 1024).toFixed(1);
-  console.log(`built ${outfile} (${target.name}, crabtalk ${version}, ${mb} MB, ${Math.round(performance.now() - started)} ms)`);
+  console.log(
+    `built ${outfile} (${target.name}, crabtalk ${version}, ${mb} MB, ${Math.round(performance.now() - started)} ms)`,
+  );
 }
 
 mkdirSync(dist, { recursive: true });

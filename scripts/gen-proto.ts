@@ -20,9 +20,21 @@ import { join } from "node:path";
 const root = join(import.meta.dir, "..");
 
 const SCALARS: Record<string, string> = {
-  double: "number", float: "number", int32: "number", uint32: "number", sint32: "number",
-  fixed32: "number", sfixed32: "number", int64: "number", uint64: "number", sint64: "number",
-  fixed64: "number", sfixed64: "number", bool: "boolean", string: "string", bytes: "Uint8Array",
+  double: "number",
+  float: "number",
+  int32: "number",
+  uint32: "number",
+  sint32: "number",
+  fixed32: "number",
+  sfixed32: "number",
+  int64: "number",
+  uint64: "number",
+  sint64: "number",
+  fixed64: "number",
+  sfixed64: "number",
+  bool: "boolean",
+  string: "string",
+  bytes: "Uint8Array",
 };
 
 function fieldType(field: protobuf.Field): string {
@@ -67,7 +79,8 @@ export function generate(protoFile: string): string {
       out.push(`  ${oneof.name}?: ${names};`);
     }
     for (const field of type.fieldsArray) {
-      const optional = field.partOf !== null || (!field.repeated && !field.map && !(field.type in SCALARS) && !isEnum(field));
+      const optional =
+        field.partOf !== null || (!field.repeated && !field.map && !(field.type in SCALARS) && !isEnum(field));
       if (field.comment) out.push(`  /** ${field.comment.replace(/\*\//g, "* /").replace(/\n/g, " ")} */`);
       out.push(`  ${field.name}${optional ? "?" : ""}: ${fieldType(field)};`);
     }

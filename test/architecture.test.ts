@@ -51,7 +51,11 @@ test("every src folder imports only what the architecture allows", () => {
       const daemonCommand = rel === join("cli", "daemon.ts") && targetFolder === "daemon";
       if (!allowed!.includes(targetFolder) && !daemonCommand) violations.push(`${rel} imports ${target}`);
     }
-    if (folder === "cli" && !rel.endsWith(`cli${sep}daemon.ts`) && /from "\.\.\/daemon\//.test(readFileSync(file, "utf8"))) {
+    if (
+      folder === "cli" &&
+      !rel.endsWith(`cli${sep}daemon.ts`) &&
+      /from "\.\.\/daemon\//.test(readFileSync(file, "utf8"))
+    ) {
       violations.push(`${rel} imports daemon (only cli/daemon.ts may)`);
     }
   }
@@ -63,6 +67,7 @@ test("nothing imports the daemon except the daemon command, and nothing in src i
     const text = readFileSync(file, "utf8");
     const rel = relative(SRC, file);
     expect(text.includes('from "../../test/') || text.includes('from "../test/'), rel).toBe(false);
-    if (!rel.startsWith("daemon") && rel !== join("cli", "daemon.ts")) expect(/from "(\.\.\/)+daemon\//.test(text), rel).toBe(false);
+    if (!rel.startsWith("daemon") && rel !== join("cli", "daemon.ts"))
+      expect(/from "(\.\.\/)+daemon\//.test(text), rel).toBe(false);
   }
 });

@@ -120,10 +120,17 @@ export interface TurnOutcome {
 }
 
 /** Runs one StreamMsg to its end, ErrorMsg, disconnect or deadline, whichever comes first. */
-export async function runTurn(client: CrabtalkClient, req: { content: string; session?: number }, deadlineMs: number, onEvent?: (e: StreamEvent) => void): Promise<TurnOutcome> {
+export async function runTurn(
+  client: CrabtalkClient,
+  req: { content: string; session?: number },
+  deadlineMs: number,
+  onEvent?: (e: StreamEvent) => void,
+): Promise<TurnOutcome> {
   const t0 = performance.now();
   const out: TurnOutcome = { events: [], text: "", ms: 0 };
-  const it = client.stream({ stream: { agent: "crab", content: req.content, session: req.session } })[Symbol.asyncIterator]();
+  const it = client
+    .stream({ stream: { agent: "crab", content: req.content, session: req.session } })
+    [Symbol.asyncIterator]();
   const deadline = new Promise<"deadline">((r) => setTimeout(() => r("deadline"), deadlineMs));
   try {
     for (;;) {
@@ -153,7 +160,9 @@ export async function runTurn(client: CrabtalkClient, req: { content: string; se
 /** Resolves with `work`, or rejects after `ms` naming `what`. */
 export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)),
+  );
   try {
     return await Promise.race([work, timeout]);
   } finally {

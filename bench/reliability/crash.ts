@@ -42,7 +42,10 @@ export async function crashScenario(opts: ScenarioOptions): Promise<Row[]> {
   fake.route((req) => {
     const prompt = lastUserText(req);
     // 24 deltas 10 ms apart: a kill lands before, during or after the stream.
-    return sseReply(openaiSse({ model: "fake-model", text: answerTo(prompt), textDeltas: 24 }), { chunkSizes: [160], chunkDelayMs: 10 });
+    return sseReply(openaiSse({ model: "fake-model", text: answerTo(prompt), textDeltas: 24 }), {
+      chunkSizes: [160],
+      chunkDelayMs: 10,
+    });
   });
   const config = reliabilityConfig(fake.url);
 
@@ -114,14 +117,36 @@ export async function crashScenario(opts: ScenarioOptions): Promise<Row[]> {
       else problems.push(`session ${id} after the crashes: ${out.error?.message ?? out.hung ?? out.end?.stopReason}`);
     }
     c.close();
-    opts.log(`seed ${seed}: ${kills} kills (${killedMidTurn} mid-turn, ${killedOnEnd} as a StreamEnd arrived), ${started} turns started, ${completed.length} completed, ${seen.size} sessions`);
+    opts.log(
+      `seed ${seed}: ${kills} kills (${killedMidTurn} mid-turn, ${killedOnEnd} as a StreamEnd arrived), ${started} turns started, ${completed.length} completed, ${seen.size} sessions`,
+    );
     for (const p of problems.slice(0, 10)) opts.log(`problem: ${p}`);
     const lost = problems.filter((p) => p.startsWith("lost")).length;
     return [
-      { scenario: "crash", check: "kill -9 at random points", figure: `${kills} kills (${killedMidTurn} mid-turn, ${killedOnEnd} at a StreamEnd) over ${started} turns, seed ${seed}`, pass: started >= target && kills > 0 },
-      { scenario: "crash", check: "sessions listed and loaded after each restart", figure: `${checkedHistories} loads of ${seen.size} sessions, ${problems.filter((p) => p.startsWith("session")).length} failed`, pass: !problems.some((p) => p.startsWith("session") && !p.includes("after the crashes")) },
-      { scenario: "crash", check: "completed turns still in history", figure: `${completed.length} completed, ${lost} lost`, pass: lost === 0 && completed.length > 0 },
-      { scenario: "crash", check: "every session usable after the last restart", figure: `${usable}/${seen.size}`, pass: usable === seen.size },
+      {
+        scenario: "crash",
+        check: "kill -9 at random points",
+        figure: `${kills} kills (${killedMidTurn} mid-turn, ${killedOnEnd} at a StreamEnd) over ${started} turns, seed ${seed}`,
+        pass: started >= target && kills > 0,
+      },
+      {
+        scenario: "crash",
+        check: "sessions listed and loaded after each restart",
+        figure: `${checkedHistories} loads of ${seen.size} sessions, ${problems.filter((p) => p.startsWith("session")).length} failed`,
+        pass: !problems.some((p) => p.startsWith("session") && !p.includes("after the crashes")),
+      },
+      {
+        scenario: "crash",
+        check: "completed turns still in history",
+        figure: `${completed.length} completed, ${lost} lost`,
+        pass: lost === 0 && completed.length > 0,
+      },
+      {
+        scenario: "crash",
+        check: "every session usable after the last restart",
+        figure: `${usable}/${seen.size}`,
+        pass: usable === seen.size,
+      },
     ];
   } finally {
     await d?.cleanup();

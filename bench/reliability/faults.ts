@@ -37,9 +37,17 @@ export async function faultsScenario(opts: ScenarioOptions): Promise<Row[]> {
     "stall mid-stream": (p) => sseReply(goodSse(p), { gate: release.promise, gateAfterBytes: 300 }),
     "reset mid-stream": (p) => ({ kind: "reset", body: goodSse(p), afterBytes: 300 }),
     "5xx storm": () => errorReply(503, { error: { message: "overloaded", type: "server_error" } }),
-    "5xx then recovery": (p, n) => (n < RETRIES ? errorReply(502, { error: { message: "bad gateway" } }) : sseReply(goodSse(p))),
-    "garbage SSE": () => sseReply(`data: {"choices":[{"delta":{"content":"x"}}]\n\ndata: \u0000\u0001garbage{{{\n\n${"\u00ff".repeat(64)}\n\n`),
-    "html for SSE": () => ({ kind: "body", body: "<html><body>502 Bad Gateway</body></html>", contentType: "text/html" }),
+    "5xx then recovery": (p, n) =>
+      n < RETRIES ? errorReply(502, { error: { message: "bad gateway" } }) : sseReply(goodSse(p)),
+    "garbage SSE": () =>
+      sseReply(
+        `data: {"choices":[{"delta":{"content":"x"}}]\n\ndata: \u0000\u0001garbage{{{\n\n${"\u00ff".repeat(64)}\n\n`,
+      ),
+    "html for SSE": () => ({
+      kind: "body",
+      body: "<html><body>502 Bad Gateway</body></html>",
+      contentType: "text/html",
+    }),
   };
   await using fake = await FakeProvider.start();
   fake.route((req) => {
@@ -53,7 +61,9 @@ export async function faultsScenario(opts: ScenarioOptions): Promise<Row[]> {
   const home = tempHome("crabtalk-rel-faults-");
   await using d = await startQuietDaemon({
     home,
-    config: reliabilityConfig(fake.url, { provider: `max_retries = ${RETRIES}\ntimeout_ms = ${TIMEOUT_MS}\nidle_timeout_ms = ${TIMEOUT_MS}` }),
+    config: reliabilityConfig(fake.url, {
+      provider: `max_retries = ${RETRIES}\ntimeout_ms = ${TIMEOUT_MS}\nidle_timeout_ms = ${TIMEOUT_MS}`,
+    }),
   });
   const rows: Row[] = [];
   try {
@@ -73,7 +83,8 @@ export async function faultsScenario(opts: ScenarioOptions): Promise<Row[]> {
           const code = out.error?.code ?? (out.end?.stopReason === "error" ? out.end.errorCode : 0);
           const message = out.error?.message ?? (out.end?.stopReason === "error" ? out.end.error : undefined);
           if (out.hung) r.hung++;
-          else if (recovers ? out.end?.stopReason === "stop" && out.text === good(prompt) : code > 0 && message) r.clear++;
+          else if (recovers ? out.end?.stopReason === "stop" && out.text === good(prompt) : code > 0 && message)
+            r.clear++;
           r.sample ||= message ? `${code} ${message}` : (out.end?.stopReason ?? out.hung ?? "");
           // The session stays usable: a good turn right after the fault.
           const after = await runTurn(c, { content: `after ${prompt}`, session }, TURN_DEADLINE_MS);
@@ -85,7 +96,9 @@ export async function faultsScenario(opts: ScenarioOptions): Promise<Row[]> {
       }),
     );
     for (const r of results) {
-      opts.log(`${r.kind}: ${r.clear}/${perKind} clear, ${r.hung} hung, ${r.usable}/${perKind} usable after, max ${r.maxMs.toFixed(0)} ms; e.g. ${r.sample.slice(0, 140)}`);
+      opts.log(
+        `${r.kind}: ${r.clear}/${perKind} clear, ${r.hung} hung, ${r.usable}/${perKind} usable after, max ${r.maxMs.toFixed(0)} ms; e.g. ${r.sample.slice(0, 140)}`,
+      );
       const expect = r.kind === "5xx then recovery" ? "succeeded after retries" : "clear error";
       rows.push({
         scenario: "faults",
@@ -94,7 +107,12 @@ export async function faultsScenario(opts: ScenarioOptions): Promise<Row[]> {
         pass: r.clear === perKind && r.hung === 0 && r.usable === perKind,
       });
     }
-    rows.push({ scenario: "faults", check: "daemon alive after the faults", figure: `timeouts ${TIMEOUT_MS} ms, ${RETRIES} retries, turn deadline ${TURN_DEADLINE_MS / 1000} s`, pass: alive(d) });
+    rows.push({
+      scenario: "faults",
+      check: "daemon alive after the faults",
+      figure: `timeouts ${TIMEOUT_MS} ms, ${RETRIES} retries, turn deadline ${TURN_DEADLINE_MS / 1000} s`,
+      pass: alive(d),
+    });
     return rows;
   } finally {
     release.release();

@@ -17,7 +17,17 @@ import { tempHome } from "../../test/helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../../test/helpers/fake-provider.ts";
 import { frame, lengthPrefix } from "../../test/helpers/raw-socket.ts";
 import { openaiSse } from "../../test/helpers/sse-builders.ts";
-import { alive, mb, reliabilityConfig, rssMb, runTurn, settledRss, startQuietDaemon, type Row, type ScenarioOptions } from "./common.ts";
+import {
+  alive,
+  mb,
+  reliabilityConfig,
+  rssMb,
+  runTurn,
+  settledRss,
+  startQuietDaemon,
+  type Row,
+  type ScenarioOptions,
+} from "./common.ts";
 import { FrameReader } from "../../src/transport/framing.ts";
 
 const MAX = 16 * 1024 * 1024;
@@ -59,7 +69,11 @@ function varint(n: number | bigint): number[] {
   return out;
 }
 const tag = (field: number, wire: number): number[] => varint((field << 3) | wire);
-const ld = (field: number, body: Uint8Array | number[]): number[] => [...tag(field, 2), ...varint(body.length), ...body];
+const ld = (field: number, body: Uint8Array | number[]): number[] => [
+  ...tag(field, 2),
+  ...varint(body.length),
+  ...body,
+];
 
 /** Known ClientMessage fields (requests 1..31, request_id 100) with the wrong wire type or a lying length. */
 function wrongWireType(b: Bytes): Uint8Array {
@@ -139,7 +153,18 @@ async function open(path: string): Promise<Conn> {
     sock.once("error", reject);
   });
   let closed = false;
-  const c: Conn = { sock, closed: new Promise((r) => sock.once("close", () => ((closed = true), r()))), isClosed: () => closed, pongs: new Set(), replies: 0 };
+  const c: Conn = {
+    sock,
+    closed: new Promise((r) =>
+      sock.once("close", () => {
+        closed = true;
+        r();
+      }),
+    ),
+    isClosed: () => closed,
+    pongs: new Set(),
+    replies: 0,
+  };
   const reader = new FrameReader();
   sock.on("error", () => {});
   sock.on("data", (chunk: Buffer) => {
@@ -219,12 +244,26 @@ export async function fuzzScenario(opts: ScenarioOptions): Promise<Row[]> {
       record("length at 16 MiB", 1, await probe(d.socket, [lengthPrefix(MAX), atCap], ++marker, 20_000));
       peak = Math.max(peak, rssMb(pid));
     }
-    for (const len of [MAX + 1, MAX + 4096, 2 ** 31, 2 ** 32 - 1, MAX * 2, MAX + 1, 2 ** 32 - 2, 2 ** 30, MAX + 7, 2 ** 28]) {
+    for (const len of [
+      MAX + 1,
+      MAX + 4096,
+      2 ** 31,
+      2 ** 32 - 1,
+      MAX * 2,
+      MAX + 1,
+      2 ** 32 - 2,
+      2 ** 30,
+      MAX + 7,
+      2 ** 28,
+    ]) {
       if (!alive(d)) break;
       record("length over 16 MiB", 1, await probe(d.socket, [lengthPrefix(len), b.some(64)], ++marker, 5000));
     }
     opts.log(`seed ${seed}: ${frames} frames sent`);
-    for (const [family, t] of tally) opts.log(`${family}: ${t.frames} frames on ${t.conns} connections: ${t.answered} answered, ${t.closed} closed, ${t.stuck} stuck`);
+    for (const [family, t] of tally)
+      opts.log(
+        `${family}: ${t.frames} frames on ${t.conns} connections: ${t.answered} answered, ${t.closed} closed, ${t.stuck} stuck`,
+      );
 
     // A normal client afterwards.
     const c = await d.client();
@@ -236,11 +275,36 @@ export async function fuzzScenario(opts: ScenarioOptions): Promise<Row[]> {
     const conns = [...tally.values()].reduce((n, t) => n + t.conns, 0);
     const overClosed = tally.get("length over 16 MiB")?.closed ?? 0;
     return [
-      { scenario: "fuzz", check: "malformed frames sent, daemon never crashed", figure: `${frames} frames on ${conns} connections, seed ${seed}`, pass: frames >= 10_000 && alive(d) },
-      { scenario: "fuzz", check: "every connection answered or closed cleanly", figure: `${conns - stuck} of ${conns} (${stuck} stuck)`, pass: stuck === 0 },
-      { scenario: "fuzz", check: "lengths over the cap refused and closed", figure: `${overClosed} of ${tally.get("length over 16 MiB")?.conns ?? 0}`, pass: overClosed === (tally.get("length over 16 MiB")?.conns ?? -1) },
-      { scenario: "fuzz", check: "normal client after: ping + real turn", figure: `${pong?.pong ? "pong" : "no pong"}, turn ${turn.end?.stopReason ?? turn.error?.message ?? turn.hung}`, pass: !!pong?.pong && turn.end?.stopReason === "stop" && turn.text === "still here" },
-      { scenario: "fuzz", check: "daemon RSS before / peak / after", figure: `${mb(rssBefore)} / ${mb(peak)} / ${mb(rssAfter)}`, pass: rssAfter < rssBefore + 100 },
+      {
+        scenario: "fuzz",
+        check: "malformed frames sent, daemon never crashed",
+        figure: `${frames} frames on ${conns} connections, seed ${seed}`,
+        pass: frames >= 10_000 && alive(d),
+      },
+      {
+        scenario: "fuzz",
+        check: "every connection answered or closed cleanly",
+        figure: `${conns - stuck} of ${conns} (${stuck} stuck)`,
+        pass: stuck === 0,
+      },
+      {
+        scenario: "fuzz",
+        check: "lengths over the cap refused and closed",
+        figure: `${overClosed} of ${tally.get("length over 16 MiB")?.conns ?? 0}`,
+        pass: overClosed === (tally.get("length over 16 MiB")?.conns ?? -1),
+      },
+      {
+        scenario: "fuzz",
+        check: "normal client after: ping + real turn",
+        figure: `${pong?.pong ? "pong" : "no pong"}, turn ${turn.end?.stopReason ?? turn.error?.message ?? turn.hung}`,
+        pass: !!pong?.pong && turn.end?.stopReason === "stop" && turn.text === "still here",
+      },
+      {
+        scenario: "fuzz",
+        check: "daemon RSS before / peak / after",
+        figure: `${mb(rssBefore)} / ${mb(peak)} / ${mb(rssAfter)}`,
+        pass: rssAfter < rssBefore + 100,
+      },
     ];
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -12,7 +12,18 @@ import { tempHome } from "../../test/helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../../test/helpers/fake-provider.ts";
 import { openaiSse, split } from "../../test/helpers/sse-builders.ts";
 import { lastUserText } from "../../test/helpers/turn-kit.ts";
-import { alive, hwmMb, mb, reliabilityConfig, rssSampler, runTurn, settledRss, startQuietDaemon, type Row, type ScenarioOptions } from "./common.ts";
+import {
+  alive,
+  hwmMb,
+  mb,
+  reliabilityConfig,
+  rssSampler,
+  runTurn,
+  settledRss,
+  startQuietDaemon,
+  type Row,
+  type ScenarioOptions,
+} from "./common.ts";
 
 /** Deltas per turn and their pacing: a fast model (about 100 tokens/s per stream). */
 const DELTAS = 200;
@@ -47,18 +58,43 @@ export async function loadScenario(opts: ScenarioOptions): Promise<Row[]> {
     const deltas = outcomes.reduce((sum, o) => sum + o.events.filter((e) => e.chunk).length, 0);
     const sent = clients.reduce((sum, _, i) => sum + split(textFor(`s${i}`), DELTAS).length, 0);
     const bad = outcomes.findIndex((o, i) => o.text !== textFor(`s${i}`));
-    if (bad >= 0) opts.log(`turn s${bad}: ${outcomes[bad]!.error?.message ?? outcomes[bad]!.hung ?? outcomes[bad]!.end?.stopReason}, ${outcomes[bad]!.text.length} chars`);
+    if (bad >= 0)
+      opts.log(
+        `turn s${bad}: ${outcomes[bad]!.error?.message ?? outcomes[bad]!.hung ?? outcomes[bad]!.end?.stopReason}, ${outcomes[bad]!.text.length} chars`,
+      );
     // Give the daemon time to drop connection state, then read the memory the sessions keep.
     await Bun.sleep(1500);
     const after = await settledRss(pid, 7, 150);
     const perSession = ((after - idle) * 1024) / n;
     const turnMs = outcomes.map((o) => o.ms).sort((a, b) => a - b);
-    opts.log(`${n} turns in ${seconds.toFixed(1)} s; turn time median ${turnMs[Math.floor(n / 2)]!.toFixed(0)} ms, max ${turnMs.at(-1)!.toFixed(0)} ms`);
+    opts.log(
+      `${n} turns in ${seconds.toFixed(1)} s; turn time median ${turnMs[Math.floor(n / 2)]!.toFixed(0)} ms, max ${turnMs.at(-1)!.toFixed(0)} ms`,
+    );
     return [
-      { scenario: "load", check: `${n} concurrent sessions complete, right content`, figure: `${right}/${n} in ${seconds.toFixed(1)} s (model pace ${DELTAS} deltas at ${DELTA_DELAY_MS} ms)`, pass: right === n && alive(d) },
-      { scenario: "load", check: "throughput delivered to clients", figure: `${Math.round(deltas / seconds)} tokens/s (${deltas} of ${sent} deltas; offered ${Math.round((n * 1000) / DELTA_DELAY_MS)}/s)`, pass: deltas === sent },
-      { scenario: "load", check: "peak daemon RSS (VmHWM / sampled)", figure: `${mb(hwm)} / ${mb(sampledPeak)} (idle ${mb(idle)})`, pass: hwm < 1024 },
-      { scenario: "load", check: "memory per idle session", figure: `${perSession.toFixed(0)} KB (${mb(after)} after vs ${mb(idle)} idle; includes heap not yet returned)`, pass: perSession < 1024 },
+      {
+        scenario: "load",
+        check: `${n} concurrent sessions complete, right content`,
+        figure: `${right}/${n} in ${seconds.toFixed(1)} s (model pace ${DELTAS} deltas at ${DELTA_DELAY_MS} ms)`,
+        pass: right === n && alive(d),
+      },
+      {
+        scenario: "load",
+        check: "throughput delivered to clients",
+        figure: `${Math.round(deltas / seconds)} tokens/s (${deltas} of ${sent} deltas; offered ${Math.round((n * 1000) / DELTA_DELAY_MS)}/s)`,
+        pass: deltas === sent,
+      },
+      {
+        scenario: "load",
+        check: "peak daemon RSS (VmHWM / sampled)",
+        figure: `${mb(hwm)} / ${mb(sampledPeak)} (idle ${mb(idle)})`,
+        pass: hwm < 1024,
+      },
+      {
+        scenario: "load",
+        check: "memory per idle session",
+        figure: `${perSession.toFixed(0)} KB (${mb(after)} after vs ${mb(idle)} idle; includes heap not yet returned)`,
+        pass: perSession < 1024,
+      },
     ];
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -19,7 +19,17 @@ import { tempHome, type DaemonHandle } from "../../test/helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../../test/helpers/fake-provider.ts";
 import { openaiSse } from "../../test/helpers/sse-builders.ts";
 import { lastUserText } from "../../test/helpers/turn-kit.ts";
-import { alive, fdCount, mb, reliabilityConfig, runTurn, settledRss, startQuietDaemon, type Row, type ScenarioOptions } from "./common.ts";
+import {
+  alive,
+  fdCount,
+  mb,
+  reliabilityConfig,
+  runTurn,
+  settledRss,
+  startQuietDaemon,
+  type Row,
+  type ScenarioOptions,
+} from "./common.ts";
 
 const WORKERS = 4;
 const POOL = 8;
@@ -46,7 +56,12 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
   const warmMs = opts.short ? 6_000 : 30_000;
   const checkpoints = opts.short ? 1 : 4;
   await using fake = await FakeProvider.start();
-  fake.route((req) => sseReply(openaiSse({ model: "fake-model", text: answer(lastUserText(req)), textDeltas: 12 }), { chunkSizes: [300], chunkDelayMs: 3 }));
+  fake.route((req) =>
+    sseReply(openaiSse({ model: "fake-model", text: answer(lastUserText(req)), textDeltas: 12 }), {
+      chunkSizes: [300],
+      chunkDelayMs: 3,
+    }),
+  );
   const home = tempHome("crabtalk-rel-soak-");
   await using d = await startQuietDaemon({ home, config: reliabilityConfig(fake.url) });
   const pid = d.proc.pid;
@@ -95,7 +110,8 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
         } else {
           const out = await runTurn(c, { content: prompt, session }, 20_000);
           turns++;
-          if (out.text !== answer(prompt)) failures.push(`${prompt}: ${out.error?.message ?? out.hung ?? out.end?.stopReason}`);
+          if (out.text !== answer(prompt))
+            failures.push(`${prompt}: ${out.error?.message ?? out.hung ?? out.end?.stopReason}`);
           if (session === undefined && out.session !== undefined && pool.length < POOL) pool.push(out.session);
           if (i % 4 === 1 && out.session) await c.request({ getHistory: { session: out.session } });
           if (i % 4 === 2) await c.request({ sessions: {} });
@@ -140,9 +156,24 @@ export async function soakScenario(opts: ScenarioOptions): Promise<Row[]> {
     const seconds = (Date.now() - t0) / 1000;
     for (const f of failures.slice(0, 5)) opts.log(`failure: ${f}`);
     return [
-      { scenario: "soak", check: "repeated turns, connects, hang-ups", figure: `${turns} turns + ${hangups} hang-ups, ${connects} connects in ${seconds.toFixed(0)} s, ${failures.length} failed`, pass: failures.length === 0 && alive(d) && turns > 0 },
-      { scenario: "soak", check: "RSS end vs after warm-up (margin 10% + 8 MB)", figure: `${readings.map((r) => r.rss.toFixed(1)).join(" -> ")} MB (+${(end.rss - start.rss).toFixed(1)}, margin ${RSS_MARGIN(start.rss).toFixed(1)})`, pass: end.rss - start.rss <= RSS_MARGIN(start.rss) },
-      { scenario: "soak", check: `open fds end vs after warm-up (margin ${FD_MARGIN})`, figure: readings.map((r) => r.fds).join(" -> "), pass: end.fds - start.fds <= FD_MARGIN },
+      {
+        scenario: "soak",
+        check: "repeated turns, connects, hang-ups",
+        figure: `${turns} turns + ${hangups} hang-ups, ${connects} connects in ${seconds.toFixed(0)} s, ${failures.length} failed`,
+        pass: failures.length === 0 && alive(d) && turns > 0,
+      },
+      {
+        scenario: "soak",
+        check: "RSS end vs after warm-up (margin 10% + 8 MB)",
+        figure: `${readings.map((r) => r.rss.toFixed(1)).join(" -> ")} MB (+${(end.rss - start.rss).toFixed(1)}, margin ${RSS_MARGIN(start.rss).toFixed(1)})`,
+        pass: end.rss - start.rss <= RSS_MARGIN(start.rss),
+      },
+      {
+        scenario: "soak",
+        check: `open fds end vs after warm-up (margin ${FD_MARGIN})`,
+        figure: readings.map((r) => r.fds).join(" -> "),
+        pass: end.fds - start.fds <= FD_MARGIN,
+      },
     ];
   } finally {
     stop = true;

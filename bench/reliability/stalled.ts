@@ -18,7 +18,17 @@ import { FakeProvider } from "../../test/helpers/fake-provider.ts";
 import { frame } from "../../test/helpers/raw-socket.ts";
 import { floodSse, lastUserText } from "../../test/helpers/turn-kit.ts";
 import { median } from "../stats.ts";
-import { alive, mb, reliabilityConfig, rssSampler, runTurn, settledRss, startQuietDaemon, type Row, type ScenarioOptions } from "./common.ts";
+import {
+  alive,
+  mb,
+  reliabilityConfig,
+  rssSampler,
+  runTurn,
+  settledRss,
+  startQuietDaemon,
+  type Row,
+  type ScenarioOptions,
+} from "./common.ts";
 
 const STALLED = 10;
 /** Burst per stalled stream: 8,000 deltas of 200 characters (about 2 MB of frames), past every buffer on the way. */
@@ -64,7 +74,10 @@ export async function stalledScenario(opts: ScenarioOptions): Promise<Row[]> {
     return { kind: "generate", chunks: () => stalledStream(round) };
   });
   const home = tempHome("crabtalk-rel-stalled-");
-  await using d = await startQuietDaemon({ home, config: reliabilityConfig(fake.url, { daemon: "client_stall_timeout_ms = 120000" }) });
+  await using d = await startQuietDaemon({
+    home,
+    config: reliabilityConfig(fake.url, { daemon: "client_stall_timeout_ms = 120000" }),
+  });
   const pid = d.proc.pid;
   try {
     const idle = await settledRss(pid);
@@ -74,7 +87,10 @@ export async function stalledScenario(opts: ScenarioOptions): Promise<Row[]> {
       const out = await runTurn(c, { content: "fast" }, 60_000);
       c.close();
       const got = out.events.filter((e) => e.chunk).length;
-      if (got !== fastDeltas || out.end?.stopReason !== "stop") throw new Error(`fast turn: ${got} of ${fastDeltas} deltas, ${out.error?.message ?? out.hung ?? out.end?.stopReason}`);
+      if (got !== fastDeltas || out.end?.stopReason !== "stop")
+        throw new Error(
+          `fast turn: ${got} of ${fastDeltas} deltas, ${out.error?.message ?? out.hung ?? out.end?.stopReason}`,
+        );
       return got / (out.ms / 1000);
     };
     await fastRun(); // warm-up
@@ -92,7 +108,9 @@ export async function stalledScenario(opts: ScenarioOptions): Promise<Row[]> {
         await new Promise((res) => sock.once("connect", res));
         sock.on("error", () => {});
         sock.pause();
-        sock.write(frame(clientMessage.encode({ stream: { agent: "crab", content: `stall ${r}.${i}` }, requestId: 1 })));
+        sock.write(
+          frame(clientMessage.encode({ stream: { agent: "crab", content: `stall ${r}.${i}` }, requestId: 1 })),
+        );
         socks.push(sock);
       }
       while (fake.requests.length < before + STALLED) await Bun.sleep(10);
@@ -104,7 +122,9 @@ export async function stalledScenario(opts: ScenarioOptions): Promise<Row[]> {
       for (const s of socks) s.destroy();
       await Bun.sleep(300);
       ratio = median(beside) / median(alone);
-      opts.log(`round ${r + 1}: alone ${alone.at(-1)!.toFixed(0)}/s, beside stalled ${beside.at(-1)!.toFixed(0)}/s; medians ratio ${ratio.toFixed(3)}; RSS with stalled ${mb(withStalled)}`);
+      opts.log(
+        `round ${r + 1}: alone ${alone.at(-1)!.toFixed(0)}/s, beside stalled ${beside.at(-1)!.toFixed(0)}/s; medians ratio ${ratio.toFixed(3)}; RSS with stalled ${mb(withStalled)}`,
+      );
       if (r + 1 >= minRounds && ratio >= 0.9) break;
     }
     const peak = await sampler.stop();
@@ -112,8 +132,18 @@ export async function stalledScenario(opts: ScenarioOptions): Promise<Row[]> {
     const after = await settledRss(pid, 5, 200);
     opts.log(`RSS ${mb(after)} 3 s after the last stalled reader left`);
     return [
-      { scenario: "stalled", check: "fast client beside 10 stalled vs alone (>= 90%)", figure: `${median(beside).toFixed(0)} vs ${median(alone).toFixed(0)} deltas/s = ${(ratio * 100).toFixed(1)}% (medians of ${alone.length} rounds)`, pass: ratio >= 0.9 },
-      { scenario: "stalled", check: `daemon RSS: peak under ${RSS_BOUND_MB} MB`, figure: `peak ${mb(peak)}, idle ${mb(idle)}, ${mb(after)} after`, pass: peak <= RSS_BOUND_MB && alive(d) },
+      {
+        scenario: "stalled",
+        check: "fast client beside 10 stalled vs alone (>= 90%)",
+        figure: `${median(beside).toFixed(0)} vs ${median(alone).toFixed(0)} deltas/s = ${(ratio * 100).toFixed(1)}% (medians of ${alone.length} rounds)`,
+        pass: ratio >= 0.9,
+      },
+      {
+        scenario: "stalled",
+        check: `daemon RSS: peak under ${RSS_BOUND_MB} MB`,
+        figure: `peak ${mb(peak)}, idle ${mb(idle)}, ${mb(after)} after`,
+        pass: peak <= RSS_BOUND_MB && alive(d),
+      },
       {
         scenario: "stalled",
         check: "RSS once the stalled readers left (idle + 160 MB)",

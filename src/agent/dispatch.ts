@@ -41,7 +41,8 @@ export type Prepared = { ok: true; tool: Tool; args: Record<string, unknown> } |
 export function prepareCall(call: ToolCall, ctx: DispatchContext): Prepared {
   const tool = ctx.tools.get(call.name);
   if (!tool) {
-    if (ctx.knownTools.has(call.name)) return { ok: false, output: `tool ${call.name} is not granted to agent ${ctx.agent}` };
+    if (ctx.knownTools.has(call.name))
+      return { ok: false, output: `tool ${call.name} is not granted to agent ${ctx.agent}` };
     const available = [...ctx.tools.keys()].join(", ") || "none";
     return { ok: false, output: `unknown tool ${call.name}; available tools: ${available}` };
   }
@@ -51,7 +52,10 @@ export function prepareCall(call: ToolCall, ctx: DispatchContext): Prepared {
 
   const errors = validate(tool.parameters, args);
   if (errors.length > 0) {
-    return { ok: false, output: `invalid arguments for ${tool.name}:\n${formatErrors(errors)}\nFix the arguments and call ${tool.name} again.` };
+    return {
+      ok: false,
+      output: `invalid arguments for ${tool.name}:\n${formatErrors(errors)}\nFix the arguments and call ${tool.name} again.`,
+    };
   }
   return { ok: true, tool, args };
 }
@@ -65,7 +69,8 @@ function parseArguments(call: ToolCall): Record<string, unknown> | string {
   let reason: string;
   try {
     const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
     reason = `got ${Array.isArray(parsed) ? "an array" : typeof parsed === "object" ? "null" : `a ${typeof parsed}`}`;
   } catch (err) {
     reason = `not valid JSON (${errorMessage(err)})`;
@@ -79,7 +84,11 @@ function parseArguments(call: ToolCall): Record<string, unknown> | string {
  * Resolves "cancelled" as soon as `signal` aborts, without waiting for the
  * tool (the tool's own signal is aborted too, so it can kill its children).
  */
-export async function runCall(call: ToolCall, ctx: DispatchContext, signal: AbortSignal): Promise<Required<ToolOutput>> {
+export async function runCall(
+  call: ToolCall,
+  ctx: DispatchContext,
+  signal: AbortSignal,
+): Promise<Required<ToolOutput>> {
   if (signal.aborted) return { output: CANCELLED_OUTPUT, isError: true };
   const prepared = prepareCall(call, ctx);
   if (!prepared.ok) return { output: prepared.output, isError: true };
@@ -90,7 +99,9 @@ export async function runCall(call: ToolCall, ctx: DispatchContext, signal: Abor
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await new Promise<Required<ToolOutput>>((resolve) => {
-      callController.signal.addEventListener("abort", () => resolve({ output: CANCELLED_OUTPUT, isError: true }), { once: true });
+      callController.signal.addEventListener("abort", () => resolve({ output: CANCELLED_OUTPUT, isError: true }), {
+        once: true,
+      });
       void authorizeAndExecute(prepared.tool, prepared.args, call, ctx, callController.signal, (ms) => {
         timer = setTimeout(() => {
           resolve({ output: `tool ${call.name} timed out after ${formatSeconds(ms)}`, isError: true });
@@ -127,7 +138,10 @@ async function authorizeAndExecute(
   startTimer(ctx.timeoutMs);
   try {
     const result = await tool.execute(args, { agent: ctx.agent, session: ctx.session, callId: call.id, signal });
-    return { output: typeof result.output === "string" ? result.output : String(result.output), isError: result.isError === true };
+    return {
+      output: typeof result.output === "string" ? result.output : String(result.output),
+      isError: result.isError === true,
+    };
   } catch (err) {
     return { output: `${tool.name} failed: ${errorMessage(err)}`, isError: true };
   }

@@ -79,7 +79,11 @@ export function runAgent(options: RunAgentOptions, signal: AbortSignal): EventSt
   return out;
 }
 
-async function drive(options: RunAgentOptions, signal: AbortSignal, out: EventStream<LoopEvent, LoopEnd>): Promise<void> {
+async function drive(
+  options: RunAgentOptions,
+  signal: AbortSignal,
+  out: EventStream<LoopEvent, LoopEnd>,
+): Promise<void> {
   const produced: Message[] = [];
   let usage = emptyUsage();
   let model = options.model;
@@ -103,7 +107,11 @@ async function drive(options: RunAgentOptions, signal: AbortSignal, out: EventSt
     authorize: options.authorize,
     timeoutMs: options.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
   };
-  const toolSchemas = options.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  const toolSchemas = options.tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    parameters: t.parameters,
+  }));
   const overBudget = () => options.maxTokensPerTurn !== undefined && totalTokens(usage) > options.maxTokensPerTurn;
 
   for (let iteration = 0; ; iteration++) {
@@ -146,7 +154,15 @@ async function drive(options: RunAgentOptions, signal: AbortSignal, out: EventSt
     out.push({ type: "tool_start", calls });
     if (overBudget()) {
       // The calls were announced in the assistant message, so each still needs a result.
-      for (const call of calls) out.push({ type: "tool_result", callId: call.id, name: call.name, output: BUDGET_OUTPUT, isError: true, durationMs: 0 });
+      for (const call of calls)
+        out.push({
+          type: "tool_result",
+          callId: call.id,
+          name: call.name,
+          output: BUDGET_OUTPUT,
+          isError: true,
+          durationMs: 0,
+        });
       for (const call of calls) emitMessage(toolResult(call, BUDGET_OUTPUT, true));
       out.push({ type: "tools_complete" });
       return finish("token_budget");
@@ -166,15 +182,38 @@ async function drive(options: RunAgentOptions, signal: AbortSignal, out: EventSt
 const BUDGET_OUTPUT = "not run: this turn used up its token budget (max_tokens_per_turn)";
 
 type ModelResponse =
-  | { kind: "done"; message: AssistantMessage; usage: Usage; model?: string; stopReason: "stop" | "length" | "tool_calls" | "refusal" }
-  | { kind: "error"; aborted: boolean; status?: number; message: string; partial: AssistantMessage; usage: Usage; model?: string };
+  | {
+      kind: "done";
+      message: AssistantMessage;
+      usage: Usage;
+      model?: string;
+      stopReason: "stop" | "length" | "tool_calls" | "refusal";
+    }
+  | {
+      kind: "error";
+      aborted: boolean;
+      status?: number;
+      message: string;
+      partial: AssistantMessage;
+      usage: Usage;
+      model?: string;
+    };
 
 /** Streams one model call, forwarding deltas; reduces it to its terminal event. */
-async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortSignal, out: EventStream<LoopEvent, LoopEnd>): Promise<ModelResponse> {
+async function callModel(
+  stream: StreamFn,
+  request: ModelRequest,
+  signal: AbortSignal,
+  out: EventStream<LoopEvent, LoopEnd>,
+): Promise<ModelResponse> {
   let startedModel: string | undefined;
   let lastUsage = emptyUsage();
   let partialText = "";
-  const partial = (): AssistantMessage => ({ role: "assistant", content: partialText, ...(startedModel ? { model: startedModel } : {}) });
+  const partial = (): AssistantMessage => ({
+    role: "assistant",
+    content: partialText,
+    ...(startedModel ? { model: startedModel } : {}),
+  });
   const aborted = abortPromise(signal);
   let iterator: AsyncIterator<ProviderEvent> | undefined;
   try {
@@ -182,7 +221,15 @@ async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortS
     for (;;) {
       // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
       const next = await Promise.race([iterator.next(), aborted.promise]);
-      if (next === ABORTED) return { kind: "error", aborted: true, message: "aborted", partial: partial(), usage: lastUsage, model: startedModel };
+      if (next === ABORTED)
+        return {
+          kind: "error",
+          aborted: true,
+          message: "aborted",
+          partial: partial(),
+          usage: lastUsage,
+          model: startedModel,
+        };
       if (next.done) break;
       const ev = next.value;
       switch (ev.type) {
@@ -200,14 +247,21 @@ async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortS
           lastUsage = ev.usage;
           break;
         case "done":
-          return { kind: "done", message: ev.message, usage: ev.usage, model: ev.message.model ?? startedModel, stopReason: ev.stopReason };
+          return {
+            kind: "done",
+            message: ev.message,
+            usage: ev.usage,
+            model: ev.message.model ?? startedModel,
+            stopReason: ev.stopReason,
+          };
         case "error":
           return {
             kind: "error",
             aborted: ev.stopReason === "aborted",
             ...(ev.error.status !== undefined ? { status: ev.error.status } : {}),
             message: ev.error.message,
-            partial: ev.message.content.length >= partialText.length ? ev.message : { ...ev.message, content: partialText },
+            partial:
+              ev.message.content.length >= partialText.length ? ev.message : { ...ev.message, content: partialText },
             usage: ev.usage,
             model: ev.message.model ?? startedModel,
           };
@@ -217,13 +271,27 @@ async function callModel(stream: StreamFn, request: ModelRequest, signal: AbortS
     }
   } catch (err) {
     // The provider contract says streams never throw; treat a throw like an error event.
-    return { kind: "error", aborted: signal.aborted, message: errorMessage(err), partial: partial(), usage: lastUsage, model: startedModel };
+    return {
+      kind: "error",
+      aborted: signal.aborted,
+      message: errorMessage(err),
+      partial: partial(),
+      usage: lastUsage,
+      model: startedModel,
+    };
   } finally {
     aborted.dispose();
     // Let the provider release its request; do not wait for a provider that ignores the signal.
     void Promise.resolve(iterator?.return?.()).catch(() => undefined);
   }
-  return { kind: "error", aborted: false, message: "provider stream ended without a result", partial: partial(), usage: lastUsage, model: startedModel };
+  return {
+    kind: "error",
+    aborted: false,
+    message: "provider stream ended without a result",
+    partial: partial(),
+    usage: lastUsage,
+    model: startedModel,
+  };
 }
 
 const ABORTED = Symbol("aborted");
@@ -255,7 +323,14 @@ async function runTools(
       const started = performance.now();
       const result = await runCall(call, ctx, signal);
       const durationMs = Math.round(performance.now() - started);
-      out.push({ type: "tool_result", callId: call.id, name: call.name, output: result.output, isError: result.isError, durationMs });
+      out.push({
+        type: "tool_result",
+        callId: call.id,
+        name: call.name,
+        output: result.output,
+        isError: result.isError,
+        durationMs,
+      });
       return result;
     }),
   );
@@ -264,4 +339,3 @@ async function runTools(
 function toolResult(call: ToolCall, content: string, isError: boolean): ToolResultMessage {
   return { role: "tool", toolCallId: call.id, name: call.name, content, isError, timestamp: Date.now() };
 }
-

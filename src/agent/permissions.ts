@@ -53,9 +53,14 @@ export function createPermissionEngine(
   grants: ReadonlyMap<string, readonly string[]> | Readonly<Record<string, readonly string[]>>,
 ): PermissionEngine {
   const global = new Map(Object.entries(rules.global));
-  const perAgent = new Map(Object.entries(rules.agents).map(([agent, table]) => [agent, new Map(Object.entries(table))]));
+  const perAgent = new Map(
+    Object.entries(rules.agents).map(([agent, table]) => [agent, new Map(Object.entries(table))]),
+  );
   const grantMap = new Map<string, Set<string>>(
-    (grants instanceof Map ? [...grants.entries()] : Object.entries(grants)).map(([agent, tools]) => [agent, new Set(tools)]),
+    (grants instanceof Map ? [...grants.entries()] : Object.entries(grants)).map(([agent, tools]) => [
+      agent,
+      new Set(tools),
+    ]),
   );
 
   const explain = (agent: string, tool: string): PermissionDecision => {
@@ -75,7 +80,11 @@ export function createPermissionEngine(
 }
 
 /** The decision of one table, or undefined when no rule in it applies to `tool`. */
-function fromTable(table: ReadonlyMap<string, Permission>, tool: string, where: string): PermissionDecision | undefined {
+function fromTable(
+  table: ReadonlyMap<string, Permission>,
+  tool: string,
+  where: string,
+): PermissionDecision | undefined {
   const exact = table.get(tool);
   const wildcard = table.get(WILDCARD);
   if (exact === "deny") return { permission: "deny", reason: `${where} ${tool} = "deny"` };

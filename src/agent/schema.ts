@@ -51,20 +51,24 @@ function check(schema: JsonSchema, value: unknown, path: string, errors: SchemaE
   }
 
   if (typeof value === "number") {
-    if (typeof schema.minimum === "number" && value < schema.minimum) fail(`must be >= ${schema.minimum}, got ${value}`);
-    if (typeof schema.maximum === "number" && value > schema.maximum) fail(`must be <= ${schema.maximum}, got ${value}`);
+    if (typeof schema.minimum === "number" && value < schema.minimum)
+      fail(`must be >= ${schema.minimum}, got ${value}`);
+    if (typeof schema.maximum === "number" && value > schema.maximum)
+      fail(`must be <= ${schema.maximum}, got ${value}`);
   }
 
   if (typeof value === "string") {
     // Length in code points, as JSON Schema defines it, not UTF-16 units.
     const length = [...value].length;
-    if (typeof schema.minLength === "number" && length < schema.minLength) fail(`must be at least ${schema.minLength} characters long`);
-    if (typeof schema.maxLength === "number" && length > schema.maxLength) fail(`must be at most ${schema.maxLength} characters long`);
+    if (typeof schema.minLength === "number" && length < schema.minLength)
+      fail(`must be at least ${schema.minLength} characters long`);
+    if (typeof schema.maxLength === "number" && length > schema.maxLength)
+      fail(`must be at most ${schema.maxLength} characters long`);
   }
 
   if (Array.isArray(value) && isSchema(schema.items)) {
     const items = schema.items;
-    value.forEach((item, i) => check(items, item, `${path}[${i}]`, errors));
+    for (const [i, item] of value.entries()) check(items, item, `${path}[${i}]`, errors);
   }
 
   if (isObject(value)) checkObject(schema, value, path, errors);

@@ -3,7 +3,13 @@
  * MCP and extension tools later all implement `Tool`; the loop knows nothing
  * else about where a tool runs.
  */
-import type { AssistantMessage, Message, StopReason as ProviderStopReason, ToolCall, Usage } from "../provider/types.ts";
+import type {
+  AssistantMessage,
+  Message,
+  StopReason as ProviderStopReason,
+  ToolCall,
+  Usage,
+} from "../provider/types.ts";
 
 export interface ToolContext {
   agent: string;
@@ -46,4 +52,11 @@ export type LoopEvent =
   | { type: "model_end"; model: string; usage: Usage; message: AssistantMessage }
   /** A message to append to the session history (assistant or tool result), as soon as it is complete. */
   | { type: "message"; message: Message }
-  | { type: "end"; stopReason: TurnStopReason; usage: Usage; model: string; text: string; error?: { code: number; message: string } };
+  | {
+      type: "end";
+      stopReason: TurnStopReason;
+      usage: Usage;
+      model: string;
+      text: string;
+      error?: { code: number; message: string };
+    };

@@ -19,11 +19,20 @@ import { runSlash } from "./attach/slash.ts";
 import { recap } from "./attach/recap.ts";
 
 export const attachCommand = defineCommand({
-  meta: { name: "attach", description: "Chat with an agent: a REPL that keeps one session across turns. Ctrl-C cancels a turn, Ctrl-D or /exit leaves, /help lists commands." },
+  meta: {
+    name: "attach",
+    description:
+      "Chat with an agent: a REPL that keeps one session across turns. Ctrl-C cancels a turn, Ctrl-D or /exit leaves, /help lists commands.",
+  },
   args: {
     ...connectionArgs,
     agent: { type: "string", alias: "a", default: "crab", description: "Agent to talk to", valueHint: "NAME" },
-    session: { type: "string", alias: "s", description: "Continue this session (shows a turn in flight)", valueHint: "ID" },
+    session: {
+      type: "string",
+      alias: "s",
+      description: "Continue this session (shows a turn in flight)",
+      valueHint: "ID",
+    },
     new: { type: "boolean", description: "Start a new session (the default)" },
     last: { type: "boolean", description: "Continue the agent's most recently active session" },
   },
@@ -33,15 +42,28 @@ export const attachCommand = defineCommand({
     let sessionId: number | undefined;
     if (args.session !== undefined) {
       sessionId = Number(args.session);
-      if (!Number.isSafeInteger(sessionId) || sessionId <= 0) throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
+      if (!Number.isSafeInteger(sessionId) || sessionId <= 0)
+        throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
     }
     const out = process.stdout;
     const style = makeStyle(colorEnabled(Boolean(out.isTTY)));
     const width = () => columnsOf(out);
     const write = (text: string) => void out.write(text);
-    const renderer = new TurnRenderer({ style, sink: { write, isTTY: Boolean(out.isTTY), columns: width }, animate: Boolean(out.isTTY) });
+    const renderer = new TurnRenderer({
+      style,
+      sink: { write, isTTY: Boolean(out.isTTY), columns: width },
+      animate: Boolean(out.isTTY),
+    });
     const input = new TerminalInput(pathsFor(resolveHome()).history);
-    const repl = new AttachRepl({ endpoint: { socket: args.socket, tcp: tcpFlag(args.tcp) }, agent: args.agent || "crab", session: sessionId, input, renderer, style, out: write });
+    const repl = new AttachRepl({
+      endpoint: { socket: args.socket, tcp: tcpFlag(args.tcp) },
+      agent: args.agent || "crab",
+      session: sessionId,
+      input,
+      renderer,
+      style,
+      out: write,
+    });
     try {
       await repl.connect();
     } catch (err) {
@@ -61,10 +83,10 @@ export const attachCommand = defineCommand({
           throw new CliFailure(err instanceof Error ? err.message : String(err));
         });
         repl.agent = history.history!.agent;
-        for (const line of recap(history.history!.messages, style, width())) write(line + "\n");
+        for (const line of recap(history.history!.messages, style, width())) write(`${line}\n`);
       }
       const where = repl.session !== null ? `session ${repl.session}` : "new session";
-      write(style.paint("dim", `crabtalk · ${repl.agent} · ${where} · /help for commands, Ctrl-D to leave`) + "\n");
+      write(`${style.paint("dim", `crabtalk · ${repl.agent} · ${where} · /help for commands, Ctrl-D to leave`)}\n`);
       if (repl.session !== null) await repl.watch(repl.session);
       await loop(repl, input, style, width);
     } finally {
@@ -74,7 +96,12 @@ export const attachCommand = defineCommand({
   },
 });
 
-async function loop(repl: AttachRepl, input: TerminalInput, style: ReturnType<typeof makeStyle>, width: () => number): Promise<void> {
+async function loop(
+  repl: AttachRepl,
+  input: TerminalInput,
+  style: ReturnType<typeof makeStyle>,
+  width: () => number,
+): Promise<void> {
   const prompt = style.paint("cyan", "› ");
   for (;;) {
     while (repl.turn) await repl.turn.done;

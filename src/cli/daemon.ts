@@ -14,10 +14,16 @@ const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 3, debug: 4, t
 export const daemonCommand = defineCommand({
   meta: {
     name: "daemon",
-    description: "Run the crabtalk daemon in the foreground (as systemd or Docker would). Listens on $CRABTALK_HOME/crabtalk.sock and on loopback TCP; stop it with Ctrl-C or SIGTERM.",
+    description:
+      "Run the crabtalk daemon in the foreground (as systemd or Docker would). Listens on $CRABTALK_HOME/crabtalk.sock and on loopback TCP; stop it with Ctrl-C or SIGTERM.",
   },
   args: {
-    "log-level": { type: "enum", options: Object.keys(LEVELS), default: "info", description: "Lowest level of log line to write (stderr and $CRABTALK_HOME/logs/daemon.log)" },
+    "log-level": {
+      type: "enum",
+      options: Object.keys(LEVELS),
+      default: "info",
+      description: "Lowest level of log line to write (stderr and $CRABTALK_HOME/logs/daemon.log)",
+    },
   },
   async run({ args }) {
     const home = resolveHome();
@@ -25,7 +31,10 @@ export const daemonCommand = defineCommand({
       const code = await runDaemon({ home, env: process.env, logLevel: LEVELS[args["log-level"]] ?? 3 });
       process.exit(code);
     } catch (err) {
-      if (err instanceof AlreadyRunning) throw new CliFailure(`${err.message}; home ${home}. Stop it first (kill ${err.pid}) or use another CRABTALK_HOME.`);
+      if (err instanceof AlreadyRunning)
+        throw new CliFailure(
+          `${err.message}; home ${home}. Stop it first (kill ${err.pid}) or use another CRABTALK_HOME.`,
+        );
       if (err instanceof ConfigError) throw new CliFailure(`config error: ${err.message}`);
       throw err;
     }

@@ -18,7 +18,11 @@ import { EventLines } from "./render/events-line.ts";
 const RETRY_MS = 500;
 
 export const eventsCommand = defineCommand({
-  meta: { name: "events", description: "Watch every agent's events live across sessions (turns, tools, approvals, tokens). Keeps running across daemon restarts; Ctrl-C leaves." },
+  meta: {
+    name: "events",
+    description:
+      "Watch every agent's events live across sessions (turns, tools, approvals, tokens). Keeps running across daemon restarts; Ctrl-C leaves.",
+  },
   args: {
     ...connectionArgs,
     agent: { type: "string", alias: "a", description: "Only this agent's events", valueHint: "NAME" },
@@ -31,7 +35,7 @@ export const eventsCommand = defineCommand({
     const lines = new EventLines(style, () => columnsOf(out));
     const notice = (text: string) => {
       if (args.json) process.stderr.write(`crabtalk: ${text}\n`);
-      else out.write(style.paint("dim", `── ${text}`) + "\n");
+      else out.write(`${style.paint("dim", `── ${text}`)}\n`);
     };
     const endpoint = { socket: args.socket, tcp: tcpFlag(args.tcp) };
     let waitingSaid = false;
@@ -42,12 +46,21 @@ export const eventsCommand = defineCommand({
         client = await CrabtalkClient.connect(endpoint);
       } catch (err) {
         if (!(err instanceof DaemonNotRunning)) throw err;
-        if (!waitingSaid) notice(everConnected ? "the daemon is gone; waiting for it to come back…" : "the daemon is not running; waiting for it (start it with `crabtalk daemon`)…");
+        if (!waitingSaid)
+          notice(
+            everConnected
+              ? "the daemon is gone; waiting for it to come back…"
+              : "the daemon is not running; waiting for it (start it with `crabtalk daemon`)…",
+          );
         waitingSaid = true;
         await Bun.sleep(RETRY_MS);
         continue;
       }
-      notice(everConnected ? "reconnected: watching events again" : `watching ${args.agent ? `${args.agent}'s` : "every agent's"} events (Ctrl-C to leave)`);
+      notice(
+        everConnected
+          ? "reconnected: watching events again"
+          : `watching ${args.agent ? `${args.agent}'s` : "every agent's"} events (Ctrl-C to leave)`,
+      );
       everConnected = true;
       waitingSaid = false;
       try {
@@ -55,7 +68,7 @@ export const eventsCommand = defineCommand({
           const event = reply.event;
           if (!event) continue;
           if (args.json) printJson(event);
-          else for (const l of lines.lines(event)) out.write(l + "\n");
+          else for (const l of lines.lines(event)) out.write(`${l}\n`);
         }
       } catch (err) {
         if (err instanceof DaemonError) notice(`the daemon ended the subscription: ${err.message}`);

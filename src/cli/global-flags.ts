@@ -4,7 +4,7 @@
  * tools expect; citty only parses flags after the subcommand, so they are
  * moved behind the command name, where every client command declares them.
  */
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*):\d{1,5}$/;
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/;
 
 export function hoistGlobalFlags(argv: readonly string[]): string[] {
   const hoisted: string[] = [];

@@ -18,7 +18,8 @@ export const cli: CommandDef = defineCommand({
   meta: {
     name: "crabtalk",
     version: VERSION,
-    description: "The agent daemon that hides nothing. `crabtalk daemon` runs it; every other command is a client of its socket.",
+    description:
+      "The agent daemon that hides nothing. `crabtalk daemon` runs it; every other command is a client of its socket.",
   },
   subCommands: {
     daemon: daemonCommand,

@@ -18,17 +18,25 @@ export const logsCommand = defineCommand({
   meta: { name: "logs", description: "Print the daemon log ($CRABTALK_HOME/logs/daemon.log). -f keeps following it." },
   args: {
     follow: { type: "boolean", alias: "f", description: "Keep printing new lines as the daemon writes them" },
-    lines: { type: "string", alias: "n", default: "50", description: "How many of the last lines to print first", valueHint: "N" },
+    lines: {
+      type: "string",
+      alias: "n",
+      default: "50",
+      description: "How many of the last lines to print first",
+      valueHint: "N",
+    },
   },
   async run({ args }) {
     const n = Number(args.lines);
-    if (!Number.isInteger(n) || n < 0) throw new CliFailure(`-n expects a whole number, got "${args.lines}"`, EXIT_USAGE);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliFailure(`-n expects a whole number, got "${args.lines}"`, EXIT_USAGE);
     const file = pathsFor(resolveHome()).logFile;
-    if (!existsSync(file) && !args.follow) throw new CliFailure(`no log file at ${file}: has the daemon ever run with this CRABTALK_HOME?`);
+    if (!existsSync(file) && !args.follow)
+      throw new CliFailure(`no log file at ${file}: has the daemon ever run with this CRABTALK_HOME?`);
     let offset = 0;
     if (existsSync(file)) {
       const text = readFileSync(file, "utf8");
-      for (const line of lastLines(text, n)) process.stdout.write(line + "\n");
+      for (const line of lastLines(text, n)) process.stdout.write(`${line}\n`);
       offset = Buffer.byteLength(text);
     }
     if (!args.follow) return;

@@ -42,12 +42,24 @@ function wireEvent(r: Extract<StoredRecord, { kind: "event" }>, session: number)
 
 function messageText(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((p: { text?: unknown }) => (typeof p?.text === "string" ? p.text : "")).join("");
+  if (Array.isArray(content))
+    return content.map((p: { text?: unknown }) => (typeof p?.text === "string" ? p.text : "")).join("");
   return JSON.stringify(content);
 }
 
-export async function renderTrace(file: string, session: number, style: Style, write: (s: string) => void, columns: () => number): Promise<Totals> {
-  const renderer = new TurnRenderer({ style, sink: { write, isTTY: false, columns }, animate: false, perCallUsage: true });
+export async function renderTrace(
+  file: string,
+  session: number,
+  style: Style,
+  write: (s: string) => void,
+  columns: () => number,
+): Promise<Totals> {
+  const renderer = new TurnRenderer({
+    style,
+    sink: { write, isTTY: false, columns },
+    animate: false,
+    perCallUsage: true,
+  });
   const totals: Totals = { turns: 0, tools: 0, failedTools: 0, perModel: new Map() };
   const width = () => columns() - 1;
   for await (const line of readLines(file)) {
@@ -55,14 +67,28 @@ export async function renderTrace(file: string, session: number, style: Style, w
     if (!r) continue;
     switch (r.kind) {
       case "meta":
-        write(style.paint("bold", `session ${r.id}`) + style.paint("dim", ` · agent ${r.agent} · created by ${r.createdBy} · ${stamp(r.createdAt)}`) + "\n");
-        if (r.title) write(style.paint("dim", truncate(`“${oneLine(r.title)}”`, width())) + "\n");
+        write(
+          style.paint("bold", `session ${r.id}`) +
+            style.paint("dim", ` · agent ${r.agent} · created by ${r.createdBy} · ${stamp(r.createdAt)}`) +
+            "\n",
+        );
+        if (r.title) write(`${style.paint("dim", truncate(`“${oneLine(r.title)}”`, width()))}\n`);
         break;
       case "message":
-        if (r.message.role === "user") renderer.notice("\n" + style.paint("bold", truncate(`› ${oneLine(messageText(r.message.content))}`, width())) + style.paint("dim", `  ${stamp(r.ts)}`));
+        if (r.message.role === "user")
+          renderer.notice(
+            "\n" +
+              style.paint("bold", truncate(`› ${oneLine(messageText(r.message.content))}`, width())) +
+              style.paint("dim", `  ${stamp(r.ts)}`),
+          );
         break;
       case "compaction":
-        renderer.notice(style.paint("dim", `⟳ history compacted: ${formatCount(r.tokensBefore)} → ${formatCount(r.tokensAfter)} tokens`));
+        renderer.notice(
+          style.paint(
+            "dim",
+            `⟳ history compacted: ${formatCount(r.tokensBefore)} → ${formatCount(r.tokensAfter)} tokens`,
+          ),
+        );
         break;
       case "interrupted":
         renderer.abandon("interrupted");
@@ -93,20 +119,30 @@ export async function renderTrace(file: string, session: number, style: Style, w
 }
 
 export const replayCommand = defineCommand({
-  meta: { name: "replay", description: "Show a session's timeline from its trace, with the look of attach (turns, tool calls with durations, tokens per model call, totals). Works while the daemon is down." },
+  meta: {
+    name: "replay",
+    description:
+      "Show a session's timeline from its trace, with the look of attach (turns, tool calls with durations, tokens per model call, totals). Works while the daemon is down.",
+  },
   args: {
-    id: { type: "positional", required: true, description: "Session id, as `crabtalk sessions` lists it", valueHint: "ID" },
+    id: {
+      type: "positional",
+      required: true,
+      description: "Session id, as `crabtalk sessions` lists it",
+      valueHint: "ID",
+    },
     json: { type: "boolean", description: "Print the raw trace records, one JSON object per line" },
   },
   async run({ args }) {
     const id = Number(args.id);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new CliFailure(`replay expects a session id (a whole number), got "${args.id}"`, EXIT_USAGE);
+    if (!Number.isSafeInteger(id) || id <= 0)
+      throw new CliFailure(`replay expects a session id (a whole number), got "${args.id}"`, EXIT_USAGE);
     const file = join(pathsFor(resolveHome()).sessions, `${id}.jsonl`);
     if (!existsSync(file)) throw new CliFailure(`session ${id} not found: no trace at ${file}`);
     exitQuietlyOnBrokenPipe();
     const out = process.stdout;
     if (args.json) {
-      for await (const line of readLines(file)) if (parseRecord(line.text)) out.write(line.text + "\n");
+      for await (const line of readLines(file)) if (parseRecord(line.text)) out.write(`${line.text}\n`);
       return;
     }
     const style = makeStyle(colorEnabled(Boolean(out.isTTY)));
@@ -118,7 +154,15 @@ export const replayCommand = defineCommand({
       all = addUsage(all, row.usage);
       calls += row.calls;
     }
-    out.write("\n" + style.paint("bold", "totals") + ` ${totals.turns} turn(s) · ${calls} model call(s) · ${totals.tools} tool call(s)${totals.failedTools ? `, ${totals.failedTools} failed` : ""} · ${formatUsage(all)}\n`);
-    for (const [model, row] of totals.perModel) out.write(style.paint("dim", truncate(`  ${model}: ${row.calls} call(s) · ${formatUsage(row.usage)}`, columns() - 1)) + "\n");
+    out.write(
+      "\n" +
+        style.paint("bold", "totals") +
+        ` ${totals.turns} turn(s) · ${calls} model call(s) · ${totals.tools} tool call(s)${totals.failedTools ? `, ${totals.failedTools} failed` : ""} · ${formatUsage(all)}\n`,
+    );
+    for (const [model, row] of totals.perModel)
+      out.write(
+        style.paint("dim", truncate(`  ${model}: ${row.calls} call(s) · ${formatUsage(row.usage)}`, columns() - 1)) +
+          "\n",
+      );
   },
 });

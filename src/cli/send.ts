@@ -22,24 +22,45 @@ async function readStdin(): Promise<string> {
 }
 
 export const sendCommand = defineCommand({
-  meta: { name: "send", description: "Send one message and print the answer (`-` reads it from stdin). --json prints every event, one JSON object per line." },
+  meta: {
+    name: "send",
+    description:
+      "Send one message and print the answer (`-` reads it from stdin). --json prints every event, one JSON object per line.",
+  },
   args: {
     ...connectionArgs,
-    message: { type: "positional", required: true, description: "The message, or - to read it from stdin", valueHint: "MESSAGE" },
-    agent: { type: "string", alias: "a", description: "Agent to ask (default crab; a --session keeps its own agent)", valueHint: "NAME" },
-    session: { type: "string", alias: "s", description: "Continue this session instead of starting a new one", valueHint: "ID" },
+    message: {
+      type: "positional",
+      required: true,
+      description: "The message, or - to read it from stdin",
+      valueHint: "MESSAGE",
+    },
+    agent: {
+      type: "string",
+      alias: "a",
+      description: "Agent to ask (default crab; a --session keeps its own agent)",
+      valueHint: "NAME",
+    },
+    session: {
+      type: "string",
+      alias: "s",
+      description: "Continue this session instead of starting a new one",
+      valueHint: "ID",
+    },
     json: { type: "boolean", description: "Print every event as one JSON object per line" },
   },
   async run({ args }) {
     let session: number | undefined;
     if (args.session !== undefined) {
       session = Number(args.session);
-      if (!Number.isSafeInteger(session) || session <= 0) throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
+      if (!Number.isSafeInteger(session) || session <= 0)
+        throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
     }
     exitQuietlyOnBrokenPipe();
     // Like $(...) in a shell: the newline that ends piped text is not part of the message.
     const content = args.message === "-" ? (await readStdin()).replace(/\n+$/, "") : args.message;
-    if (!content.trim()) throw new CliFailure("empty message: give the text to send, or - to read it from stdin", EXIT_USAGE);
+    if (!content.trim())
+      throw new CliFailure("empty message: give the text to send, or - to read it from stdin", EXIT_USAGE);
     const agent = args.agent ?? (session ? "" : "crab");
     await withClient(args, async (client) => {
       let sessionId = session ?? 0;
@@ -61,8 +82,20 @@ export const sendCommand = defineCommand({
           if (ev.event === "toolStart") answer = "";
           if (ev.event === "approval") {
             const a = ev.approval!;
-            process.stderr.write(`crabtalk: denied ${a.tool}: it needs approval and send cannot ask (use crabtalk attach)\n`);
-            await client.request({ approve: { callId: a.callId, response: "deny", session: sessionId, reason: "the user ran a non-interactive `crabtalk send`; nobody can approve this call now", taskId: 0 } }).catch(() => {});
+            process.stderr.write(
+              `crabtalk: denied ${a.tool}: it needs approval and send cannot ask (use crabtalk attach)\n`,
+            );
+            await client
+              .request({
+                approve: {
+                  callId: a.callId,
+                  response: "deny",
+                  session: sessionId,
+                  reason: "the user ran a non-interactive `crabtalk send`; nobody can approve this call now",
+                  taskId: 0,
+                },
+              })
+              .catch(() => {});
           }
           if (ev.event === "end") end = ev.end;
         }
@@ -71,11 +104,16 @@ export const sendCommand = defineCommand({
       }
       if (!end) throw new CliFailure("the turn ended without a result");
       if (!args.json) {
-        process.stdout.write(answer.endsWith("\n") || answer === "" ? answer : answer + "\n");
+        process.stdout.write(answer.endsWith("\n") || answer === "" ? answer : `${answer}\n`);
         if (process.stderr.isTTY) {
           const style = makeStyle(colorEnabled(true));
           const stop = describeStop(end.stopReason);
-          process.stderr.write(style.paint("dim", `─ session ${sessionId} · ${end.model} · ${formatUsage(end.usage)}${stop ? ` · ${stop}` : ""}`) + "\n");
+          process.stderr.write(
+            `${style.paint(
+              "dim",
+              `─ session ${sessionId} · ${end.model} · ${formatUsage(end.usage)}${stop ? ` · ${stop}` : ""}`,
+            )}\n`,
+          );
         }
       }
       if (end.stopReason === "aborted") throw new CliFailure("the turn was cancelled", 130);

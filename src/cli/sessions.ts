@@ -10,14 +10,26 @@ import { defineCommand } from "citty";
 import type { HistoryMessage, SessionInfo } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
 
-const jsonArg = { json: { type: "boolean", description: "Print one JSON object (the daemon's reply) instead of text" } } as const;
-const idArg = { id: { type: "positional", required: true, description: "Session id, as `crabtalk sessions` lists it", valueHint: "ID" } } as const;
+const jsonArg = {
+  json: { type: "boolean", description: "Print one JSON object (the daemon's reply) instead of text" },
+} as const;
+const idArg = {
+  id: {
+    type: "positional",
+    required: true,
+    description: "Session id, as `crabtalk sessions` lists it",
+    valueHint: "ID",
+  },
+} as const;
 
 /** A session id or page number from the command line: a whole number, else a usage error (exit 2). */
 export function wholeNumber(value: string | undefined, what: string, min: number): number {
   const n = Number(value);
   if (value === undefined || value.trim() === "" || !Number.isSafeInteger(n) || n < min) {
-    throw new CliFailure(`${what} must be a whole number${min > 0 ? ` of at least ${min}` : ""}, got "${value ?? ""}"`, EXIT_USAGE);
+    throw new CliFailure(
+      `${what} must be a whole number${min > 0 ? ` of at least ${min}` : ""}, got "${value ?? ""}"`,
+      EXIT_USAGE,
+    );
   }
   return n;
 }
@@ -58,7 +70,7 @@ export function sessionTable(rows: readonly SessionInfo[], now = Date.now()): st
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ");
-  return [line(header), ...cells.map(line)].join("\n") + "\n";
+  return `${[line(header), ...cells.map(line)].join("\n")}\n`;
 }
 
 export function renderHistory(session: number, agent: string, messages: readonly HistoryMessage[]): string {
@@ -82,7 +94,11 @@ function indent(text: string): string {
 }
 
 const searchCommand = defineCommand({
-  meta: { name: "search", description: "Rank past user and assistant messages across every session by BM25 and print session, time and a snippet, best first. Tool arguments and results are never searched (they often hold secrets)." },
+  meta: {
+    name: "search",
+    description:
+      "Rank past user and assistant messages across every session by BM25 and print session, time and a snippet, best first. Tool arguments and results are never searched (they often hold secrets).",
+  },
   args: {
     ...connectionArgs,
     ...jsonArg,
@@ -100,7 +116,8 @@ const searchCommand = defineCommand({
         process.stdout.write(`no message matches "${args.query}"\n`);
         return;
       }
-      for (const h of hits) process.stdout.write(`session ${h.session}  ${stamp(h.timestampMs)}  ${h.role}  ${oneLine(h.snippet, 160)}\n`);
+      for (const h of hits)
+        process.stdout.write(`session ${h.session}  ${stamp(h.timestampMs)}  ${h.role}  ${oneLine(h.snippet, 160)}\n`);
     });
   },
 });
@@ -108,7 +125,8 @@ const searchCommand = defineCommand({
 export const sessionsCommand = defineCommand({
   meta: {
     name: "sessions",
-    description: "List sessions on disk and in memory, newest activity first: id, agent, title, message count, tokens, last activity and whether it is live in memory or running a turn. `crabtalk sessions search WORDS` searches their messages.",
+    description:
+      "List sessions on disk and in memory, newest activity first: id, agent, title, message count, tokens, last activity and whether it is live in memory or running a turn. `crabtalk sessions search WORDS` searches their messages.",
   },
   args: {
     ...connectionArgs,
@@ -121,7 +139,11 @@ export const sessionsCommand = defineCommand({
   async run({ args }) {
     // citty runs the parent's run after a subcommand's; `sessions search` is done by then.
     if (args._[0] === "search") return;
-    if (args._.length > 0) throw new CliFailure(`unexpected argument "${args._[0]}": did you mean \`crabtalk sessions search ${args._.join(" ")}\`?`, EXIT_USAGE);
+    if (args._.length > 0)
+      throw new CliFailure(
+        `unexpected argument "${args._[0]}": did you mean \`crabtalk sessions search ${args._.join(" ")}\`?`,
+        EXIT_USAGE,
+      );
     const offset = args.offset === undefined ? 0 : wholeNumber(args.offset, "--offset", 0);
     const limit = args.limit === undefined ? 0 : wholeNumber(args.limit, "--limit", 1);
     await withClient(args, async (client) => {
@@ -129,18 +151,27 @@ export const sessionsCommand = defineCommand({
       const list = reply.sessions!;
       if (args.json) return printJson(list);
       if (list.sessions.length === 0) {
-        process.stdout.write(list.total > 0 ? `no sessions at offset ${offset} (${list.total} in total)\n` : "no sessions yet\n");
+        process.stdout.write(
+          list.total > 0 ? `no sessions at offset ${offset} (${list.total} in total)\n` : "no sessions yet\n",
+        );
         return;
       }
       process.stdout.write(sessionTable(list.sessions));
       const last = offset + list.sessions.length;
-      if (list.total > list.sessions.length) process.stdout.write(`showing ${offset + 1}-${last} of ${list.total}${last < list.total ? `; next page: --offset ${last}` : ""}\n`);
+      if (list.total > list.sessions.length)
+        process.stdout.write(
+          `showing ${offset + 1}-${last} of ${list.total}${last < list.total ? `; next page: --offset ${last}` : ""}\n`,
+        );
     });
   },
 });
 
 export const historyCommand = defineCommand({
-  meta: { name: "history", description: "Print every message of a session as stored on disk (user, assistant with tool calls and thinking, tool results), oldest first, including messages a compaction has summarized away for the model." },
+  meta: {
+    name: "history",
+    description:
+      "Print every message of a session as stored on disk (user, assistant with tool calls and thinking, tool results), oldest first, including messages a compaction has summarized away for the model.",
+  },
   args: { ...connectionArgs, ...jsonArg, ...idArg },
   async run({ args }) {
     const id = wholeNumber(args.id, "session id", 1);
@@ -153,7 +184,11 @@ export const historyCommand = defineCommand({
 });
 
 export const killCommand = defineCommand({
-  meta: { name: "kill", description: "End a live session: cancel its running and queued turns and drop it from memory. Its history stays on disk and a later message resumes it." },
+  meta: {
+    name: "kill",
+    description:
+      "End a live session: cancel its running and queued turns and drop it from memory. Its history stays on disk and a later message resumes it.",
+  },
   args: { ...connectionArgs, ...idArg },
   async run({ args }) {
     const id = wholeNumber(args.id, "session id", 1);
@@ -165,7 +200,10 @@ export const killCommand = defineCommand({
 });
 
 export const rmCommand = defineCommand({
-  meta: { name: "rm", description: "Delete a session: end it if live and remove its file. Its id is never handed out again." },
+  meta: {
+    name: "rm",
+    description: "Delete a session: end it if live and remove its file. Its id is never handed out again.",
+  },
   args: { ...connectionArgs, ...idArg },
   async run({ args }) {
     const id = wholeNumber(args.id, "session id", 1);
@@ -177,7 +215,11 @@ export const rmCommand = defineCommand({
 });
 
 export const compactCommand = defineCommand({
-  meta: { name: "compact", description: "Compact a session now (after any running turn): the model summarizes the conversation and the summary replaces what it sees next; every older line stays on disk. Fails, leaving history unchanged, when summarizing fails." },
+  meta: {
+    name: "compact",
+    description:
+      "Compact a session now (after any running turn): the model summarizes the conversation and the summary replaces what it sees next; every older line stays on disk. Fails, leaving history unchanged, when summarizing fails.",
+  },
   args: { ...connectionArgs, ...jsonArg, ...idArg },
   async run({ args }) {
     const id = wholeNumber(args.id, "session id", 1);

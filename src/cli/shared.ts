@@ -22,8 +22,16 @@ export class CliFailure extends Error {
 }
 
 export const connectionArgs = {
-  socket: { type: "string", description: "Unix socket of the daemon (default: $CRABTALK_HOME/crabtalk.sock)", valueHint: "PATH" },
-  tcp: { type: "string", description: "Connect over TCP: to HOST:PORT, or with an empty value to the port in $CRABTALK_HOME/crabtalk.tcp", valueHint: "HOST:PORT" },
+  socket: {
+    type: "string",
+    description: "Unix socket of the daemon (default: $CRABTALK_HOME/crabtalk.sock)",
+    valueHint: "PATH",
+  },
+  tcp: {
+    type: "string",
+    description: "Connect over TCP: to HOST:PORT, or with an empty value to the port in $CRABTALK_HOME/crabtalk.tcp",
+    valueHint: "HOST:PORT",
+  },
 } as const;
 
 export interface ConnectionFlags {
@@ -57,7 +65,7 @@ export async function withClient<T>(flags: ConnectionFlags, fn: (client: Crabtal
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + "\n");
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 export { consola };

@@ -16,7 +16,11 @@ export function formatDuration(ms: number): string {
 }
 
 export const statusCommand = defineCommand({
-  meta: { name: "status", description: "Show whether the daemon is running: its version, protocol version, uptime, socket, TCP port and sessions. Exits 1 when it is not running." },
+  meta: {
+    name: "status",
+    description:
+      "Show whether the daemon is running: its version, protocol version, uptime, socket, TCP port and sessions. Exits 1 when it is not running.",
+  },
   args: { ...connectionArgs, json: { type: "boolean", description: "Print one JSON object instead of text" } },
   async run({ args }) {
     await withClient(args, async (client) => {

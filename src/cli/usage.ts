@@ -28,27 +28,49 @@ export function formatUsage(report: UsageReport): string {
       const u = r.usage;
       const prompt = u?.promptTokens ?? 0;
       const completion = u?.completionTokens ?? 0;
-      return [r.agent, r.model, count(prompt), count(completion), count(u?.cacheReadTokens ?? 0), count(prompt + completion), count(r.turns)];
+      return [
+        r.agent,
+        r.model,
+        count(prompt),
+        count(completion),
+        count(u?.cacheReadTokens ?? 0),
+        count(prompt + completion),
+        count(r.turns),
+      ];
     });
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     // Names left-aligned, numbers right-aligned.
-    const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join("  ")
+        .trimEnd();
     lines.push(line(header), ...rows.map(line));
   }
   const resets = formatLocalTime(report.resetsAtMs);
   if (report.dailyLimit > 0) {
     const left = Math.max(0, report.dailyLimit - report.usedToday);
     const state = left === 0 ? "spent: new turns are refused" : `${count(left)} left`;
-    lines.push(`daily budget: ${count(report.usedToday)} of ${count(report.dailyLimit)} tokens (${state}); resets at ${resets} local time`);
+    lines.push(
+      `daily budget: ${count(report.usedToday)} of ${count(report.dailyLimit)} tokens (${state}); resets at ${resets} local time`,
+    );
   } else {
-    lines.push(`${count(report.usedToday)} tokens today; no daily budget (set [budget] daily_tokens in crabtalk.toml); the count resets at ${resets} local time`);
+    lines.push(
+      `${count(report.usedToday)} tokens today; no daily budget (set [budget] daily_tokens in crabtalk.toml); the count resets at ${resets} local time`,
+    );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 export const usageCommand = defineCommand({
-  meta: { name: "usage", description: "Show today's token usage per agent and model, the daily budget and when it resets." },
-  args: { ...connectionArgs, json: { type: "boolean", description: "Print the daemon's usage report as one JSON object" } },
+  meta: {
+    name: "usage",
+    description: "Show today's token usage per agent and model, the daily budget and when it resets.",
+  },
+  args: {
+    ...connectionArgs,
+    json: { type: "boolean", description: "Print the daemon's usage report as one JSON object" },
+  },
   async run({ args }) {
     await withClient(args, async (client) => {
       const reply = await client.request({ usage: {} });

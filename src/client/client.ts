@@ -56,7 +56,12 @@ export class CrabtalkClient {
       return client;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ECONNREFUSED" || code === "FailedToOpenSocket" || /connect|ENOENT|refused/i.test(String(err))) {
+      if (
+        code === "ENOENT" ||
+        code === "ECONNREFUSED" ||
+        code === "FailedToOpenSocket" ||
+        /connect|ENOENT|refused/i.test(String(err))
+      ) {
         throw new DaemonNotRunning(describeEndpoint(endpoint), code);
       }
       throw err;
@@ -107,7 +112,9 @@ export class CrabtalkClient {
       this.pending.delete(id);
       if (!finished && !this.closed) {
         // The caller stopped early: tell the daemon to stop this stream.
-        this.conn.send(clientMessage.encode({ unsubscribe: { requestId: id }, requestId: this.nextId++ })).catch(() => {});
+        this.conn
+          .send(clientMessage.encode({ unsubscribe: { requestId: id }, requestId: this.nextId++ }))
+          .catch(() => {});
       }
     }
   }

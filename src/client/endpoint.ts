@@ -37,7 +37,8 @@ export function resolveEndpoint(options: EndpointOptions = {}): Endpoint {
       throw new DaemonNotRunning(paths.tcpPortFile, "no TCP port file");
     }
     const port = Number(text.trim());
-    if (!Number.isInteger(port) || port <= 0) throw new Error(`${paths.tcpPortFile} holds "${text.trim()}", not a port number`);
+    if (!Number.isInteger(port) || port <= 0)
+      throw new Error(`${paths.tcpPortFile} holds "${text.trim()}", not a port number`);
     return { hostname: "127.0.0.1", port };
   }
   return { unix: options.socket ?? paths.socket };

@@ -3,8 +3,13 @@
  * ErrorMsg, or the connection went away mid-request.
  */
 export class DaemonNotRunning extends Error {
-  constructor(readonly endpoint: string, cause?: string) {
-    super(`crabtalk daemon is not running (nothing accepts connections at ${endpoint}${cause ? `: ${cause}` : ""}). Start it with \`crabtalk daemon\`.`);
+  constructor(
+    readonly endpoint: string,
+    cause?: string,
+  ) {
+    super(
+      `crabtalk daemon is not running (nothing accepts connections at ${endpoint}${cause ? `: ${cause}` : ""}). Start it with \`crabtalk daemon\`.`,
+    );
     this.name = "DaemonNotRunning";
   }
 }

@@ -26,7 +26,17 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, expectBool, expectNumber, expectString, expectStringArray, isTable, rejectUnknownKeys, type ConfigContext, type Table } from "./errors.ts";
+import {
+  ConfigError,
+  expectBool,
+  expectNumber,
+  expectString,
+  expectStringArray,
+  isTable,
+  rejectUnknownKeys,
+  type ConfigContext,
+  type Table,
+} from "./errors.ts";
 import { expandTilde } from "./paths.ts";
 
 export const DEFAULT_AGENT = "crab";
@@ -84,7 +94,16 @@ export interface ParseAgentsOptions {
   readText?: (path: string) => string | undefined;
 }
 
-const AGENT_KEYS = ["model", "system_prompt", "tools", "max_iterations", "thinking", "cwd", "max_tokens_per_turn", "description"] as const;
+const AGENT_KEYS = [
+  "model",
+  "system_prompt",
+  "tools",
+  "max_iterations",
+  "thinking",
+  "cwd",
+  "max_tokens_per_turn",
+  "description",
+] as const;
 const BUDGET_KEYS = ["daily_tokens"] as const;
 /** Agent names become file names (agents/<name>.md) and wire identifiers, so keep them plain. */
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -92,7 +111,13 @@ const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** Parses the three sections out of the whole config document. */
 export function parseAgents(raw: Table, ctx: ConfigContext, opts: ParseAgentsOptions): AgentsConfig {
   const agentsTable = raw.agents ?? {};
-  if (!isTable(agentsTable)) throw new ConfigError(ctx.file, "agents", "expected a table of agents", "write each agent as an [agents.<name>] section");
+  if (!isTable(agentsTable))
+    throw new ConfigError(
+      ctx.file,
+      "agents",
+      "expected a table of agents",
+      "write each agent as an [agents.<name>] section",
+    );
 
   const agents = new Map<string, AgentConfig>();
   for (const [name, section] of Object.entries(agentsTable)) {
@@ -110,14 +135,27 @@ export function parseAgents(raw: Table, ctx: ConfigContext, opts: ParseAgentsOpt
 function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: ParseAgentsOptions): AgentConfig {
   const at = `agents.${name}`;
   if (!AGENT_NAME.test(name)) {
-    throw new ConfigError(ctx.file, at, `"${name}" is not a valid agent name`, "use letters, digits, - and _ only, starting with a letter or digit");
+    throw new ConfigError(
+      ctx.file,
+      at,
+      `"${name}" is not a valid agent name`,
+      "use letters, digits, - and _ only, starting with a letter or digit",
+    );
   }
   if (!isTable(section)) throw new ConfigError(ctx.file, at, "expected a table", `write it as an [${at}] section`);
   rejectUnknownKeys(ctx, at, section, AGENT_KEYS);
 
-  const model = section.model !== undefined ? expectString(ctx, `${at}.model`, section.model, 'write model = "<model name>"') : opts.defaultModel;
+  const model =
+    section.model !== undefined
+      ? expectString(ctx, `${at}.model`, section.model, 'write model = "<model name>"')
+      : opts.defaultModel;
   if (model === undefined) {
-    throw new ConfigError(ctx.file, at, `agent ${name} has no model`, `set model in [${at}], or configure a provider with at least one model`);
+    throw new ConfigError(
+      ctx.file,
+      at,
+      `agent ${name} has no model`,
+      `set model in [${at}], or configure a provider with at least one model`,
+    );
   }
 
   const agent: AgentConfig = {
@@ -129,18 +167,34 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
     cwd: join(opts.home, "work"),
   };
 
-  const prompt = section.system_prompt !== undefined
-    ? expectString(ctx, `${at}.system_prompt`, section.system_prompt, 'write system_prompt = "..." or put the prompt in agents/<name>.md')
-    : readPromptFile(join(opts.agentsDir, `${name}.md`), at, ctx, opts.readText ?? readIfExists);
+  const prompt =
+    section.system_prompt !== undefined
+      ? expectString(
+          ctx,
+          `${at}.system_prompt`,
+          section.system_prompt,
+          'write system_prompt = "..." or put the prompt in agents/<name>.md',
+        )
+      : readPromptFile(join(opts.agentsDir, `${name}.md`), at, ctx, opts.readText ?? readIfExists);
   if (prompt !== undefined && prompt.trim() !== "") agent.systemPrompt = prompt;
 
-  if (section.description !== undefined) agent.description = expectString(ctx, `${at}.description`, section.description, 'write description = "..."');
-  if (section.max_iterations !== undefined) agent.maxIterations = positiveInteger(ctx, `${at}.max_iterations`, section.max_iterations);
-  if (section.max_tokens_per_turn !== undefined) agent.maxTokensPerTurn = positiveInteger(ctx, `${at}.max_tokens_per_turn`, section.max_tokens_per_turn);
-  if (section.thinking !== undefined) agent.thinking = expectBool(ctx, `${at}.thinking`, section.thinking, "write thinking = true or thinking = false");
+  if (section.description !== undefined)
+    agent.description = expectString(ctx, `${at}.description`, section.description, 'write description = "..."');
+  if (section.max_iterations !== undefined)
+    agent.maxIterations = positiveInteger(ctx, `${at}.max_iterations`, section.max_iterations);
+  if (section.max_tokens_per_turn !== undefined)
+    agent.maxTokensPerTurn = positiveInteger(ctx, `${at}.max_tokens_per_turn`, section.max_tokens_per_turn);
+  if (section.thinking !== undefined)
+    agent.thinking = expectBool(ctx, `${at}.thinking`, section.thinking, "write thinking = true or thinking = false");
   if (section.cwd !== undefined) {
     const cwd = expectString(ctx, `${at}.cwd`, section.cwd, 'write cwd = "~/work" or an absolute path');
-    if (cwd.trim() === "") throw new ConfigError(ctx.file, `${at}.cwd`, "is empty", "remove it to use $CRABTALK_HOME/work, or give a directory");
+    if (cwd.trim() === "")
+      throw new ConfigError(
+        ctx.file,
+        `${at}.cwd`,
+        "is empty",
+        "remove it to use $CRABTALK_HOME/work, or give a directory",
+      );
     agent.cwd = resolve(opts.home, expandTilde(cwd, ctx.env));
   }
   return agent;
@@ -151,21 +205,42 @@ function parseGrant(raw: unknown, key: string, ctx: ConfigContext, opts: ParseAg
   const tools = expectStringArray(ctx, key, raw, 'write tools = ["bash", "read"]');
   for (const tool of tools) {
     if (!opts.knownTools.includes(tool)) {
-      throw new ConfigError(ctx.file, key, `no tool is called "${tool}"`, `use only known tools: ${opts.knownTools.join(", ")}`);
+      throw new ConfigError(
+        ctx.file,
+        key,
+        `no tool is called "${tool}"`,
+        `use only known tools: ${opts.knownTools.join(", ")}`,
+      );
     }
   }
   return [...new Set(tools)];
 }
 
-function parsePermissions(raw: unknown, ctx: ConfigContext, agents: ReadonlyMap<string, AgentConfig>, knownTools: readonly string[]): PermissionsConfig {
+function parsePermissions(
+  raw: unknown,
+  ctx: ConfigContext,
+  agents: ReadonlyMap<string, AgentConfig>,
+  knownTools: readonly string[],
+): PermissionsConfig {
   const result: PermissionsConfig = { global: {}, agents: {} };
   if (raw === undefined) return result;
-  if (!isTable(raw)) throw new ConfigError(ctx.file, "permissions", "expected a table", 'write it as a [permissions] section with lines like bash = "ask"');
+  if (!isTable(raw))
+    throw new ConfigError(
+      ctx.file,
+      "permissions",
+      "expected a table",
+      'write it as a [permissions] section with lines like bash = "ask"',
+    );
 
   for (const [key, value] of Object.entries(raw)) {
     if (isTable(value)) {
       if (!agents.has(key)) {
-        throw new ConfigError(ctx.file, `permissions.${key}`, `no agent is called "${key}"`, `add an [agents.${key}] section or use one of: ${[...agents.keys()].join(", ")}`);
+        throw new ConfigError(
+          ctx.file,
+          `permissions.${key}`,
+          `no agent is called "${key}"`,
+          `add an [agents.${key}] section or use one of: ${[...agents.keys()].join(", ")}`,
+        );
       }
       result.agents[key] = parseRuleTable(value, `permissions.${key}`, ctx, knownTools);
     } else {
@@ -175,15 +250,30 @@ function parsePermissions(raw: unknown, ctx: ConfigContext, agents: ReadonlyMap<
   return result;
 }
 
-function parseRuleTable(table: Table, at: string, ctx: ConfigContext, knownTools: readonly string[]): Record<string, PermissionValue> {
+function parseRuleTable(
+  table: Table,
+  at: string,
+  ctx: ConfigContext,
+  knownTools: readonly string[],
+): Record<string, PermissionValue> {
   const rules: Record<string, PermissionValue> = {};
   for (const [tool, value] of Object.entries(table)) {
     if (tool !== PERMISSION_WILDCARD && !knownTools.includes(tool)) {
-      throw new ConfigError(ctx.file, at, `no tool is called "${tool}"`, `use "*" or a known tool: ${knownTools.join(", ")}`);
+      throw new ConfigError(
+        ctx.file,
+        at,
+        `no tool is called "${tool}"`,
+        `use "*" or a known tool: ${knownTools.join(", ")}`,
+      );
     }
     if (typeof value !== "string" || !(PERMISSION_VALUES as readonly string[]).includes(value)) {
       const shown = typeof value === "string" ? `"${value}"` : String(value);
-      throw new ConfigError(ctx.file, `${at}.${tool}`, `unknown permission ${shown}`, `write ${tool === PERMISSION_WILDCARD ? '"*"' : tool} = "allow", "ask" or "deny"`);
+      throw new ConfigError(
+        ctx.file,
+        `${at}.${tool}`,
+        `unknown permission ${shown}`,
+        `write ${tool === PERMISSION_WILDCARD ? '"*"' : tool} = "allow", "ask" or "deny"`,
+      );
     }
     rules[tool] = value as PermissionValue;
   }
@@ -192,23 +282,47 @@ function parseRuleTable(table: Table, at: string, ctx: ConfigContext, knownTools
 
 function parseBudget(raw: unknown, ctx: ConfigContext): BudgetConfig {
   if (raw === undefined) return {};
-  if (!isTable(raw)) throw new ConfigError(ctx.file, "budget", "expected a table", "write it as a [budget] section with daily_tokens = <number>");
+  if (!isTable(raw))
+    throw new ConfigError(
+      ctx.file,
+      "budget",
+      "expected a table",
+      "write it as a [budget] section with daily_tokens = <number>",
+    );
   rejectUnknownKeys(ctx, "budget", raw, BUDGET_KEYS);
-  return raw.daily_tokens === undefined ? {} : { dailyTokens: positiveInteger(ctx, "budget.daily_tokens", raw.daily_tokens) };
+  return raw.daily_tokens === undefined
+    ? {}
+    : { dailyTokens: positiveInteger(ctx, "budget.daily_tokens", raw.daily_tokens) };
 }
 
 function positiveInteger(ctx: ConfigContext, key: string, v: unknown): number {
   const n = expectNumber(ctx, key, v, `set ${key.split(".").at(-1)} to a positive whole number`);
-  if (n <= 0 || !Number.isInteger(n)) throw new ConfigError(ctx.file, key, `must be a positive whole number, got ${n}`, `set ${key.split(".").at(-1)} to a whole number above 0`);
+  if (n <= 0 || !Number.isInteger(n))
+    throw new ConfigError(
+      ctx.file,
+      key,
+      `must be a positive whole number, got ${n}`,
+      `set ${key.split(".").at(-1)} to a whole number above 0`,
+    );
   return n;
 }
 
-function readPromptFile(path: string, at: string, ctx: ConfigContext, read: (path: string) => string | undefined): string | undefined {
+function readPromptFile(
+  path: string,
+  at: string,
+  ctx: ConfigContext,
+  read: (path: string) => string | undefined,
+): string | undefined {
   try {
     return read(path);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(ctx.file, at, `cannot read the system prompt file ${path}: ${reason}`, "make the file readable, remove it, or set system_prompt");
+    throw new ConfigError(
+      ctx.file,
+      at,
+      `cannot read the system prompt file ${path}: ${reason}`,
+      "make the file readable, remove it, or set system_prompt",
+    );
   }
 }
 
@@ -216,7 +330,8 @@ function readIfExists(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
-    if (typeof err === "object" && err !== null && "code" in err && (err.code === "ENOENT" || err.code === "ENOTDIR")) return undefined;
+    if (typeof err === "object" && err !== null && "code" in err && (err.code === "ENOENT" || err.code === "ENOTDIR"))
+      return undefined;
     throw err;
   }
 }

@@ -32,10 +32,17 @@ export const defaultDaemonSettings = (): DaemonSettings => ({
   compactThreshold: 0.8,
 });
 
-const KEYS = ["tcp", "shutdown_grace_ms", "client_stall_timeout_ms", "log_max_bytes", "approval_timeout_ms", "compact_threshold"] as const;
+const KEYS = [
+  "tcp",
+  "shutdown_grace_ms",
+  "client_stall_timeout_ms",
+  "log_max_bytes",
+  "approval_timeout_ms",
+  "compact_threshold",
+] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$/.exec(value.trim());
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
   if (!m) return null;
   const port = Number(m[2]);
   if (port > 65535) return null;
@@ -45,19 +52,26 @@ export function parseHostPort(value: string): { host: string; port: number } | n
 export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSettings {
   const settings = defaultDaemonSettings();
   if (raw === undefined) return settings;
-  if (!isTable(raw)) throw new ConfigError(ctx.file, "daemon", "expected a table", 'write it as a [daemon] section');
+  if (!isTable(raw)) throw new ConfigError(ctx.file, "daemon", "expected a table", "write it as a [daemon] section");
   rejectUnknownKeys(ctx, "daemon", raw, KEYS);
   if (raw.tcp === false) settings.tcp = null;
   else if (raw.tcp !== undefined) {
     const text = expectString(ctx, "daemon.tcp", raw.tcp, 'write tcp = "127.0.0.1:6688" or tcp = false');
     const hp = parseHostPort(text);
-    if (!hp) throw new ConfigError(ctx.file, "daemon.tcp", `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
+    if (!hp)
+      throw new ConfigError(ctx.file, "daemon.tcp", `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
     settings.tcp = hp;
   }
   const positive = (key: (typeof KEYS)[number], fallback: number): number => {
     if (raw[key] === undefined) return fallback;
     const n = expectNumber(ctx, `daemon.${key}`, raw[key], `set ${key} to a positive whole number`);
-    if (n <= 0 || !Number.isInteger(n)) throw new ConfigError(ctx.file, `daemon.${key}`, `must be a positive whole number, got ${n}`, `set ${key} to a value above 0`);
+    if (n <= 0 || !Number.isInteger(n))
+      throw new ConfigError(
+        ctx.file,
+        `daemon.${key}`,
+        `must be a positive whole number, got ${n}`,
+        `set ${key} to a value above 0`,
+      );
     return n;
   };
   settings.shutdownGraceMs = positive("shutdown_grace_ms", settings.shutdownGraceMs);
@@ -65,8 +79,19 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
   settings.logMaxBytes = positive("log_max_bytes", settings.logMaxBytes);
   settings.approvalTimeoutMs = positive("approval_timeout_ms", settings.approvalTimeoutMs);
   if (raw.compact_threshold !== undefined) {
-    const t = expectNumber(ctx, "daemon.compact_threshold", raw.compact_threshold, "set compact_threshold to a fraction such as 0.8");
-    if (!(t > 0 && t <= 1)) throw new ConfigError(ctx.file, "daemon.compact_threshold", `must be above 0 and at most 1, got ${t}`, "set compact_threshold to a fraction such as 0.8");
+    const t = expectNumber(
+      ctx,
+      "daemon.compact_threshold",
+      raw.compact_threshold,
+      "set compact_threshold to a fraction such as 0.8",
+    );
+    if (!(t > 0 && t <= 1))
+      throw new ConfigError(
+        ctx.file,
+        "daemon.compact_threshold",
+        `must be above 0 and at most 1, got ${t}`,
+        "set compact_threshold to a fraction such as 0.8",
+      );
     settings.compactThreshold = t;
   }
   return settings;

@@ -34,7 +34,8 @@ export function expectString(ctx: ConfigContext, key: string, v: unknown, fix: s
 }
 
 export function expectNumber(ctx: ConfigContext, key: string, v: unknown, fix: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(ctx.file, key, `expected a number, got ${describe(v)}`, fix);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new ConfigError(ctx.file, key, `expected a number, got ${describe(v)}`, fix);
   return v;
 }
 
@@ -74,7 +75,12 @@ export function expandEnv(ctx: ConfigContext, key: string, value: string): strin
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = ctx.env[name];
     if (v === undefined || v === "") {
-      throw new ConfigError(ctx.file, key, `environment variable ${name} is not set`, `export ${name}=... before starting the daemon, or write the value in the file`);
+      throw new ConfigError(
+        ctx.file,
+        key,
+        `environment variable ${name} is not set`,
+        `export ${name}=... before starting the daemon, or write the value in the file`,
+      );
     }
     return v;
   });

@@ -29,7 +29,13 @@ export function parseToml(text: string, file: string): Table {
   } catch (err) {
     if (err instanceof TomlError) {
       const firstLine = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
-      throw new ConfigError(file, "", `invalid TOML at line ${err.line}, column ${err.column}: ${firstLine}`, "correct the syntax (strings need quotes, tables [name], keys key = value)", err.line);
+      throw new ConfigError(
+        file,
+        "",
+        `invalid TOML at line ${err.line}, column ${err.column}: ${firstLine}`,
+        "correct the syntax (strings need quotes, tables [name], keys key = value)",
+        err.line,
+      );
     }
     throw err;
   }
@@ -47,6 +53,11 @@ export function parseConfig(text: string, ctx: ConfigContext, opts: ParseOptions
   const providers = parseProviders(raw.provider, ctx);
   // With no provider at all the default agent still exists; its turns fail with "no providers are configured" until one is added.
   const defaultModel = providers[0]?.models[0] ?? "";
-  const agents = parseAgents(raw, ctx, { defaultModel, knownTools: opts.knownTools, agentsDir: join(opts.home, "agents"), home: opts.home });
+  const agents = parseAgents(raw, ctx, {
+    defaultModel,
+    knownTools: opts.knownTools,
+    agentsDir: join(opts.home, "agents"),
+    home: opts.home,
+  });
   return { file: ctx.file, daemon: parseDaemonSection(raw.daemon, ctx), providers, agents, raw };
 }

@@ -37,7 +37,6 @@ const log = logger("daemon");
  */
 const MAX_CONNECTIONS = 1024;
 
-
 export interface DaemonOptions {
   home: string;
   env: Record<string, string | undefined>;
@@ -81,7 +80,9 @@ export class Daemon {
     const { paths } = this;
     const { config, wroteDefault } = this.loadConfig();
     this.config = config;
-    const secrets = config.providers.flatMap((p) => [p.apiKey, ...Object.values(p.headers)]).filter((v): v is string => typeof v === "string" && v.length >= 4);
+    const secrets = config.providers
+      .flatMap((p) => [p.apiKey, ...Object.values(p.headers)])
+      .filter((v): v is string => typeof v === "string" && v.length >= 4);
     setupDaemonLogging({
       file: paths.logFile,
       maxBytes: this.config.daemon.logMaxBytes,
@@ -89,7 +90,10 @@ export class Daemon {
       secrets: () => secrets,
     });
     if (replacedStale !== null) log.warn(`replaced a stale lock left by pid ${replacedStale}`);
-    if (wroteDefault) log.info(`no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`);
+    if (wroteDefault)
+      log.info(
+        `no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`,
+      );
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
     this.handlers = {
@@ -106,42 +110,62 @@ export class Daemon {
         connectionCount: () => this.routers.size,
       }),
     };
-    this.listeners = openListeners(paths, this.config.daemon.tcp, {
-      onOpen: (conn) => {
-        const refusal = this.refusal(conn);
-        if (refusal) {
-          log.warn(`refusing connection from ${conn.peer}: ${refusal.log}`);
-          conn.offer(serverMessage.encode({ error: { code: refusal.code, message: refusal.message } }));
-          setTimeout(() => conn.close(), 50);
-          return;
-        }
-        if (this.routers.size >= MAX_CONNECTIONS) {
-          log.warn(`refusing connection from ${conn.peer}: ${MAX_CONNECTIONS} clients are connected`);
-          conn.offer(serverMessage.encode({ error: { code: ErrorCode.ShuttingDown, message: `the daemon has ${MAX_CONNECTIONS} clients connected, its limit; close some and retry` } }));
-          setTimeout(() => conn.close(), 50);
-          return;
-        }
-        this.routers.set(conn, new ConnectionRouter(conn, this.handlers));
+    this.listeners = openListeners(
+      paths,
+      this.config.daemon.tcp,
+      {
+        onOpen: (conn) => {
+          const refusal = this.refusal(conn);
+          if (refusal) {
+            log.warn(`refusing connection from ${conn.peer}: ${refusal.log}`);
+            conn.offer(serverMessage.encode({ error: { code: refusal.code, message: refusal.message } }));
+            setTimeout(() => conn.close(), 50);
+            return;
+          }
+          if (this.routers.size >= MAX_CONNECTIONS) {
+            log.warn(`refusing connection from ${conn.peer}: ${MAX_CONNECTIONS} clients are connected`);
+            conn.offer(
+              serverMessage.encode({
+                error: {
+                  code: ErrorCode.ShuttingDown,
+                  message: `the daemon has ${MAX_CONNECTIONS} clients connected, its limit; close some and retry`,
+                },
+              }),
+            );
+            setTimeout(() => conn.close(), 50);
+            return;
+          }
+          this.routers.set(conn, new ConnectionRouter(conn, this.handlers));
+        },
+        onFrame: (conn, payload) => this.routers.get(conn)?.onFrame(payload),
+        onOversized: (conn, err) => this.routers.get(conn)?.onOversized(err),
+        onStall: (conn) =>
+          log.warn(
+            `connection ${conn.id} (${conn.peer}) stopped reading for ${this.config.daemon.clientStallTimeoutMs} ms with ${conn.queue.queuedFrames} frames queued; dropping it`,
+          ),
+        onClose: (conn) => {
+          this.routers.get(conn)?.onClose();
+          this.routers.delete(conn);
+        },
       },
-      onFrame: (conn, payload) => this.routers.get(conn)?.onFrame(payload),
-      onOversized: (conn, err) => this.routers.get(conn)?.onOversized(err),
-      onStall: (conn) => log.warn(`connection ${conn.id} (${conn.peer}) stopped reading for ${this.config.daemon.clientStallTimeoutMs} ms with ${conn.queue.queuedFrames} frames queued; dropping it`),
-      onClose: (conn) => {
-        this.routers.get(conn)?.onClose();
-        this.routers.delete(conn);
-      },
-    }, { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs });
+      { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs },
+    );
     // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
     const partialLimit = this.config.daemon.clientStallTimeoutMs;
-    this.partialSweeper = setInterval(() => {
-      const now = Date.now();
-      for (const conn of this.routers.keys()) {
-        if (conn.partialFrameAgeMs(now) > partialLimit) {
-          log.warn(`connection ${conn.id} (${conn.peer}) left a frame half-sent for over ${partialLimit} ms; closing it`);
-          conn.close();
+    this.partialSweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const conn of this.routers.keys()) {
+          if (conn.partialFrameAgeMs(now) > partialLimit) {
+            log.warn(
+              `connection ${conn.id} (${conn.peer}) left a frame half-sent for over ${partialLimit} ms; closing it`,
+            );
+            conn.close();
+          }
         }
-      }
-    }, Math.min(10_000, Math.max(100, partialLimit / 4)));
+      },
+      Math.min(10_000, Math.max(100, partialLimit / 4)),
+    );
     this.partialSweeper.unref?.();
     const tcp = this.config.daemon.tcp ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}` : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
@@ -157,7 +181,11 @@ export class Daemon {
       wroteDefault = def.picked;
     }
     const text = readFileSync(file, "utf8");
-    const config = parseConfig(text, { file, env: this.options.env }, { home: this.paths.home, knownTools: BUILTIN_TOOL_NAMES });
+    const config = parseConfig(
+      text,
+      { file, env: this.options.env },
+      { home: this.paths.home, knownTools: BUILTIN_TOOL_NAMES },
+    );
     return { config, wroteDefault };
   }
 
@@ -232,7 +260,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGHUP", () => log.info("SIGHUP received: config reload is reserved for a later release; nothing changed"));
+  process.on("SIGHUP", () =>
+    log.info("SIGHUP received: config reload is reserved for a later release; nothing changed"),
+  );
   await daemon.start();
   const signal = await stopRequested;
   try {

@@ -47,7 +47,9 @@ export function openListeners(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" && !/in use/i.test((err as Error).message)) throw err;
       tcpListener = listenTcp(tcp.host, 0, handlers, queue);
-      log.warn(`TCP port ${tcp.port} is in use; listening on ${tcp.host}:${tcpListener.port} instead (written to ${paths.tcpPortFile})`);
+      log.warn(
+        `TCP port ${tcp.port} is in use; listening on ${tcp.host}:${tcpListener.port} instead (written to ${paths.tcpPortFile})`,
+      );
     }
     writeFileSync(paths.tcpPortFile, `${tcpListener.port}\n`, { mode: 0o600 });
   }

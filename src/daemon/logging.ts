@@ -15,7 +15,9 @@ import { redact } from "../util/redact.ts";
 const KEEP_ROTATED = 3;
 
 export function formatLogLine(obj: LogObject, secrets: readonly string[]): string {
-  const text = obj.args.map((a) => (a instanceof Error ? a.stack ?? a.message : typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+  const text = obj.args
+    .map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === "string" ? a : JSON.stringify(a)))
+    .join(" ");
   const level = (obj.type === "log" ? "info" : obj.type).toUpperCase();
   return `${obj.date.toISOString()} ${level.padEnd(5)} ${obj.tag ? `[${obj.tag}] ` : ""}${redact(text, secrets)}`;
 }
@@ -34,7 +36,7 @@ export class RotatingFile {
   append(line: string): void {
     const bytes = Buffer.byteLength(line) + 1;
     if (this.size + bytes > this.maxBytes && this.size > 0) this.rotate();
-    appendFileSync(this.path, line + "\n", { mode: 0o600 });
+    appendFileSync(this.path, `${line}\n`, { mode: 0o600 });
     this.size += bytes;
   }
 
@@ -63,7 +65,7 @@ export function setupDaemonLogging(options: LoggingOptions): void {
   const reporter: ConsolaReporter = {
     log(obj) {
       const line = formatLogLine(obj, options.secrets());
-      if (options.stderr !== false) process.stderr.write(line + "\n");
+      if (options.stderr !== false) process.stderr.write(`${line}\n`);
       try {
         file.append(line);
       } catch {

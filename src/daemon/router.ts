@@ -33,7 +33,10 @@ export interface RequestContext {
 
 /** A handler answers one reply, or a stream of replies. */
 export type HandlerResult = Reply | AsyncIterable<Reply>;
-export type Handler<K extends RequestKind> = (request: NonNullable<ClientMessage[K]>, ctx: RequestContext) => HandlerResult | Promise<HandlerResult>;
+export type Handler<K extends RequestKind> = (
+  request: NonNullable<ClientMessage[K]>,
+  ctx: RequestContext,
+) => HandlerResult | Promise<HandlerResult>;
 export type HandlerTable = { [K in RequestKind]?: Handler<K> };
 
 const CONTROL: ReadonlySet<RequestKind> = new Set<RequestKind>(["cancel", "approve", "unsubscribe"]);
@@ -70,37 +73,70 @@ export class ConnectionRouter {
 
   onOversized(err: FrameTooLarge): void {
     log.warn(`connection ${this.conn.id} (${this.conn.peer}): ${err.message}; closing`);
-    this.reply(undefined, { error: { code: ErrorCode.TooLarge, message: `${err.message}; this connection is closed because the stream cannot be resynchronised. Send frames of at most 16 MiB.` } });
+    this.reply(undefined, {
+      error: {
+        code: ErrorCode.TooLarge,
+        message: `${err.message}; this connection is closed because the stream cannot be resynchronised. Send frames of at most 16 MiB.`,
+      },
+    });
   }
 
   onFrame(payload: Uint8Array): void {
     if (payload.byteLength === 0) {
       log.info(`connection ${this.conn.id}: empty frame`);
-      this.reply(undefined, { error: { code: ErrorCode.BadRequest, message: "empty message: a frame must hold a ClientMessage with one request set (see proto/crabtalk.proto)" } });
+      this.reply(undefined, {
+        error: {
+          code: ErrorCode.BadRequest,
+          message: "empty message: a frame must hold a ClientMessage with one request set (see proto/crabtalk.proto)",
+        },
+      });
       return;
     }
     let request: ClientMessage;
     try {
       request = clientMessage.decode(payload);
     } catch (err) {
-      log.info(`connection ${this.conn.id}: undecodable frame of ${payload.byteLength} bytes: ${(err as Error).message}`);
-      this.reply(undefined, { error: { code: ErrorCode.BadRequest, message: `malformed frame: ${payload.byteLength} bytes that do not decode as a crabtalk.protocol.ClientMessage (${(err as Error).message})` } });
+      log.info(
+        `connection ${this.conn.id}: undecodable frame of ${payload.byteLength} bytes: ${(err as Error).message}`,
+      );
+      this.reply(undefined, {
+        error: {
+          code: ErrorCode.BadRequest,
+          message: `malformed frame: ${payload.byteLength} bytes that do not decode as a crabtalk.protocol.ClientMessage (${(err as Error).message})`,
+        },
+      });
       return;
     }
     const requestId = request.requestId || undefined;
     const kind = request.msg;
     if (!kind) {
       log.info(`connection ${this.conn.id}: unknown request`);
-      this.reply(requestId, { error: { code: ErrorCode.BadRequest, message: "unknown request: the message sets no request this daemon knows; the client may be newer than the daemon (see proto/crabtalk.proto)" } });
+      this.reply(requestId, {
+        error: {
+          code: ErrorCode.BadRequest,
+          message:
+            "unknown request: the message sets no request this daemon knows; the client may be newer than the daemon (see proto/crabtalk.proto)",
+        },
+      });
       return;
     }
     if (requestId !== undefined || CONTROL.has(kind)) {
       if (requestId !== undefined && this.inFlight.has(requestId)) {
-        this.reply(requestId, { error: { code: ErrorCode.Conflict, message: `request id ${requestId} is already in flight on this connection; use a new id per request` } });
+        this.reply(requestId, {
+          error: {
+            code: ErrorCode.Conflict,
+            message: `request id ${requestId} is already in flight on this connection; use a new id per request`,
+          },
+        });
         return;
       }
       if (this.inFlight.size + this.untracked >= MAX_CONCURRENT) {
-        this.reply(requestId, { error: { code: ErrorCode.BudgetExceeded, message: `too many requests in flight on this connection (limit ${MAX_CONCURRENT}); wait for some to finish` } });
+        this.reply(requestId, {
+          error: {
+            code: ErrorCode.BudgetExceeded,
+            message: `too many requests in flight on this connection (limit ${MAX_CONCURRENT}); wait for some to finish`,
+          },
+        });
         return;
       }
       if (requestId !== undefined) {
@@ -113,7 +149,12 @@ export class ConnectionRouter {
     }
     if (this.serialBacklog >= MAX_SERIAL_BACKLOG) {
       log.warn(`connection ${this.conn.id}: ${MAX_SERIAL_BACKLOG} requests queued without request ids; closing`);
-      this.reply(undefined, { error: { code: ErrorCode.BudgetExceeded, message: `too many queued requests (limit ${MAX_SERIAL_BACKLOG}); set request_id to run requests concurrently` } });
+      this.reply(undefined, {
+        error: {
+          code: ErrorCode.BudgetExceeded,
+          message: `too many queued requests (limit ${MAX_SERIAL_BACKLOG}); set request_id to run requests concurrently`,
+        },
+      });
       this.conn.close();
       return;
     }
@@ -135,11 +176,14 @@ export class ConnectionRouter {
         const target = request.unsubscribe?.requestId ?? 0;
         const stream = this.inFlight.get(target);
         stream?.abort(new Error("unsubscribed"));
-        await this.send(requestId, { ack: { message: stream ? `stream ${target} ended` : `no stream ${target} on this connection` } });
+        await this.send(requestId, {
+          ack: { message: stream ? `stream ${target} ended` : `no stream ${target} on this connection` },
+        });
         return;
       }
       const handler = this.handlers[kind] as Handler<RequestKind> | undefined;
-      if (!handler) throw new WireError(ErrorCode.NotImplemented, `request "${kind}" is not implemented by this daemon yet`);
+      if (!handler)
+        throw new WireError(ErrorCode.NotImplemented, `request "${kind}" is not implemented by this daemon yet`);
       const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
       const result = await handler(body, ctx);
       if (!isStream(result)) {
@@ -165,7 +209,12 @@ export class ConnectionRouter {
     const message = requestId === undefined ? reply : { ...reply, requestId };
     const payload = serverMessage.encode(message);
     if (payload.byteLength > MAX_FRAME_BYTES) {
-      return Promise.reject(new WireError(ErrorCode.TooLarge, `the reply (${payload.byteLength} bytes) exceeds the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (a page of sessions, or read the session file with \`crabtalk replay --json\`)`));
+      return Promise.reject(
+        new WireError(
+          ErrorCode.TooLarge,
+          `the reply (${payload.byteLength} bytes) exceeds the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (a page of sessions, or read the session file with \`crabtalk replay --json\`)`,
+        ),
+      );
     }
     return this.conn.send(payload);
   }

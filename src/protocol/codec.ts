@@ -27,7 +27,13 @@ export type Init<T> = T extends Uint8Array
       ? { [K in keyof T]?: Init<T[K]> }
       : T;
 
-const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, oneofs: true, arrays: true };
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+  arrays: true,
+};
 
 function codec<In, Out>(root: protobuf.Root, name: string) {
   const type = root.lookupType(name);

@@ -35,7 +35,8 @@ export class WireError extends Error {
 export function toWireError(err: unknown): { code: number; message: string } {
   if (err instanceof WireError) return { code: err.code, message: err.message };
   const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof Error && typeof code === "number" && code >= 400 && code < 600) return { code, message: err.message };
+  if (err instanceof Error && typeof code === "number" && code >= 400 && code < 600)
+    return { code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: ErrorCode.Internal, message: `internal error: ${message}` };
 }

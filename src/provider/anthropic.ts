@@ -165,8 +165,17 @@ export class AnthropicNormalizer implements WireNormalizer {
     try {
       payload = JSON.parse(event.data);
     } catch {
-      if (event.event === "error") return this.turn.fail(errorFromStreamPayload({ error: { message: event.data } }, this.secrets), false);
-      return this.turn.fail(networkError(`the provider sent a malformed event: ${event.data.slice(0, 200)}`, "malformed_chunk", false, this.secrets), false);
+      if (event.event === "error")
+        return this.turn.fail(errorFromStreamPayload({ error: { message: event.data } }, this.secrets), false);
+      return this.turn.fail(
+        networkError(
+          `the provider sent a malformed event: ${event.data.slice(0, 200)}`,
+          "malformed_chunk",
+          false,
+          this.secrets,
+        ),
+        false,
+      );
     }
     if (!isObject(payload)) return;
     const type = typeof payload.type === "string" ? payload.type : event.event;
@@ -211,7 +220,8 @@ export class AnthropicNormalizer implements WireNormalizer {
       this.turn.toolStart(index, String(block.id ?? `toolu_${index}`), String(block.name ?? ""));
       // Streams send `input: {}` here and the real input as deltas; a server
       // that sends the whole input up front is taken at its word.
-      if (isObject(block.input) && Object.keys(block.input).length > 0) this.turn.toolDelta(index, JSON.stringify(block.input));
+      if (isObject(block.input) && Object.keys(block.input).length > 0)
+        this.turn.toolDelta(index, JSON.stringify(block.input));
     }
   }
 
@@ -263,7 +273,10 @@ export class AnthropicNormalizer implements WireNormalizer {
     if (this.turn.finished) return;
     // A stop_reason without message_stop still says the answer is complete.
     if (this.stopReasonRaw !== undefined) return this.turn.done(this.stopReason());
-    this.turn.fail(networkError("the stream ended before the model finished its answer", "incomplete_stream", true, this.secrets), false);
+    this.turn.fail(
+      networkError("the stream ended before the model finished its answer", "incomplete_stream", true, this.secrets),
+      false,
+    );
   }
 
   private stopReason(): DoneReason {

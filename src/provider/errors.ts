@@ -60,10 +60,16 @@ function tryJson(text: string): unknown {
 }
 
 /** An HTTP error response (status >= 400) as a ProviderError. */
-export function errorFromResponse(status: number, statusText: string, body: string, secrets: readonly string[]): ProviderError {
+export function errorFromResponse(
+  status: number,
+  statusText: string,
+  body: string,
+  secrets: readonly string[],
+): ProviderError {
   const found = extract(tryJson(body));
   const trimmed = body.trim();
-  const fallback = trimmed.length > 0 ? trimmed.slice(0, MAX_QUOTED_BODY) : `HTTP ${status}${statusText ? ` ${statusText}` : ""}`;
+  const fallback =
+    trimmed.length > 0 ? trimmed.slice(0, MAX_QUOTED_BODY) : `HTTP ${status}${statusText ? ` ${statusText}` : ""}`;
   const error: ProviderError = {
     status,
     message: redact(found.message ?? fallback, secrets),
@@ -75,7 +81,13 @@ export function errorFromResponse(status: number, statusText: string, body: stri
 }
 
 /** Error types Anthropic sends in a stream that a later attempt may not hit. */
-const RETRYABLE_STREAM_TYPES = new Set(["overloaded_error", "api_error", "rate_limit_error", "timeout_error", "server_error"]);
+const RETRYABLE_STREAM_TYPES = new Set([
+  "overloaded_error",
+  "api_error",
+  "rate_limit_error",
+  "timeout_error",
+  "server_error",
+]);
 
 /**
  * An error delivered inside an HTTP 200 stream: a chunk with a top-level
@@ -98,7 +110,12 @@ export function errorFromStreamPayload(payload: unknown, secrets: readonly strin
 }
 
 /** A local failure (connection refused, reset, timeout) with no provider message. */
-export function networkError(message: string, code: string, retryable: boolean, secrets: readonly string[]): ProviderError {
+export function networkError(
+  message: string,
+  code: string,
+  retryable: boolean,
+  secrets: readonly string[],
+): ProviderError {
   return { message: redact(message, secrets), code, retryable };
 }
 

@@ -124,8 +124,20 @@ export async function openStream(
       clearTimeout(timer);
       if (signal?.aborted) return aborted();
       error = timedOut
-        ? networkError(`no response from ${hostOf(url)} within ${opts.firstByteTimeoutMs} ms (first-byte timeout)`, "first_byte_timeout", true, opts.secrets)
-        : networkError(`could not reach ${hostOf(url)}: ${errorMessage(err).replace(/\s*Is the computer able to access the url\?/, "").replace(/\.$/, "")}. Is the model server running there, and is base_url in crabtalk.toml right?`, "connection_error", true, opts.secrets);
+        ? networkError(
+            `no response from ${hostOf(url)} within ${opts.firstByteTimeoutMs} ms (first-byte timeout)`,
+            "first_byte_timeout",
+            true,
+            opts.secrets,
+          )
+        : networkError(
+            `could not reach ${hostOf(url)}: ${errorMessage(err)
+              .replace(/\s*Is the computer able to access the url\?/, "")
+              .replace(/\.$/, "")}. Is the model server running there, and is base_url in crabtalk.toml right?`,
+            "connection_error",
+            true,
+            opts.secrets,
+          );
     }
 
     if (!error.retryable || attempt >= opts.maxRetries) return { ok: false, error, aborted: false };
@@ -134,7 +146,9 @@ export async function openStream(
       return { ok: false, error, aborted: false };
     }
     const delay = wait ?? backoffDelay(attempt, base, max);
-    log.warn(`retry ${attempt + 1}/${opts.maxRetries} in ${Math.round(delay)} ms after ${error.status ?? error.code}: ${error.message}`);
+    log.warn(
+      `retry ${attempt + 1}/${opts.maxRetries} in ${Math.round(delay)} ms after ${error.status ?? error.code}: ${error.message}`,
+    );
     try {
       await sleep(delay, signal);
     } catch {
@@ -176,7 +190,12 @@ async function* readChunks(
       clearTimeout(timer);
       if (result === "idle") {
         throw new StreamFailure(
-          networkError(`the provider sent nothing for ${opts.idleTimeoutMs} ms (idle timeout)`, "idle_timeout", true, opts.secrets),
+          networkError(
+            `the provider sent nothing for ${opts.idleTimeoutMs} ms (idle timeout)`,
+            "idle_timeout",
+            true,
+            opts.secrets,
+          ),
           false,
         );
       }

@@ -112,14 +112,21 @@ function toChatMessage(m: Message): Record<string, unknown> {
         role: "assistant",
         // A tool-calling turn with no text must send null, not "".
         content: m.content.length > 0 ? m.content : null,
-        tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.rawArguments } })),
+        tool_calls: calls.map((c) => ({
+          id: c.id,
+          type: "function",
+          function: { name: c.name, arguments: c.rawArguments },
+        })),
       };
     }
   }
 }
 
 function toChatTool(tool: ToolSchema): Record<string, unknown> {
-  return { type: "function", function: { name: tool.name, description: tool.description, parameters: tool.parameters } };
+  return {
+    type: "function",
+    function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -132,7 +139,8 @@ export function chatUsage(u: Json): Usage {
   return {
     promptTokens: num(u.prompt_tokens),
     completionTokens: num(u.completion_tokens),
-    cacheReadTokens: typeof u.prompt_cache_hit_tokens === "number" ? u.prompt_cache_hit_tokens : num(prompt.cached_tokens),
+    cacheReadTokens:
+      typeof u.prompt_cache_hit_tokens === "number" ? u.prompt_cache_hit_tokens : num(prompt.cached_tokens),
     cacheWriteTokens: num(prompt.cache_write_tokens),
     reasoningTokens: num(completion.reasoning_tokens),
   };
@@ -159,10 +167,19 @@ export class OpenAIChatNormalizer implements WireNormalizer {
     try {
       chunk = JSON.parse(data);
     } catch {
-      return this.turn.fail(networkError(`the provider sent a malformed chunk: ${data.slice(0, 200)}`, "malformed_chunk", false, this.secrets), false);
+      return this.turn.fail(
+        networkError(
+          `the provider sent a malformed chunk: ${data.slice(0, 200)}`,
+          "malformed_chunk",
+          false,
+          this.secrets,
+        ),
+        false,
+      );
     }
     if (!isObject(chunk)) return;
-    if (chunk.error !== undefined && chunk.error !== null) return this.turn.fail(errorFromStreamPayload(chunk, this.secrets), false);
+    if (chunk.error !== undefined && chunk.error !== null)
+      return this.turn.fail(errorFromStreamPayload(chunk, this.secrets), false);
     if (typeof chunk.model === "string") this.turn.reportedModel(chunk.model);
     if (Array.isArray(chunk.choices)) {
       for (const choice of chunk.choices) {
@@ -206,14 +223,18 @@ export class OpenAIChatNormalizer implements WireNormalizer {
   end(): void {
     if (this.turn.finished) return;
     if (this.finishReason !== undefined) return this.turn.done(this.stopReason());
-    this.turn.fail(networkError("the stream ended before the model finished its answer", "incomplete_stream", true, this.secrets), false);
+    this.turn.fail(
+      networkError("the stream ended before the model finished its answer", "incomplete_stream", true, this.secrets),
+      false,
+    );
   }
 
   private stopReason(): DoneReason {
     if (this.refused || this.finishReason === "content_filter") return "refusal";
     if (this.finishReason === "length") return "length";
     // Some servers (Ollama, older vLLM) say "stop" after tool calls.
-    if (this.finishReason === "tool_calls" || this.finishReason === "function_call" || this.turn.hasToolCalls) return "tool_calls";
+    if (this.finishReason === "tool_calls" || this.finishReason === "function_call" || this.turn.hasToolCalls)
+      return "tool_calls";
     return "stop";
   }
 }

@@ -85,8 +85,19 @@ export class ProviderRegistry {
     out.push({
       type: "error",
       stopReason: "error",
-      error: { message: new UnknownModelError(request.model, this.models()).message, code: "unknown_model", retryable: false },
-      message: { role: "assistant", content: "", model: request.model, stopReason: "error", usage, timestamp: Date.now() },
+      error: {
+        message: new UnknownModelError(request.model, this.models()).message,
+        code: "unknown_model",
+        retryable: false,
+      },
+      message: {
+        role: "assistant",
+        content: "",
+        model: request.model,
+        stopReason: "error",
+        usage,
+        timestamp: Date.now(),
+      },
       usage,
     });
     out.end();
@@ -96,7 +107,9 @@ export class ProviderRegistry {
 
 export function buildProvider(s: ProviderSettings, options: RegistryOptions = {}): Provider {
   // Header values are secrets when their name says so (Authorization, api-key, X-Token...).
-  const secretHeaders = Object.entries(s.headers).filter(([name]) => /auth|key|token|secret/i.test(name)).map(([, v]) => v);
+  const secretHeaders = Object.entries(s.headers)
+    .filter(([name]) => /auth|key|token|secret/i.test(name))
+    .map(([, v]) => v);
   const secrets = [s.apiKey, ...secretHeaders].filter((v): v is string => typeof v === "string" && v.length >= 4);
   const http = {
     maxRetries: s.maxRetries,
@@ -106,6 +119,12 @@ export function buildProvider(s: ProviderSettings, options: RegistryOptions = {}
     ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
     ...(options.log ? { log: options.log } : {}),
   };
-  const common = { name: s.name, baseUrl: s.baseUrl, headers: s.headers, http, ...(s.apiKey ? { apiKey: s.apiKey } : {}) };
+  const common = {
+    name: s.name,
+    baseUrl: s.baseUrl,
+    headers: s.headers,
+    http,
+    ...(s.apiKey ? { apiKey: s.apiKey } : {}),
+  };
   return s.kind === "anthropic" ? createAnthropicProvider(common) : createOpenAIChatProvider(common);
 }

@@ -56,7 +56,11 @@ export function runStream(spec: StreamSpec, signal?: AbortSignal): EventStream<P
       }
     } catch (err) {
       if (err instanceof StreamFailure) norm.turn.fail(err.error, err.aborted);
-      else norm.turn.fail({ message: redact(errorMessage(err), spec.http.secrets), code: "internal_error", retryable: false }, false);
+      else
+        norm.turn.fail(
+          { message: redact(errorMessage(err), spec.http.secrets), code: "internal_error", retryable: false },
+          false,
+        );
     } finally {
       stream.end();
     }

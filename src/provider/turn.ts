@@ -36,7 +36,9 @@ export function parseArguments(raw: string): Record<string, unknown> | undefined
   if (raw.trim() === "") return {};
   try {
     const value: unknown = JSON.parse(raw);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -164,7 +166,9 @@ export class TurnBuilder {
       usage: this.usage,
       timestamp: Date.now(),
     };
-    const thinking = this.openThinking ? [...this.thinking, { type: "thinking" as const, text: this.openThinking.text }] : this.thinking;
+    const thinking = this.openThinking
+      ? [...this.thinking, { type: "thinking" as const, text: this.openThinking.text }]
+      : this.thinking;
     if (thinking.length > 0) message.thinking = thinking;
     const calls = [...this.calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => toToolCall(c));
     if (calls.length > 0) message.toolCalls = calls;

@@ -20,7 +20,10 @@ export class Approvals {
   private readonly pending = new Map<string, Pending>();
 
   wait(callId: string, session: number, timeoutMs: number, signal: AbortSignal): Promise<Authorization> {
-    const cancelled: Authorization = { allowed: false, reason: "denied: the turn was cancelled while waiting for approval" };
+    const cancelled: Authorization = {
+      allowed: false,
+      reason: "denied: the turn was cancelled while waiting for approval",
+    };
     if (signal.aborted) return Promise.resolve(cancelled);
     return new Promise<Authorization>((resolve) => {
       const finish = (a: Authorization) => {
@@ -29,7 +32,14 @@ export class Approvals {
         if (this.pending.get(key(session, callId))?.resolve === finish) this.pending.delete(key(session, callId));
         resolve(a);
       };
-      const timer = setTimeout(() => finish({ allowed: false, reason: `denied: nobody answered the approval request within ${Math.round(timeoutMs / 1000)} s` }), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish({
+            allowed: false,
+            reason: `denied: nobody answered the approval request within ${Math.round(timeoutMs / 1000)} s`,
+          }),
+        timeoutMs,
+      );
       const onAbort = () => finish(cancelled);
       signal.addEventListener("abort", onAbort, { once: true });
       this.pending.set(key(session, callId), { callId, session, resolve: finish });
@@ -38,9 +48,13 @@ export class Approvals {
 
   /** Answers a waiting call; false when no call with that id is waiting (or it belongs to another session). */
   answer(callId: string, allow: boolean, reason: string | undefined, session?: number): boolean {
-    const p = session ? this.pending.get(key(session, callId)) : [...this.pending.values()].find((x) => x.callId === callId);
+    const p = session
+      ? this.pending.get(key(session, callId))
+      : [...this.pending.values()].find((x) => x.callId === callId);
     if (!p) return false;
-    p.resolve(allow ? { allowed: true } : { allowed: false, reason: `denied by the user${reason ? `: ${reason}` : ""}` });
+    p.resolve(
+      allow ? { allowed: true } : { allowed: false, reason: `denied by the user${reason ? `: ${reason}` : ""}` },
+    );
     return true;
   }
 

@@ -38,8 +38,13 @@ export const SUBSCRIPTION_CAPACITY = 4096;
 export class SlowSubscriber extends Error {
   /** Wire error code: 408, the client was too slow. */
   readonly code = 408;
-  constructor(readonly lastDeliveredSeq: number, capacity: number) {
-    super(`client fell more than ${capacity} events behind and was dropped; re-attach with after_seq=${lastDeliveredSeq} to resume without a gap`);
+  constructor(
+    readonly lastDeliveredSeq: number,
+    capacity: number,
+  ) {
+    super(
+      `client fell more than ${capacity} events behind and was dropped; re-attach with after_seq=${lastDeliveredSeq} to resume without a gap`,
+    );
     this.name = "SlowSubscriber";
   }
 }
@@ -55,7 +60,11 @@ export interface EventFilter {
 }
 
 export function matches(f: EventFilter, e: SessionEvent): boolean {
-  return (f.session === undefined || f.session === e.session) && (f.agent === undefined || f.agent === e.agent) && (f.turnRef === undefined || (f.turnRef.startSeq !== undefined && f.turnRef.startSeq === e.turn));
+  return (
+    (f.session === undefined || f.session === e.session) &&
+    (f.agent === undefined || f.agent === e.agent) &&
+    (f.turnRef === undefined || (f.turnRef.startSeq !== undefined && f.turnRef.startSeq === e.turn))
+  );
 }
 
 export class Subscription implements AsyncIterable<SessionEvent> {

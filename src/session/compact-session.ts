@@ -12,7 +12,12 @@ import type { SessionRuntime } from "./runtime.ts";
 export type CompactOutcome = { ok: true; tokensBefore: number; tokensAfter: number } | { ok: false; message: string };
 
 /** `signal` is the running turn's: CancelMsg (or kill, or shutdown) stops the summarize request, and nothing changes. */
-export async function compactSession(runtime: SessionRuntime, session: LiveSession, model: string, signal?: AbortSignal): Promise<CompactOutcome> {
+export async function compactSession(
+  runtime: SessionRuntime,
+  session: LiveSession,
+  model: string,
+  signal?: AbortSignal,
+): Promise<CompactOutcome> {
   if (session.history.length === 0) return { ok: false, message: "the session has no messages to compact" };
   const tokensBefore = Math.max(session.lastPromptTokens, estimateTokens(session.history));
   const result = await summarize(runtime.deps.streamFor(model), model, session.history, signal);

@@ -59,9 +59,13 @@ export function renderTranscript(messages: readonly Message[]): string {
     if (m.role === "user") lines.push(`USER: ${m.content}`);
     else if (m.role === "assistant") {
       if (m.content) lines.push(`ASSISTANT: ${m.content}`);
-      for (const c of m.toolCalls ?? []) lines.push(`ASSISTANT CALLS ${c.name}(${c.rawArguments.slice(0, TOOL_OUTPUT_KEEP)})`);
+      for (const c of m.toolCalls ?? [])
+        lines.push(`ASSISTANT CALLS ${c.name}(${c.rawArguments.slice(0, TOOL_OUTPUT_KEEP)})`);
     } else {
-      const out = m.content.length > TOOL_OUTPUT_KEEP ? `${m.content.slice(0, TOOL_OUTPUT_KEEP)}\n[... ${m.content.length - TOOL_OUTPUT_KEEP} more characters cut]` : m.content;
+      const out =
+        m.content.length > TOOL_OUTPUT_KEEP
+          ? `${m.content.slice(0, TOOL_OUTPUT_KEEP)}\n[... ${m.content.length - TOOL_OUTPUT_KEEP} more characters cut]`
+          : m.content;
       lines.push(`TOOL RESULT (${m.name}${m.isError ? ", error" : ""}): ${out}`);
     }
   }
@@ -71,7 +75,12 @@ export function renderTranscript(messages: readonly Message[]): string {
 export type SummaryResult = { ok: true; summary: string; usage: Usage } | { ok: false; message: string };
 
 /** Asks the model for a summary. Never throws: a failure is `ok: false` with the reason. */
-export async function summarize(stream: StreamFn, model: string, history: readonly Message[], signal?: AbortSignal): Promise<SummaryResult> {
+export async function summarize(
+  stream: StreamFn,
+  model: string,
+  history: readonly Message[],
+  signal?: AbortSignal,
+): Promise<SummaryResult> {
   const request = {
     model,
     system: SUMMARY_SYSTEM_PROMPT,

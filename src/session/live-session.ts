@@ -84,7 +84,11 @@ export class LiveSession {
 
   /** Appends one trace event (batched when it is a delta). */
   traceEvent(e: SessionEvent): void {
-    const record: NewRecord = { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.kind, turn: e.turn, data: e.event[e.kind] ?? {} } };
+    const record: NewRecord = {
+      kind: "event",
+      ts: e.ts,
+      event: { seq: e.seq, type: e.kind, turn: e.turn, data: e.event[e.kind] ?? {} },
+    };
     if (e.kind === "chunk" || e.kind === "thinking") {
       this.pending.push(record);
       this.flushTimer ??= setTimeout(() => void this.flushTrace(), TRACE_FLUSH_MS);

@@ -17,7 +17,7 @@ import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { EventBus, type SessionEvent, type Subscription } from "./bus.ts";
 import { LiveSession, type TurnHandle } from "./live-session.ts";
 import { Approvals } from "./approvals.ts";
-import { UsageLedger } from "./usage.ts";
+import type { UsageLedger } from "./usage.ts";
 import { eventKind } from "./wire.ts";
 import { runTurn } from "./turn.ts";
 import { compactSession, type CompactOutcome } from "./compact-session.ts";
@@ -136,18 +136,33 @@ export class SessionRuntime {
   async loadStored(id: number): Promise<LoadedSession> {
     await this.live.get(id)?.flushTrace();
     const loaded = await this.deps.store.load(id);
-    if (!loaded) throw new WireError(ErrorCode.NotFound, `session ${id} not found; list sessions with \`crabtalk sessions\``);
-    if (loaded.tornLine) log.warn(`session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`);
+    if (!loaded)
+      throw new WireError(ErrorCode.NotFound, `session ${id} not found; list sessions with \`crabtalk sessions\``);
+    if (loaded.tornLine)
+      log.warn(
+        `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,
+      );
     if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
     return loaded;
   }
 
   private async load(id: number): Promise<LiveSession> {
     const loaded = await this.loadStored(id);
-    const session = new LiveSession(id, loaded.meta.agent, loaded.meta.createdBy, loaded.messages, loaded.lastSeq, this.deps.store);
+    const session = new LiveSession(
+      id,
+      loaded.meta.agent,
+      loaded.meta.createdBy,
+      loaded.messages,
+      loaded.lastSeq,
+      this.deps.store,
+    );
     if (loaded.interruptedTurn) {
-      log.warn(`session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`);
-      await session.append([{ kind: "interrupted", turnSeq: loaded.interruptedTurn.turnSeq, reason: "the daemon stopped during this turn" }]);
+      log.warn(
+        `session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`,
+      );
+      await session.append([
+        { kind: "interrupted", turnSeq: loaded.interruptedTurn.turnSeq, reason: "the daemon stopped during this turn" },
+      ]);
     }
     this.live.set(id, session);
     this.evictOverflow();
@@ -165,7 +180,15 @@ export class SessionRuntime {
   private stamp(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
     const seq = ++session.seq;
     const ts = Date.now();
-    return { agent: session.agent, session: session.id, seq, turn, ts, kind: eventKind(init), event: { ...init, seq, session: session.id, timestampMs: ts } };
+    return {
+      agent: session.agent,
+      session: session.id,
+      seq,
+      turn,
+      ts,
+      kind: eventKind(init),
+      event: { ...init, seq, session: session.id, timestampMs: ts },
+    };
   }
 
   /** Numbers an event, publishes it to every subscriber and traces it. */
@@ -196,27 +219,45 @@ export class SessionRuntime {
    * nothing is missed.
    */
   async startTurn(req: TurnRequest): Promise<{ session: LiveSession; turn: TurnHandle; events: Subscription }> {
-    if (this.shuttingDown) throw new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; retry once it is back");
-    if (!req.content.trim()) throw new WireError(ErrorCode.BadRequest, "empty message: content must hold the text to send to the agent");
+    if (this.shuttingDown)
+      throw new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; retry once it is back");
+    if (!req.content.trim())
+      throw new WireError(ErrorCode.BadRequest, "empty message: content must hold the text to send to the agent");
     let session: LiveSession;
     let spec: AgentSpec | undefined;
     if (req.session) {
       session = await this.open(req.session);
       if (req.agent && req.agent !== session.agent) {
-        throw new WireError(ErrorCode.Conflict, `session ${session.id} belongs to agent "${session.agent}", not "${req.agent}"; leave agent empty or use ${session.agent}`);
+        throw new WireError(
+          ErrorCode.Conflict,
+          `session ${session.id} belongs to agent "${session.agent}", not "${req.agent}"; leave agent empty or use ${session.agent}`,
+        );
       }
       spec = this.deps.agent(session.agent);
-      if (!spec) throw new WireError(ErrorCode.NotFound, `agent "${session.agent}" of session ${session.id} is no longer configured; add [agents.${session.agent}] back to crabtalk.toml`);
+      if (!spec)
+        throw new WireError(
+          ErrorCode.NotFound,
+          `agent "${session.agent}" of session ${session.id} is no longer configured; add [agents.${session.agent}] back to crabtalk.toml`,
+        );
       this.checkTurnAllowed(spec);
     } else {
       const name = req.agent || "crab";
       spec = this.deps.agent(name);
-      if (!spec) throw new WireError(ErrorCode.NotFound, `unknown agent "${name}"; configured agents: ${this.deps.agentNames().join(", ")}`);
+      if (!spec)
+        throw new WireError(
+          ErrorCode.NotFound,
+          `unknown agent "${name}"; configured agents: ${this.deps.agentNames().join(", ")}`,
+        );
       this.checkTurnAllowed(spec);
       session = await this.create(name, req.sender);
     }
     const agentSpec = spec;
-    const turn: TurnHandle = { startSeq: undefined, abort: new AbortController(), interactive: req.interactive, sender: req.sender };
+    const turn: TurnHandle = {
+      startSeq: undefined,
+      abort: new AbortController(),
+      interactive: req.interactive,
+      sender: req.sender,
+    };
     const events = this.bus.subscribe({ session: session.id, turnRef: turn, interactive: req.interactive });
     session.lastUsed = Date.now();
     void session
@@ -232,9 +273,17 @@ export class SessionRuntime {
   }
 
   private notRun(session: LiveSession, turn: TurnHandle): WireError {
-    if (turn.startSeq !== undefined) return new WireError(ErrorCode.Internal, `the turn on session ${session.id} failed before it ended; see the daemon log`);
-    if (this.shuttingDown) return new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; the queued turn was not run");
-    return new WireError(ErrorCode.Conflict, `session ${session.id} was killed before this turn started; send it again`);
+    if (turn.startSeq !== undefined)
+      return new WireError(
+        ErrorCode.Internal,
+        `the turn on session ${session.id} failed before it ended; see the daemon log`,
+      );
+    if (this.shuttingDown)
+      return new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; the queued turn was not run");
+    return new WireError(
+      ErrorCode.Conflict,
+      `session ${session.id} was killed before this turn started; send it again`,
+    );
   }
 
   /** Refuses a turn before anything is created: model not routable, daily budget spent. */
@@ -248,14 +297,19 @@ export class SessionRuntime {
     const remaining = usage.remainingToday();
     if (remaining !== undefined && remaining <= 0) {
       const resets = new Date(usage.resetsAt());
-      throw new WireError(ErrorCode.BudgetExceeded, `daily token budget of ${usage.dailyLimit} tokens is spent (${usage.usedToday()} used today); it resets at local midnight, ${resets.toString()}`);
+      throw new WireError(
+        ErrorCode.BudgetExceeded,
+        `daily token budget of ${usage.dailyLimit} tokens is spent (${usage.usedToday()} used today); it resets at local midnight, ${resets.toString()}`,
+      );
     }
   }
 
   private async maybeCompact(session: LiveSession, model: string, signal: AbortSignal): Promise<void> {
     const window = this.deps.contextWindow(model);
     if (session.lastPromptTokens <= window * this.deps.compactThreshold) return;
-    log.info(`session ${session.id}: prompt of ${session.lastPromptTokens} tokens passed ${Math.round(this.deps.compactThreshold * 100)}% of ${window}; compacting`);
+    log.info(
+      `session ${session.id}: prompt of ${session.lastPromptTokens} tokens passed ${Math.round(this.deps.compactThreshold * 100)}% of ${window}; compacting`,
+    );
     const result = await compactSession(this, session, model, signal);
     if (!result.ok) log.warn(`session ${session.id}: automatic compaction failed: ${result.message}`);
   }
@@ -265,13 +319,21 @@ export class SessionRuntime {
     const session = await this.open(id);
     const spec = this.deps.agent(session.agent);
     if (!spec) throw new WireError(ErrorCode.NotFound, `agent "${session.agent}" is not configured`);
-    const box: { outcome: CompactOutcome } = { outcome: { ok: false, message: "the session was killed before compaction ran" } };
-    const turn: TurnHandle = { startSeq: undefined, abort: new AbortController(), interactive: false, sender: "compact" };
+    const box: { outcome: CompactOutcome } = {
+      outcome: { ok: false, message: "the session was killed before compaction ran" },
+    };
+    const turn: TurnHandle = {
+      startSeq: undefined,
+      abort: new AbortController(),
+      interactive: false,
+      sender: "compact",
+    };
     await session.enqueue(turn, async () => {
       box.outcome = await compactSession(this, session, spec.model, turn.abort.signal);
     });
     const outcome = box.outcome;
-    if (!outcome.ok) throw new WireError(ErrorCode.ProviderFailed, `compaction failed, history unchanged: ${outcome.message}`);
+    if (!outcome.ok)
+      throw new WireError(ErrorCode.ProviderFailed, `compaction failed, history unchanged: ${outcome.message}`);
     return { tokensBefore: outcome.tokensBefore, tokensAfter: outcome.tokensAfter };
   }
 
@@ -317,7 +379,9 @@ export class SessionRuntime {
 
   private evictOverflow(): void {
     if (this.live.size <= MAX_LIVE_SESSIONS) return;
-    const idle = [...this.live.values()].filter((s) => !s.busy && !this.bus.hasClientOn(s.id)).sort((a, b) => a.lastUsed - b.lastUsed);
+    const idle = [...this.live.values()]
+      .filter((s) => !s.busy && !this.bus.hasClientOn(s.id))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const s of idle.slice(0, this.live.size - MAX_LIVE_SESSIONS)) {
       void s.flushTrace();
       this.live.delete(s.id);

@@ -14,7 +14,13 @@ import { loopEventToWire } from "./wire.ts";
 /** Events handled between visits to the event loop (see the loop below). */
 const YIELD_EVERY = 256;
 
-export async function runTurn(runtime: SessionRuntime, session: LiveSession, spec: AgentSpec, turn: TurnHandle, content: string): Promise<void> {
+export async function runTurn(
+  runtime: SessionRuntime,
+  session: LiveSession,
+  spec: AgentSpec,
+  turn: TurnHandle,
+  content: string,
+): Promise<void> {
   const { deps } = runtime;
   const startSeq = session.seq + 1;
   turn.startSeq = startSeq;
@@ -25,16 +31,22 @@ export async function runTurn(runtime: SessionRuntime, session: LiveSession, spe
 
   const remaining = deps.usage.remainingToday();
   const perTurn = spec.maxTokensPerTurn;
-  const maxTokensPerTurn = remaining === undefined ? perTurn : perTurn === undefined ? remaining : Math.min(perTurn, remaining);
+  const maxTokensPerTurn =
+    remaining === undefined ? perTurn : perTurn === undefined ? remaining : Math.min(perTurn, remaining);
 
   const authorize = async (call: ToolCall, signal: AbortSignal): Promise<Authorization> => {
     const decision = deps.permissions.explain(session.agent, call.name);
     if (decision.permission === "allow") return { allowed: true };
     if (decision.permission === "deny") return { allowed: false, reason: `denied: ${decision.reason}` };
     if (!turn.interactive || !runtime.bus.hasInteractiveClientOn(session.id)) {
-      return { allowed: false, reason: `denied: ${call.name} needs approval (${decision.reason}) but no interactive client is attached to answer (sender ${turn.sender})` };
+      return {
+        allowed: false,
+        reason: `denied: ${call.name} needs approval (${decision.reason}) but no interactive client is attached to answer (sender ${turn.sender})`,
+      };
     }
-    runtime.emit(session, startSeq, { approval: { callId: call.id, tool: call.name, arguments: call.rawArguments, timeoutMs: deps.approvalTimeoutMs } });
+    runtime.emit(session, startSeq, {
+      approval: { callId: call.id, tool: call.name, arguments: call.rawArguments, timeoutMs: deps.approvalTimeoutMs },
+    });
     return runtime.approvals.wait(call.id, session.id, deps.approvalTimeoutMs, signal);
   };
 

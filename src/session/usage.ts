@@ -80,7 +80,11 @@ export class UsageLedger {
     this.rollover();
     this.add(agent, model, usage);
     if (!this.dir) return;
-    appendFileSync(join(this.dir, `${this.day}.jsonl`), JSON.stringify({ ts: this.now(), agent, model, usage }) + "\n", { mode: 0o600 });
+    appendFileSync(
+      join(this.dir, `${this.day}.jsonl`),
+      `${JSON.stringify({ ts: this.now(), agent, model, usage })}\n`,
+      { mode: 0o600 },
+    );
   }
 
   usedToday(): number {
@@ -102,6 +106,9 @@ export class UsageLedger {
 
   today(): { day: string; rows: UsageRow[] } {
     this.rollover();
-    return { day: this.day, rows: [...this.rows.values()].sort((a, b) => a.agent.localeCompare(b.agent) || a.model.localeCompare(b.model)) };
+    return {
+      day: this.day,
+      rows: [...this.rows.values()].sort((a, b) => a.agent.localeCompare(b.agent) || a.model.localeCompare(b.model)),
+    };
   }
 }

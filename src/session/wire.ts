@@ -3,7 +3,13 @@
  * StreamEvents, messages to HistoryMessages, store summaries to SessionInfo.
  */
 import type { Init } from "../protocol/codec.ts";
-import type { HistoryMessage, SessionInfo, StreamEvent, ToolCallInfo, Usage as WireUsage } from "../protocol/gen/crabtalk.ts";
+import type {
+  HistoryMessage,
+  SessionInfo,
+  StreamEvent,
+  ToolCallInfo,
+  Usage as WireUsage,
+} from "../protocol/gen/crabtalk.ts";
 import type { LoopEvent } from "../agent/types.ts";
 import type { Message, ToolCall, Usage } from "../provider/types.ts";
 import type { SessionSummary } from "../store/types.ts";
@@ -32,11 +38,28 @@ export function loopEventToWire(agent: string, e: LoopEvent): Init<StreamEvent> 
     case "tool_start":
       return { toolStart: { calls: e.calls.map(toolCallInfo) } };
     case "tool_result":
-      return { toolResult: { callId: e.callId, output: e.output, durationMs: Math.round(e.durationMs), isError: e.isError, name: e.name } };
+      return {
+        toolResult: {
+          callId: e.callId,
+          output: e.output,
+          durationMs: Math.round(e.durationMs),
+          isError: e.isError,
+          name: e.name,
+        },
+      };
     case "tools_complete":
       return { toolsComplete: {} };
     case "end":
-      return { end: { agent, model: e.model, usage: wireUsage(e.usage), stopReason: e.stopReason, error: e.error?.message ?? "", errorCode: e.error?.code ?? 0 } };
+      return {
+        end: {
+          agent,
+          model: e.model,
+          usage: wireUsage(e.usage),
+          stopReason: e.stopReason,
+          error: e.error?.message ?? "",
+          errorCode: e.error?.code ?? 0,
+        },
+      };
     case "model_end":
       return { modelEnd: { model: e.model, usage: wireUsage(e.usage), stopReason: e.message.stopReason ?? "" } };
     case "message":
@@ -46,7 +69,19 @@ export function loopEventToWire(agent: string, e: LoopEvent): Init<StreamEvent> 
 
 /** The set case of a StreamEvent init. */
 export function eventKind(event: Init<StreamEvent>): NonNullable<StreamEvent["event"]> {
-  for (const key of ["start", "chunk", "thinking", "toolStart", "toolResult", "toolsComplete", "end", "approval", "compaction", "error", "modelEnd"] as const) {
+  for (const key of [
+    "start",
+    "chunk",
+    "thinking",
+    "toolStart",
+    "toolResult",
+    "toolsComplete",
+    "end",
+    "approval",
+    "compaction",
+    "error",
+    "modelEnd",
+  ] as const) {
     if (event[key] !== undefined) return key;
   }
   throw new Error("stream event with no case set");
@@ -65,11 +100,21 @@ export function historyMessage(m: Message): Init<HistoryMessage> {
         timestampMs: m.timestamp ?? 0,
       };
     case "tool":
-      return { role: "tool", content: m.content, toolCallId: m.toolCallId, isError: m.isError, timestampMs: m.timestamp ?? 0 };
+      return {
+        role: "tool",
+        content: m.content,
+        toolCallId: m.toolCallId,
+        isError: m.isError,
+        timestampMs: m.timestamp ?? 0,
+      };
   }
 }
 
-export function sessionInfo(s: SessionSummary, live: { live: boolean; running: boolean }, now = Date.now()): Init<SessionInfo> {
+export function sessionInfo(
+  s: SessionSummary,
+  live: { live: boolean; running: boolean },
+  now = Date.now(),
+): Init<SessionInfo> {
   return {
     id: s.id,
     agent: s.agent,

@@ -46,7 +46,7 @@ export function deriveTitle(text: string): string {
   if (flat.length <= TITLE_MAX) return detach(flat);
   const cut = flat.slice(0, TITLE_MAX);
   const space = cut.lastIndexOf(" ");
-  return detach((space > TITLE_MAX / 2 ? cut.slice(0, space) : cut) + "…");
+  return detach(`${space > TITLE_MAX / 2 ? cut.slice(0, space) : cut}…`);
 }
 
 /** A fresh copy of a short string (join builds a new buffer), sharing nothing with its source. */
@@ -138,7 +138,12 @@ const fail = (why: string): never => {
  * a title change, so a listing after restart reads only the file's tail.
  * Throws RangeError before anything is written.
  */
-export function prepareBatch(current: SessionSummary, batch: readonly NewRecord[], now: number, wasDirty: boolean): PreparedBatch {
+export function prepareBatch(
+  current: SessionSummary,
+  batch: readonly NewRecord[],
+  now: number,
+  wasDirty: boolean,
+): PreparedBatch {
   const s = { ...current };
   const records: StoredRecord[] = [];
   let durable = false;
@@ -150,14 +155,16 @@ export function prepareBatch(current: SessionSummary, batch: readonly NewRecord[
     switch (r.kind) {
       case "message": {
         const role: unknown = r.message?.role;
-        if (role !== "user" && role !== "assistant" && role !== "tool") fail("message.role must be user, assistant or tool");
+        if (role !== "user" && role !== "assistant" && role !== "tool")
+          fail("message.role must be user, assistant or tool");
         rec = { ts, kind: "message", message: r.message };
         durable = true;
         break;
       }
       case "event": {
         const e = r.event;
-        if (!Number.isSafeInteger(e?.seq) || e.seq <= s.lastSeq) fail(`event seq ${String(e?.seq)} must be an integer above ${s.lastSeq}`);
+        if (!Number.isSafeInteger(e?.seq) || e.seq <= s.lastSeq)
+          fail(`event seq ${String(e?.seq)} must be an integer above ${s.lastSeq}`);
         if (typeof e.type !== "string") fail("event.type must be a string");
         rec = { ts, kind: "event", event: e };
         if (TURN_END_TYPES.has(e.type)) durable = snapshot = true;
@@ -165,7 +172,8 @@ export function prepareBatch(current: SessionSummary, batch: readonly NewRecord[
       }
       case "compaction":
         if (typeof r.summary !== "string") fail("compaction.summary must be a string");
-        if (!Number.isFinite(r.tokensBefore) || !Number.isFinite(r.tokensAfter)) fail("compaction tokens must be numbers");
+        if (!Number.isFinite(r.tokensBefore) || !Number.isFinite(r.tokensAfter))
+          fail("compaction tokens must be numbers");
         rec = {
           ts,
           kind: "compaction",
@@ -177,7 +185,10 @@ export function prepareBatch(current: SessionSummary, batch: readonly NewRecord[
         durable = snapshot = true;
         break;
       case "interrupted":
-        rec = r.turnSeq === undefined ? { ts, kind: "interrupted", reason: r.reason } : { ts, kind: "interrupted", turnSeq: r.turnSeq, reason: r.reason };
+        rec =
+          r.turnSeq === undefined
+            ? { ts, kind: "interrupted", reason: r.reason }
+            : { ts, kind: "interrupted", turnSeq: r.turnSeq, reason: r.reason };
         durable = snapshot = true;
         break;
       case "meta_update":
@@ -215,7 +226,13 @@ export function parseRecord(line: string): StoredRecord | undefined {
     return undefined;
   }
   if (typeof v !== "object" || v === null) return undefined;
-  const o = v as { ts?: unknown; kind?: unknown; message?: { role?: unknown }; event?: { seq?: unknown; type?: unknown }; id?: unknown };
+  const o = v as {
+    ts?: unknown;
+    kind?: unknown;
+    message?: { role?: unknown };
+    event?: { seq?: unknown; type?: unknown };
+    id?: unknown;
+  };
   if (typeof o.ts !== "number" || typeof o.kind !== "string" || !KINDS.has(o.kind)) return undefined;
   if (o.kind === "message" && typeof o.message?.role !== "string") return undefined;
   if (o.kind === "event" && (typeof o.event?.seq !== "number" || typeof o.event.type !== "string")) return undefined;
@@ -282,7 +299,13 @@ export function pairToolResults(messages: readonly Message[]): Message[] {
   let pending = new Map<string, ToolCall>();
   const settle = (): void => {
     for (const call of pending.values()) {
-      const synthetic: ToolResultMessage = { role: "tool", toolCallId: call.id, name: call.name, content: INTERRUPTED_RESULT, isError: true };
+      const synthetic: ToolResultMessage = {
+        role: "tool",
+        toolCallId: call.id,
+        name: call.name,
+        content: INTERRUPTED_RESULT,
+        isError: true,
+      };
       out.push(synthetic);
     }
     pending = new Map();

@@ -4,7 +4,7 @@
  * small writes (id counter, new files) whose loss would break "ids are never
  * reused". Kept apart from jsonl.ts so the store class reads as policy.
  */
-import { appendFile, open, rename, truncate } from "node:fs/promises";
+import { appendFile, type FileHandle, open, rename, truncate } from "node:fs/promises";
 import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
@@ -131,7 +131,7 @@ export async function writeAtomic(dir: string, path: string, data: string, sync:
 
 /** Creates a file that must not exist yet with its first content; false when it already existed. */
 export async function createExclusive(dir: string, path: string, data: string, sync: boolean): Promise<boolean> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, "wx", 0o600);
   } catch (err) {

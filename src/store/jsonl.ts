@@ -33,7 +33,15 @@
  */
 import { chmod, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { SessionFolder, looksLikeEvent, pageSummaries, parseRecord, prepareBatch, serialize, snapshotRecord } from "./fold.ts";
+import {
+  SessionFolder,
+  looksLikeEvent,
+  pageSummaries,
+  parseRecord,
+  prepareBatch,
+  serialize,
+  snapshotRecord,
+} from "./fold.ts";
 import { appendDurably, createExclusive, repairTail, summarizeFile, syncFile, writeAtomic } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { searchSessions } from "./search.ts";
@@ -125,9 +133,17 @@ export class JsonlSessionStore implements SessionStore {
         await writeAtomic(this.dir, join(this.dir, "next-id"), `${id + 1}\n`, sync);
         this.nextId = id + 1;
         const ts = Date.now();
-        const meta: MetaRecord = { ts, kind: "meta", v: STORE_FORMAT_VERSION, id, agent: init.agent, createdBy: init.createdBy, createdAt: ts };
+        const meta: MetaRecord = {
+          ts,
+          kind: "meta",
+          v: STORE_FORMAT_VERSION,
+          id,
+          agent: init.agent,
+          createdBy: init.createdBy,
+          createdAt: ts,
+        };
         if (init.title !== undefined) meta.title = init.title;
-        if (!(await createExclusive(this.dir, this.path(id), serialize(meta) + "\n", sync))) continue;
+        if (!(await createExclusive(this.dir, this.path(id), `${serialize(meta)}\n`, sync))) continue;
         const fresh = new SessionFolder(meta).summary;
         this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });
         return { ...fresh };
@@ -296,7 +312,13 @@ export class JsonlSessionStore implements SessionStore {
         })
         .then((summary) => {
           if (!summary || this.deleted.has(id)) return undefined;
-          const st: SessionState = this.known.get(id) ?? { summary, dirty: false, unsynced: false, tailChecked: false, deleted: false };
+          const st: SessionState = this.known.get(id) ?? {
+            summary,
+            dirty: false,
+            unsynced: false,
+            tailChecked: false,
+            deleted: false,
+          };
           this.known.set(id, st);
           return st;
         })
@@ -322,7 +344,7 @@ export class JsonlSessionStore implements SessionStore {
   private async write(id: number, st: SessionState, records: readonly StoredRecord[], durable: boolean): Promise<void> {
     const sync = this.fsync === "always" || (durable && this.fsync === "messages");
     try {
-      await appendDurably(this.path(id), records.map(serialize).join("\n") + "\n", sync);
+      await appendDurably(this.path(id), `${records.map(serialize).join("\n")}\n`, sync);
     } catch (err) {
       st.tailChecked = false;
       throw err;

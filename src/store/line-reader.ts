@@ -61,7 +61,8 @@ export async function* readLines(path: string, opts: { start?: number; end?: num
       }
       pos += bytesRead;
     }
-    if (carryBytes > 0) yield { text: decoder.decode(Buffer.concat(carry)), offset: lineStart, bytes: carryBytes, terminated: false };
+    if (carryBytes > 0)
+      yield { text: decoder.decode(Buffer.concat(carry)), offset: lineStart, bytes: carryBytes, terminated: false };
   } finally {
     await fh.close();
   }
@@ -102,7 +103,13 @@ export async function readTail(path: string, maxBytes: number): Promise<Tail> {
     while (i < got) {
       const nl = buf.indexOf(NL, i);
       const stop = nl === -1 || nl >= got ? got : nl;
-      if (stop > i) lines.push({ text: decoder.decode(buf.subarray(i, stop)), offset: start + i, bytes: stop - i, terminated: stop < got });
+      if (stop > i)
+        lines.push({
+          text: decoder.decode(buf.subarray(i, stop)),
+          offset: start + i,
+          bytes: stop - i,
+          terminated: stop < got,
+        });
       i = stop + 1;
     }
     return { lines, whole: start === 0, size };

@@ -1,6 +1,6 @@
 /**
- * The in-memory twin of the file store, for tests and `crabtalk daemon
- * --ephemeral`. Same interface and semantics: records are kept as the
+ * The in-memory twin of the file store, for tests and in-process runtime
+ * checks. Same interface and semantics: records are kept as the
  * serialized lines the file store would write and parsed back on read, so
  * callers can neither share objects with the store nor see a behaviour the
  * disk would not give them. Ids are never reused within the instance
@@ -50,7 +50,15 @@ export class MemorySessionStore implements SessionStore {
     this.checkOpen();
     const id = this.nextId++;
     const ts = Date.now();
-    const meta: MetaRecord = { ts, kind: "meta", v: STORE_FORMAT_VERSION, id, agent: init.agent, createdBy: init.createdBy, createdAt: ts };
+    const meta: MetaRecord = {
+      ts,
+      kind: "meta",
+      v: STORE_FORMAT_VERSION,
+      id,
+      agent: init.agent,
+      createdBy: init.createdBy,
+      createdAt: ts,
+    };
     if (init.title !== undefined) meta.title = init.title;
     const summary = summaryFromMeta(meta);
     this.sessions.set(id, { lines: [serialize(meta)], summary, dirty: false });
@@ -89,7 +97,10 @@ export class MemorySessionStore implements SessionStore {
 
   async list(opts: ListOptions): Promise<SessionPage> {
     this.checkOpen();
-    return pageSummaries([...this.sessions.values()].map((e) => e.summary), opts);
+    return pageSummaries(
+      [...this.sessions.values()].map((e) => e.summary),
+      opts,
+    );
   }
 
   readEvents(id: number, afterSeq: number): AsyncIterable<EventRecord> {

@@ -25,7 +25,9 @@ const SNIPPET_CHARS = 160;
 const SNIPPET_LEAD = 50;
 
 const STOPWORDS = new Set(
-  "a an and are as at be but by for from has have i if in into is it its me my no not of on or so that the their then there these they this to was we were what when which who will with you your".split(" "),
+  "a an and are as at be but by for from has have i if in into is it its me my no not of on or so that the their then there these they this to was we were what when which who will with you your".split(
+    " ",
+  ),
 );
 
 const WORD = /[\p{L}\p{N}_]+/gu;
@@ -76,7 +78,10 @@ interface Doc {
   ts: number;
 }
 
-async function* documents(source: SearchSource, sessions: readonly { id: number; agent: string }[]): AsyncGenerator<Doc> {
+async function* documents(
+  source: SearchSource,
+  sessions: readonly { id: number; agent: string }[],
+): AsyncGenerator<Doc> {
   for (const s of sessions) {
     try {
       for await (const r of source.records(s.id)) {
@@ -92,7 +97,11 @@ async function* documents(source: SearchSource, sessions: readonly { id: number;
   }
 }
 
-export async function searchSessions(source: SearchSource, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+export async function searchSessions(
+  source: SearchSource,
+  query: string,
+  opts: SearchOptions = {},
+): Promise<SearchHit[]> {
   const limit = Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT));
   const terms = [...new Set(tokenize(query).map((t) => t.term))];
   if (terms.length === 0) return [];

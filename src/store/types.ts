@@ -1,7 +1,7 @@
 /**
  * The session store contract: what a session's history looks like on disk
  * and the one interface both backends implement (jsonl.ts on disk,
- * memory.ts for tests and `--ephemeral`). A session is an append-only log
+ * memory.ts for tests). A session is an append-only log
  * of records, one JSON object per line; every record carries `ts` (ms since
  * the epoch) and a `kind`. Nothing is ever rewritten in place: a new title
  * or new totals are a new `meta_update` line, a compaction is a marker line
@@ -28,7 +28,8 @@ export interface MetaRecord {
 
 /**
  * A change of title and/or a snapshot of the running totals. The store
- * writes full snapshots itself (see `SNAPSHOT_TRIGGERS` in fold.ts); a
+ * writes full snapshots itself (after a turn end, a compaction or an
+ * interruption: see `prepareBatch` in fold.ts); a
  * caller appends one only to set a title. When folding, fields present
  * replace the earlier values; records after it add to the totals.
  */

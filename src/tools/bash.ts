@@ -61,7 +61,21 @@ const DEFAULT_KILL_GRACE_MS = 2_000;
 const DRAIN_MS = 200;
 
 /** Environment variables a command inherits; everything else in the daemon's environment stays out. */
-export const ENV_ALLOW_LIST = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TERM", "TMPDIR", "TZ"] as const;
+export const ENV_ALLOW_LIST = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "LC_MESSAGES",
+  "TERM",
+  "TMPDIR",
+  "TZ",
+] as const;
 const FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin";
 
 export function createBashTool(cwd: string, opts: BashToolOptions = {}): Tool {
@@ -95,7 +109,8 @@ export function createBashTool(cwd: string, opts: BashToolOptions = {}): Tool {
     },
     async execute(args, ctx) {
       const command = String(args.command);
-      const timeoutMs = typeof args.timeout === "number" ? Math.min(args.timeout * 1000, maxTimeoutMs) : defaultTimeoutMs;
+      const timeoutMs =
+        typeof args.timeout === "number" ? Math.min(args.timeout * 1000, maxTimeoutMs) : defaultTimeoutMs;
       const output = new CappedOutput(maxOutputBytes);
       let result: BashExecResult;
       try {
@@ -107,7 +122,8 @@ export function createBashTool(cwd: string, opts: BashToolOptions = {}): Tool {
       const text = output.text() || "(no output)";
       const body = text.endsWith("\n") ? text : `${text}\n`;
       if (result.aborted) return failure(`${body}[cancelled; the command's processes were killed]`);
-      if (result.timedOut) return failure(`${body}[timed out after ${timeoutMs / 1000} s; the command's processes were killed]`);
+      if (result.timedOut)
+        return failure(`${body}[timed out after ${timeoutMs / 1000} s; the command's processes were killed]`);
       if (result.exitCode === null) return failure(`${body}[killed by ${result.signalCode ?? "a signal"}]`);
       const footer = `[exit code ${result.exitCode}]`;
       return result.exitCode === 0 ? { output: body + footer } : failure(body + footer);
@@ -133,7 +149,14 @@ export function processOperations(killGraceMs: number): BashOperations {
   return {
     async exec(command, { cwd, env, timeoutMs, signal, onData }): Promise<BashExecResult> {
       if (signal.aborted) return { exitCode: null, timedOut: false, aborted: true };
-      const proc = Bun.spawn(["sh", "-c", command], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+      const proc = Bun.spawn(["sh", "-c", command], {
+        cwd,
+        env,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        detached: true,
+      });
       const pid = proc.pid;
 
       let timedOut = false;
@@ -178,7 +201,10 @@ export function processOperations(killGraceMs: number): BashOperations {
   };
 }
 
-function pump(stream: ReadableStream<Uint8Array>, onData: (chunk: Uint8Array) => void): { done: Promise<void>; cancel(): void } {
+function pump(
+  stream: ReadableStream<Uint8Array>,
+  onData: (chunk: Uint8Array) => void,
+): { done: Promise<void>; cancel(): void } {
   const reader = stream.getReader();
   let cancelled = false;
   const done = (async () => {

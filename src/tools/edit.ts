@@ -22,10 +22,17 @@ export function createEditTool(cwd: string, opts: EditToolOptions = {}): Tool {
     parameters: {
       type: "object",
       properties: {
-        path: { type: "string", minLength: 1, description: "File to edit, absolute or relative to the working directory." },
+        path: {
+          type: "string",
+          minLength: 1,
+          description: "File to edit, absolute or relative to the working directory.",
+        },
         old_string: { type: "string", minLength: 1, description: "The exact text to replace." },
         new_string: { type: "string", description: "The text to put in its place." },
-        replace_all: { type: "boolean", description: "Replace every occurrence instead of requiring exactly one. Default false." },
+        replace_all: {
+          type: "boolean",
+          description: "Replace every occurrence instead of requiring exactly one. Default false.",
+        },
       },
       required: ["path", "old_string", "new_string"],
       additionalProperties: false,
@@ -43,14 +50,21 @@ export function createEditTool(cwd: string, opts: EditToolOptions = {}): Tool {
       const text = new TextDecoder().decode(await ops.readFile(path));
 
       const count = text.split(oldString).length - 1;
-      if (count === 0) return failure(`old_string was not found in ${path}; read the file and copy the exact text, including whitespace and indentation`);
+      if (count === 0)
+        return failure(
+          `old_string was not found in ${path}; read the file and copy the exact text, including whitespace and indentation`,
+        );
       if (count > 1 && !replaceAll) {
-        return failure(`old_string occurs ${count} times in ${path}; include more surrounding text so it occurs once, or set replace_all to true`);
+        return failure(
+          `old_string occurs ${count} times in ${path}; include more surrounding text so it occurs once, or set replace_all to true`,
+        );
       }
       // split/join rather than String.replace: no special meaning for "$&" and friends in new_string.
       const updated = replaceAll ? text.split(oldString).join(newString) : replaceOnce(text, oldString, newString);
       await ops.writeFile(path, updated);
-      return { output: `replaced ${replaceAll ? count : 1} occurrence${(replaceAll ? count : 1) === 1 ? "" : "s"} in ${path}` };
+      return {
+        output: `replaced ${replaceAll ? count : 1} occurrence${(replaceAll ? count : 1) === 1 ? "" : "s"} in ${path}`,
+      };
     },
   };
 }

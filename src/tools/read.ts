@@ -37,9 +37,17 @@ export function createReadTool(cwd: string, opts: ReadToolOptions = {}): Tool {
     parameters: {
       type: "object",
       properties: {
-        path: { type: "string", minLength: 1, description: "File to read, absolute or relative to the working directory." },
+        path: {
+          type: "string",
+          minLength: 1,
+          description: "File to read, absolute or relative to the working directory.",
+        },
         offset: { type: "integer", minimum: 1, description: "1-based number of the first line to show. Default 1." },
-        limit: { type: "integer", minimum: 1, description: `Maximum number of lines to show. Default ${defaultLimit}.` },
+        limit: {
+          type: "integer",
+          minimum: 1,
+          description: `Maximum number of lines to show. Default ${defaultLimit}.`,
+        },
       },
       required: ["path"],
       additionalProperties: false,
@@ -51,10 +59,13 @@ export function createReadTool(cwd: string, opts: ReadToolOptions = {}): Tool {
       if (info.isDirectory) return failure(`${path} is a directory; use bash (ls) to list it`);
       if (!info.isFile) return failure(`${path} is not a regular file`);
       if (info.size > maxFileBytes) {
-        return failure(`${path} is ${formatBytes(info.size)}, over the ${formatBytes(maxFileBytes)} limit for read; use bash with head, tail or grep to look at parts of it`);
+        return failure(
+          `${path} is ${formatBytes(info.size)}, over the ${formatBytes(maxFileBytes)} limit for read; use bash with head, tail or grep to look at parts of it`,
+        );
       }
       const bytes = await ops.readFile(path);
-      if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0)) return failure(`${path} looks like a binary file (it contains NUL bytes); read only shows text`);
+      if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0))
+        return failure(`${path} looks like a binary file (it contains NUL bytes); read only shows text`);
 
       const text = new TextDecoder().decode(bytes);
       if (text.length === 0) return { output: `(${path} is empty)` };
@@ -62,7 +73,8 @@ export function createReadTool(cwd: string, opts: ReadToolOptions = {}): Tool {
       if (lines.at(-1) === "") lines.pop(); // a trailing newline ends the last line, it does not start a new one
       const offset = typeof args.offset === "number" ? args.offset : 1;
       const limit = typeof args.limit === "number" ? args.limit : defaultLimit;
-      if (offset > lines.length) return failure(`offset ${offset} is past the end of ${path}, which has ${lines.length} lines`);
+      if (offset > lines.length)
+        return failure(`offset ${offset} is past the end of ${path}, which has ${lines.length} lines`);
 
       const end = Math.min(lines.length, offset - 1 + limit);
       const width = String(end).length;
@@ -70,13 +82,15 @@ export function createReadTool(cwd: string, opts: ReadToolOptions = {}): Tool {
       let last = offset - 1;
       for (let i = offset - 1; i < end; i++) {
         let line = lines[i]!;
-        if (line.length > MAX_LINE_CHARS) line = `${line.slice(0, MAX_LINE_CHARS)}… [line cut at ${MAX_LINE_CHARS} of ${line.length} characters]`;
+        if (line.length > MAX_LINE_CHARS)
+          line = `${line.slice(0, MAX_LINE_CHARS)}… [line cut at ${MAX_LINE_CHARS} of ${line.length} characters]`;
         const numbered = `${String(i + 1).padStart(width)}\t${line}\n`;
         if (out.length + numbered.length > MAX_OUTPUT_CHARS && i > offset - 1) break;
         out += numbered;
         last = i + 1;
       }
-      if (last < lines.length) out += `[showing lines ${offset}-${last} of ${lines.length}; use offset=${last + 1} to read more]\n`;
+      if (last < lines.length)
+        out += `[showing lines ${offset}-${last} of ${lines.length}; use offset=${last + 1} to read more]\n`;
       return { output: out };
     },
   };

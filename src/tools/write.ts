@@ -21,7 +21,11 @@ export function createWriteTool(cwd: string, opts: WriteToolOptions = {}): Tool 
     parameters: {
       type: "object",
       properties: {
-        path: { type: "string", minLength: 1, description: "File to write, absolute or relative to the working directory." },
+        path: {
+          type: "string",
+          minLength: 1,
+          description: "File to write, absolute or relative to the working directory.",
+        },
         content: { type: "string", description: "The complete new content of the file." },
       },
       required: ["path", "content"],

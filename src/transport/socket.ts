@@ -129,11 +129,17 @@ class Connection implements FramedConnection {
   }
 }
 
-function socketHandlers(peerOf: (s: Socket<ConnState>) => string, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions, acceptedTcp = false) {
+function socketHandlers(
+  peerOf: (s: Socket<ConnState>) => string,
+  handlers: ConnectionHandlers,
+  queueOptions: OutboundQueueOptions,
+  acceptedTcp = false,
+) {
   return {
     open(socket: Socket<ConnState>) {
       const conn = new Connection(socket, peerOf(socket), handlers, queueOptions);
-      if (acceptedTcp) conn.tcp = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localPort: socket.localPort };
+      if (acceptedTcp)
+        conn.tcp = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localPort: socket.localPort };
       socket.data = { conn };
       handlers.onOpen?.(conn);
     },
@@ -159,7 +165,11 @@ export interface Listener {
   stop(closeActive?: boolean): void;
 }
 
-export function listenUnix(path: string, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions = {}): Listener {
+export function listenUnix(
+  path: string,
+  handlers: ConnectionHandlers,
+  queueOptions: OutboundQueueOptions = {},
+): Listener {
   const server: UnixSocketListener<ConnState> = Bun.listen<ConnState>({
     unix: path,
     socket: socketHandlers(() => "unix", handlers, queueOptions),
@@ -167,7 +177,12 @@ export function listenUnix(path: string, handlers: ConnectionHandlers, queueOpti
   return { port: 0, stop: (closeActive = true) => server.stop(closeActive) };
 }
 
-export function listenTcp(hostname: string, port: number, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions = {}): Listener {
+export function listenTcp(
+  hostname: string,
+  port: number,
+  handlers: ConnectionHandlers,
+  queueOptions: OutboundQueueOptions = {},
+): Listener {
   const server: TCPSocketListener<ConnState> = Bun.listen<ConnState>({
     hostname,
     port,
@@ -179,15 +194,23 @@ export function listenTcp(hostname: string, port: number, handlers: ConnectionHa
 export type Endpoint = { unix: string } | { hostname: string; port: number };
 
 /** Opens a framed connection to a listener. Rejects when nothing listens there. */
-export async function connectFramed(endpoint: Endpoint, handlers: ConnectionHandlers, queueOptions: OutboundQueueOptions = {}): Promise<FramedConnection> {
+export async function connectFramed(
+  endpoint: Endpoint,
+  handlers: ConnectionHandlers,
+  queueOptions: OutboundQueueOptions = {},
+): Promise<FramedConnection> {
   let opened: FramedConnection | undefined;
-  const base = socketHandlers(() => ("unix" in endpoint ? "unix" : `${endpoint.hostname}:${endpoint.port}`), {
-    ...handlers,
-    onOpen: (conn) => {
-      opened = conn;
-      handlers.onOpen?.(conn);
+  const base = socketHandlers(
+    () => ("unix" in endpoint ? "unix" : `${endpoint.hostname}:${endpoint.port}`),
+    {
+      ...handlers,
+      onOpen: (conn) => {
+        opened = conn;
+        handlers.onOpen?.(conn);
+      },
     },
-  }, queueOptions);
+    queueOptions,
+  );
   const options = "unix" in endpoint ? { unix: endpoint.unix } : { hostname: endpoint.hostname, port: endpoint.port };
   await Bun.connect<ConnState>({ ...options, socket: base } as Parameters<typeof Bun.connect<ConnState>>[0]);
   if (!opened) throw new ConnectionClosed("connection did not open");

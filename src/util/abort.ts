@@ -27,7 +27,6 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
   return AbortSignal.any(present);
 }
 
-
 /** Message text of anything thrown. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

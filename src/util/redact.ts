@@ -3,9 +3,9 @@
  * of text bound for logs, errors or the wire.
  */
 const PATTERNS: RegExp[] = [
-  /\b(sk-[A-Za-z0-9_\-]{8,})/g, // OpenAI-style keys (sk-, sk-proj-, sk-ant-)
-  /\b(Bearer\s+)[A-Za-z0-9._\-]{8,}/gi,
-  /\b(x-api-key["':=\s]+)[A-Za-z0-9._\-]{8,}/gi,
+  /\b(sk-[A-Za-z0-9_-]{8,})/g, // OpenAI-style keys (sk-, sk-proj-, sk-ant-)
+  /\b(Bearer\s+)[A-Za-z0-9._-]{8,}/gi,
+  /\b(x-api-key["':=\s]+)[A-Za-z0-9._-]{8,}/gi,
 ];
 
 /** Replaces known secret shapes and every listed literal secret with "***". */

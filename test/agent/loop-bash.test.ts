@@ -26,13 +26,28 @@ test("cancel mid-bash kills the child and leaves a history the next turn can use
   const pidFile = join(dir.path, "pid");
   const bash = createBashTool(dir.path);
   // `exec` makes sleep the shell's own process, a direct child of this test process.
-  const s = scripted([reply({ text: "sleeping", calls: [call("c1", "bash", { command: `echo $$ > ${pidFile}; exec sleep 30` })] }), reply({ text: "awake" })]);
+  const s = scripted([
+    reply({ text: "sleeping", calls: [call("c1", "bash", { command: `echo $$ > ${pidFile}; exec sleep 30` })] }),
+    reply({ text: "awake" }),
+  ]);
   const history: Message[] = [{ role: "user", content: "sleep" }];
   const controller = new AbortController();
 
   const events: LoopEvent[] = [];
   const started = Date.now();
-  const turn = runAgent({ agent: "crab", session: 1, model: "m", history, tools: [bash], stream: s.stream, maxIterations: 4, authorize: allowAll }, controller.signal);
+  const turn = runAgent(
+    {
+      agent: "crab",
+      session: 1,
+      model: "m",
+      history,
+      tools: [bash],
+      stream: s.stream,
+      maxIterations: 4,
+      authorize: allowAll,
+    },
+    controller.signal,
+  );
   const consumer = (async () => {
     for await (const ev of turn) events.push(ev);
   })();
@@ -44,7 +59,11 @@ test("cancel mid-bash kills the child and leaves a history the next turn can use
 
   const end = events.at(-1);
   expect(end).toMatchObject({ type: "end", stopReason: "aborted" });
-  expect(events.find((e) => e.type === "tool_result")).toMatchObject({ callId: "c1", output: "cancelled", isError: true });
+  expect(events.find((e) => e.type === "tool_result")).toMatchObject({
+    callId: "c1",
+    output: "cancelled",
+    isError: true,
+  });
 
   const deadline = Date.now() + 5000;
   while (processExists(pid) && Date.now() < deadline) await Bun.sleep(20);
@@ -54,7 +73,19 @@ test("cancel mid-bash kills the child and leaves a history the next turn can use
   expect(history.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
   history.push({ role: "user", content: "again" });
 
-  const next = runAgent({ agent: "crab", session: 1, model: "m", history, tools: [bash], stream: s.stream, maxIterations: 4, authorize: allowAll }, new AbortController().signal);
+  const next = runAgent(
+    {
+      agent: "crab",
+      session: 1,
+      model: "m",
+      history,
+      tools: [bash],
+      stream: s.stream,
+      maxIterations: 4,
+      authorize: allowAll,
+    },
+    new AbortController().signal,
+  );
   for await (const _ of next) {
     // drain
   }

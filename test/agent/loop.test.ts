@@ -12,7 +12,17 @@ import { allowAll, call, reply, scripted, tool, usage, type Step } from "./scrip
 const user: Message = { role: "user", content: "hi" };
 
 function options(stream: RunAgentOptions["stream"], extra: Partial<RunAgentOptions> = {}): RunAgentOptions {
-  return { agent: "crab", session: 1, model: "test-model", history: [user], tools: [], stream, maxIterations: 8, authorize: allowAll, ...extra };
+  return {
+    agent: "crab",
+    session: 1,
+    model: "test-model",
+    history: [user],
+    tools: [],
+    stream,
+    maxIterations: 8,
+    authorize: allowAll,
+    ...extra,
+  };
 }
 
 async function collect(stream: AsyncIterable<LoopEvent>): Promise<LoopEvent[]> {
@@ -51,7 +61,11 @@ describe("runAgent", () => {
   test("a plain answer streams deltas and ends with the provider's stop reason", async () => {
     const s = scripted([reply({ text: "hello there", usage: usage(7, 3) })]);
     const events = await collect(runAgent(options(s.stream, { system: "be nice" }), new AbortController().signal));
-    expect(ofType(events, "text_delta").map((e) => e.text).join("")).toBe("hello there");
+    expect(
+      ofType(events, "text_delta")
+        .map((e) => e.text)
+        .join(""),
+    ).toBe("hello there");
     expect(events.map((e) => e.type)).toEqual(["text_delta", "text_delta", "model_end", "message", "end"]);
     const end = endOf(events);
     expect(end).toMatchObject({ stopReason: "stop", text: "hello there", model: "test-model" });
@@ -78,11 +92,28 @@ describe("runAgent", () => {
       await waitFor(() => aStarted);
       return { output: "B done" };
     });
-    const s = scripted([reply({ calls: [call("c1", "a", {}), call("c2", "b", {})], usage: usage(10, 5) }), reply({ text: "both done", usage: usage(20, 5) })]);
+    const s = scripted([
+      reply({ calls: [call("c1", "a", {}), call("c2", "b", {})], usage: usage(10, 5) }),
+      reply({ text: "both done", usage: usage(20, 5) }),
+    ]);
     const events = await collect(runAgent(options(s.stream, { tools: [a, b] }), new AbortController().signal));
 
     const types = events.map((e) => e.type);
-    expect(types).toEqual(["model_end", "message", "tool_start", "tool_result", "tool_result", "message", "message", "tools_complete", "text_delta", "text_delta", "model_end", "message", "end"]);
+    expect(types).toEqual([
+      "model_end",
+      "message",
+      "tool_start",
+      "tool_result",
+      "tool_result",
+      "message",
+      "message",
+      "tools_complete",
+      "text_delta",
+      "text_delta",
+      "model_end",
+      "message",
+      "end",
+    ]);
     expect(ofType(events, "tool_result").map((e) => e.callId)).toEqual(["c2", "c1"]);
     expect(ofType(events, "tool_result").every((e) => e.durationMs >= 0)).toBe(true);
     expect(ofType(events, "tool_result")[1]!.durationMs).toBeGreaterThanOrEqual(30);
@@ -102,7 +133,10 @@ describe("runAgent", () => {
   test("a tool not granted is refused at dispatch and an unknown one is named", async () => {
     let ran = false;
     const read = tool("read", async () => ({ output: "x" }));
-    const s = scripted([reply({ calls: [call("c1", "bash", { command: "rm -rf /" }), call("c2", "teleport", {})] }), reply({ text: "ok" })]);
+    const s = scripted([
+      reply({ calls: [call("c1", "bash", { command: "rm -rf /" }), call("c2", "teleport", {})] }),
+      reply({ text: "ok" }),
+    ]);
     const events = await collect(
       runAgent(
         options(s.stream, {
@@ -117,7 +151,10 @@ describe("runAgent", () => {
       ),
     );
     const results = ofType(events, "tool_result");
-    expect(results.find((r) => r.callId === "c1")).toMatchObject({ isError: true, output: "tool bash is not granted to agent crab" });
+    expect(results.find((r) => r.callId === "c1")).toMatchObject({
+      isError: true,
+      output: "tool bash is not granted to agent crab",
+    });
     expect(results.find((r) => r.callId === "c2")!.output).toStartWith("unknown tool teleport");
     expect(ran).toBe(false); // refused before any approval prompt
     expect(s.requests[0]!.tools!.map((t) => t.name)).toEqual(["read"]); // only granted tools are shown
@@ -155,10 +192,16 @@ describe("runAgent", () => {
     });
     const s = scripted([reply({ calls: [call("c1", "bash", {})] }), reply({ text: "ok, I won't" })]);
     const events = await collect(
-      runAgent(options(s.stream, { tools: [bash], authorize: async () => ({ allowed: false, reason: "denied by the user" }) }), new AbortController().signal),
+      runAgent(
+        options(s.stream, { tools: [bash], authorize: async () => ({ allowed: false, reason: "denied by the user" }) }),
+        new AbortController().signal,
+      ),
     );
     expect(executed).toBe(false);
-    expect(ofType(events, "tool_result")[0]).toMatchObject({ isError: true, output: "bash was not run: denied by the user" });
+    expect(ofType(events, "tool_result")[0]).toMatchObject({
+      isError: true,
+      output: "bash was not run: denied by the user",
+    });
     expect((s.requests[1]!.messages[2] as ToolResultMessage).content).toBe("bash was not run: denied by the user");
   });
 
@@ -175,8 +218,13 @@ describe("runAgent", () => {
       await Bun.sleep(20);
       return { output: "fine" };
     });
-    const s = scripted([reply({ calls: [call("c1", "boom", {}), call("c2", "hang", {}), call("c3", "fine", {})] }), reply({ text: "ok" })]);
-    const events = await collect(runAgent(options(s.stream, { tools: [boom, hang, fine], toolTimeoutMs: 150 }), new AbortController().signal));
+    const s = scripted([
+      reply({ calls: [call("c1", "boom", {}), call("c2", "hang", {}), call("c3", "fine", {})] }),
+      reply({ text: "ok" }),
+    ]);
+    const events = await collect(
+      runAgent(options(s.stream, { tools: [boom, hang, fine], toolTimeoutMs: 150 }), new AbortController().signal),
+    );
     const byId = new Map(ofType(events, "tool_result").map((r) => [r.callId, r]));
     expect(byId.get("c1")).toMatchObject({ isError: true, output: "boom failed: kaboom" });
     expect(byId.get("c2")).toMatchObject({ isError: true });
@@ -191,7 +239,9 @@ describe("runAgent", () => {
     const noop = tool("noop", async () => ({ output: "again" }));
     const steps: Step[] = [1, 2, 3].map((i) => reply({ calls: [call(`c${i}`, "noop", {})] }));
     const s = scripted(steps);
-    const events = await collect(runAgent(options(s.stream, { tools: [noop], maxIterations: 2 }), new AbortController().signal));
+    const events = await collect(
+      runAgent(options(s.stream, { tools: [noop], maxIterations: 2 }), new AbortController().signal),
+    );
     expect(s.requests.length).toBe(2);
     expect(endOf(events).stopReason).toBe("max_iterations");
     expectValidHistory([user, ...messages(events)]);
@@ -203,8 +253,13 @@ describe("runAgent", () => {
       runs++;
       return { output: "ok" };
     });
-    const s = scripted([reply({ calls: [call("c1", "noop", {})], usage: usage(60, 10) }), reply({ calls: [call("c2", "noop", {})], usage: usage(80, 10) })]);
-    const events = await collect(runAgent(options(s.stream, { tools: [noop], maxTokensPerTurn: 100 }), new AbortController().signal));
+    const s = scripted([
+      reply({ calls: [call("c1", "noop", {})], usage: usage(60, 10) }),
+      reply({ calls: [call("c2", "noop", {})], usage: usage(80, 10) }),
+    ]);
+    const events = await collect(
+      runAgent(options(s.stream, { tools: [noop], maxTokensPerTurn: 100 }), new AbortController().signal),
+    );
     const end = endOf(events);
     expect(end.stopReason).toBe("token_budget");
     expect(end.usage).toMatchObject({ promptTokens: 140, completionTokens: 20 });
@@ -228,7 +283,9 @@ describe("runAgent", () => {
       };
     const e429 = endOf(await collect(runAgent(options(scripted([failing(429)]).stream), new AbortController().signal)));
     expect(e429).toMatchObject({ stopReason: "error", error: { code: 429, message: "rate limited" } });
-    const e502 = endOf(await collect(runAgent(options(scripted([failing(undefined)]).stream), new AbortController().signal)));
+    const e502 = endOf(
+      await collect(runAgent(options(scripted([failing(undefined)]).stream), new AbortController().signal)),
+    );
     expect(e502.error?.code).toBe(502);
   });
 
@@ -311,10 +368,17 @@ test("thinking deltas are forwarded and request options reach the model", async 
     yield { type: "start", model: "m" };
     yield { type: "thinking_delta", text: "hmm" };
     yield { type: "text_delta", text: "yes" };
-    yield { type: "done", stopReason: "stop", message: { role: "assistant", content: "yes", thinking: [{ type: "thinking", text: "hmm" }] }, usage: usage(1, 1) };
+    yield {
+      type: "done",
+      stopReason: "stop",
+      message: { role: "assistant", content: "yes", thinking: [{ type: "thinking", text: "hmm" }] },
+      usage: usage(1, 1),
+    };
   };
   const s = scripted([step]);
-  const events = await collect(runAgent(options(s.stream, { thinking: true, maxTokens: 64 }), new AbortController().signal));
+  const events = await collect(
+    runAgent(options(s.stream, { thinking: true, maxTokens: 64 }), new AbortController().signal),
+  );
   expect(events.slice(0, 2)).toEqual([
     { type: "thinking_delta", text: "hmm" },
     { type: "text_delta", text: "yes" },

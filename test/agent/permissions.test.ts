@@ -14,7 +14,10 @@ describe("permission engine", () => {
   });
 
   test("a grant is required even when a rule allows", () => {
-    const p = createPermissionEngine({ global: { bash: "allow" }, agents: { crab: { bash: "allow" } } }, { crab: ["read"] });
+    const p = createPermissionEngine(
+      { global: { bash: "allow" }, agents: { crab: { bash: "allow" } } },
+      { crab: ["read"] },
+    );
     expect(p.decide("crab", "bash")).toBe("deny");
   });
 
@@ -32,7 +35,10 @@ describe("permission engine", () => {
 
   test("within one table deny wins over a more specific rule; otherwise the exact name beats the wildcard", () => {
     const p = createPermissionEngine(
-      { global: { "*": "deny", read: "allow" }, agents: { crab: { "*": "ask", read: "allow" }, bot: { "*": "allow", bash: "deny" } } },
+      {
+        global: { "*": "deny", read: "allow" },
+        agents: { crab: { "*": "ask", read: "allow" }, bot: { "*": "allow", bash: "deny" } },
+      },
       { crab: all, bot: all, other: all },
     );
     expect(p.decide("other", "read")).toBe("deny");

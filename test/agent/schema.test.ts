@@ -19,11 +19,29 @@ describe("validate", () => {
   };
 
   test("a valid object has no errors", () => {
-    expect(validate(schema, { path: "a.ts", count: 3, mode: "a", kind: "file", tags: ["x"], nested: { deep: null }, maybe: null })).toEqual([]);
+    expect(
+      validate(schema, {
+        path: "a.ts",
+        count: 3,
+        mode: "a",
+        kind: "file",
+        tags: ["x"],
+        nested: { deep: null },
+        maybe: null,
+      }),
+    ).toEqual([]);
   });
 
   test("each keyword reports the field it concerns", () => {
-    const errors = validate(schema, { count: 2.5, mode: "c", kind: "dir", tags: ["x", 1], nested: {}, extra: true, maybe: 3 });
+    const errors = validate(schema, {
+      count: 2.5,
+      mode: "c",
+      kind: "dir",
+      tags: ["x", 1],
+      nested: {},
+      extra: true,
+      maybe: 3,
+    });
     const paths = errors.map((e) => e.path).sort();
     expect(paths).toEqual(["count", "extra", "kind", "maybe", "mode", "nested.deep", "path", "tags[1]"]);
     expect(formatErrors(errors)).toContain("path: required property is missing");
@@ -32,8 +50,14 @@ describe("validate", () => {
   });
 
   test("bounds on numbers and string lengths", () => {
-    expect(validate(schema, { path: "", count: 0 }).map((e) => e.message)).toEqual(["must be at least 1 characters long", "must be >= 1, got 0"]);
-    expect(validate(schema, { path: "toolong", count: 11 }).map((e) => e.message)).toEqual(["must be at most 5 characters long", "must be <= 10, got 11"]);
+    expect(validate(schema, { path: "", count: 0 }).map((e) => e.message)).toEqual([
+      "must be at least 1 characters long",
+      "must be >= 1, got 0",
+    ]);
+    expect(validate(schema, { path: "toolong", count: 11 }).map((e) => e.message)).toEqual([
+      "must be at most 5 characters long",
+      "must be <= 10, got 11",
+    ]);
   });
 
   test("anyOf and oneOf", () => {
@@ -47,7 +71,9 @@ describe("validate", () => {
   });
 
   test("additionalProperties as a schema and the root type", () => {
-    expect(validate({ type: "object", additionalProperties: { type: "string" } }, { a: 1 })).toEqual([{ path: "a", message: "expected string, got integer 1" }]);
+    expect(validate({ type: "object", additionalProperties: { type: "string" } }, { a: 1 })).toEqual([
+      { path: "a", message: "expected string, got integer 1" },
+    ]);
     expect(validate({ type: "object" }, [])[0]!.message).toBe("expected object, got array");
   });
 });

@@ -3,7 +3,15 @@
  * plays the next step of the script and the requests are recorded, so tests
  * can assert what reached the model. No HTTP, no mocked internals.
  */
-import { emptyUsage, type AssistantMessage, type ModelRequest, type ProviderEvent, type StreamFn, type ToolCall, type Usage } from "../../src/provider/types.ts";
+import {
+  emptyUsage,
+  type AssistantMessage,
+  type ModelRequest,
+  type ProviderEvent,
+  type StreamFn,
+  type ToolCall,
+  type Usage,
+} from "../../src/provider/types.ts";
 import type { Tool, ToolContext, ToolOutput } from "../../src/agent/types.ts";
 
 export type Step = (request: ModelRequest, signal: AbortSignal | undefined) => AsyncIterable<ProviderEvent>;
@@ -72,7 +80,11 @@ export function reply(opts: { text?: string; calls?: ToolCall[]; usage?: Usage; 
 }
 
 /** A tool with an inline body and a permissive-by-default schema. */
-export function tool(name: string, execute: (args: Record<string, unknown>, ctx: ToolContext) => Promise<ToolOutput>, parameters?: Record<string, unknown>): Tool {
+export function tool(
+  name: string,
+  execute: (args: Record<string, unknown>, ctx: ToolContext) => Promise<ToolOutput>,
+  parameters?: Record<string, unknown>,
+): Tool {
   return { name, description: `test tool ${name}`, parameters: parameters ?? { type: "object" }, execute };
 }
 

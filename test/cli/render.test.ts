@@ -22,7 +22,8 @@ function renderMd(pieces: string[], style = color): string {
   return pieces.map((p) => md.push(p)).join("") + md.end();
 }
 
-const ANSWER = "# Plan\n\nHere is **bold** and `code` and a * star.\n\n- first\n* second\n1. third\n> quoted **b**\n---\n```js\nconst x = **1**;\n```\nDone **unclosed\nnext line";
+const ANSWER =
+  "# Plan\n\nHere is **bold** and `code` and a * star.\n\n- first\n* second\n1. third\n> quoted **b**\n---\n```js\nconst x = **1**;\n```\nDone **unclosed\nnext line";
 
 describe("MarkdownStream", () => {
   test("formats headings, bold, code, bullets, quotes, rules and fences", () => {
@@ -95,14 +96,29 @@ describe("formatters", () => {
     expect(formatDurationMs(42)).toBe("42ms");
     expect(formatDurationMs(1500)).toBe("1.5s");
     expect(formatDurationMs(125_000)).toBe("2m05s");
-    expect(formatUsage({ promptTokens: 1234, completionTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 3 })).toBe("1,234 in · 5 out · 3 reasoning");
+    expect(
+      formatUsage({
+        promptTokens: 1234,
+        completionTokens: 5,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: 3,
+      }),
+    ).toBe("1,234 in · 5 out · 3 reasoning");
     expect(truncate("abcdef", 4)).toBe("abc…");
     expect(displayWidth(truncate("日本語のテキスト", 7))).toBeLessThanOrEqual(7);
   });
 });
 
 function sink(columns = 80, isTTY = false): Sink & { text: string } {
-  const s = { text: "", isTTY, columns: () => columns, write: (t: string) => void (s.text += t) };
+  const s = {
+    text: "",
+    isTTY,
+    columns: () => columns,
+    write: (t: string) => {
+      s.text += t;
+    },
+  };
   return s;
 }
 
@@ -112,16 +128,35 @@ function ev(init: Partial<StreamEvent>, ts = 1_000): StreamEvent {
   return { ...init, event: kind, seq: ++seq, session: 1, timestampMs: ts } as StreamEvent;
 }
 
-const usage = (p: number, c: number) => ({ promptTokens: p, completionTokens: c, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+const usage = (p: number, c: number) => ({
+  promptTokens: p,
+  completionTokens: c,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+});
 const LONG = "x".repeat(300);
 const TURN: StreamEvent[] = [
   ev({ start: { agent: "crab", session: 1, sender: "cli" } }, 1_000),
   ev({ thinking: { content: "hmm" } }, 1_010),
   ev({ chunk: { content: "Let me **check**." } }, 1_020),
   ev({ modelEnd: { model: "m1", usage: usage(10, 5), stopReason: "tool_calls" } }, 1_030),
-  ev({ toolStart: { calls: [{ id: "a", name: "bash", arguments: JSON.stringify({ command: `sleep 1 && ${LONG}` }) }, { id: "b", name: "read", arguments: JSON.stringify({ path: "/nope" }) }] } }, 1_040),
+  ev(
+    {
+      toolStart: {
+        calls: [
+          { id: "a", name: "bash", arguments: JSON.stringify({ command: `sleep 1 && ${LONG}` }) },
+          { id: "b", name: "read", arguments: JSON.stringify({ path: "/nope" }) },
+        ],
+      },
+    },
+    1_040,
+  ),
   ev({ toolResult: { callId: "a", name: "bash", output: "ok", durationMs: 1_000, isError: false } }, 2_040),
-  ev({ toolResult: { callId: "b", name: "read", output: "ENOENT: no such file\nmore", durationMs: 3, isError: true } }, 2_041),
+  ev(
+    { toolResult: { callId: "b", name: "read", output: "ENOENT: no such file\nmore", durationMs: 3, isError: true } },
+    2_041,
+  ),
   ev({ toolsComplete: {} }, 2_042),
   ev({ chunk: { content: "Done." } }, 2_100),
   ev({ modelEnd: { model: "m1", usage: usage(20, 3), stopReason: "stop" } }, 2_110),
@@ -163,7 +198,12 @@ describe("TurnRenderer", () => {
     const r = new TurnRenderer({ style: plain, sink: out, animate: false });
     r.event(ev({ start: { agent: "crab", session: 1, sender: "cli" } }, 5_000));
     r.event(ev({ toolStart: { calls: [{ id: "s", name: "bash", arguments: '{"command":"sleep 30"}' }] } }, 5_010));
-    r.event(ev({ end: { agent: "crab", model: "m1", usage: usage(1, 1), stopReason: "aborted", error: "", errorCode: 0 } }, 7_000));
+    r.event(
+      ev(
+        { end: { agent: "crab", model: "m1", usage: usage(1, 1), stopReason: "aborted", error: "", errorCode: 0 } },
+        7_000,
+      ),
+    );
     expect(out.text).toBe("✗ bash sleep 30 · cancelled\n─ m1 · 1 in · 1 out · 2.0s · cancelled\n");
   });
 
@@ -171,7 +211,18 @@ describe("TurnRenderer", () => {
     const out = sink(80);
     const r = new TurnRenderer({ style: plain, sink: out, animate: false });
     r.event(ev({ chunk: { content: "partial" } }));
-    r.event(ev({ end: { agent: "crab", model: "m1", usage: usage(0, 0), stopReason: "error", error: "provider said 500", errorCode: 502 } }));
+    r.event(
+      ev({
+        end: {
+          agent: "crab",
+          model: "m1",
+          usage: usage(0, 0),
+          stopReason: "error",
+          error: "provider said 500",
+          errorCode: 502,
+        },
+      }),
+    );
     expect(out.text).toContain("partial\n─ m1 · 0 in · 0 out");
     expect(out.text).toContain("✗ provider said 500\n");
   });
@@ -180,7 +231,9 @@ describe("TurnRenderer", () => {
 describe("EventLines", () => {
   test("one line per start, tool, end; the answer preview; all within the width", () => {
     const lines = new EventLines(plain, () => 60);
-    const out = TURN.flatMap((e) => lines.lines({ agent: "crab", session: 1, kind: e.event!, payload: e, timestampMs: e.timestampMs }));
+    const out = TURN.flatMap((e) =>
+      lines.lines({ agent: "crab", session: 1, kind: e.event!, payload: e, timestampMs: e.timestampMs }),
+    );
     const text = out.join("\n");
     expect(text).toContain("crab #1 ▶ turn started by cli");
     expect(text).toContain("crab #1 ⚙ bash sleep 1");

@@ -20,7 +20,9 @@ async function withServer(run: (client: CrabtalkClient, received: ClientMessage[
       const m = clientMessage.decode(payload);
       received.push(m);
       if (m.ping) void conn.send(serverMessage.encode({ requestId: m.requestId, pong: { version: "t" } }));
-      if (m.subscribeEvents) for (let i = 0; i < 3; i++) void conn.send(serverMessage.encode({ requestId: m.requestId, event: { session: 1, kind: "chunk" } }));
+      if (m.subscribeEvents)
+        for (let i = 0; i < 3; i++)
+          void conn.send(serverMessage.encode({ requestId: m.requestId, event: { session: 1, kind: "chunk" } }));
     },
   });
   const client = await CrabtalkClient.connect({ socket: join(dir, "s.sock") });

@@ -8,7 +8,14 @@ const ctx: ConfigContext = { file: "/h/crabtalk.toml", env: { HOME: "/home/me" }
 const known = ["bash", "read", "write", "edit"];
 
 function opts(extra: Partial<ParseAgentsOptions> = {}): ParseAgentsOptions {
-  return { defaultModel: "gpt-4o-mini", knownTools: known, agentsDir: "/h/agents", home: "/h", readText: () => undefined, ...extra };
+  return {
+    defaultModel: "gpt-4o-mini",
+    knownTools: known,
+    agentsDir: "/h/agents",
+    home: "/h",
+    readText: () => undefined,
+    ...extra,
+  };
 }
 
 const run = (toml: string, extra: Partial<ParseAgentsOptions> = {}) => parseAgents(parse(toml), ctx, opts(extra));
@@ -27,7 +34,14 @@ describe("parseAgents", () => {
   test("an empty config still has crab with every default", () => {
     const cfg = run("");
     expect([...cfg.agents.keys()]).toEqual(["crab"]);
-    expect(cfg.agents.get("crab")).toEqual({ name: "crab", model: "gpt-4o-mini", tools: known, maxIterations: 16, thinking: false, cwd: "/h/work" });
+    expect(cfg.agents.get("crab")).toEqual({
+      name: "crab",
+      model: "gpt-4o-mini",
+      tools: known,
+      maxIterations: 16,
+      thinking: false,
+      cwd: "/h/work",
+    });
     expect(cfg.permissions).toEqual({ global: {}, agents: {} });
     expect(cfg.budget).toEqual({});
   });
@@ -76,7 +90,10 @@ cwd = "notes"
   });
 
   test("grants default to the built-in tools when others are known", () => {
-    const cfg = run(`[agents.x]\ntools = ["mcp_search"]`, { knownTools: [...known, "mcp_search"], builtinTools: known });
+    const cfg = run(`[agents.x]\ntools = ["mcp_search"]`, {
+      knownTools: [...known, "mcp_search"],
+      builtinTools: known,
+    });
     expect(cfg.agents.get("x")!.tools).toEqual(["mcp_search"]);
     expect(cfg.agents.get("crab")!.tools).toEqual(known);
   });
@@ -90,7 +107,10 @@ bash = "ask"
 [permissions.researcher]
 bash = "deny"
 `);
-    expect(cfg.permissions).toEqual({ global: { bash: "ask", "*": "allow" }, agents: { researcher: { bash: "deny" } } });
+    expect(cfg.permissions).toEqual({
+      global: { bash: "ask", "*": "allow" },
+      agents: { researcher: { bash: "deny" } },
+    });
   });
 
   test("budget", () => {
@@ -99,10 +119,16 @@ bash = "deny"
 
   test("errors name the file, the key and a fix", () => {
     const bad = error(`[permissions]\nbash = "maybe"`);
-    expect(bad.message).toBe('/h/crabtalk.toml: [permissions.bash] unknown permission "maybe". Fix: write bash = "allow", "ask" or "deny"');
-    expect(error(`[agents.crab]\nmax_iterations = 0`).message).toContain("[agents.crab.max_iterations] must be a positive whole number, got 0");
+    expect(bad.message).toBe(
+      '/h/crabtalk.toml: [permissions.bash] unknown permission "maybe". Fix: write bash = "allow", "ask" or "deny"',
+    );
+    expect(error(`[agents.crab]\nmax_iterations = 0`).message).toContain(
+      "[agents.crab.max_iterations] must be a positive whole number, got 0",
+    );
     expect(error(`[agents.crab]\nmax_iterations = 2.5`).key).toBe("agents.crab.max_iterations");
-    expect(error(`[agents.crab]\ntools = ["bash", "fly"]`).message).toContain('no tool is called "fly". Fix: use only known tools: bash, read, write, edit');
+    expect(error(`[agents.crab]\ntools = ["bash", "fly"]`).message).toContain(
+      'no tool is called "fly". Fix: use only known tools: bash, read, write, edit',
+    );
     expect(error(`[agents.crab]\nmodle = "x"`).message).toContain('unknown key "modle"');
     expect(error(`[permissions.ghost]\nbash = "deny"`).message).toContain('no agent is called "ghost"');
     expect(error(`[permissions]\nbsah = "deny"`).message).toContain('no tool is called "bsah"');

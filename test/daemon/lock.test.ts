@@ -20,7 +20,7 @@ test("the lock records pid and start time and is released by its owner", () => {
 test("a live owner refuses a second taker", () => {
   const path = lockPath();
   const child = Bun.spawn(["sleep", "5"]);
-  writeFileSync(path, `${child.pid} ${processStartTime(child.pid) ?? ""}`.trim() + "\n");
+  writeFileSync(path, `${`${child.pid} ${processStartTime(child.pid) ?? ""}`.trim()}\n`);
   expect(() => acquireLock(path)).toThrow(AlreadyRunning);
   child.kill();
 });

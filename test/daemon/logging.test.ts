@@ -18,6 +18,15 @@ test("the log file rotates by size and keeps three old files", () => {
 });
 
 test("log lines carry time, level and tag, with secrets scrubbed", () => {
-  const line = formatLogLine({ date: new Date(0), type: "warn", tag: "provider", args: ["key sk-abcdefghijklmnop and literal hunter2secret"], level: 1 }, ["hunter2secret"]);
+  const line = formatLogLine(
+    {
+      date: new Date(0),
+      type: "warn",
+      tag: "provider",
+      args: ["key sk-abcdefghijklmnop and literal hunter2secret"],
+      level: 1,
+    },
+    ["hunter2secret"],
+  );
   expect(line).toBe("1970-01-01T00:00:00.000Z WARN  [provider] key *** and literal ***");
 });

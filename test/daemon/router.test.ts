@@ -58,7 +58,13 @@ test("control requests without a request id count against the in-flight cap", as
 
 test("a long-lived connection's requests do not pile up memory (Bun's AbortSignal.any keeps every listened-to composite of a live source)", async () => {
   let sent = 0;
-  const conn = { ...stalledConnection(), send: () => (sent++, Promise.resolve()) };
+  const conn = {
+    ...stalledConnection(),
+    send: () => {
+      sent++;
+      return Promise.resolve();
+    },
+  };
   // Like the turn and attach handlers: a listener on the request's signal, to stop on disconnect.
   const router = new ConnectionRouter(conn, {
     ping: (_req, ctx) => {

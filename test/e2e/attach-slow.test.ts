@@ -48,7 +48,10 @@ afterAll(async () => {
   await fake.stop();
 });
 
-async function streamAll(stream: AsyncIterable<ServerMessage>, stop = (_e: StreamEvent) => false): Promise<StreamEvent[]> {
+async function streamAll(
+  stream: AsyncIterable<ServerMessage>,
+  stop = (_e: StreamEvent) => false,
+): Promise<StreamEvent[]> {
   const out: StreamEvent[] = [];
   for await (const r of stream) {
     if (!r.stream) continue;
@@ -65,12 +68,14 @@ test("a frozen attached client is dropped with 408, never slows the turn, and re
   const c = await d.client();
   const first = await streamAll(c.stream({ stream: { agent: "crab", content: "make a session" } }));
   const session = first[0]!.session;
-  const from = first.at(-1)!.seq;
+  const _from = first.at(-1)!.seq;
 
   // Baseline: the same long turn with nobody frozen.
   // Paced like a fast model (about 25 deltas per 4 KiB write): a reading client keeps up; one burst of
   // more than 4,096 deltas in a single read would outrun even a reading client's subscription.
-  fake.route(() => sseReply(openaiSse({ text: longText, textDeltas: DELTAS }), { chunkSizes: [4096], chunkDelayMs: 4 }));
+  fake.route(() =>
+    sseReply(openaiSse({ text: longText, textDeltas: DELTAS }), { chunkSizes: [4096], chunkDelayMs: 4 }),
+  );
   let t = performance.now();
   const baseline = await streamAll(c.stream({ stream: { content: "long turn, baseline", session } }));
   const baselineMs = performance.now() - t;
@@ -78,7 +83,13 @@ test("a frozen attached client is dropped with 408, never slows the turn, and re
   const afterBaseline = baseline.at(-1)!.seq;
 
   const child = Bun.spawn([process.execPath, "-e", CHILD], {
-    env: { PATH: process.env.PATH ?? "", SOCK: d.socket, FRAME: Buffer.from(encodeFrame(clientMessage.encode({ attach: { session, afterSeq: afterBaseline }, requestId: 1 }))).toString("hex") },
+    env: {
+      PATH: process.env.PATH ?? "",
+      SOCK: d.socket,
+      FRAME: Buffer.from(
+        encodeFrame(clientMessage.encode({ attach: { session, afterSeq: afterBaseline }, requestId: 1 })),
+      ).toString("hex"),
+    },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -93,11 +104,16 @@ test("a frozen attached client is dropped with 408, never slows the turn, and re
   child.kill("SIGSTOP");
   try {
     const watcher = await d.client();
-    const watched = streamAll(watcher.stream({ attach: { session, afterSeq: afterBaseline } }), (e) => e.event === "end");
+    const watched = streamAll(
+      watcher.stream({ attach: { session, afterSeq: afterBaseline } }),
+      (e) => e.event === "end",
+    );
     t = performance.now();
     const turn = await streamAll(c.stream({ stream: { content: "long turn, one client frozen", session } }));
     const frozenMs = performance.now() - t;
-    console.log(`long turn of ${turn.length} events: ${Math.round(baselineMs)} ms with nobody frozen, ${Math.round(frozenMs)} ms with a frozen attached client`);
+    console.log(
+      `long turn of ${turn.length} events: ${Math.round(baselineMs)} ms with nobody frozen, ${Math.round(frozenMs)} ms with a frozen attached client`,
+    );
     expect(turn.at(-1)!.event).toBe("end");
     // Finished while the frozen client was still frozen, and not markedly slower (generous: shared CI cores).
     expect(frozenMs).toBeLessThan(baselineMs * 4 + 5000);

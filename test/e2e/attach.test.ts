@@ -16,11 +16,14 @@ import { openaiSse } from "../helpers/sse-builders.ts";
 // Two daemon starts and gated turns: generous for shared, loaded CI cores.
 setDefaultTimeout(60_000);
 
-const config = (url: string) => `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`;
+const config = (url: string) =>
+  `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`;
 
 /** An SSE turn cut into stages: stage i+1 is sent only after gates[i] is released. */
 function staged(text: string, deltas: number, gates: Gate[]): Reply {
-  const events = openaiSse({ text, textDeltas: deltas }).split("\n\n").filter((e) => e.length > 0);
+  const events = openaiSse({ text, textDeltas: deltas })
+    .split("\n\n")
+    .filter((e) => e.length > 0);
   const per = Math.ceil(events.length / (gates.length + 1));
   return {
     kind: "generate",
@@ -42,7 +45,10 @@ class Reader {
   readonly done: Promise<void>;
   private wake: (() => void)[] = [];
 
-  constructor(stream: AsyncIterable<ServerMessage>, stopAt: (e: StreamEvent, all: StreamEvent[]) => boolean = () => false) {
+  constructor(
+    stream: AsyncIterable<ServerMessage>,
+    stopAt: (e: StreamEvent, all: StreamEvent[]) => boolean = () => false,
+  ) {
     this.done = (async () => {
       try {
         for await (const reply of stream) {
@@ -66,7 +72,10 @@ class Reader {
   async until(cond: (all: StreamEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond(this.events)) {
-      if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; have ${this.events.length} events, last seq ${this.lastSeq}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `condition not met in ${timeoutMs} ms; have ${this.events.length} events, last seq ${this.lastSeq}`,
+        );
       await Promise.race([new Promise<void>((r) => this.wake.push(r)), Bun.sleep(50)]);
     }
   }
@@ -88,14 +97,16 @@ async function turn(d: DaemonHandle, content: string, session?: number): Promise
   const c = await d.client();
   try {
     const out: StreamEvent[] = [];
-    for await (const r of c.stream({ stream: { agent: session ? "" : "crab", content, session } })) if (r.stream) out.push(r.stream);
+    for await (const r of c.stream({ stream: { agent: session ? "" : "crab", content, session } }))
+      if (r.stream) out.push(r.stream);
     return out;
   } finally {
     c.close();
   }
 }
 
-const attach = (c: CrabtalkClient, session: number, afterSeq?: number) => c.stream({ attach: afterSeq === undefined ? { session } : { session, afterSeq } });
+const attach = (c: CrabtalkClient, session: number, afterSeq?: number) =>
+  c.stream({ attach: afterSeq === undefined ? { session } : { session, afterSeq } });
 
 describe("live attach", () => {
   let fake: FakeProvider;
@@ -159,7 +170,9 @@ describe("live attach", () => {
     const dropper = await d.client();
     const before = new Reader(attach(dropper, session, 0));
     const sender = new Reader((await client()).stream({ stream: { content: "second turn", session } }));
-    await before.until((all) => all.filter((e) => e.event === "chunk").length >= first.filter((e) => e.event === "chunk").length + 3);
+    await before.until(
+      (all) => all.filter((e) => e.event === "chunk").length >= first.filter((e) => e.event === "chunk").length + 3,
+    );
     dropper.close(); // gone mid-turn, without a goodbye
     await before.done;
     g1.release(); // the turn runs on while it is away
@@ -181,7 +194,9 @@ describe("live attach", () => {
     const session = first[0]!.session;
     const g = gate();
     fake.enqueue(staged("everyone sees this answer the same way", 20, [g]));
-    const watchers = await Promise.all([0, 1, 2].map(async () => new Reader(attach(await client(), session, first.at(-1)!.seq), ends(1))));
+    const watchers = await Promise.all(
+      [0, 1, 2].map(async () => new Reader(attach(await client(), session, first.at(-1)!.seq), ends(1))),
+    );
     const sender = new Reader((await client()).stream({ stream: { content: "for all to see", session } }));
     await sender.until((all) => all.length >= 3);
     g.release();
@@ -195,7 +210,10 @@ describe("live attach", () => {
     const first = await turn(d, "started by one client");
     const session = first[0]!.session;
     const g = gate();
-    fake.enqueue(staged("turn two takes a while to finish", 20, [g]), sseReply(openaiSse({ text: "turn three answer", textDeltas: 5 })));
+    fake.enqueue(
+      staged("turn two takes a while to finish", 20, [g]),
+      sseReply(openaiSse({ text: "turn three answer", textDeltas: 5 })),
+    );
     const watcher = new Reader(attach(await client(), session, 0), ends(3));
     const [b, c] = [await client(), await client()];
     const two = new Reader(b.stream({ stream: { content: "turn two from B", session } }));

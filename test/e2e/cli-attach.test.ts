@@ -59,7 +59,16 @@ describe("crabtalk attach in tmux", () => {
         expect(screen).toContain("• first item\n• second item");
         expect(screen).toContain("```js\nconst x = 1;\n```");
         // Prompts and answers in order, none overwritten.
-        const order = ["› remember banana", "OK, I will remember banana.", "› which word?", "The word was banana.", "› run sleep 1", "✓ bash sleep 1", "› format", "Done."];
+        const order = [
+          "› remember banana",
+          "OK, I will remember banana.",
+          "› which word?",
+          "The word was banana.",
+          "› run sleep 1",
+          "✓ bash sleep 1",
+          "› format",
+          "Done.",
+        ];
         let at = -1;
         for (const piece of order) {
           const i = screen.indexOf(piece, at + 1);
@@ -180,7 +189,8 @@ describe("crabtalk attach in tmux", () => {
       await using stack = await startStack("", true);
       expect((await runCrabtalk(stack.home, ["send", "remember seal"])).code).toBe(0);
       const other = runCrabtalk(stack.home, ["send", "--session", "1", "run sleep 2.25"]);
-      for (let i = 0; i < 100 && !stack.fake.requests.some((r) => JSON.stringify(r.body).includes("sleep 2.25")); i++) await Bun.sleep(50);
+      for (let i = 0; i < 100 && !stack.fake.requests.some((r) => JSON.stringify(r.body).includes("sleep 2.25")); i++)
+        await Bun.sleep(50);
       await Bun.sleep(300);
       await using tty = Tmux.start([binaryPath(), "attach", "--session", "1", "--tcp"], { home: stack.home, cols: 80 });
       let screen = await tty.waitFor("── turn from cli ──");

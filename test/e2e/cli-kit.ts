@@ -37,19 +37,36 @@ export function brain(req: RecordedRequest): Reply {
   const users = messages.filter((m) => m.role === "user").map((m) => text(m.content));
   const said = users[users.length - 1] ?? "";
   const usage = { prompt: 10 * messages.length, completion: 7 };
-  if (last?.role === "tool") return sseReply(openaiSse({ text: `ran it: ${text(last.content).trim().slice(0, 40) || "(no output)"}`, usage }));
+  if (last?.role === "tool")
+    return sseReply(openaiSse({ text: `ran it: ${text(last.content).trim().slice(0, 40) || "(no output)"}`, usage }));
   let m = /^remember (\w+)/i.exec(said);
   if (m) return sseReply(openaiSse({ text: `OK, I will remember ${m[1]}.`, usage }));
   if (/which word/i.test(said)) {
     const earlier = users.map((u) => /^remember (\w+)/i.exec(u)?.[1]).filter(Boolean);
-    return sseReply(openaiSse({ text: earlier.length ? `The word was ${earlier[earlier.length - 1]}.` : "You never told me a word.", usage }));
+    return sseReply(
+      openaiSse({
+        text: earlier.length ? `The word was ${earlier[earlier.length - 1]}.` : "You never told me a word.",
+        usage,
+      }),
+    );
   }
   m = /^run (.+)$/i.exec(said);
-  if (m) return sseReply(openaiSse({ toolCalls: [{ id: `call_${req.index}`, name: "bash", args: { command: m[1] } }], usage }));
+  if (m)
+    return sseReply(
+      openaiSse({ toolCalls: [{ id: `call_${req.index}`, name: "bash", args: { command: m[1] } }], usage }),
+    );
   if (/^format/i.test(said)) {
-    return sseReply(openaiSse({ text: "# Plan\n\nHere is **bold** and `code`:\n\n- first item\n- second item\n\n```js\nconst x = 1;\n```\nDone.", textDeltas: 9, usage }), { chunkDelayMs: 20 });
+    return sseReply(
+      openaiSse({
+        text: "# Plan\n\nHere is **bold** and `code`:\n\n- first item\n- second item\n\n```js\nconst x = 1;\n```\nDone.",
+        textDeltas: 9,
+        usage,
+      }),
+      { chunkDelayMs: 20 },
+    );
   }
-  if (/^think/i.test(said)) return sseReply(openaiSse({ thinking: "Let me consider this carefully.", text: "Thought about it.", usage }));
+  if (/^think/i.test(said))
+    return sseReply(openaiSse({ thinking: "Let me consider this carefully.", text: "Thought about it.", usage }));
   return sseReply(openaiSse({ text: `echo: ${said}`, usage }));
 }
 
@@ -92,14 +109,22 @@ export async function startStack(extraConfig = "", tcp = false): Promise<Stack> 
 }
 
 /** Runs the compiled CLI to completion. */
-export async function runCrabtalk(home: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCrabtalk(
+  home: string,
+  args: string[],
+  opts: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([binaryPath(), ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CRABTALK_HOME: home, ...opts.env },
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -109,9 +134,19 @@ let tmuxCount = 0;
 export class Tmux implements AsyncDisposable {
   private constructor(private readonly socket: string) {}
 
-  static start(command: string[], opts: { home: string; cols: number; rows?: number; env?: Record<string, string> }): Tmux {
+  static start(
+    command: string[],
+    opts: { home: string; cols: number; rows?: number; env?: Record<string, string> },
+  ): Tmux {
     const socket = `crabtalk-cli-${process.pid}-${++tmuxCount}`;
-    const env = { CRABTALK_HOME: opts.home, HOME: opts.home, PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", ...opts.env };
+    const env = {
+      CRABTALK_HOME: opts.home,
+      HOME: opts.home,
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      TERM: "xterm-256color",
+      LANG: "C.UTF-8",
+      ...opts.env,
+    };
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const t = new Tmux(socket);
     // `; sleep` keeps the pane (and its last screen) after the command exits, so a test can read it.

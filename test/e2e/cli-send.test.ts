@@ -22,20 +22,44 @@ describe("crabtalk send", () => {
 
       const r = await runCrabtalk(stack.home, ["send", "--json", "--session", "1", "-"], { stdin: "run echo hi\n" });
       expect(r.code).toBe(0);
-      const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; seq: number; session: number } & Record<string, Record<string, unknown>>);
+      const events = r.stdout
+        .trim()
+        .split("\n")
+        .map(
+          (l) =>
+            JSON.parse(l) as { event: string; seq: number; session: number } & Record<string, Record<string, unknown>>,
+        );
       // The scripted turn: start, model call ending in a tool call, the tool, a second call with text, end.
       const kinds = events.map((e) => e.event).filter((k, i, all) => k !== "chunk" || all[i - 1] !== "chunk");
-      expect(kinds).toEqual(["start", "modelEnd", "toolStart", "toolResult", "toolsComplete", "chunk", "modelEnd", "end"]);
+      expect(kinds).toEqual([
+        "start",
+        "modelEnd",
+        "toolStart",
+        "toolResult",
+        "toolsComplete",
+        "chunk",
+        "modelEnd",
+        "end",
+      ]);
       for (const e of events) expect(e.session).toBe(1);
       const seqs = events.map((e) => e.seq);
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[0]! + i);
       expect(events[0]!.start).toMatchObject({ agent: "crab", session: 1, sender: "cli" });
-      expect(events[2]!.toolStart).toMatchObject({ calls: [{ name: "bash", arguments: JSON.stringify({ command: "echo hi" }) }] });
+      expect(events[2]!.toolStart).toMatchObject({
+        calls: [{ name: "bash", arguments: JSON.stringify({ command: "echo hi" }) }],
+      });
       expect(events[3]!.toolResult).toMatchObject({ name: "bash", isError: false });
       expect(String(events[3]!.toolResult!.output)).toContain("hi");
-      const text = events.filter((e) => e.event === "chunk").map((e) => e.chunk!.content).join("");
+      const text = events
+        .filter((e) => e.event === "chunk")
+        .map((e) => e.chunk!.content)
+        .join("");
       expect(text).toBe("ran it: hi\n[exit code 0]");
-      expect(events.at(-1)!.end).toMatchObject({ agent: "crab", stopReason: "stop", usage: { promptTokens: 80, completionTokens: 14 } });
+      expect(events.at(-1)!.end).toMatchObject({
+        agent: "crab",
+        stopReason: "stop",
+        usage: { promptTokens: 80, completionTokens: 14 },
+      });
     },
     LONG,
   );
@@ -51,7 +75,11 @@ describe("crabtalk send", () => {
       const badAgent = await runCrabtalk(stack.home, ["send", "--agent", "nobody", "hi"]);
       expect(badAgent.code).toBe(1);
       expect(badAgent.stderr).toContain('unknown agent "nobody"');
-      stack.fake.route(() => ({ kind: "error", status: 400, body: { error: { message: "model refused the request" } } }));
+      stack.fake.route(() => ({
+        kind: "error",
+        status: 400,
+        body: { error: { message: "model refused the request" } },
+      }));
       const failed = await runCrabtalk(stack.home, ["send", "hello"]);
       expect(failed.code).toBe(1);
       expect(failed.stderr).toContain("model refused the request");
@@ -81,7 +109,9 @@ describe("crabtalk send", () => {
   );
 });
 
-async function collect(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ text: () => string; until: (re: RegExp, ms?: number) => Promise<string> }> {
+async function collect(
+  proc: Subprocess<"ignore", "pipe", "pipe">,
+): Promise<{ text: () => string; until: (re: RegExp, ms?: number) => Promise<string> }> {
   let text = "";
   const decoder = new TextDecoder();
   void (async () => {
@@ -101,7 +131,12 @@ async function collect(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ te
 }
 
 function spawnCli(home: string, args: string[]): Subprocess<"ignore", "pipe", "pipe"> {
-  return Bun.spawn([binaryPath(), ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CRABTALK_HOME: home }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  return Bun.spawn([binaryPath(), ...args], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CRABTALK_HOME: home },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
 }
 
 describe("crabtalk events", () => {
@@ -141,7 +176,7 @@ describe("crabtalk events", () => {
   test(
     "--json prints one AgentEvent per line; --agent filters",
     async () => {
-      await using stack = await startStack("\n[agents.other]\nmodel = \"fake-model\"\n");
+      await using stack = await startStack('\n[agents.other]\nmodel = "fake-model"\n');
       const proc = spawnCli(stack.home, ["events", "--json", "--agent", "other"]);
       try {
         const out = await collect(proc);
@@ -149,7 +184,10 @@ describe("crabtalk events", () => {
         await runCrabtalk(stack.home, ["send", "--agent", "crab", "ignored"]);
         await runCrabtalk(stack.home, ["send", "--agent", "other", "seen"]);
         const text = await out.until(/"kind":"end"/);
-        const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { agent: string; kind: string; payload: { event: string } });
+        const lines = text
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { agent: string; kind: string; payload: { event: string } });
         expect(new Set(lines.map((l) => l.agent))).toEqual(new Set(["other"]));
         expect(lines[0]!.kind).toBe("start");
         expect(lines.at(-1)!.kind).toBe("end");
@@ -177,13 +215,18 @@ describe("crabtalk replay", () => {
       const out = r.stdout;
       expect(out).not.toContain("\x1b");
       expect(out).toMatch(/^session 1 · agent crab · created by cli · /);
-      expect(out).toMatch(/\n› remember puffin {2}\d{4}-\d\d-\d\d \d\d:\d\d\nOK, I will remember puffin\.\n {2}· gpt-4o-mini call: 10 in · 7 out\n─ gpt-4o-mini · 10 in · 7 out · \d+ms\n/);
+      expect(out).toMatch(
+        /\n› remember puffin {2}\d{4}-\d\d-\d\d \d\d:\d\d\nOK, I will remember puffin\.\n {2}· gpt-4o-mini call: 10 in · 7 out\n─ gpt-4o-mini · 10 in · 7 out · \d+ms\n/,
+      );
       expect(out).toMatch(/\n✓ bash sleep 0\.3 · ([3-9]\d\dms|\d\.\ds)\n/);
       expect(out).toContain("\ntotals 2 turn(s) · 3 model call(s) · 1 tool call(s) · ");
       for (const line of out.split("\n")) expect(Bun.stringWidth(line)).toBeLessThan(80);
 
       const raw = await runCrabtalk(stack.home, ["replay", "1", "--json"]);
-      const records = raw.stdout.trim().split("\n").map((l) => JSON.parse(l) as { kind: string; event?: { type: string } });
+      const records = raw.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { kind: string; event?: { type: string } });
       expect(records[0]!.kind).toBe("meta");
       expect(records.filter((x) => x.kind === "event" && x.event!.type === "end").length).toBe(2);
       expect(records.filter((x) => x.kind === "message").length).toBe(6); // user, answer, user, tool call, tool result, answer

@@ -18,7 +18,10 @@ test("cancel during a requested compaction: 502 naming the cancel, history uncha
   await fake.waitForRequests(2);
   const started = Date.now();
   expect((await c.request({ cancel: { session: id } })).ack?.message).toContain("cancelling");
-  const err = await compacting.then(() => null, (e: unknown) => e);
+  const err = await compacting.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(DaemonError);
   expect((err as DaemonError).code).toBe(502);
   expect((err as DaemonError).message).toContain("cancelled");

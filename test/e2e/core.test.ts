@@ -49,11 +49,14 @@ describe("transports", () => {
   test.if(process.platform === "linux" && process.getuid?.() === 0 && Bun.which("runuser") !== null)(
     "loopback TCP from another local user is refused with 403, as the owner-only socket would refuse it",
     async () => {
-      const other = Bun.spawn(["runuser", "-u", "nobody", "--", binaryPath(), "--tcp", `127.0.0.1:${d.tcpPort()}`, "status"], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CRABTALK_HOME: "/tmp/crabtalk-nobody" },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
+      const other = Bun.spawn(
+        ["runuser", "-u", "nobody", "--", binaryPath(), "--tcp", `127.0.0.1:${d.tcpPort()}`, "status"],
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CRABTALK_HOME: "/tmp/crabtalk-nobody" },
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
       const [stderr, code] = await Promise.all([new Response(other.stderr).text(), other.exited]);
       expect(code).toBe(1);
       expect(stderr).toContain("403");
@@ -110,7 +113,9 @@ describe("transports", () => {
     const viaSocket = await runCli(["--socket", d.socket, "status", "--json"], { CRABTALK_HOME: elsewhere });
     expect(viaSocket.code).toBe(0);
     expect(JSON.parse(viaSocket.stdout).home).toBe(d.home);
-    const viaTcp = await runCli(["--tcp", `127.0.0.1:${d.tcpPort()}`, "status", "--json"], { CRABTALK_HOME: elsewhere });
+    const viaTcp = await runCli(["--tcp", `127.0.0.1:${d.tcpPort()}`, "status", "--json"], {
+      CRABTALK_HOME: elsewhere,
+    });
     expect(viaTcp.code).toBe(0);
     const viaPortFile = await runCli(["--tcp", "status"], { CRABTALK_HOME: d.home });
     expect(viaPortFile.code).toBe(0);
@@ -166,7 +171,11 @@ describe("bad input", () => {
 
   test("features of later releases answer 501 naming the feature", async () => {
     const c = await d.client();
-    for (const [req, word] of [[{ tasks: {} }, "tasks"], [{ downloads: {} }, "downloads"], [{ getServices: {} }, "services"]] as const) {
+    for (const [req, word] of [
+      [{ tasks: {} }, "tasks"],
+      [{ downloads: {} }, "downloads"],
+      [{ getServices: {} }, "services"],
+    ] as const) {
       await expect(c.request(req)).rejects.toMatchObject({ code: 501, message: expect.stringContaining(word) });
     }
     c.close();
@@ -254,7 +263,11 @@ describe("lifecycle", () => {
 
   test("`crabtalk logs -f` follows new lines as the daemon writes them", async () => {
     await using d = await startDaemon();
-    const follower = Bun.spawn([binaryPath(), "logs", "-f", "-n", "0"], { env: { PATH: process.env.PATH ?? "", CRABTALK_HOME: d.home }, stdout: "pipe", stderr: "ignore" });
+    const follower = Bun.spawn([binaryPath(), "logs", "-f", "-n", "0"], {
+      env: { PATH: process.env.PATH ?? "", CRABTALK_HOME: d.home },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
     let seen = "";
     const reading = (async () => {
       const decoder = new TextDecoder();

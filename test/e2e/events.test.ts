@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 /** Reads AgentEvents in the background until `enough` says so. */
-function collect(stream: AsyncIterable<ServerMessage>, enough: (all: AgentEvent[]) => boolean): { events: AgentEvent[]; done: Promise<void> } {
+function collect(
+  stream: AsyncIterable<ServerMessage>,
+  enough: (all: AgentEvent[]) => boolean,
+): { events: AgentEvent[]; done: Promise<void> } {
   const events: AgentEvent[] = [];
   const done = (async () => {
     for await (const r of stream) {
@@ -53,7 +56,10 @@ test("subscriptions see other clients' turns across sessions, filtered by agent,
   fake.route((req) => {
     const body = req.body as { messages: { content: unknown }[] };
     const crab = JSON.stringify(body.messages).includes("to crab");
-    return sseReply(openaiSse({ text: crab ? "crab answers slowly" : "owl answers", textDeltas: 6 }), crab ? { gate: held.promise, gateAfterBytes: 400 } : {});
+    return sseReply(
+      openaiSse({ text: crab ? "crab answers slowly" : "owl answers", textDeltas: 6 }),
+      crab ? { gate: held.promise, gateAfterBytes: 400 } : {},
+    );
   });
 
   const watcher = await d.client();
@@ -69,7 +75,11 @@ test("subscriptions see other clients' turns across sessions, filtered by agent,
   const owlEvents = await owlTurn;
 
   // The crab turn is held mid-stream; the watcher's connection, carrying two open subscriptions, still answers at once.
-  const answers = await Promise.all([watcher.request({ ping: {} }), watcher.request({ sessions: {} }), watcher.request({ status: {} })]);
+  const answers = await Promise.all([
+    watcher.request({ ping: {} }),
+    watcher.request({ sessions: {} }),
+    watcher.request({ status: {} }),
+  ]);
   expect(answers.map((a) => a.msg)).toEqual(["pong", "sessions", "status"]);
   expect(all.events.some((e) => e.agent === "crab" && e.kind === "start")).toBe(true);
   expect(all.events.some((e) => e.agent === "crab" && e.kind === "end")).toBe(false);

@@ -39,7 +39,11 @@ afterAll(() => {
 /** Async: the download server runs in this process, so blocking on the installer would deadlock it. */
 async function install(prefix: string): Promise<{ exitCode: number; stderr: string }> {
   const proc = Bun.spawn(["sh", join(ROOT, "install.sh"), "--prefix", prefix], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, CRABTALK_DOWNLOAD_URL: `http://127.0.0.1:${server.port}` },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: dir,
+      CRABTALK_DOWNLOAD_URL: `http://127.0.0.1:${server.port}`,
+    },
     stderr: "pipe",
     stdout: "ignore",
   });

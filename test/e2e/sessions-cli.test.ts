@@ -37,17 +37,26 @@ beforeAll(async () => {
     const msgs = messagesOf(req);
     const last = msgs.at(-1)!;
     const text = contentText(last);
-    if (text.startsWith("Summarize this conversation")) return sseReply(openaiSse({ text: "SUMMARY: kettles were discussed." }));
+    if (text.startsWith("Summarize this conversation"))
+      return sseReply(openaiSse({ text: "SUMMARY: kettles were discussed." }));
     if (last.role === "tool") return sseReply(openaiSse({ text: "The tool ran fine." }));
-    if (text.includes("use the tool")) return sseReply(openaiSse({ toolCalls: [{ id: "call_echo", name: "bash", args: { command: "echo zygomorphic # xylophonist" } }] }));
-    return sseReply(openaiSse({ text: `Noted about the kettle: ${text.length} characters.`, usage: { prompt: 40, completion: 8 } }));
+    if (text.includes("use the tool"))
+      return sseReply(
+        openaiSse({
+          toolCalls: [{ id: "call_echo", name: "bash", args: { command: "echo zygomorphic # xylophonist" } }],
+        }),
+      );
+    return sseReply(
+      openaiSse({ text: `Noted about the kettle: ${text.length} characters.`, usage: { prompt: 40, completion: 8 } }),
+    );
   });
   const home = tempHome("crabtalk-sessions-cli-");
   d = await startDaemon({ home, config: CONFIG(fake.url) });
   env = { CRABTALK_HOME: home };
   ids.tool = await send("crab", "Please use the tool to echo a word");
   ids.quokka = await send("crab", "The kettle whistled while a quokka watched the kettle boil");
-  for (let i = 0; i < 4; i++) await send("crab", `kettle kettle number ${i}: descale the kettle, the kettle is a kettle`);
+  for (let i = 0; i < 4; i++)
+    await send("crab", `kettle kettle number ${i}: descale the kettle, the kettle is a kettle`);
   ids.scout = await send("scout", "Scout the kettle aisle");
   await send("scout", "and compare prices of each kettle", ids.scout);
 });
@@ -66,7 +75,9 @@ describe("crabtalk sessions", () => {
     expect(lines[0]).toMatch(/^ID\s+AGENT\s+TITLE\s+MSGS\s+TOKENS\s+LAST ACTIVITY\s+STATE$/);
     expect(lines).toHaveLength(1 + 7);
     // Newest activity first: the scout session had the last turn.
-    expect(lines[1]).toMatch(new RegExp(`^${ids.scout}\\s+scout\\s+Scout the kettle aisle\\s+4\\s+96\\s+\\d+s ago\\s+live$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${ids.scout}\\s+scout\\s+Scout the kettle aisle\\s+4\\s+96\\s+\\d+s ago\\s+live$`),
+    );
     const quokkaRow = lines.find((l) => l.startsWith(`${ids.quokka} `))!;
     // Titles are cut to 40 columns in the table (the full title is in --json).
     expect(quokkaRow).toContain("The kettle whistled while a quokka watc…");
@@ -74,8 +85,13 @@ describe("crabtalk sessions", () => {
   });
 
   test("--json, --agent and paging; a malformed number is a usage error (exit 2)", async () => {
-    const all = JSON.parse((await cli("sessions", "--json")).stdout) as { total: number; sessions: { id: number; agent: string; title: string }[] };
-    expect(all.sessions.find((s) => s.id === ids.quokka)!.title).toBe("The kettle whistled while a quokka watched the kettle boil");
+    const all = JSON.parse((await cli("sessions", "--json")).stdout) as {
+      total: number;
+      sessions: { id: number; agent: string; title: string }[];
+    };
+    expect(all.sessions.find((s) => s.id === ids.quokka)!.title).toBe(
+      "The kettle whistled while a quokka watched the kettle boil",
+    );
     expect(all.total).toBe(7);
     const order = all.sessions.map((s) => s.id);
     expect(order[0]).toBe(ids.scout);
@@ -99,8 +115,12 @@ describe("crabtalk sessions search", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines.length).toBeGreaterThan(1);
-    expect(lines[0]).toMatch(new RegExp(`^session ${ids.quokka}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+user\\s+.*quokka`));
-    const json = JSON.parse((await cli("sessions", "search", "quokka kettle", "--json")).stdout) as { hits: { session: number; snippet: string; score: number }[] };
+    expect(lines[0]).toMatch(
+      new RegExp(`^session ${ids.quokka}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+user\\s+.*quokka`),
+    );
+    const json = JSON.parse((await cli("sessions", "search", "quokka kettle", "--json")).stdout) as {
+      hits: { session: number; snippet: string; score: number }[];
+    };
     expect(json.hits[0]!.session).toBe(ids.quokka);
     expect(json.hits[0]!.score).toBeGreaterThan(json.hits.at(-1)!.score);
   });
@@ -123,11 +143,14 @@ describe("crabtalk history, kill, rm, compact", () => {
     const r = await cli("history", String(ids.tool));
     expect(r.code).toBe(0);
     expect(r.stdout).toStartWith(`session ${ids.tool} (agent crab), 4 message(s)\n`);
-    expect(r.stdout).toMatch(/\] user:\n  Please use the tool to echo a word\n/);
+    expect(r.stdout).toMatch(/\] user:\n {2}Please use the tool to echo a word\n/);
     expect(r.stdout).toContain('  -> bash({"command":"echo zygomorphic # xylophonist"}) [call_echo]\n');
     expect(r.stdout).toMatch(/\] tool result for call_echo:\n(.|\n)*zygomorphic/);
-    expect(r.stdout).toMatch(/\] assistant:\n  The tool ran fine\.\n/);
-    const json = JSON.parse((await cli("history", String(ids.tool), "--json")).stdout) as { session: number; messages: { role: string }[] };
+    expect(r.stdout).toMatch(/\] assistant:\n {2}The tool ran fine\.\n/);
+    const json = JSON.parse((await cli("history", String(ids.tool), "--json")).stdout) as {
+      session: number;
+      messages: { role: string }[];
+    };
     expect(json.session).toBe(ids.tool);
     expect(json.messages.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant"]);
   });

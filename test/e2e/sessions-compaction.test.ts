@@ -50,7 +50,8 @@ interface Script {
 function scriptedProvider(fake: FakeProvider, script: Script): void {
   fake.route((req) => {
     if (isSummarize(req)) {
-      if (script.failSummarize) return errorReply(500, { error: { message: "summarizer exploded", type: "server_error" } });
+      if (script.failSummarize)
+        return errorReply(500, { error: { message: "summarizer exploded", type: "server_error" } });
       return sseReply(openaiSse({ text: script.summary, usage: { prompt: 300, completion: 40 } }));
     }
     const last = contentText(messagesOf(req).at(-1)!);
@@ -83,7 +84,15 @@ function subscribe(c: CrabtalkClient): { events: AgentEvent[]; stop(): void } {
   };
 }
 
-function fileRecords(home: string, id: number): { kind: string; message?: { role: string; content: string }; event?: { type: string; data?: Record<string, unknown> }; summary?: string }[] {
+function fileRecords(
+  home: string,
+  id: number,
+): {
+  kind: string;
+  message?: { role: string; content: string };
+  event?: { type: string; data?: Record<string, unknown> };
+  summary?: string;
+}[] {
   return readFileSync(join(home, "sessions", `${id}.jsonl`), "utf8")
     .trim()
     .split("\n")
@@ -92,7 +101,11 @@ function fileRecords(home: string, id: number): { kind: string; message?: { role
 
 test("by threshold: the summary replaces the old messages for the model, the file keeps them, subscribers see tokens before and after", async () => {
   await using fake = await FakeProvider.start();
-  const script: Script = { summary: "SUMMARY-ALPHA: the user likes tea; open task: buy kettle.", failSummarize: false, promptTokens: 100 };
+  const script: Script = {
+    summary: "SUMMARY-ALPHA: the user likes tea; open task: buy kettle.",
+    failSummarize: false,
+    promptTokens: 100,
+  };
   scriptedProvider(fake, script);
   const home = tempHome("crabtalk-compact-");
   homes.push(home);
@@ -138,7 +151,14 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   // The file still holds every message, then the marker, then the new turn.
   const records = fileRecords(home, id);
   const messages = records.filter((r) => r.kind === "message").map((r) => r.message!.content);
-  expect(messages).toEqual(["I like tea", "answer to I like tea", "remind me to buy a kettle", "answer to remind me to buy a kettle", "what next?", "answer to what next?"]);
+  expect(messages).toEqual([
+    "I like tea",
+    "answer to I like tea",
+    "remind me to buy a kettle",
+    "answer to remind me to buy a kettle",
+    "what next?",
+    "answer to what next?",
+  ]);
   const markerAt = records.findIndex((r) => r.kind === "compaction");
   expect(records[markerAt]!.summary).toBe(script.summary);
   expect(markerAt).toBeLessThan(records.findIndex((r) => r.kind === "message" && r.message!.content === "what next?"));
@@ -149,7 +169,9 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   const replay = await runCli(["replay", String(id)], { CRABTALK_HOME: home, NO_COLOR: "1" });
   expect(replay.code).toBe(0);
   expect(replay.stdout.match(/history compacted/g)?.length).toBe(1);
-  expect(replay.stdout.indexOf("history compacted")).toBeGreaterThan(replay.stdout.indexOf("remind me to buy a kettle"));
+  expect(replay.stdout.indexOf("history compacted")).toBeGreaterThan(
+    replay.stdout.indexOf("remind me to buy a kettle"),
+  );
   expect(replay.stdout.indexOf("history compacted")).toBeLessThan(replay.stdout.indexOf("what next?"));
   sub.stop();
   c.close();
@@ -180,8 +202,16 @@ test("by request, and a failing summarize leaves history unchanged with a clear 
   expect(after.includes('"kind":"compaction"')).toBe(false);
   expect(after.length).toBeGreaterThanOrEqual(before.length);
   await streamTurn(c, { content: "still there?", session: id });
-  const unchanged = messagesOf(fake.requests.at(-1)!).filter((m) => m.role !== "system").map(contentText);
-  expect(unchanged).toEqual(["tell me about rivers", "answer to tell me about rivers", "and the Danube?", "answer to and the Danube?", "still there?"]);
+  const unchanged = messagesOf(fake.requests.at(-1)!)
+    .filter((m) => m.role !== "system")
+    .map(contentText);
+  expect(unchanged).toEqual([
+    "tell me about rivers",
+    "answer to tell me about rivers",
+    "and the Danube?",
+    "answer to and the Danube?",
+    "still there?",
+  ]);
 
   // Succeeding: the reply carries tokens before and after; the next request carries the summary only.
   script.failSummarize = false;
@@ -190,13 +220,22 @@ test("by request, and a failing summarize leaves history unchanged with a clear 
   expect(Number(comp.tokensBefore)).toBeGreaterThan(Number(comp.tokensAfter));
   expect(Number(comp.tokensAfter)).toBeGreaterThan(0);
   await streamTurn(c, { content: "summarize what you know", session: id });
-  const compacted = messagesOf(fake.requests.at(-1)!).filter((m) => m.role !== "system").map(contentText);
+  const compacted = messagesOf(fake.requests.at(-1)!)
+    .filter((m) => m.role !== "system")
+    .map(contentText);
   expect(compacted).toHaveLength(2);
   expect(compacted[0]).toContain(script.summary);
   expect(compacted[1]).toBe("summarize what you know");
   // Every original message is still on disk, and in the history.
   const history = (await c.request({ getHistory: { session: id } })).history!.messages.map((m) => m.content);
-  expect(history.slice(0, 6)).toEqual(["tell me about rivers", "answer to tell me about rivers", "and the Danube?", "answer to and the Danube?", "still there?", "answer to still there?"]);
+  expect(history.slice(0, 6)).toEqual([
+    "tell me about rivers",
+    "answer to tell me about rivers",
+    "and the Danube?",
+    "answer to and the Danube?",
+    "still there?",
+    "answer to still there?",
+  ]);
 
   // A restart resumes from the summary, not the full history.
   c.close();
@@ -204,7 +243,9 @@ test("by request, and a failing summarize leaves history unchanged with a clear 
   await using back = await startDaemon({ home });
   const c2 = await back.client();
   await streamTurn(c2, { content: "after restart", session: id });
-  const resumed = messagesOf(fake.requests.at(-1)!).filter((m) => m.role !== "system").map(contentText);
+  const resumed = messagesOf(fake.requests.at(-1)!)
+    .filter((m) => m.role !== "system")
+    .map(contentText);
   expect(resumed[0]).toContain(script.summary);
   expect(resumed.slice(1)).toEqual(["summarize what you know", "answer to summarize what you know", "after restart"]);
   c2.close();

@@ -14,7 +14,18 @@ import type { StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { startDaemon, tempHome } from "../helpers/daemon.ts";
-import { contentText, endOf, lastUserText, messagesOf, pidAlive, streamTurn, textOf, turnConfig, waitFor, type WireChatMessage } from "../helpers/turn-kit.ts";
+import {
+  contentText,
+  endOf,
+  lastUserText,
+  messagesOf,
+  pidAlive,
+  streamTurn,
+  textOf,
+  turnConfig,
+  waitFor,
+  type WireChatMessage,
+} from "../helpers/turn-kit.ts";
 
 const home = tempHome("crabtalk-sessions-crash-");
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -24,12 +35,17 @@ const SLEEP = "sleep 41.37";
 const TORN = '{"ts":1700000000000,"kind":"message","message":{"role":"user","content":"half a wri';
 
 /** Starts a turn and returns once the first event matching `until` arrived; the rest keeps streaming in the background. */
-async function startUntil(c: CrabtalkClient, content: string, until: (e: StreamEvent) => boolean): Promise<{ session: number; seen: StreamEvent[] }> {
+async function startUntil(
+  c: CrabtalkClient,
+  content: string,
+  until: (e: StreamEvent) => boolean,
+): Promise<{ session: number; seen: StreamEvent[] }> {
   const seen: StreamEvent[] = [];
   const it = c.stream({ stream: { agent: "crab", content } })[Symbol.asyncIterator]();
   for (;;) {
     const r = await it.next();
-    if (r.done) throw new Error(`turn "${content}" ended before the awaited event: ${seen.map((e) => e.event).join(",")}`);
+    if (r.done)
+      throw new Error(`turn "${content}" ended before the awaited event: ${seen.map((e) => e.event).join(",")}`);
     if (!r.value.stream) continue;
     seen.push(r.value.stream);
     if (until(r.value.stream)) break;
@@ -64,7 +80,8 @@ function sleepPids(): number[] {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim() === SLEEP) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim() === SLEEP)
+        pids.push(Number(entry));
     } catch {
       // gone
     }
@@ -78,8 +95,10 @@ test("kill -9 mid-stream and mid-bash, a torn line while down: every session loa
   fake.route((req) => {
     const last = lastUserText(req);
     const msgs = messagesOf(req);
-    if (last === "stream slowly") return sseReply(openaiSse({ text: slowText, textDeltas: 200 }), { chunkSizes: [200], chunkDelayMs: 100 });
-    if (last === "run the sleep" && msgs.at(-1)!.role === "user") return sseReply(openaiSse({ toolCalls: [{ id: "call_sleep", name: "bash", args: { command: SLEEP } }] }));
+    if (last === "stream slowly")
+      return sseReply(openaiSse({ text: slowText, textDeltas: 200 }), { chunkSizes: [200], chunkDelayMs: 100 });
+    if (last === "run the sleep" && msgs.at(-1)!.role === "user")
+      return sseReply(openaiSse({ toolCalls: [{ id: "call_sleep", name: "bash", args: { command: SLEEP } }] }));
     return sseReply(openaiSse({ text: `fine after: ${last}` }));
   });
   const config = turnConfig(fake.url);
@@ -93,7 +112,11 @@ test("kill -9 mid-stream and mid-bash, a torn line while down: every session loa
   const sleeping = await startUntil(c, "run the sleep", (e) => e.toolStart !== undefined);
   const file = (id: number) => join(home, "sessions", `${id}.jsonl`);
   // The assistant message with the call is on disk (written to the kernel) before the crash.
-  await waitFor(() => readFileSync(file(sleeping.session), "utf8").includes('"call_sleep"'), 5000, "the tool call in the session file");
+  await waitFor(
+    () => readFileSync(file(sleeping.session), "utf8").includes('"call_sleep"'),
+    5000,
+    "the tool call in the session file",
+  );
   await waitFor(() => sleepPids().length > 0, 5000, "the bash sleep to start");
   const orphans = sleepPids();
   await d.kill9();
@@ -135,7 +158,11 @@ test("kill -9 mid-stream and mid-bash, a torn line while down: every session loa
     }
     const [reqWhole, reqStreaming, reqSleeping] = fake.requests.slice(before).map(messagesOf);
     for (const msgs of [reqWhole!, reqStreaming!, reqSleeping!]) assertConsistent(msgs);
-    expect(reqWhole!.filter((m) => m.role !== "system").map((m) => contentText(m))).toEqual(["a complete turn", "fine after: a complete turn", `continue ${whole}`]);
+    expect(reqWhole!.filter((m) => m.role !== "system").map((m) => contentText(m))).toEqual([
+      "a complete turn",
+      "fine after: a complete turn",
+      `continue ${whole}`,
+    ]);
     expect(reqStreaming!.some((m) => contentText(m) === "stream slowly")).toBe(true);
     const answered = reqSleeping!.find((m) => m.role === "tool" && m.tool_call_id === "call_sleep");
     expect(contentText(answered!)).toMatch(/interrupted/i);

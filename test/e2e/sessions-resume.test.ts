@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { CrabtalkClient, DaemonError } from "../../src/client/client.ts";
+import { type CrabtalkClient, DaemonError } from "../../src/client/client.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
@@ -25,7 +25,7 @@ afterAll(() => {
 
 /** Text that any re-encoding (normalization, escaping, trimming) would change. */
 const USER_1 = '  first turn: héllo 🦀 "quoted" \\ back\tslash\n\n  trailing spaces   \u2028 and a line separator ';
-const REPLY_1 = "Noted: ünïcode, \"quotes\", a tab\tand\nnewlines \u0000kept? 🦀 ";
+const REPLY_1 = 'Noted: ünïcode, "quotes", a tab\tand\nnewlines \u0000kept? 🦀 ';
 
 async function withConn<T>(d: DaemonHandle, fn: (c: CrabtalkClient) => Promise<T>): Promise<T> {
   const c = await d.client();
@@ -37,7 +37,9 @@ async function withConn<T>(d: DaemonHandle, fn: (c: CrabtalkClient) => Promise<T
 }
 
 async function sendOne(d: DaemonHandle, content: string, session?: number): Promise<number> {
-  return withConn(d, async (c) => Number((await c.request({ send: { agent: session ? "" : "crab", content, session } })).response!.session));
+  return withConn(d, async (c) =>
+    Number((await c.request({ send: { agent: session ? "" : "crab", content, session } })).response!.session),
+  );
 }
 
 describe("resume across a restart", () => {
@@ -79,7 +81,8 @@ describe("resume across a restart", () => {
     const h = home();
     let d = await startDaemon({ home: h, config: turnConfig(fake.url) });
     const id = await sendOne(d, "one");
-    const liveRow = async () => (await withConn(d, (c) => c.request({ sessions: {} }))).sessions!.sessions.find((s) => Number(s.id) === id)!;
+    const liveRow = async () =>
+      (await withConn(d, (c) => c.request({ sessions: {} }))).sessions!.sessions.find((s) => Number(s.id) === id)!;
     expect((await liveRow()).live).toBe(true);
 
     expect(await sendOne(d, "two", id)).toBe(id); // in memory
@@ -93,12 +96,25 @@ describe("resume across a restart", () => {
     d = await startDaemon({ home: h });
     try {
       expect(await sendOne(d, "four", id)).toBe(id); // a fresh process
-      const users = messagesOf(fake.requests.at(-1)!).filter((m) => m.role === "user").map(contentText);
+      const users = messagesOf(fake.requests.at(-1)!)
+        .filter((m) => m.role === "user")
+        .map(contentText);
       expect(users).toEqual(["one", "two", "three", "four"]);
-      const assistants = messagesOf(fake.requests.at(-1)!).filter((m) => m.role === "assistant").map(contentText);
+      const assistants = messagesOf(fake.requests.at(-1)!)
+        .filter((m) => m.role === "assistant")
+        .map(contentText);
       expect(assistants).toEqual(["reply #1", "reply #2", "reply #3"]);
       const history = await withConn(d, (c) => c.request({ getHistory: { session: id } }));
-      expect(history.history!.messages.map((m) => m.content)).toEqual(["one", "reply #1", "two", "reply #2", "three", "reply #3", "four", "reply #4"]);
+      expect(history.history!.messages.map((m) => m.content)).toEqual([
+        "one",
+        "reply #1",
+        "two",
+        "reply #2",
+        "three",
+        "reply #3",
+        "four",
+        "reply #4",
+      ]);
     } finally {
       await d.cleanup();
     }
@@ -149,7 +165,10 @@ describe("read your writes", () => {
     await withConn(d, async (c) => {
       let id: number | undefined;
       for (let i = 1; i <= 15; i++) {
-        id = Number((await c.request({ send: { agent: id ? "" : "crab", content: `message ${i}`, session: id } })).response!.session);
+        id = Number(
+          (await c.request({ send: { agent: id ? "" : "crab", content: `message ${i}`, session: id } })).response!
+            .session,
+        );
         const row = (await c.request({ sessions: {} })).sessions!.sessions.find((s) => Number(s.id) === id)!;
         expect([Number(row.messageCount), Number(row.totalTokens)]).toEqual([2 * i, 34 * i]);
         const history = (await c.request({ getHistory: { session: id } })).history!.messages;
@@ -176,7 +195,8 @@ describe("ids", () => {
       d = await startDaemon({ home: h });
       seen.push(await sendOne(d, "after restart"));
       // Delete everything, then crash: neither the files nor a clean shutdown are there to remember the ids.
-      for (const id of seen) await withConn(d, (c) => c.request({ deleteSession: { session: id } })).catch(() => undefined);
+      for (const id of seen)
+        await withConn(d, (c) => c.request({ deleteSession: { session: id } })).catch(() => undefined);
       const empty = await withConn(d, (c) => c.request({ sessions: {} }));
       expect(Number(empty.sessions!.total)).toBe(0);
       await d.kill9();

@@ -65,7 +65,9 @@ function writeSessions(home: string): Expected[] {
   const base = Date.now() - 30 * 86_400_000;
   const order = permutation(SESSIONS);
   const filler = "lorem ipsum dolor sit amet ".repeat(Math.ceil(MESSAGE_CHARS / 27)).slice(0, MESSAGE_CHARS);
-  const first = "consectetur adipiscing elit ".repeat(Math.ceil(FIRST_MESSAGE_CHARS / 28)).slice(0, FIRST_MESSAGE_CHARS);
+  const first = "consectetur adipiscing elit "
+    .repeat(Math.ceil(FIRST_MESSAGE_CHARS / 28))
+    .slice(0, FIRST_MESSAGE_CHARS);
   const expected: Expected[] = [];
   for (let i = 0; i < SESSIONS; i++) {
     const id = i + 1;
@@ -76,14 +78,44 @@ function writeSessions(home: string): Expected[] {
     let tokens = 0;
     for (let m = 0; m < MESSAGES_PER_SESSION; m++) {
       ts += 1000;
-      if (m % 2 === 0) lines.push(JSON.stringify({ ts, kind: "message", message: { role: "user", content: m === 0 ? `question ${id} about scaling: ${first}` : filler, timestamp: ts } }));
+      if (m % 2 === 0)
+        lines.push(
+          JSON.stringify({
+            ts,
+            kind: "message",
+            message: {
+              role: "user",
+              content: m === 0 ? `question ${id} about scaling: ${first}` : filler,
+              timestamp: ts,
+            },
+          }),
+        );
       else {
-        const usage = { promptTokens: 100 + id, completionTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+        const usage = {
+          promptTokens: 100 + id,
+          completionTokens: 10,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          reasoningTokens: 0,
+        };
         tokens += usage.promptTokens + usage.completionTokens;
-        lines.push(JSON.stringify({ ts, kind: "message", message: { role: "assistant", content: filler, model: "fake-model", stopReason: "stop", usage, timestamp: ts } }));
+        lines.push(
+          JSON.stringify({
+            ts,
+            kind: "message",
+            message: {
+              role: "assistant",
+              content: filler,
+              model: "fake-model",
+              stopReason: "stop",
+              usage,
+              timestamp: ts,
+            },
+          }),
+        );
       }
     }
-    writeFileSync(join(dir, `${id}.jsonl`), lines.join("\n") + "\n", { mode: 0o600 });
+    writeFileSync(join(dir, `${id}.jsonl`), `${lines.join("\n")}\n`, { mode: 0o600 });
     expected.push({ id, agent, lastActive: ts, title: `question ${id} about scaling: consectetur`, tokens });
   }
   return expected.sort((a, b) => b.lastActive - a.lastActive || b.id - a.id);
@@ -95,7 +127,11 @@ function rssKb(pid: number): number {
   return Number(m[1]);
 }
 
-async function listAll(d: DaemonHandle, limit: number, agent?: string): Promise<{ totals: number[]; rows: SessionInfo[] }> {
+async function listAll(
+  d: DaemonHandle,
+  limit: number,
+  agent?: string,
+): Promise<{ totals: number[]; rows: SessionInfo[] }> {
   const c = await d.client();
   const totals: number[] = [];
   const rows: SessionInfo[] = [];
@@ -121,7 +157,7 @@ async function listAll(d: DaemonHandle, limit: number, agent?: string): Promise<
 async function idleRss(pids: number[]): Promise<number[]> {
   const low = pids.map(() => Infinity);
   for (const end = Date.now() + 13_000; Date.now() < end; await Bun.sleep(500)) {
-    pids.forEach((pid, i) => (low[i] = Math.min(low[i]!, rssKb(pid))));
+    for (const [i, pid] of pids.entries()) low[i] = Math.min(low[i]!, rssKb(pid));
   }
   return low;
 }
@@ -129,7 +165,9 @@ async function idleRss(pids: number[]): Promise<number[]> {
 async function checkRss(empty: DaemonHandle, full: DaemonHandle, after: string): Promise<void> {
   const [emptyRss, fullRss] = await idleRss([empty.proc.pid, full.proc.pid]);
   const growthMb = (fullRss! - emptyRss!) / 1024;
-  console.log(`idle VmRSS after ${after}: empty home ${(emptyRss! / 1024).toFixed(1)} MB, 1,000 sessions ${(fullRss! / 1024).toFixed(1)} MB (+${growthMb.toFixed(1)} MB; margin ${RSS_MARGIN_MB} MB)`);
+  console.log(
+    `idle VmRSS after ${after}: empty home ${(emptyRss! / 1024).toFixed(1)} MB, 1,000 sessions ${(fullRss! / 1024).toFixed(1)} MB (+${growthMb.toFixed(1)} MB; margin ${RSS_MARGIN_MB} MB)`,
+  );
   expect(growthMb).toBeLessThan(RSS_MARGIN_MB);
 }
 

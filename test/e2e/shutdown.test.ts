@@ -15,7 +15,12 @@ import { streamTurn, textOf, turnConfig, endOf } from "../helpers/turn-kit.ts";
 test("SIGTERM lets a running turn finish, saves it, and leaves no runtime files", async () => {
   await using fake = await FakeProvider.start();
   // About 1.2 s of streaming: 40 deltas, 30 ms apart.
-  fake.enqueue(sseReply(openaiSse({ text: "a slow and careful answer that takes a while", textDeltas: 40 }), { chunkSizes: [60], chunkDelayMs: 30 }));
+  fake.enqueue(
+    sseReply(openaiSse({ text: "a slow and careful answer that takes a while", textDeltas: 40 }), {
+      chunkSizes: [60],
+      chunkDelayMs: 30,
+    }),
+  );
   const home = tempHome();
   const d = await startDaemon({ home, config: turnConfig(fake.url, "", "shutdown_grace_ms = 10000") });
   const client = await d.client();

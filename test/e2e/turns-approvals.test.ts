@@ -20,7 +20,7 @@ let d: DaemonHandle;
 
 beforeAll(async () => {
   fake = await FakeProvider.start();
-  d = await startDaemon({ config: turnConfig(fake.url) + `\n[permissions]\nbash = "ask"\n` });
+  d = await startDaemon({ config: `${turnConfig(fake.url)}\n[permissions]\nbash = "ask"\n` });
 });
 afterAll(async () => {
   await d.cleanup();
@@ -33,21 +33,32 @@ const marker = () => join(d.home, "work", "approved.marker");
 function scriptCall(callId: string): number {
   rmSync(marker(), { force: true });
   fake.enqueue(
-    sseReply(openaiSse({ model: "fake-model", toolCalls: [{ id: callId, name: "bash", args: { command: "touch approved.marker && echo ran" } }] })),
+    sseReply(
+      openaiSse({
+        model: "fake-model",
+        toolCalls: [{ id: callId, name: "bash", args: { command: "touch approved.marker && echo ran" } }],
+      }),
+    ),
     sseReply(openaiSse({ model: "fake-model", text: "noted" })),
   );
   return fake.requests.length;
 }
 
 /** Runs a turn, answering its approval request with `answer` (or not at all). */
-async function turnAnswering(c: CrabtalkClient, answer: { response: string; reason?: string } | null, sender?: string): Promise<StreamEvent[]> {
+async function turnAnswering(
+  c: CrabtalkClient,
+  answer: { response: string; reason?: string } | null,
+  sender?: string,
+): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];
   for await (const r of c.stream({ stream: { agent: "crab", content: "do it", sender } })) {
     if (!r.stream) continue;
     events.push(r.stream);
     const ask = r.stream.approval;
     if (ask && answer) {
-      const ack = await c.request({ approve: { callId: ask.callId, response: answer.response, reason: answer.reason, session: r.stream.session } });
+      const ack = await c.request({
+        approve: { callId: ask.callId, response: answer.response, reason: answer.reason, session: r.stream.session },
+      });
       expect(ack.ack!.message).toContain(ask.callId);
     }
   }
@@ -100,7 +111,9 @@ describe("ask", () => {
     const text = toolResultsOf(fake.requests[before + 1]!)[0]!.text;
     expect(text).toContain("nobody answered the approval request");
     // A late answer finds nothing waiting.
-    await expect(c.request({ approve: { callId: "call_late", response: "allow" } })).rejects.toMatchObject({ code: 404 });
+    await expect(c.request({ approve: { callId: "call_late", response: "allow" } })).rejects.toMatchObject({
+      code: 404,
+    });
     c.close();
   });
 

@@ -18,7 +18,7 @@ import { endOf, sessionOf, streamTurn, turnConfig } from "../helpers/turn-kit.ts
 let fake: FakeProvider;
 let d: DaemonHandle;
 
-const CONFIG = (url: string) => turnConfig(url, "max_tokens_per_turn = 500") + `\n[budget]\ndaily_tokens = 1000\n`;
+const CONFIG = (url: string) => `${turnConfig(url, "max_tokens_per_turn = 500")}\n[budget]\ndaily_tokens = 1000\n`;
 
 beforeAll(async () => {
   fake = await FakeProvider.start();
@@ -40,7 +40,13 @@ let session = 0;
 describe("token budgets", () => {
   test("max_tokens_per_turn: a turn past it stops with token_budget, its tool calls are not run", async () => {
     fake.enqueue(
-      sseReply(openaiSse({ model: "fake-model", toolCalls: [{ id: "call_1", name: "bash", args: { command: "touch ran.marker" } }], usage: { prompt: 400, completion: 200 } })),
+      sseReply(
+        openaiSse({
+          model: "fake-model",
+          toolCalls: [{ id: "call_1", name: "bash", args: { command: "touch ran.marker" } }],
+          usage: { prompt: 400, completion: 200 },
+        }),
+      ),
     );
     const before = fake.requests.length;
     const c = await d.client();
@@ -59,7 +65,9 @@ describe("token budgets", () => {
   });
 
   test("daily_tokens spent: new turns are refused with 429 and when the budget resets", async () => {
-    fake.enqueue(sseReply(openaiSse({ model: "fake-model", text: "cheap answer", usage: { prompt: 300, completion: 150 } })));
+    fake.enqueue(
+      sseReply(openaiSse({ model: "fake-model", text: "cheap answer", usage: { prompt: 300, completion: 150 } })),
+    );
     const c = await d.client();
     const ok = await streamTurn(c, { content: "one more", session });
     expect(endOf(ok).stopReason).toBe("stop");
@@ -100,7 +108,14 @@ describe("token budgets", () => {
     expect(report.dailyLimit).toBe(1000);
     expect(report.usedToday).toBe(1050);
     expect(report.resetsAtMs).toBe(nextLocalMidnight());
-    expect(report.rows).toEqual([{ agent: "crab", model: "fake-model", usage: expect.objectContaining({ promptTokens: 700, completionTokens: 350 }), turns: 2 }]);
+    expect(report.rows).toEqual([
+      {
+        agent: "crab",
+        model: "fake-model",
+        usage: expect.objectContaining({ promptTokens: 700, completionTokens: 350 }),
+        turns: 2,
+      },
+    ]);
   });
 
   test("the spent budget survives a restart", async () => {

@@ -13,7 +13,19 @@ import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, gate, sseReply, type Gate } from "../helpers/fake-provider.ts";
 import { frame } from "../helpers/raw-socket.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { contentText, endOf, floodSse, lastUserText, messagesOf, rssOf, sessionOf, streamTurn, textOf, turnConfig, waitFor } from "../helpers/turn-kit.ts";
+import {
+  contentText,
+  endOf,
+  floodSse,
+  lastUserText,
+  messagesOf,
+  rssOf,
+  sessionOf,
+  streamTurn,
+  textOf,
+  turnConfig,
+  waitFor,
+} from "../helpers/turn-kit.ts";
 
 let fake: FakeProvider;
 let d: DaemonHandle;
@@ -39,17 +51,27 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   fake.route((req) => {
     const text = lastUserText(req);
-    if (text === "flood") return { kind: "generate", chunks: () => floodSse(FLOOD_DELTAS, FLOOD_SIZE, 200), chunkDelayMs: 8 };
+    if (text === "flood")
+      return { kind: "generate", chunks: () => floodSse(FLOOD_DELTAS, FLOOD_SIZE, 200), chunkDelayMs: 8 };
     if (text === "normal") return { kind: "generate", chunks: () => floodSse(NORMAL_DELTAS, 20, 40), chunkDelayMs: 2 };
     const many = /^session (\d+)$/.exec(text);
-    if (many) return sseReply(openaiSse({ model: "fake-model", text: `answer for session ${many[1]}`, textDeltas: 8 }), { chunkSizes: [97], chunkDelayMs: 2 });
-    if (text === "held") return sseReply(openaiSse({ model: "fake-model", text: "the held answer", textDeltas: 4 }), { gate: held?.promise, gateAfterBytes: 430 });
+    if (many)
+      return sseReply(openaiSse({ model: "fake-model", text: `answer for session ${many[1]}`, textDeltas: 8 }), {
+        chunkSizes: [97],
+        chunkDelayMs: 2,
+      });
+    if (text === "held")
+      return sseReply(openaiSse({ model: "fake-model", text: "the held answer", textDeltas: 4 }), {
+        gate: held?.promise,
+        gateAfterBytes: 430,
+      });
     return sseReply(openaiSse({ model: "fake-model", text: `echo: ${text}` }));
   });
   d = await startDaemon({ config: turnConfig(fake.url) });
 });
 afterAll(async () => {
-  if (d.proc.exitCode !== null || d.proc.signalCode !== null) console.log(`daemon exited: ${d.proc.exitCode} ${d.proc.signalCode}\n${d.stderr().slice(-3000)}`);
+  if (d.proc.exitCode !== null || d.proc.signalCode !== null)
+    console.log(`daemon exited: ${d.proc.exitCode} ${d.proc.signalCode}\n${d.stderr().slice(-3000)}`);
   await d.cleanup();
   await fake.stop();
 });
@@ -102,7 +124,10 @@ async function floodClient(daemon: DaemonHandle, read: boolean): Promise<Socket>
 }
 
 /** Frames a paused socket still delivers once resumed, and the ErrorMsg code that ended them, if any. */
-async function drainAfterResume(sock: Socket, waitMs: number): Promise<{ frames: number; chunks: number; error?: number }> {
+async function drainAfterResume(
+  sock: Socket,
+  waitMs: number,
+): Promise<{ frames: number; chunks: number; error?: number }> {
   const got: { frames: number; chunks: number; error?: number } = { frames: 0, chunks: 0 };
   let buf = Buffer.alloc(0);
   await new Promise<void>((resolve) => {
@@ -171,7 +196,9 @@ describe("slow and vanished clients", () => {
     // The structural bound: the stalled client was dropped from the turn after the bus's 4,096 events plus the
     // connection queue (256 frames) and what the kernel buffered; it never receives the whole flood.
     const got = await drainAfterResume(stalled, 5000);
-    console.log(`the stalled client, reading again: ${got.frames} frames (${got.chunks} deltas), then ${got.error ? `ErrorMsg ${got.error}` : "nothing"}`);
+    console.log(
+      `the stalled client, reading again: ${got.frames} frames (${got.chunks} deltas), then ${got.error ? `ErrorMsg ${got.error}` : "nothing"}`,
+    );
     expect(got.chunks).toBeLessThan(FLOOD_DELTAS / 2);
     expect(got.error).toBe(408);
   }, 120_000);
@@ -189,10 +216,14 @@ describe("slow and vanished clients", () => {
     held.release();
 
     const other = await d.client();
-    await waitFor(async () => {
-      const h = await other.request({ getHistory: { session } });
-      return h.history!.messages.some((m) => m.role === "assistant");
-    }, 10_000, "the turn to finish without its client");
+    await waitFor(
+      async () => {
+        const h = await other.request({ getHistory: { session } });
+        return h.history!.messages.some((m) => m.role === "assistant");
+      },
+      10_000,
+      "the turn to finish without its client",
+    );
     const history = (await other.request({ getHistory: { session } })).history!;
     expect(history.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
     expect(history.messages[1]!.content).toBe("the held answer");
@@ -223,7 +254,7 @@ describe("many sessions", () => {
       sessions.add(sessionOf(events));
       // Per-session numbering is unbroken even with 49 other sessions interleaved.
       const seqs = events.map((e) => Number(e.seq));
-      seqs.forEach((s, k) => expect(s).toBe(seqs[0]! + k));
+      for (const [k, s] of seqs.entries()) expect(s).toBe(seqs[0]! + k);
     });
     expect(sessions.size).toBe(N);
   }, 60_000);
@@ -256,7 +287,9 @@ describe("SendMsg and errors", () => {
     expect((agent as DaemonError).code).toBe(404);
     expect((agent as DaemonError).message).toContain('unknown agent "nobody"');
     expect((agent as DaemonError).message).toContain("crab");
-    const session = await c.request({ send: { agent: "crab", content: "hi", session: 987654 } }).catch((e: unknown) => e);
+    const session = await c
+      .request({ send: { agent: "crab", content: "hi", session: 987654 } })
+      .catch((e: unknown) => e);
     expect((session as DaemonError).code).toBe(404);
     expect((session as DaemonError).message).toContain("session 987654 not found");
     expect((await c.request({ ping: {} })).msg).toBe("pong");

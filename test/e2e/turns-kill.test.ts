@@ -19,7 +19,11 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   fake.route((req) => {
     const text = lastUserText(req);
-    if (text === "held") return sseReply(openaiSse({ model: "fake-model", text: "the held answer", textDeltas: 4 }), { gate: held.promise, gateAfterBytes: 200 });
+    if (text === "held")
+      return sseReply(openaiSse({ model: "fake-model", text: "the held answer", textDeltas: 4 }), {
+        gate: held.promise,
+        gateAfterBytes: 200,
+      });
     return sseReply(openaiSse({ model: "fake-model", text: `echo: ${text}` }));
   });
   d = await startDaemon({ config: turnConfig(fake.url) });

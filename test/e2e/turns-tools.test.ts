@@ -14,7 +14,17 @@ import { join } from "node:path";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { endOf, kinds, pidAlive, sessionOf, streamTurn, textOf, toolResultsOf, turnConfig, waitFor } from "../helpers/turn-kit.ts";
+import {
+  endOf,
+  kinds,
+  pidAlive,
+  sessionOf,
+  streamTurn,
+  textOf,
+  toolResultsOf,
+  turnConfig,
+  waitFor,
+} from "../helpers/turn-kit.ts";
 
 let fake: FakeProvider;
 let d: DaemonHandle;
@@ -23,7 +33,7 @@ let work: string;
 beforeAll(async () => {
   fake = await FakeProvider.start();
   d = await startDaemon({
-    config: turnConfig(fake.url, "", "") + `\n[agents.reader]\nmodel = "fake-model"\ntools = ["read"]\n`,
+    config: `${turnConfig(fake.url, "", "")}\n[agents.reader]\nmodel = "fake-model"\ntools = ["read"]\n`,
   });
   work = join(d.home, "work");
 });
@@ -43,18 +53,36 @@ describe("concurrent tool calls", () => {
       { id: "call_a", name: "bash", args: { command: meet("a.marker", "b.marker", "A-saw-B") } },
       { id: "call_b", name: "bash", args: { command: meet("b.marker", "a.marker", "B-saw-A") } },
     ];
-    fake.enqueue(reply({ toolCalls: calls, usage: { prompt: 100, completion: 20 } }), reply({ text: "both done", usage: { prompt: 150, completion: 7 } }));
+    fake.enqueue(
+      reply({ toolCalls: calls, usage: { prompt: 100, completion: 20 } }),
+      reply({ text: "both done", usage: { prompt: 150, completion: 7 } }),
+    );
     const before = fake.requests.length;
     const c = await d.client();
     const events = await streamTurn(c, { content: "run both" });
     c.close();
 
-    expect(kinds(events)).toEqual(["start", "modelEnd", "toolStart", "toolResult", "toolResult", "toolsComplete", "chunk", "chunk", "chunk", "modelEnd", "end"]);
+    expect(kinds(events)).toEqual([
+      "start",
+      "modelEnd",
+      "toolStart",
+      "toolResult",
+      "toolResult",
+      "toolsComplete",
+      "chunk",
+      "chunk",
+      "chunk",
+      "modelEnd",
+      "end",
+    ]);
     const seqs = events.map((e) => Number(e.seq));
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
 
     const start = events.find((e) => e.toolStart)!.toolStart!;
-    expect(start.calls.map((x) => [x.id, x.name])).toEqual([["call_a", "bash"], ["call_b", "bash"]]);
+    expect(start.calls.map((x) => [x.id, x.name])).toEqual([
+      ["call_a", "bash"],
+      ["call_b", "bash"],
+    ]);
     expect(JSON.parse(start.calls[0]!.arguments)).toEqual(calls[0]!.args);
 
     const results = events.filter((e) => e.toolResult).map((e) => e.toolResult!);
@@ -148,7 +176,10 @@ describe("bash limits", () => {
   test("a timeout kills the whole process tree, not just the shell", async () => {
     // The shell starts a background grandchild and waits; timeout 1 s.
     const command = `sleep 60 & echo $! > grandchild.pid; echo $$ > shell.pid; wait`;
-    fake.enqueue(reply({ toolCalls: [{ id: "call_t", name: "bash", args: { command, timeout: 1 } }] }), reply({ text: "timed out" }));
+    fake.enqueue(
+      reply({ toolCalls: [{ id: "call_t", name: "bash", args: { command, timeout: 1 } }] }),
+      reply({ text: "timed out" }),
+    );
     const c = await d.client();
     const t0 = Date.now();
     const events = await streamTurn(c, { content: "slow" });
@@ -165,14 +196,21 @@ describe("bash limits", () => {
 
 describe("cancel", () => {
   test("CancelMsg during `sleep 30` kills it, the turn ends aborted, the next turn on the session works", async () => {
-    fake.enqueue(reply({ toolCalls: [{ id: "call_s", name: "bash", args: { command: "echo $$ > sleeper.pid; exec sleep 30" } }] }));
+    fake.enqueue(
+      reply({ toolCalls: [{ id: "call_s", name: "bash", args: { command: "echo $$ > sleeper.pid; exec sleep 30" } }] }),
+    );
     const c = await d.client();
     const events: Awaited<ReturnType<typeof streamTurn>> = [];
     const pidFile = join(work, "sleeper.pid");
     const running = (async () => {
-      for await (const r of c.stream({ stream: { agent: "crab", content: "sleep please" } })) if (r.stream) events.push(r.stream);
+      for await (const r of c.stream({ stream: { agent: "crab", content: "sleep please" } }))
+        if (r.stream) events.push(r.stream);
     })();
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "", 10_000, "the sleep to start");
+    await waitFor(
+      () => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "",
+      10_000,
+      "the sleep to start",
+    );
     const pid = Number(readFileSync(pidFile, "utf8"));
     expect(pidAlive(pid)).toBe(true);
     const session = sessionOf(events);

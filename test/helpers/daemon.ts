@@ -19,7 +19,10 @@ export function binaryPath(): string {
   if (built) return built;
   const bin = join(ROOT, "dist", "crabtalk");
   if (!existsSync(bin)) {
-    const r = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "build-binary.ts")], { stdout: "inherit", stderr: "inherit" });
+    const r = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "build-binary.ts")], {
+      stdout: "inherit",
+      stderr: "inherit",
+    });
     if (r.exitCode !== 0) throw new Error("building dist/crabtalk failed");
   }
   built = bin;
@@ -106,7 +109,8 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
 export async function waitReady(handle: DaemonHandle, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (handle.proc.exitCode !== null) throw new Error(`daemon exited with ${handle.proc.exitCode}: ${handle.stderr()}`);
+    if (handle.proc.exitCode !== null)
+      throw new Error(`daemon exited with ${handle.proc.exitCode}: ${handle.stderr()}`);
     if (existsSync(handle.socket)) {
       try {
         const c = await handle.client();
@@ -123,13 +127,21 @@ export async function waitReady(handle: DaemonHandle, timeoutMs = 15_000): Promi
 }
 
 /** Runs the CLI binary to completion. */
-export async function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([binaryPath(), ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }

@@ -54,7 +54,10 @@ interface Streaming {
 export type Reply =
   | ({ kind: "fixture"; file: string } & Streaming)
   | ({ kind: "body"; body: string | Uint8Array; contentType?: string } & Streaming)
-  | ({ kind: "generate"; chunks: (req: RecordedRequest) => AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array> } & Streaming)
+  | ({
+      kind: "generate";
+      chunks: (req: RecordedRequest) => AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+    } & Streaming)
   /** A JSON body (objects are serialized; strings are sent as is). */
   | { kind: "error"; status: number; body: unknown; headers?: Record<string, string>; gate?: Promise<unknown> }
   /** Status and headers, then nothing until the client gives up. */
@@ -173,7 +176,10 @@ export class FakeProvider implements AsyncDisposable {
       for (const wake of this.closeWaiters.splice(0)) wake();
     });
 
-    const reply = this.queue.shift() ?? this.router?.(recorded) ?? errorReply(500, { error: { message: "fake provider: no scripted reply for this request" } });
+    const reply =
+      this.queue.shift() ??
+      this.router?.(recorded) ??
+      errorReply(500, { error: { message: "fake provider: no scripted reply for this request" } });
     await this.play(reply, recorded, res);
   }
 

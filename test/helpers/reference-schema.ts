@@ -51,8 +51,13 @@ export function readReference(section: string): RefSchema {
         const field: RefField = { number: Number(f[1]), name: f[2]!, type };
         const map = /^map<(\w+), (\w+)>$/.exec(type);
         if (map) field.map = { key: map[1]!, value: map[2]! };
-        else if (type.startsWith("repeated ")) (field.rule = "repeated"), (type = type.slice(9));
-        else if (type.startsWith("optional ")) (field.rule = "optional"), (type = type.slice(9));
+        else if (type.startsWith("repeated ")) {
+          field.rule = "repeated";
+          type = type.slice(9);
+        } else if (type.startsWith("optional ")) {
+          field.rule = "optional";
+          type = type.slice(9);
+        }
         field.type = type;
         if (f[4]) field.oneof = f[4];
         fields.push(field);

@@ -51,7 +51,9 @@ export function openaiSse(turn: ScriptedTurn): string {
   for (const piece of split(turn.thinking ?? "", 3)) out += chunk({ content: null, reasoning_content: piece });
   for (const piece of split(turn.text ?? "", turn.textDeltas ?? 3)) out += chunk({ content: piece });
   (turn.toolCalls ?? []).forEach((call, index) => {
-    out += chunk({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] });
+    out += chunk({
+      tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
+    });
     for (const piece of split(JSON.stringify(call.args), turn.argChunks ?? 3)) {
       out += chunk({ tool_calls: [{ index, function: { arguments: piece } }] });
     }
@@ -72,7 +74,7 @@ export function openaiSse(turn: ScriptedTurn): string {
       completion_tokens_details: { reasoning_tokens: u.reasoning ?? 0 },
     },
   });
-  return out + "data: [DONE]\n\n";
+  return `${out}data: [DONE]\n\n`;
 }
 
 /** An Anthropic Messages stream: message_start ... message_stop. */
@@ -87,32 +89,69 @@ export function anthropicSse(turn: ScriptedTurn): string {
   };
   let out = event("message_start", {
     type: "message_start",
-    message: { id: "msg_scripted", type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage },
+    message: {
+      id: "msg_scripted",
+      type: "message",
+      role: "assistant",
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage,
+    },
   });
   let index = 0;
   if (turn.thinking !== undefined) {
-    out += event("content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } });
+    out += event("content_block_start", {
+      type: "content_block_start",
+      index,
+      content_block: { type: "thinking", thinking: "", signature: "" },
+    });
     for (const piece of split(turn.thinking, 3)) {
-      out += event("content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } });
+      out += event("content_block_delta", {
+        type: "content_block_delta",
+        index,
+        delta: { type: "thinking_delta", thinking: piece },
+      });
     }
     const signature = turn.thinkingSignature ?? "c2lnbmF0dXJl";
-    out += event("content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature } });
+    out += event("content_block_delta", {
+      type: "content_block_delta",
+      index,
+      delta: { type: "signature_delta", signature },
+    });
     out += event("content_block_stop", { type: "content_block_stop", index });
     index++;
   }
   if (turn.text !== undefined) {
-    out += event("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } });
+    out += event("content_block_start", {
+      type: "content_block_start",
+      index,
+      content_block: { type: "text", text: "" },
+    });
     out += event("ping", { type: "ping" });
     for (const piece of split(turn.text, turn.textDeltas ?? 3)) {
-      out += event("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: piece } });
+      out += event("content_block_delta", {
+        type: "content_block_delta",
+        index,
+        delta: { type: "text_delta", text: piece },
+      });
     }
     out += event("content_block_stop", { type: "content_block_stop", index });
     index++;
   }
   for (const call of turn.toolCalls ?? []) {
-    out += event("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: call.id, name: call.name, input: {} } });
+    out += event("content_block_start", {
+      type: "content_block_start",
+      index,
+      content_block: { type: "tool_use", id: call.id, name: call.name, input: {} },
+    });
     for (const piece of ["", ...split(JSON.stringify(call.args), turn.argChunks ?? 3)]) {
-      out += event("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } });
+      out += event("content_block_delta", {
+        type: "content_block_delta",
+        index,
+        delta: { type: "input_json_delta", partial_json: piece },
+      });
     }
     out += event("content_block_stop", { type: "content_block_stop", index });
     index++;

@@ -27,9 +27,14 @@ ${extra}
 }
 
 /** Every reply of a StreamMsg until its end (or the ErrorMsg, rethrown by the client). */
-export async function streamTurn(client: CrabtalkClient, req: { agent?: string; content: string; session?: number; sender?: string }): Promise<StreamEvent[]> {
+export async function streamTurn(
+  client: CrabtalkClient,
+  req: { agent?: string; content: string; session?: number; sender?: string },
+): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];
-  for await (const reply of client.stream({ stream: { agent: req.agent ?? "crab", content: req.content, session: req.session, sender: req.sender } })) {
+  for await (const reply of client.stream({
+    stream: { agent: req.agent ?? "crab", content: req.content, session: req.session, sender: req.sender },
+  })) {
     if (reply.stream) events.push(reply.stream);
   }
   return events;
@@ -127,7 +132,7 @@ export function* floodSse(count: number, size: number, batch = 200, model = "fak
   const base = { id: "chatcmpl-flood", object: "chat.completion.chunk", created: 1_700_000_000, model };
   out += `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] })}\n\n`;
   out += `data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: count, total_tokens: 10 + count } })}\n\n`;
-  yield out + "data: [DONE]\n\n";
+  yield `${out}data: [DONE]\n\n`;
 }
 
 /** Resident memory of a process in bytes (Linux /proc). */

@@ -41,7 +41,11 @@ describe("protos keep the reference contract", () => {
   test("crabtalk.proto contains every reference field unchanged", () => {
     const ref = readReference("Client protocol");
     expect(ref.messages.size).toBe(56);
-    assertSuperset(ref, new protobuf.Root().loadSync(join(PROTO, "crabtalk.proto"), { keepCase: true }), "crabtalk.protocol");
+    assertSuperset(
+      ref,
+      new protobuf.Root().loadSync(join(PROTO, "crabtalk.proto"), { keepCase: true }),
+      "crabtalk.protocol",
+    );
   });
 
   test("ext.proto matches the nine-capability table and so the two-capability one", () => {
@@ -70,7 +74,10 @@ describe("a client built from the reference talks to the daemon", () => {
     expect(reply.msg).toBe("pong");
     // A reference client does not know about request ids, yet got its answer: one-at-a-time.
     conn.write(frame(ClientMessage.encode({ hub: { package: "x", action: 0 } }).finish()));
-    const err = ServerMessage.toObject(ServerMessage.decode((await conn.nextFrame())!), { oneofs: true }) as { msg?: string; error?: { code: number; message: string } };
+    const err = ServerMessage.toObject(ServerMessage.decode((await conn.nextFrame())!), { oneofs: true }) as {
+      msg?: string;
+      error?: { code: number; message: string };
+    };
     expect(err.msg).toBe("error");
     expect(err.error!.code).toBe(501);
     expect(err.error!.message).toContain("hub");

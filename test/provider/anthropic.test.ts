@@ -21,7 +21,14 @@ interface Event {
   message?: { usage: RawUsage };
   usage?: RawUsage;
   content_block?: { type: string; id?: string; name?: string; data?: string };
-  delta?: { type?: string; text?: string; thinking?: string; signature?: string; partial_json?: string; stop_reason?: string };
+  delta?: {
+    type?: string;
+    text?: string;
+    thinking?: string;
+    signature?: string;
+    partial_json?: string;
+    stop_reason?: string;
+  };
 }
 interface RawUsage {
   input_tokens?: number;
@@ -47,7 +54,12 @@ function expectedFrom(file: string): Expected {
   let text = "";
   const blocks: ThinkingBlock[] = [];
   const calls = new Map<number, { id: string; name: string; raw: string }>();
-  const usage: Required<RawUsage> = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+  const usage: Required<RawUsage> = {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
   let stopReason = "";
   let open: { text: string; signature: string } | undefined;
   for (const e of events) {
@@ -87,7 +99,8 @@ function expectedFrom(file: string): Expected {
       cacheWriteTokens: usage.cache_creation_input_tokens,
       reasoningTokens: 0,
     },
-    stopReason: { end_turn: "stop", max_tokens: "length", tool_use: "tool_calls", refusal: "refusal" }[stopReason] ?? "?",
+    stopReason:
+      { end_turn: "stop", max_tokens: "length", tool_use: "tool_calls", refusal: "refusal" }[stopReason] ?? "?",
   };
 }
 
@@ -150,7 +163,12 @@ describe("HTTP error bodies", () => {
       expect(events.length).toBe(1);
       const end = terminal(events);
       const recorded = JSON.parse(body) as { error: { message: string } };
-      expect(end.type === "error" && end.error).toEqual({ status, message: recorded.error.message, code, retryable: false });
+      expect(end.type === "error" && end.error).toEqual({
+        status,
+        message: recorded.error.message,
+        code,
+        retryable: false,
+      });
       expect(fake.requests.length - before).toBe(1);
     });
   }
@@ -160,8 +178,9 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
   test("mid-stream `event: error` overloaded_error, connection closed without message_stop", async () => {
     // No public recording exists (see fixtures README, Gaps); payload as quoted in real-world reports.
     const recorded = readFileSync(join(FIXTURES_DIR, "anthropic/messages-text.sse"), "utf8");
-    const head = recorded.split("\n\n").slice(0, 6).join("\n\n") + "\n\n";
-    const error = 'event: error\ndata: {"type":"error","error":{"details":null,"type":"overloaded_error","message":"Overloaded"}      }\n\n';
+    const head = `${recorded.split("\n\n").slice(0, 6).join("\n\n")}\n\n`;
+    const error =
+      'event: error\ndata: {"type":"error","error":{"details":null,"type":"overloaded_error","message":"Overloaded"}      }\n\n';
     fake.enqueue(sseReply(head + error));
     const events = await collect(anthropicAt(fake.url).stream(ask));
     const end = terminal(events);
@@ -175,10 +194,26 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
 
 describe("request shape", () => {
   test("first request, then a second with thinking signatures, redacted_thinking and tool results", async () => {
-    const tools = [{ name: "weather", description: "Weather for a place", parameters: { type: "object", properties: { location: { type: "string" } } } }];
+    const tools = [
+      {
+        name: "weather",
+        description: "Weather for a place",
+        parameters: { type: "object", properties: { location: { type: "string" } } },
+      },
+    ];
     fake.enqueue(fixtureReply("anthropic/messages-thinking-then-tool-use.sse"));
     const provider = anthropicAt(fake.url);
-    const first = terminal(await collect(provider.stream({ model: "claude-sonnet-4-5", system: "be brief", messages: [{ role: "user", content: "weather in Florence?" }], tools, thinking: true })));
+    const first = terminal(
+      await collect(
+        provider.stream({
+          model: "claude-sonnet-4-5",
+          system: "be brief",
+          messages: [{ role: "user", content: "weather in Florence?" }],
+          tools,
+          thinking: true,
+        }),
+      ),
+    );
     expect(first.type).toBe("done");
     if (first.type !== "done") return;
     const req1 = fake.requests.at(-1)!;
@@ -199,7 +234,13 @@ describe("request shape", () => {
     const want = expectedFrom("anthropic/messages-thinking-then-tool-use.sse");
     const call = want.calls[0]!;
     // Add a redacted block as a second recorded turn would carry it, to prove it goes back opaque.
-    const assistant = { ...first.message, thinking: [...(first.message.thinking ?? []), { type: "redacted_thinking" as const, data: "EmwKAhgBEgy3va3pzix/LafPsn4a" }] };
+    const assistant = {
+      ...first.message,
+      thinking: [
+        ...(first.message.thinking ?? []),
+        { type: "redacted_thinking" as const, data: "EmwKAhgBEgy3va3pzix/LafPsn4a" },
+      ],
+    };
     fake.enqueue(sseReply(anthropicSse({ text: "Sunny." })));
     await collect(
       provider.stream({

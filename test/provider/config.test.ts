@@ -82,16 +82,64 @@ idle_timeout_ms = 7000
   });
 
   const cases: [what: string, toml: string, key: string, problem: RegExp, fix: RegExp][] = [
-    ["duplicate model across providers", `[provider.a]\nkind="openai"\nmodels=["m"]\n[provider.b]\nkind="openai"\nmodels=["m"]`, "provider.b.models", /already served by \[provider\.a\]/, /remove "m"/],
-    ["unknown kind", `[provider.a]\nkind="gemini"\nmodels=["m"]`, "provider.a.kind", /unknown kind "gemini"/, /kind = "openai"/],
+    [
+      "duplicate model across providers",
+      `[provider.a]\nkind="openai"\nmodels=["m"]\n[provider.b]\nkind="openai"\nmodels=["m"]`,
+      "provider.b.models",
+      /already served by \[provider\.a\]/,
+      /remove "m"/,
+    ],
+    [
+      "unknown kind",
+      `[provider.a]\nkind="gemini"\nmodels=["m"]`,
+      "provider.a.kind",
+      /unknown kind "gemini"/,
+      /kind = "openai"/,
+    ],
     ["missing kind", `[provider.a]\nmodels=["m"]`, "provider.a.kind", /expected a string/, /kind = "openai"/],
-    ["missing ${VAR}", `[provider.a]\nkind="openai"\napi_key="\${NOPE_KEY}"\nmodels=["m"]`, "provider.a.api_key", /NOPE_KEY is not set/, /export NOPE_KEY/],
-    ["malformed URL", `[provider.a]\nkind="openai"\nbase_url="localhost:11434"\nmodels=["m"]`, "provider.a.base_url", /must use http or https|not a valid URL/, /http/],
-    ["URL without scheme", `[provider.a]\nkind="openai"\nbase_url="not a url"\nmodels=["m"]`, "provider.a.base_url", /not a valid URL/, /full URL/],
-    ["unknown key", `[provider.a]\nkind="openai"\nmodels=["m"]\nmax_tokens=5`, "provider.a", /unknown key "max_tokens"/, /base_url/],
+    [
+      "missing ${VAR}",
+      `[provider.a]\nkind="openai"\napi_key="\${NOPE_KEY}"\nmodels=["m"]`,
+      "provider.a.api_key",
+      /NOPE_KEY is not set/,
+      /export NOPE_KEY/,
+    ],
+    [
+      "malformed URL",
+      `[provider.a]\nkind="openai"\nbase_url="localhost:11434"\nmodels=["m"]`,
+      "provider.a.base_url",
+      /must use http or https|not a valid URL/,
+      /http/,
+    ],
+    [
+      "URL without scheme",
+      `[provider.a]\nkind="openai"\nbase_url="not a url"\nmodels=["m"]`,
+      "provider.a.base_url",
+      /not a valid URL/,
+      /full URL/,
+    ],
+    [
+      "unknown key",
+      `[provider.a]\nkind="openai"\nmodels=["m"]\nmax_tokens=5`,
+      "provider.a",
+      /unknown key "max_tokens"/,
+      /base_url/,
+    ],
     ["empty models", `[provider.a]\nkind="openai"\nmodels=[]`, "provider.a.models", /empty/, /at least one/],
-    ["negative retries", `[provider.a]\nkind="openai"\nmodels=["m"]\nmax_retries=-1`, "provider.a.max_retries", /out of range/, /0 to 10/],
-    ["context window for a model not served", `[provider.a]\nkind="openai"\nmodels=["m"]\ncontext_window={ x = 5 }`, "provider.a.context_window", /"x" is not in/, /add it to models/],
+    [
+      "negative retries",
+      `[provider.a]\nkind="openai"\nmodels=["m"]\nmax_retries=-1`,
+      "provider.a.max_retries",
+      /out of range/,
+      /0 to 10/,
+    ],
+    [
+      "context window for a model not served",
+      `[provider.a]\nkind="openai"\nmodels=["m"]\ncontext_window={ x = 5 }`,
+      "provider.a.context_window",
+      /"x" is not in/,
+      /add it to models/,
+    ],
     ["provider not a table", `provider = 5`, "provider", /expected tables/, /\[provider\.<name>\]/],
   ];
   for (const [what, toml, key, problem, fix] of cases) {

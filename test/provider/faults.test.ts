@@ -38,7 +38,14 @@ async function deadPort(): Promise<number> {
 describe("retries before the first byte", () => {
   test("429 with Retry-After: 1 waits that long, then succeeds", async () => {
     const before = fake.requests.length;
-    fake.enqueue(errorReply(429, { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }, { "retry-after": "1" }), fixtureReply(TEXT_FIXTURE));
+    fake.enqueue(
+      errorReply(
+        429,
+        { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } },
+        { "retry-after": "1" },
+      ),
+      fixtureReply(TEXT_FIXTURE),
+    );
     const started = Date.now();
     const events = await collect(openaiAt(fake.url, { maxRetries: 2 }).stream(ask));
     // Backoff base is 5 ms, so only Retry-After explains a ~1 s wait.
@@ -60,7 +67,12 @@ describe("retries before the first byte", () => {
     expect(fake.requests.length - before).toBe(3);
     expect(events.length).toBe(1);
     const end = terminal(events);
-    expect(end.type === "error" && end.error).toEqual({ status: 503, message: "overloaded (3)", code: "server_error", retryable: true });
+    expect(end.type === "error" && end.error).toEqual({
+      status: 503,
+      message: "overloaded (3)",
+      code: "server_error",
+      retryable: true,
+    });
     expect(log.lines.length).toBe(2);
   });
 
@@ -74,7 +86,9 @@ describe("retries before the first byte", () => {
 
   test("a Retry-After beyond the cap is not waited for", async () => {
     const before = fake.requests.length;
-    fake.enqueue(errorReply(429, { error: { message: "quota", type: "insufficient_quota" } }, { "retry-after": "3600" }));
+    fake.enqueue(
+      errorReply(429, { error: { message: "quota", type: "insufficient_quota" } }, { "retry-after": "3600" }),
+    );
     const started = Date.now();
     const end = terminal(await collect(openaiAt(fake.url, { maxRetries: 2 }).stream(ask)));
     expect(Date.now() - started).toBeLessThan(500);
@@ -125,7 +139,9 @@ describe("after the first byte", () => {
     fake.enqueue({ kind: "hang" });
     const closed = fake.waitForClientClose();
     const started = Date.now();
-    const events = await collect(anthropicAt(fake.url, { idleTimeoutMs: 150 }).stream({ ...ask, model: "claude-sonnet-4-5" }));
+    const events = await collect(
+      anthropicAt(fake.url, { idleTimeoutMs: 150 }).stream({ ...ask, model: "claude-sonnet-4-5" }),
+    );
     expect(Date.now() - started).toBeLessThan(1000);
     expect(events[0]!.type).toBe("start");
     const end = terminal(events);
@@ -194,7 +210,13 @@ describe("secrets", () => {
     // Hand-built: a proxy that echoes the key back in its error message and its retry body.
     fake.enqueue(
       errorReply(503, `upstream rejected key ${TEST_KEY}`),
-      errorReply(401, { error: { message: `Incorrect API key provided: ${TEST_KEY}.`, type: "invalid_request_error", code: "invalid_api_key" } }),
+      errorReply(401, {
+        error: {
+          message: `Incorrect API key provided: ${TEST_KEY}.`,
+          type: "invalid_request_error",
+          code: "invalid_api_key",
+        },
+      }),
     );
     const events = await collect(openaiAt(fake.url, { maxRetries: 1, log }).stream(ask));
     const end = terminal(events);

@@ -169,9 +169,16 @@ describe("HTTP error bodies", () => {
   }
   test("a 400 is not retried even with retries left", async () => {
     const before = fake.requests.length;
-    fake.enqueue(errorReply(400, { error: { message: "bad", type: "invalid_request_error", param: null, code: null } }));
+    fake.enqueue(
+      errorReply(400, { error: { message: "bad", type: "invalid_request_error", param: null, code: null } }),
+    );
     const end = terminal(await collect(openaiAt(fake.url, { maxRetries: 3 }).stream(ask())));
-    expect(end.type === "error" && end.error).toEqual({ status: 400, message: "bad", code: "invalid_request_error", retryable: false });
+    expect(end.type === "error" && end.error).toEqual({
+      status: 400,
+      message: "bad",
+      code: "invalid_request_error",
+      retryable: false,
+    });
     expect(fake.requests.length - before).toBe(1);
   });
 });
@@ -180,7 +187,7 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
   const base = readFileSync(join(FIXTURES_DIR, "openai/chat-text-gpt-4o-2026-06.sse"), "utf8");
 
   test("`: keep-alive` and `: OPENROUTER PROCESSING` comments between events change nothing", async () => {
-    const variant = ": OPENROUTER PROCESSING\n\n" + base.replaceAll("\n\ndata: ", "\n\n: keep-alive\n\ndata: ");
+    const variant = `: OPENROUTER PROCESSING\n\n${base.replaceAll("\n\ndata: ", "\n\n: keep-alive\n\ndata: ")}`;
     fake.enqueue(sseReply(variant, { chunkSizes: [5] }));
     const events = await collect(openaiAt(fake.url).stream(ask()));
     expect(textOf(events)).toBe(expectedFrom("openai/chat-text-gpt-4o-2026-06.sse").text);
@@ -188,8 +195,13 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
   });
 
   test("OpenRouter-style in-stream error object inside a 200 stream, then [DONE]", async () => {
-    const firstTwo = base.split("\n\n").slice(0, 2).join("\n\n") + "\n\n";
-    const err = { id: "gen-1", object: "chat.completion.chunk", error: { code: 502, message: "Upstream provider returned error" }, choices: [] };
+    const firstTwo = `${base.split("\n\n").slice(0, 2).join("\n\n")}\n\n`;
+    const err = {
+      id: "gen-1",
+      object: "chat.completion.chunk",
+      error: { code: 502, message: "Upstream provider returned error" },
+      choices: [],
+    };
     fake.enqueue(sseReply(`${firstTwo}data: ${JSON.stringify(err)}\n\ndata: [DONE]\n\n`));
     const events = await collect(openaiAt(fake.url).stream(ask()));
     const end = terminal(events);
@@ -200,8 +212,12 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
   });
 
   test("Groq-style `event: error` then close without [DONE]", async () => {
-    const firstTwo = base.split("\n\n").slice(0, 2).join("\n\n") + "\n\n";
-    fake.enqueue(sseReply(`${firstTwo}event: error\ndata: {"error":{"message":"Service Unavailable","type":"internal_server_error"}}`));
+    const firstTwo = `${base.split("\n\n").slice(0, 2).join("\n\n")}\n\n`;
+    fake.enqueue(
+      sseReply(
+        `${firstTwo}event: error\ndata: {"error":{"message":"Service Unavailable","type":"internal_server_error"}}`,
+      ),
+    );
     const end = terminal(await collect(openaiAt(fake.url).stream(ask())));
     expect(end.type === "error" && end.error.message).toBe("Service Unavailable");
   });
@@ -213,7 +229,7 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
   });
 
   test("a stream cut before any finish_reason is a retryable error", async () => {
-    fake.enqueue(sseReply(base.split("\n\n").slice(0, 2).join("\n\n") + "\n\n"));
+    fake.enqueue(sseReply(`${base.split("\n\n").slice(0, 2).join("\n\n")}\n\n`));
     const end = terminal(await collect(openaiAt(fake.url).stream(ask())));
     expect(end.type === "error" && end.error).toMatchObject({ code: "incomplete_stream", retryable: true });
   });
@@ -221,10 +237,26 @@ describe("hand-built variants (derived in test code, not recordings)", () => {
 
 describe("request shape", () => {
   test("first request, then a second carrying the tool call and its result", async () => {
-    const tools = [{ name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+    const tools = [
+      {
+        name: "get_weather",
+        description: "Weather for a city",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+      },
+    ];
     fake.enqueue(sseReply(openaiSse({ toolCalls: [{ id: "call_1", name: "get_weather", args: { city: "Paris" } }] })));
     const provider = openaiAt(fake.url);
-    const first = terminal(await collect(provider.stream({ model: "gpt-4o", system: "be brief", messages: [{ role: "user", content: "weather?" }], tools, maxTokens: 256 })));
+    const first = terminal(
+      await collect(
+        provider.stream({
+          model: "gpt-4o",
+          system: "be brief",
+          messages: [{ role: "user", content: "weather?" }],
+          tools,
+          maxTokens: 256,
+        }),
+      ),
+    );
     expect(first.type).toBe("done");
     if (first.type !== "done") return;
     const req1 = fake.requests.at(-1)!;
@@ -254,7 +286,13 @@ describe("request shape", () => {
     const req2 = fake.requests.at(-1)!.body as Json;
     expect(req2.messages).toEqual([
       { role: "user", content: "weather?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        ],
+      },
       { role: "tool", tool_call_id: "call_1", content: "sunny, 21C" },
     ]);
     // gpt-5/o-series: max_completion_tokens, and reasoning_effort when thinking is asked for.

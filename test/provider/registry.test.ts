@@ -21,8 +21,23 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   const common = { headers: {}, maxRetries: 1, timeoutMs: 2000, idleTimeoutMs: 2000, contextWindow: {} };
   const settings: ProviderSettings[] = [
-    { ...common, name: "oa", kind: "openai", baseUrl: `${fake.url}/v1`, apiKey: TEST_KEY, models: ["gpt-4o-mini"], contextWindow: { "gpt-4o-mini": 128000 } },
-    { ...common, name: "an", kind: "anthropic", baseUrl: `${fake.url}/v1`, apiKey: TEST_KEY, models: ["claude-sonnet-4-5"] },
+    {
+      ...common,
+      name: "oa",
+      kind: "openai",
+      baseUrl: `${fake.url}/v1`,
+      apiKey: TEST_KEY,
+      models: ["gpt-4o-mini"],
+      contextWindow: { "gpt-4o-mini": 128000 },
+    },
+    {
+      ...common,
+      name: "an",
+      kind: "anthropic",
+      baseUrl: `${fake.url}/v1`,
+      apiKey: TEST_KEY,
+      models: ["claude-sonnet-4-5"],
+    },
   ];
   registry = new ProviderRegistry(settings, { backoffBaseMs: 5, log: new CapturingLog() });
 });
@@ -36,7 +51,9 @@ describe("ProviderRegistry", () => {
     expect(registry.providerFor("claude-sonnet-4-5").name).toBe("an");
     expect(registry.contextWindow("gpt-4o-mini")).toBe(128000);
     expect(() => registry.providerFor("gpt-9")).toThrow(UnknownModelError);
-    expect(() => registry.providerFor("gpt-9")).toThrow(/unknown model "gpt-9": configured models are gpt-4o-mini, claude-sonnet-4-5/);
+    expect(() => registry.providerFor("gpt-9")).toThrow(
+      /unknown model "gpt-9": configured models are gpt-4o-mini, claude-sonnet-4-5/,
+    );
     expect(() => new ProviderRegistry([]).providerFor("x")).toThrow(/no providers are configured/);
   });
 
@@ -52,9 +69,13 @@ describe("ProviderRegistry", () => {
       const isAnthropic = req.path === "/v1/messages";
       const sse = isAnthropic ? anthropicSse : openaiSse;
       // A tool result comes back as role "tool" (Chat) or a user turn of tool_result blocks (Messages).
-      const sawResult = last.role === "tool" || (Array.isArray(last.content) && JSON.stringify(last.content).includes("tool_result"));
+      const sawResult =
+        last.role === "tool" || (Array.isArray(last.content) && JSON.stringify(last.content).includes("tool_result"));
       if (sawResult) return sseReply(sse({ model: body.model, text: "It is sunny.", textDeltas: 4 }));
-      return sseReply(sse({ model: body.model, toolCalls: [{ id: "call_w", name: "weather", args: { city: "Oslo" } }] }), { chunkDelayMs: 1, chunkSizes: [50] });
+      return sseReply(
+        sse({ model: body.model, toolCalls: [{ id: "call_w", name: "weather", args: { city: "Oslo" } }] }),
+        { chunkDelayMs: 1, chunkSizes: [50] },
+      );
     });
     for (const model of ["gpt-4o-mini", "claude-sonnet-4-5"]) {
       const history: Message[] = [{ role: "user", content: "weather in Oslo?" }];
@@ -62,7 +83,13 @@ describe("ProviderRegistry", () => {
       expect(first.type === "done" && first.stopReason).toBe("tool_calls");
       if (first.type !== "done") return;
       expect(first.message.toolCalls?.[0]?.arguments).toEqual({ city: "Oslo" });
-      history.push(first.message, { role: "tool", toolCallId: "call_w", name: "weather", content: "sunny", isError: false });
+      history.push(first.message, {
+        role: "tool",
+        toolCallId: "call_w",
+        name: "weather",
+        content: "sunny",
+        isError: false,
+      });
       const events = await collect(registry.stream({ model, messages: history }));
       expect(textOf(events)).toBe("It is sunny.");
       expect(terminal(events).type).toBe("done");
@@ -79,7 +106,9 @@ describe("fixtures", () => {
     expect(lines.length).toBe(26);
     for (const line of lines) {
       const [hash, file] = line.trim().split(/\s+/);
-      const actual = createHash("sha256").update(readFileSync(join(FIXTURES_DIR, file!))).digest("hex");
+      const actual = createHash("sha256")
+        .update(readFileSync(join(FIXTURES_DIR, file!)))
+        .digest("hex");
       expect(`${actual}  ${file}`).toBe(`${hash}  ${file}`);
     }
   });

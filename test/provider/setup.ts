@@ -34,7 +34,12 @@ export function httpOptions(overrides: Partial<HttpOptions> = {}): HttpOptions {
 }
 
 export function openaiAt(url: string, overrides: Partial<HttpOptions> = {}): Provider {
-  return createOpenAIChatProvider({ name: "openai", baseUrl: `${url}/v1`, apiKey: TEST_KEY, http: httpOptions(overrides) });
+  return createOpenAIChatProvider({
+    name: "openai",
+    baseUrl: `${url}/v1`,
+    apiKey: TEST_KEY,
+    http: httpOptions(overrides),
+  });
 }
 
 export function anthropicAt(url: string, overrides: Partial<HttpOptions> = {}): Provider {

@@ -56,7 +56,7 @@ describe("SseParser framing", () => {
   });
 
   test("a stream ending without the blank line still yields its last event", () => {
-    expect(parseSse("data: a\n\nevent: error\ndata: {\"x\":1}")).toEqual([
+    expect(parseSse('data: a\n\nevent: error\ndata: {"x":1}')).toEqual([
       { event: undefined, data: "a" },
       { event: "error", data: '{"x":1}' },
     ]);
@@ -92,14 +92,25 @@ describe("SseParser on every recording, random split points", () => {
       const expected = text
         .split("\n\n")
         .filter((block) => block.split("\n").some((l) => l.startsWith("data:")))
-        .map((block) => block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(6)).join("\n"));
+        .map((block) =>
+          block
+            .split("\n")
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(6))
+            .join("\n"),
+        );
       const whole = parseSse(text);
       expect(whole.map((e) => e.data)).toEqual(expected);
       const next = rng(file.length * 7919);
       for (let round = 0; round < 20; round++) {
         expect(feedInPieces(bytes, randomCuts(bytes.length, 1 + Math.floor(next() * 200), next))).toEqual(whole);
       }
-      expect(feedInPieces(bytes, Array.from({ length: bytes.length - 1 }, (_, i) => i + 1))).toEqual(whole);
+      expect(
+        feedInPieces(
+          bytes,
+          Array.from({ length: bytes.length - 1 }, (_, i) => i + 1),
+        ),
+      ).toEqual(whole);
     });
   }
 });

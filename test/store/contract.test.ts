@@ -24,7 +24,14 @@ for (const backend of backends) {
       const a = await f.store.create({ agent: "crab", createdBy: "cli" });
       const b = await f.store.create({ agent: "crab", createdBy: "tg", title: "named" });
       expect(b.id).toBeGreaterThan(a.id);
-      expect(a).toMatchObject({ agent: "crab", createdBy: "cli", title: "", messageCount: 0, totalTokens: 0, lastSeq: 0 });
+      expect(a).toMatchObject({
+        agent: "crab",
+        createdBy: "cli",
+        title: "",
+        messageCount: 0,
+        totalTokens: 0,
+        lastSeq: 0,
+      });
       expect(b.title).toBe("named");
       expect(await f.store.exists(a.id)).toBe(true);
       expect(await f.store.exists(999)).toBe(false);
@@ -43,7 +50,12 @@ for (const backend of backends) {
       expect(loaded!.interruptedTurn).toBeUndefined();
       expect(loaded!.tornLine).toBeUndefined();
       expect(loaded!.corruptLines).toBe(0);
-      expect(loaded!.meta).toMatchObject({ messageCount: 2, totalTokens: 120, lastSeq: 2, title: "What is the weather in Lisbon today?" });
+      expect(loaded!.meta).toMatchObject({
+        messageCount: 2,
+        totalTokens: 120,
+        lastSeq: 2,
+        title: "What is the weather in Lisbon today?",
+      });
       expect(await f.store.summary(s.id)).toEqual(loaded!.meta);
     });
 
@@ -98,24 +110,36 @@ for (const backend of backends) {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
       await f.store.append(s.id, [msg(user("one")), msg(assistant("two")), msg(user("three")), msg(assistant("four"))]);
-      await f.store.append(s.id, [{ kind: "compaction", summary: "talked about numbers", tokensBefore: 900, tokensAfter: 90 }]);
+      await f.store.append(s.id, [
+        { kind: "compaction", summary: "talked about numbers", tokensBefore: 900, tokensAfter: 90 },
+      ]);
       await f.store.append(s.id, [msg(user("five"))]);
       let loaded = (await f.store.load(s.id))!;
-      expect(loaded.messages.map((m) => m.content)).toEqual([SUMMARY_PREFIX + "talked about numbers", "five"]);
+      expect(loaded.messages.map((m) => m.content)).toEqual([`${SUMMARY_PREFIX}talked about numbers`, "five"]);
       expect(loaded.allMessages.map((m) => m.content)).toEqual(["one", "two", "three", "four", "five"]);
       expect(loaded.compaction).toMatchObject({ replaces: 4, tokensBefore: 900, tokensAfter: 90 });
       // A later compaction that keeps the last two messages verbatim supersedes the first.
-      await f.store.append(s.id, [msg(assistant("six")), { kind: "compaction", summary: "S2", tokensBefore: 50, tokensAfter: 10, replaces: 4 }]);
+      await f.store.append(s.id, [
+        msg(assistant("six")),
+        { kind: "compaction", summary: "S2", tokensBefore: 50, tokensAfter: 10, replaces: 4 },
+      ]);
       loaded = (await f.store.load(s.id))!;
-      expect(loaded.messages.map((m) => m.content)).toEqual([SUMMARY_PREFIX + "S2", "five", "six"]);
+      expect(loaded.messages.map((m) => m.content)).toEqual([`${SUMMARY_PREFIX}S2`, "five", "six"]);
       expect(loaded.allMessages).toHaveLength(6);
     });
 
     test("a compaction boundary that cuts a tool call from its result drops the orphan result", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [msg(user("run")), msg(assistant("", { toolCalls: [call("c1")] })), msg(toolResult("c1", "out")), msg(assistant("done"))]);
-      await f.store.append(s.id, [{ kind: "compaction", summary: "ran ls", tokensBefore: 10, tokensAfter: 5, replaces: 2 }]);
+      await f.store.append(s.id, [
+        msg(user("run")),
+        msg(assistant("", { toolCalls: [call("c1")] })),
+        msg(toolResult("c1", "out")),
+        msg(assistant("done")),
+      ]);
+      await f.store.append(s.id, [
+        { kind: "compaction", summary: "ran ls", tokensBefore: 10, tokensAfter: 5, replaces: 2 },
+      ]);
       const loaded = (await f.store.load(s.id))!;
       expect(loaded.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
     });
@@ -124,11 +148,22 @@ for (const backend of backends) {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
       await f.store.append(s.id, [ev(1, "turn_start"), msg(user("list files twice"))]);
-      await f.store.append(s.id, [msg(assistant("", { toolCalls: [call("c1"), call("c2")] })), ev(2, "tool_start", { calls: ["c1", "c2"] })]);
-      await f.store.append(s.id, [msg(toolResult("c1", "a.txt")), ev(3, "tool_result", { callId: "c1", durationMs: 5, isError: false })]);
+      await f.store.append(s.id, [
+        msg(assistant("", { toolCalls: [call("c1"), call("c2")] })),
+        ev(2, "tool_start", { calls: ["c1", "c2"] }),
+      ]);
+      await f.store.append(s.id, [
+        msg(toolResult("c1", "a.txt")),
+        ev(3, "tool_result", { callId: "c1", durationMs: 5, isError: false }),
+      ]);
       let loaded = (await f.store.load(s.id))!;
       expect(loaded.interruptedTurn).toMatchObject({ turnSeq: 1 });
-      expect(loaded.messages.map((m) => (m.role === "tool" ? `${m.toolCallId}:${m.isError}` : m.role))).toEqual(["user", "assistant", "c1:false", "c2:true"]);
+      expect(loaded.messages.map((m) => (m.role === "tool" ? `${m.toolCallId}:${m.isError}` : m.role))).toEqual([
+        "user",
+        "assistant",
+        "c1:false",
+        "c2:true",
+      ]);
       const synthetic = loaded.messages[3]!;
       expect(synthetic.content).toBe(INTERRUPTED_RESULT);
       expect(loaded.allMessages).toHaveLength(3);
@@ -137,7 +172,14 @@ for (const backend of backends) {
       await f.store.append(s.id, [ev(4, "turn_start"), msg(user("again")), msg(assistant("ok")), ev(5, "turn_end")]);
       loaded = (await f.store.load(s.id))!;
       expect(loaded.interruptedTurn).toBeUndefined();
-      expect(loaded.messages.map((m) => (m.role === "tool" ? m.toolCallId : m.content))).toEqual(["list files twice", "", "c1", "c2", "again", "ok"]);
+      expect(loaded.messages.map((m) => (m.role === "tool" ? m.toolCallId : m.content))).toEqual([
+        "list files twice",
+        "",
+        "c1",
+        "c2",
+        "again",
+        "ok",
+      ]);
     });
 
     test("list pages newest activity first and filters by agent", async () => {
@@ -147,7 +189,10 @@ for (const backend of backends) {
       for (let i = 0; i < 7; i++) {
         const s = await f.store.create({ agent: i % 2 ? "odd" : "even", createdBy: "cli" });
         ids.push(s.id);
-        await f.store.append(s.id, [{ ...msg(user(`hello ${i}`)), ts: t0 + i }, { kind: "meta_update", title: `t${i}` }]);
+        await f.store.append(s.id, [
+          { ...msg(user(`hello ${i}`)), ts: t0 + i },
+          { kind: "meta_update", title: `t${i}` },
+        ]);
       }
       // Activity on the oldest session moves it to the front.
       await f.store.append(ids[0]!, [{ ...msg(user("bump")), ts: t0 + 100 }]);
@@ -165,7 +210,12 @@ for (const backend of backends) {
     test("readEvents streams events after a seq; records returns every line", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [ev(1, "turn_start"), msg(user("hi")), ev(2, "text_delta", { text: "h" }), ev(3, "turn_end")]);
+      await f.store.append(s.id, [
+        ev(1, "turn_start"),
+        msg(user("hi")),
+        ev(2, "text_delta", { text: "h" }),
+        ev(3, "turn_end"),
+      ]);
       const after1 = await collect(f.store.readEvents(s.id, 1));
       expect(after1.map((r) => [r.event.seq, r.event.type])).toEqual([
         [2, "text_delta"],
@@ -191,7 +241,9 @@ for (const backend of backends) {
       await using f = await backend.make("none");
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
       const big = "x".repeat(20_000);
-      await Promise.all(Array.from({ length: 200 }, (_, i) => f.store.append(s.id, [ev(i + 1, "chunk", { text: i % 10 ? "y" : big })])));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => f.store.append(s.id, [ev(i + 1, "chunk", { text: i % 10 ? "y" : big })])),
+      );
       const events = await collect(f.store.readEvents(s.id, 0));
       expect(events.map((e) => e.event.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     });

@@ -69,7 +69,10 @@ export const toolResult = (toolCallId: string, content: string, isError = false)
   isError,
 });
 
-export const msg = (message: UserMessage | AssistantMessage | ToolResultMessage): NewRecord => ({ kind: "message", message });
+export const msg = (message: UserMessage | AssistantMessage | ToolResultMessage): NewRecord => ({
+  kind: "message",
+  message,
+});
 
 export const ev = (seq: number, type: string, data: Record<string, unknown> = {}): NewRecord => ({
   kind: "event",

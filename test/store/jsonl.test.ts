@@ -79,7 +79,10 @@ describe("JsonlSessionStore on disk", () => {
     let store = await fresh(d.path);
     const s = await store.create({ agent: "crab", createdBy: "cli" });
     await store.close();
-    await appendFile(join(store.dir, `${s.id}.jsonl`), JSON.stringify({ ts: 5, kind: "message", message: user("whole") }));
+    await appendFile(
+      join(store.dir, `${s.id}.jsonl`),
+      JSON.stringify({ ts: 5, kind: "message", message: user("whole") }),
+    );
     store = await fresh(d.path);
     await store.append(s.id, [msg(user("next"))]);
     const loaded = (await store.load(s.id))!;
@@ -147,7 +150,22 @@ describe("JsonlSessionStore on disk", () => {
     const big = "word ".repeat(4000); // ~20 KB per message: 10 of them overflow the 64 KiB tail
     let seq = 0;
     for (let i = 0; i < 10; i++) {
-      await store.append(snap.id, [ev(++seq, "turn_start"), msg(user(big)), msg(assistant("ok", { usage: { promptTokens: 10, completionTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } })), ev(++seq, "turn_end")]);
+      await store.append(snap.id, [
+        ev(++seq, "turn_start"),
+        msg(user(big)),
+        msg(
+          assistant("ok", {
+            usage: {
+              promptTokens: 10,
+              completionTokens: 1,
+              cacheReadTokens: 0,
+              cacheWriteTokens: 0,
+              reasoningTokens: 0,
+            },
+          }),
+        ),
+        ev(++seq, "turn_end"),
+      ]);
       await store.append(scan.id, [msg(user(`${i} ${big}`))]);
     }
     await store.append(snap.id, [msg(user("after the last snapshot"))]);
@@ -156,7 +174,11 @@ describe("JsonlSessionStore on disk", () => {
     store = await fresh(d.path);
     const after = await store.list({ offset: 0, limit: 10 });
     expect(after).toEqual(before);
-    expect(after.sessions.find((s) => s.id === snap.id)).toMatchObject({ messageCount: 21, totalTokens: 110, lastSeq: 20 });
+    expect(after.sessions.find((s) => s.id === snap.id)).toMatchObject({
+      messageCount: 21,
+      totalTokens: 110,
+      lastSeq: 20,
+    });
     expect(after.sessions.find((s) => s.id === scan.id)).toMatchObject({ messageCount: 10 });
     await store.close();
   });
@@ -166,7 +188,7 @@ describe("JsonlSessionStore on disk", () => {
     const store = await JsonlSessionStore.open(join(d.path, "sessions"), { fsync: "none" });
     const a = await store.create({ agent: "crab", createdBy: "cli" });
     const b = await store.create({ agent: "crab", createdBy: "cli" });
-    const payload = (i: number) => `${i}:` + "é".repeat(30_000 + i);
+    const payload = (i: number) => `${i}:${"é".repeat(30_000 + i)}`;
     const jobs = [];
     for (let i = 0; i < 100; i++) {
       jobs.push(store.append(a.id, [msg(user(payload(i)))]));
@@ -177,7 +199,9 @@ describe("JsonlSessionStore on disk", () => {
       const text = await readFile(join(store.dir, `${s.id}.jsonl`), "utf8");
       const lines = text.split("\n").slice(0, -1);
       for (const l of lines) JSON.parse(l);
-      const contents = (await store.load(s.id))!.allMessages.filter((m) => m.role === "user").map((m) => Number(m.content.split(":")[0]));
+      const contents = (await store.load(s.id))!.allMessages
+        .filter((m) => m.role === "user")
+        .map((m) => Number(m.content.split(":")[0]));
       expect(contents).toEqual(Array.from({ length: 100 }, (_, i) => i));
     }
     await store.close();
@@ -223,7 +247,10 @@ for (;;) {
     const store = await JsonlSessionStore.open(join(d.path, "sessions"), { fsync: "none" });
     const s = await store.create({ agent: "crab", createdBy: "cli" });
     for (let b = 0; b < 100; b++) {
-      await store.append(s.id, Array.from({ length: 100 }, (_, i) => ev(b * 100 + i + 1, "text_delta", { text: `tok${b * 100 + i + 1} ` })));
+      await store.append(
+        s.id,
+        Array.from({ length: 100 }, (_, i) => ev(b * 100 + i + 1, "text_delta", { text: `tok${b * 100 + i + 1} ` })),
+      );
     }
     const tail = await collect(store.readEvents(s.id, 9_000));
     expect(tail).toHaveLength(1_000);

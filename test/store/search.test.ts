@@ -8,13 +8,19 @@ import { snippet, tokenize } from "../../src/store/search.ts";
 import { assistant, backends, msg, toolResult, user } from "./helpers.ts";
 
 test("tokenize: lowercase unicode words without stopwords", () => {
-  expect(tokenize("The Café in São Paulo, is it open_now? 42x").map((t) => t.term)).toEqual(["café", "são", "paulo", "open_now", "42x"]);
+  expect(tokenize("The Café in São Paulo, is it open_now? 42x").map((t) => t.term)).toEqual([
+    "café",
+    "são",
+    "paulo",
+    "open_now",
+    "42x",
+  ]);
   const t = tokenize("Hello World")[1]!;
   expect(t).toEqual({ term: "world", at: 6, length: 5 });
 });
 
 test("snippet centres on the matching words and marks cuts", () => {
-  const text = "filler ".repeat(60) + "the ZEBRA crossing " + "more ".repeat(60);
+  const text = `${"filler ".repeat(60)}the ZEBRA crossing ${"more ".repeat(60)}`;
   const s = snippet(text, tokenize(text), new Map([["zebra", 2]]));
   expect(s).toContain("ZEBRA");
   expect(s.startsWith("…")).toBe(true);
@@ -28,10 +34,25 @@ for (const backend of backends) {
       await using f = await backend.make("none");
       const a = await f.store.create({ agent: "crab", createdBy: "cli" });
       const b = await f.store.create({ agent: "scout", createdBy: "tg" });
-      for (let i = 0; i < 20; i++) await f.store.append(a.id, [msg(user(`let us talk about the deploy pipeline number ${i}`)), msg(assistant("the deploy went fine"))]);
+      for (let i = 0; i < 20; i++)
+        await f.store.append(a.id, [
+          msg(user(`let us talk about the deploy pipeline number ${i}`)),
+          msg(assistant("the deploy went fine")),
+        ]);
       await f.store.append(b.id, [
         msg(user("the deploy failed because of the kubernetes ingress")),
-        msg(assistant("", { toolCalls: [{ id: "c1", name: "bash", rawArguments: '{"cmd":"kubectl get ingress --token=kubernetes-secret"}', arguments: { cmd: "kubectl" } }] })),
+        msg(
+          assistant("", {
+            toolCalls: [
+              {
+                id: "c1",
+                name: "bash",
+                rawArguments: '{"cmd":"kubectl get ingress --token=kubernetes-secret"}',
+                arguments: { cmd: "kubectl" },
+              },
+            ],
+          }),
+        ),
         msg(toolResult("c1", "kubernetes ingress secret token abc123")),
         msg(assistant("fixed the ingress rule")),
       ]);

@@ -24,7 +24,9 @@ describe("bash tool", () => {
 
   test("does not leak the daemon's secrets into the environment", async () => {
     await using dir = await tempDir();
-    const bash = createBashTool(dir.path, { env: { ...process.env, OPENAI_API_KEY: "sk-secret-123", HOME: "/home/crab" } });
+    const bash = createBashTool(dir.path, {
+      env: { ...process.env, OPENAI_API_KEY: "sk-secret-123", HOME: "/home/crab" },
+    });
     const out = await bash.execute({ command: "env" }, ctx());
     expect(out.output).not.toContain("sk-secret-123");
     expect(out.output).not.toContain("OPENAI_API_KEY");
@@ -36,7 +38,10 @@ describe("bash tool", () => {
     await using dir = await tempDir();
     const bash = createBashTool(dir.path, { maxOutputBytes: 1000 });
     // 2000 numbered lines of 10 bytes each: 20000 bytes.
-    const out = await bash.execute({ command: "i=0; while [ $i -lt 2000 ]; do printf 'line %04d\\n' $i; i=$((i+1)); done" }, ctx());
+    const out = await bash.execute(
+      { command: "i=0; while [ $i -lt 2000 ]; do printf 'line %04d\\n' $i; i=$((i+1)); done" },
+      ctx(),
+    );
     expect(out.output).toStartWith("line 0000\nline 0001\n");
     expect(out.output).toContain("[... 19000 bytes cut from the middle of 20000 bytes of output;");
     expect(out.output).toEndWith("line 1999\n[exit code 0]");
@@ -48,7 +53,10 @@ describe("bash tool", () => {
     const bash = createBashTool(dir.path, { timeoutMs: 300, killGraceMs: 500 });
     const grandchildFile = join(dir.path, "grandchild.pid");
     const started = Date.now();
-    const out = await bash.execute({ command: `sleep 30 & echo $! > ${grandchildFile}; echo $$ > ${join(dir.path, "sh.pid")}; echo started; wait` }, ctx());
+    const out = await bash.execute(
+      { command: `sleep 30 & echo $! > ${grandchildFile}; echo $$ > ${join(dir.path, "sh.pid")}; echo started; wait` },
+      ctx(),
+    );
     expect(Date.now() - started).toBeLessThan(3000);
     expect(out.isError).toBe(true);
     expect(out.output).toBe("started\n[timed out after 0.3 s; the command's processes were killed]");
@@ -62,7 +70,10 @@ describe("bash tool", () => {
     await using dir = await tempDir();
     const bash = createBashTool(dir.path, { timeoutMs: 200, killGraceMs: 300 });
     const pidFile = join(dir.path, "stubborn.pid");
-    await bash.execute({ command: `sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done' & wait` }, ctx());
+    await bash.execute(
+      { command: `sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done' & wait` },
+      ctx(),
+    );
     const pid = Number(await waitForFile(pidFile));
     expect(await waitGone(pid, 3000)).toBe(true);
   });
@@ -93,7 +104,10 @@ describe("bash tool", () => {
   test("a missing working directory is a clear error", async () => {
     const bash = createBashTool("/nonexistent/crabtalk/dir");
     const out = await bash.execute({ command: "true" }, ctx());
-    expect(out).toEqual({ output: "cannot run the command: working directory /nonexistent/crabtalk/dir does not exist", isError: true });
+    expect(out).toEqual({
+      output: "cannot run the command: working directory /nonexistent/crabtalk/dir does not exist",
+      isError: true,
+    });
   });
 
   test("a background process left running does not hold the result", async () => {
@@ -121,6 +135,8 @@ describe("CappedOutput", () => {
   test("over the cap head and tail survive many small chunks", () => {
     const o = new CappedOutput(6);
     for (const ch of "abcdefghijklmnopqrstuvwxyz") o.push(enc(ch));
-    expect(o.text()).toBe("abc\n[... 20 bytes cut from the middle of 26 bytes of output; redirect the output to a file and read or grep it to see everything ...]\nxyz");
+    expect(o.text()).toBe(
+      "abc\n[... 20 bytes cut from the middle of 26 bytes of output; redirect the output to a file and read or grep it to see everything ...]\nxyz",
+    );
   });
 });

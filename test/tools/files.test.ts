@@ -12,7 +12,7 @@ import { ctx, tempDir } from "./helpers.ts";
 describe("read tool", () => {
   test("numbers lines and pages with offset and limit", async () => {
     await using dir = await tempDir();
-    await writeFile(join(dir.path, "f.txt"), Array.from({ length: 12 }, (_, i) => `l${i + 1}`).join("\n") + "\n");
+    await writeFile(join(dir.path, "f.txt"), `${Array.from({ length: 12 }, (_, i) => `l${i + 1}`).join("\n")}\n`);
     const read = createReadTool(dir.path);
     const all = await read.execute({ path: "f.txt" }, ctx());
     expect(all.output).toStartWith(" 1\tl1\n 2\tl2\n");
@@ -20,7 +20,10 @@ describe("read tool", () => {
     const page = await read.execute({ path: "f.txt", offset: 3, limit: 2 }, ctx());
     expect(page.output).toBe("3\tl3\n4\tl4\n[showing lines 3-4 of 12; use offset=5 to read more]\n");
     const past = await read.execute({ path: "f.txt", offset: 13 }, ctx());
-    expect(past).toEqual({ output: `offset 13 is past the end of ${join(dir.path, "f.txt")}, which has 12 lines`, isError: true });
+    expect(past).toEqual({
+      output: `offset 13 is past the end of ${join(dir.path, "f.txt")}, which has 12 lines`,
+      isError: true,
+    });
   });
 
   test("refuses missing files, directories, binary files and huge files with a reason", async () => {
@@ -77,12 +80,17 @@ describe("edit tool", () => {
     expect(none.isError).toBe(true);
     expect(none.output).toContain("old_string was not found");
     const many = await edit.execute({ path: "f.txt", old_string: "x", new_string: "v" }, ctx());
-    expect(many).toEqual({ output: `old_string occurs 3 times in ${file}; include more surrounding text so it occurs once, or set replace_all to true`, isError: true });
+    expect(many).toEqual({
+      output: `old_string occurs 3 times in ${file}; include more surrounding text so it occurs once, or set replace_all to true`,
+      isError: true,
+    });
     expect(await readFile(file, "utf8")).toBe("x y x z x");
     const all = await edit.execute({ path: "f.txt", old_string: "x", new_string: "v", replace_all: true }, ctx());
     expect(all.output).toBe(`replaced 3 occurrences in ${file}`);
     expect(await readFile(file, "utf8")).toBe("v y v z v");
-    expect((await edit.execute({ path: "missing", old_string: "a", new_string: "b" }, ctx())).output).toContain("file not found");
+    expect((await edit.execute({ path: "missing", old_string: "a", new_string: "b" }, ctx())).output).toContain(
+      "file not found",
+    );
     expect((await edit.execute({ path: "f.txt", old_string: "v", new_string: "v" }, ctx())).isError).toBe(true);
   });
 });

@@ -23,23 +23,27 @@ function startServer(stallTimeoutMs: number) {
   const stalled: FramedConnection[] = [];
   let maxQueuedBytes = 0;
   let maxQueuedFrames = 0;
-  const listener = listenUnix(join(dir, "s.sock"), {
-    onFrame(conn, payload) {
-      const count = new DataView(payload.buffer, payload.byteOffset).getUint32(0);
-      void (async () => {
-        try {
-          for (let i = 0; i < count; i++) {
-            await conn.send(FRAME);
-            maxQueuedBytes = Math.max(maxQueuedBytes, conn.queue.queuedBytes);
-            maxQueuedFrames = Math.max(maxQueuedFrames, conn.queue.queuedFrames);
+  const listener = listenUnix(
+    join(dir, "s.sock"),
+    {
+      onFrame(conn, payload) {
+        const count = new DataView(payload.buffer, payload.byteOffset).getUint32(0);
+        void (async () => {
+          try {
+            for (let i = 0; i < count; i++) {
+              await conn.send(FRAME);
+              maxQueuedBytes = Math.max(maxQueuedBytes, conn.queue.queuedBytes);
+              maxQueuedFrames = Math.max(maxQueuedFrames, conn.queue.queuedFrames);
+            }
+          } catch {
+            // dropped
           }
-        } catch {
-          // dropped
-        }
-      })();
+        })();
+      },
+      onStall: (conn) => stalled.push(conn),
     },
-    onStall: (conn) => stalled.push(conn),
-  }, { stallTimeoutMs });
+    { stallTimeoutMs },
+  );
   return { listener, stalled, max: () => ({ bytes: maxQueuedBytes, frames: maxQueuedFrames }) };
 }
 

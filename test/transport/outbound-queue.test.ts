@@ -6,15 +6,18 @@ test("every byte arrives once and in order, however the sink splits writes", () 
   let rnd = 7;
   const received: number[] = [];
   let open = true;
-  const q = new OutboundQueue({
-    write(data) {
-      if (!open) return 0;
-      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
-      const n = Math.min(data.byteLength, rnd % 3 === 0 ? 0 : 1 + (rnd % 9000));
-      for (let i = 0; i < n; i++) received.push(data[i]!);
-      return n;
+  const q = new OutboundQueue(
+    {
+      write(data) {
+        if (!open) return 0;
+        rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+        const n = Math.min(data.byteLength, rnd % 3 === 0 ? 0 : 1 + (rnd % 9000));
+        for (let i = 0; i < n; i++) received.push(data[i]!);
+        return n;
+      },
     },
-  }, { maxFrames: 1_000_000, maxBytes: 1 << 30 });
+    { maxFrames: 1_000_000, maxBytes: 1 << 30 },
+  );
   const sent: number[] = [];
   for (let f = 0; f < 2000; f++) {
     const frame = new Uint8Array(1 + (f % 300)).map((_, i) => (f + i) & 0xff);
@@ -31,7 +34,10 @@ test("every byte arrives once and in order, however the sink splits writes", () 
 
 test("offer refuses past the frame bound; send waits for room and fails when closed", async () => {
   let accept = false;
-  const q = new OutboundQueue({ write: (d) => (accept ? d.byteLength : 0) }, { maxFrames: 3, maxBytes: 1 << 20, stallTimeoutMs: 60_000 });
+  const q = new OutboundQueue(
+    { write: (d) => (accept ? d.byteLength : 0) },
+    { maxFrames: 3, maxBytes: 1 << 20, stallTimeoutMs: 60_000 },
+  );
   expect(q.offer(new Uint8Array(10))).toBe(true);
   expect(q.offer(new Uint8Array(10))).toBe(true);
   expect(q.offer(new Uint8Array(10))).toBe(true);

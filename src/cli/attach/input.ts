@@ -22,7 +22,10 @@ const HISTORY_LIMIT = 1000;
 export function loadHistory(file: string): string[] {
   if (!existsSync(file)) return [];
   try {
-    return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").slice(-HISTORY_LIMIT);
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .slice(-HISTORY_LIMIT);
   } catch {
     return [];
   }
@@ -76,7 +79,15 @@ export class TerminalInput {
     this.history = loadHistory(historyFile);
     this.gate = this.tty ? new EchoGate(stdout) : null;
     this.rl = this.gate
-      ? createInterface({ input: stdin, output: this.gate, terminal: true, history: [...this.history].reverse(), historySize: HISTORY_LIMIT, removeHistoryDuplicates: true, prompt: this.prompt })
+      ? createInterface({
+          input: stdin,
+          output: this.gate,
+          terminal: true,
+          history: [...this.history].reverse(),
+          historySize: HISTORY_LIMIT,
+          removeHistoryDuplicates: true,
+          prompt: this.prompt,
+        })
       : createInterface({ input: stdin, terminal: false });
     this.rl.on("line", (line) => this.onLine(line));
     this.rl.on("close", () => this.onClose());
@@ -95,7 +106,7 @@ export class TerminalInput {
     this.prompt = prompt;
     const next = this.queued.shift();
     if (next !== undefined) {
-      if (this.gate) this.stdout.write(prompt + next + "\n");
+      if (this.gate) this.stdout.write(`${prompt + next}\n`);
       return next;
     }
     if (this.eof) return null;
@@ -117,7 +128,7 @@ export class TerminalInput {
       this.stdout.write(text);
       return;
     }
-    this.stdout.write("\r\x1b[K" + text);
+    this.stdout.write(`\r\x1b[K${text}`);
     this.rl.prompt(true);
   }
 
@@ -226,7 +237,7 @@ export class TerminalInput {
     this.history.push(entry);
     if (this.history.length > HISTORY_LIMIT) this.history.shift();
     try {
-      appendFileSync(this.historyFile, entry + "\n", { mode: 0o600 });
+      appendFileSync(this.historyFile, `${entry}\n`, { mode: 0o600 });
     } catch {
       // History is a convenience: a read-only home must not break the REPL.
     }

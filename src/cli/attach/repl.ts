@@ -14,9 +14,9 @@
 import { CrabtalkClient, DaemonError, DaemonNotRunning, Disconnected } from "../../client/client.ts";
 import type { StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import type { EndpointOptions } from "../../client/endpoint.ts";
-import { TurnRenderer } from "../render/turn.ts";
+import type { TurnRenderer } from "../render/turn.ts";
 import type { Style } from "../render/style.ts";
-import { TerminalInput } from "./input.ts";
+import type { TerminalInput } from "./input.ts";
 import { CatchUp } from "./catch-up.ts";
 
 export interface ReplOptions {
@@ -71,7 +71,7 @@ export class AttachRepl {
 
   /** Prints a notice line where it reads best: above the prompt, or between turn output. */
   say(text: string): void {
-    if (this.opts.input.prompting) this.opts.input.printAbove(text + "\n");
+    if (this.opts.input.prompting) this.opts.input.printAbove(`${text}\n`);
     else this.renderer.notice(text);
   }
 
@@ -88,7 +88,9 @@ export class AttachRepl {
   }
 
   /** Requests that may fail because the daemon is away: the failure becomes a notice. */
-  async request(req: Parameters<CrabtalkClient["request"]>[0]): Promise<Awaited<ReturnType<CrabtalkClient["request"]>> | null> {
+  async request(
+    req: Parameters<CrabtalkClient["request"]>[0],
+  ): Promise<Awaited<ReturnType<CrabtalkClient["request"]>> | null> {
     if (!this.client) {
       this.say(this.opts.style.paint("yellow", "not connected to the daemon; reconnecting…"));
       return null;
@@ -97,7 +99,8 @@ export class AttachRepl {
       return await this.client.request(req);
     } catch (err) {
       if (err instanceof DaemonError) this.say(this.opts.style.paint("red", `✗ ${err.message}`));
-      else if (err instanceof Disconnected) this.say(this.opts.style.paint("yellow", "the daemon went away before answering"));
+      else if (err instanceof Disconnected)
+        this.say(this.opts.style.paint("yellow", "the daemon went away before answering"));
       else throw err;
       return null;
     }
@@ -130,7 +133,8 @@ export class AttachRepl {
         if (generation !== this.attachGeneration) return;
         // 408: this client fell behind and was dropped; pick up where it stopped.
         if (err instanceof DaemonError && err.code === 408) return void this.watch(session, this.lastSeq);
-        if (err instanceof DaemonError) this.say(this.opts.style.paint("red", `✗ cannot watch session ${session}: ${err.message}`));
+        if (err instanceof DaemonError)
+          this.say(this.opts.style.paint("red", `✗ cannot watch session ${session}: ${err.message}`));
       } finally {
         catchUp?.finish();
       }
@@ -162,7 +166,13 @@ export class AttachRepl {
     if (ev.event === "compaction") this.sawCompaction = true;
     if (!this.turn) {
       // Between turns only compaction is worth showing (automatic, after a turn).
-      if (ev.event === "compaction") this.say(this.opts.style.paint("dim", `⟳ history compacted: ${ev.compaction!.tokensBefore} → ${ev.compaction!.tokensAfter} tokens`));
+      if (ev.event === "compaction")
+        this.say(
+          this.opts.style.paint(
+            "dim",
+            `⟳ history compacted: ${ev.compaction!.tokensBefore} → ${ev.compaction!.tokensAfter} tokens`,
+          ),
+        );
       return;
     }
     if (ev.event === "start") this.turn.sawStart = true;
@@ -213,12 +223,16 @@ export class AttachRepl {
     const client = this.client;
     if (!client) {
       this.renderer.abandon();
-      this.say(this.opts.style.paint("yellow", "not connected to the daemon; your message was not sent (reconnecting…)"));
+      this.say(
+        this.opts.style.paint("yellow", "not connected to the daemon; your message was not sent (reconnecting…)"),
+      );
       return this.endTurn();
     }
     try {
       const session = this.session ?? undefined;
-      for await (const reply of client.stream({ stream: { agent: session ? "" : this.agent, content, session, sender: "cli" } })) {
+      for await (const reply of client.stream({
+        stream: { agent: session ? "" : this.agent, content, session, sender: "cli" },
+      })) {
         const ev = reply.stream;
         if (!ev) continue;
         if (ev.event === "start" && this.session === null) {
@@ -283,12 +297,23 @@ export class AttachRepl {
         const a = ev.approval!;
         const { style } = this.opts;
         this.renderer.hold(true);
-        const answer = await this.opts.input.ask(`  ${style.paint("yellow", "allow")} ${a.tool}? ${style.paint("bold", "[y/N]")} `, this.approvalAbort.signal);
+        const answer = await this.opts.input.ask(
+          `  ${style.paint("yellow", "allow")} ${a.tool}? ${style.paint("bold", "[y/N]")} `,
+          this.approvalAbort.signal,
+        );
         this.renderer.hold(false);
         if (answer === null) continue;
         const allow = /^\s*(y|yes|allow|a)\s*$/i.test(answer);
-        const reply = await this.request({ approve: { callId: a.callId, response: allow ? "allow" : "deny", session: ev.session || this.session || undefined, taskId: 0 } });
-        if (reply) this.say(style.paint(allow ? "green" : "yellow", allow ? `  allowed ${a.tool}` : `  denied ${a.tool}`));
+        const reply = await this.request({
+          approve: {
+            callId: a.callId,
+            response: allow ? "allow" : "deny",
+            session: ev.session || this.session || undefined,
+            taskId: 0,
+          },
+        });
+        if (reply)
+          this.say(style.paint(allow ? "green" : "yellow", allow ? `  allowed ${a.tool}` : `  denied ${a.tool}`));
       }
     } finally {
       this.answering = false;
@@ -313,16 +338,21 @@ export class AttachRepl {
         await this.connect();
         break;
       } catch (err) {
-        if (!(err instanceof DaemonNotRunning) && !(err instanceof Disconnected)) this.say(style.paint("red", `reconnect failed: ${err instanceof Error ? err.message : String(err)}`));
+        if (!(err instanceof DaemonNotRunning) && !(err instanceof Disconnected))
+          this.say(style.paint("red", `reconnect failed: ${err instanceof Error ? err.message : String(err)}`));
       }
     }
     if (this.closing) return;
     const restarted = oldPid !== 0 && this.daemonPid !== oldPid;
-    this.say(style.paint("green", restarted ? `✓ reconnected: the daemon restarted (pid ${this.daemonPid})` : "✓ reconnected"));
+    this.say(
+      style.paint("green", restarted ? `✓ reconnected: the daemon restarted (pid ${this.daemonPid})` : "✓ reconnected"),
+    );
     if (this.session === null) {
       if (this.turn) {
         this.renderer.abandon();
-        this.say(style.paint("yellow", "the message was lost with the connection before the daemon started it; send it again"));
+        this.say(
+          style.paint("yellow", "the message was lost with the connection before the daemon started it; send it again"),
+        );
         this.endTurn();
       }
       return;
@@ -336,7 +366,9 @@ export class AttachRepl {
     setTimeout(() => {
       if (this.turn !== turn) return;
       this.renderer.abandon();
-      this.say(style.paint("yellow", "the turn was interrupted when the daemon stopped; its partial result is in the session"));
+      this.say(
+        style.paint("yellow", "the turn was interrupted when the daemon stopped; its partial result is in the session"),
+      );
       this.endTurn();
     }, INTERRUPTED_GRACE_MS);
   }

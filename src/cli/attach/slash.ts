@@ -63,7 +63,8 @@ export async function runSlash(repl: AttachRepl, line: string, style: Style, wid
         const head = `${mark} ${String(s.id).padStart(4)}  ${String(s.messageCount).padStart(4)} msgs  `;
         say(head + truncate(oneLine(s.title || "(untitled)"), width - 22));
       }
-      if (list.total > list.sessions.length) say(style.paint("dim", `  … ${list.total - list.sessions.length} more (crabtalk sessions)`));
+      if (list.total > list.sessions.length)
+        say(style.paint("dim", `  … ${list.total - list.sessions.length} more (crabtalk sessions)`));
       return "continue";
     }
     case "resume": {
@@ -94,7 +95,8 @@ export async function runSlash(repl: AttachRepl, line: string, style: Style, wid
       const reply = await repl.request({ compact: { session: repl.session } });
       const c = reply?.stream?.compaction;
       // The attach stream usually shows the compaction already; say it once.
-      if (c && !repl.sawCompaction) say(style.paint("dim", `⟳ history compacted: ${c.tokensBefore} → ${c.tokensAfter} tokens`));
+      if (c && !repl.sawCompaction)
+        say(style.paint("dim", `⟳ history compacted: ${c.tokensBefore} → ${c.tokensAfter} tokens`));
       return "continue";
     }
     case "usage": {
@@ -102,7 +104,8 @@ export async function runSlash(repl: AttachRepl, line: string, style: Style, wid
       const u = reply?.usage;
       if (!u) return "continue";
       if (u.rows.length === 0) say(style.paint("dim", `no tokens used on ${u.day}`));
-      for (const r of u.rows) say(truncate(`  ${r.agent} · ${r.model} · ${r.turns} call(s) · ${formatUsage(r.usage)}`, width));
+      for (const r of u.rows)
+        say(truncate(`  ${r.agent} · ${r.model} · ${r.turns} call(s) · ${formatUsage(r.usage)}`, width));
       const limit = u.dailyLimit ? ` of ${u.dailyLimit.toLocaleString("en-US")}` : "";
       say(style.paint("dim", `  ${u.day}: ${u.usedToday.toLocaleString("en-US")}${limit} tokens today`));
       return "continue";

@@ -48,7 +48,10 @@ export class EventLines {
         state.answer = "";
         return ev.toolStart!.calls.flatMap((c) => {
           state.tools.set(c.id, c);
-          return say(style.paint("blue", "⚙"), `${style.paint("bold", c.name)} ${summarizeArguments(c.name, c.arguments)}`);
+          return say(
+            style.paint("blue", "⚙"),
+            `${style.paint("bold", c.name)} ${summarizeArguments(c.name, c.arguments)}`,
+          );
         });
       case "toolResult": {
         const r = ev.toolResult!;
@@ -56,11 +59,17 @@ export class EventLines {
         state.tools.delete(r.callId);
         const mark = r.isError ? style.paint("red", "✗") : style.paint("green", "✓");
         const failure = r.isError ? ` ${oneLine(r.output)}` : "";
-        return say(mark, `${style.paint("bold", r.name || call?.name || "tool")} ${formatDurationMs(r.durationMs)}${failure}`);
+        return say(
+          mark,
+          `${style.paint("bold", r.name || call?.name || "tool")} ${formatDurationMs(r.durationMs)}${failure}`,
+        );
       }
       case "approval": {
         const a = ev.approval!;
-        return say(style.paint("yellow", "?"), `${style.paint("bold", a.tool)} ${summarizeArguments(a.tool, a.arguments)} waits for approval`);
+        return say(
+          style.paint("yellow", "?"),
+          `${style.paint("bold", a.tool)} ${summarizeArguments(a.tool, a.arguments)} waits for approval`,
+        );
       }
       case "compaction": {
         const c = ev.compaction!;
@@ -73,9 +82,13 @@ export class EventLines {
         const took = state.startedAt ? ` · ${formatDurationMs(ts - state.startedAt)}` : "";
         const answer = oneLine(state.answer);
         this.sessions.delete(e.session);
-        if (end.stopReason === "error") return say(style.paint("red", "■"), `failed: ${oneLine(end.error || "the turn failed")}`);
+        if (end.stopReason === "error")
+          return say(style.paint("red", "■"), `failed: ${oneLine(end.error || "the turn failed")}`);
         const stop = describeStop(end.stopReason);
-        const head = say(style.paint(stop ? "yellow" : "green", "■"), `${stop ?? "done"} · ${end.model} · ${formatUsage(end.usage)}${took}`);
+        const head = say(
+          style.paint(stop ? "yellow" : "green", "■"),
+          `${stop ?? "done"} · ${end.model} · ${formatUsage(end.usage)}${took}`,
+        );
         return answer ? head.concat(style.paint("dim", truncate(`           “${answer}”`, this.width() - 1))) : head;
       }
       default:

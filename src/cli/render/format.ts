@@ -66,7 +66,13 @@ export function addUsage(a: Usage, b: Usage | undefined): Usage {
   };
 }
 
-export const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+export const ZERO_USAGE: Usage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+};
 
 /** Stop reasons worth naming in the footer (a normal stop is not). */
 export function describeStop(stopReason: string): string | null {

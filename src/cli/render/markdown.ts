@@ -104,12 +104,12 @@ export class MarkdownStream {
     }
     const bullet = BULLET.exec(head);
     if (bullet) {
-      this.out += bullet[1] + this.style.paint("cyan", "•") + " ";
+      this.out += `${bullet[1] + this.style.paint("cyan", "•")} `;
       return this.inline(head.slice(bullet[0].length));
     }
     const quote = QUOTE.exec(head);
     if (quote) {
-      this.out += this.style.paint("dim", "│") + " ";
+      this.out += `${this.style.paint("dim", "│")} `;
       this.lineStyle = "quote";
       this.out += on;
       return this.inline(head.slice(quote[0].length));
@@ -180,7 +180,8 @@ export class MarkdownStream {
   /** Styles never leak past the end of a line: an unclosed ** or ` ends there. */
   private closeLine(): void {
     if (this.code || this.lineStyle === "codeblock") this.out += this.style.codes("cyan")[1];
-    if (this.bold || this.lineStyle === "heading" || this.lineStyle === "quote" || this.lineStyle === "fence") this.out += this.style.codes("bold")[1];
+    if (this.bold || this.lineStyle === "heading" || this.lineStyle === "quote" || this.lineStyle === "fence")
+      this.out += this.style.codes("bold")[1];
     this.code = false;
     this.bold = false;
     this.lineStyle = null;

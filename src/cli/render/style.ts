@@ -45,7 +45,6 @@ export function makeStyle(color: boolean): Style {
   };
 }
 
-// eslint-disable-next-line no-control-regex
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 export function stripAnsi(text: string): string {
@@ -69,13 +68,15 @@ export function truncate(text: string, width: number): string {
     out += ch;
     used += w;
   }
-  return out + "…";
+  return `${out}…`;
 }
 
 /** Newlines, tabs and control characters become spaces: one-line summaries must stay one line. */
 export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\r\n\t\x00-\x1f\x7f]+/g, " ").replace(/\s{2,}/g, " ").trim();
+  return text
+    .replace(/[\r\n\t\x00-\x1f\x7f]+/g, " ")
+    .replace(/\s{2,}/g, " ")
+    .trim();
 }
 
 /** The terminal width, or 80 when unknown (pipes, tests). */

@@ -109,12 +109,19 @@ export class TurnRenderer {
       case "approval": {
         const a = ev.approval!;
         this.enterMode("none");
-        return this.line(`${this.opts.style.paint("yellow", "?")} ${this.opts.style.paint("bold", a.tool)} ${truncate(summarizeArguments(a.tool, a.arguments), this.width - a.tool.length - 20)} ${this.opts.style.paint("yellow", "needs your approval")}`);
+        return this.line(
+          `${this.opts.style.paint("yellow", "?")} ${this.opts.style.paint("bold", a.tool)} ${truncate(summarizeArguments(a.tool, a.arguments), this.width - a.tool.length - 20)} ${this.opts.style.paint("yellow", "needs your approval")}`,
+        );
       }
       case "compaction": {
         const c = ev.compaction!;
         this.enterMode("none");
-        return this.line(this.opts.style.paint("dim", `⟳ history compacted: ${c.tokensBefore.toLocaleString("en-US")} → ${c.tokensAfter.toLocaleString("en-US")} tokens`));
+        return this.line(
+          this.opts.style.paint(
+            "dim",
+            `⟳ history compacted: ${c.tokensBefore.toLocaleString("en-US")} → ${c.tokensAfter.toLocaleString("en-US")} tokens`,
+          ),
+        );
       }
       case "error":
         this.enterMode("none");
@@ -152,7 +159,8 @@ export class TurnRenderer {
 
   private end(ev: StreamEvent, ts: number): void {
     const end = ev.end!;
-    for (const id of [...this.running.keys()]) this.toolAbandoned(id, end.stopReason === "aborted" ? "cancelled" : "no result");
+    for (const id of [...this.running.keys()])
+      this.toolAbandoned(id, end.stopReason === "aborted" ? "cancelled" : "no result");
     this.waiting = false;
     this.enterMode("none");
     const { style } = this.opts;
@@ -163,7 +171,8 @@ export class TurnRenderer {
     const stop = end.stopReason === "error" ? null : describeStop(end.stopReason);
     if (stop) footer += style.paint("yellow", ` · ${stop}`);
     this.line(footer);
-    if (end.stopReason === "error") this.line(style.paint("red", truncate(`✗ ${oneLine(end.error || "the turn failed")}`, this.width)));
+    if (end.stopReason === "error")
+      this.line(style.paint("red", truncate(`✗ ${oneLine(end.error || "the turn failed")}`, this.width)));
     this.turnStartedAt = 0;
     this.turnUsage = ZERO_USAGE;
     this.tick();
@@ -197,7 +206,7 @@ export class TurnRenderer {
     const { style } = this.opts;
     const room = this.width - 2 - displayWidth(call.name) - 1 - 3 - displayWidth(tail);
     const summary = truncate(summarizeArguments(call.name, call.arguments), Math.max(0, room));
-    return `${mark} ${style.paint("bold", call.name)}${summary ? " " + summary : ""} ${style.paint("dim", "· " + tail)}`;
+    return `${mark} ${style.paint("bold", call.name)}${summary ? ` ${summary}` : ""} ${style.paint("dim", `· ${tail}`)}`;
   }
 
   private enterMode(mode: "none" | "text" | "thinking"): void {
@@ -210,7 +219,7 @@ export class TurnRenderer {
   }
 
   private line(text: string): void {
-    this.print(text + "\n");
+    this.print(`${text}\n`);
   }
 
   /** Every write goes through here: the live line is cleared first, so text never lands on a spinner. */

@@ -44,21 +44,27 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     sessions: async (req) => {
       const limit = Math.min(req.limit || DEFAULT_PAGE, MAX_PAGE);
       const page = await runtime.listSessions({ agent: req.agent || undefined, offset: req.offset, limit });
-      return { sessions: { total: page.total, sessions: page.sessions.map((s) => sessionInfo(s, runtime.isLive(s.id))) } };
+      return {
+        sessions: { total: page.total, sessions: page.sessions.map((s) => sessionInfo(s, runtime.isLive(s.id))) },
+      };
     },
 
     getHistory: async (req) => {
       const loaded = await runtime.loadStored(req.session);
-      return { history: { session: req.session, agent: loaded.meta.agent, messages: loaded.allMessages.map(historyMessage) } };
+      return {
+        history: { session: req.session, agent: loaded.meta.agent, messages: loaded.allMessages.map(historyMessage) },
+      };
     },
 
     kill: async (req) => {
-      if (!(await runtime.kill(req.session))) throw new WireError(ErrorCode.NotFound, `session ${req.session} not found`);
+      if (!(await runtime.kill(req.session)))
+        throw new WireError(ErrorCode.NotFound, `session ${req.session} not found`);
       return { ack: { message: `session ${req.session} ended; its history stays on disk` } };
     },
 
     deleteSession: async (req) => {
-      if (!(await runtime.delete(req.session))) throw new WireError(ErrorCode.NotFound, `session ${req.session} not found`);
+      if (!(await runtime.delete(req.session)))
+        throw new WireError(ErrorCode.NotFound, `session ${req.session} not found`);
       return { ack: { message: `session ${req.session} deleted` } };
     },
 
@@ -70,7 +76,18 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     searchSessions: async (req) => {
       if (!req.query.trim()) throw new WireError(ErrorCode.BadRequest, "search needs words to look for");
       const hits = await store.search(req.query, { limit: req.limit || 20 });
-      return { searchResults: { hits: hits.map((h) => ({ session: h.session, agent: h.agent, role: h.role, snippet: h.snippet, score: h.score, timestampMs: h.ts })) } };
+      return {
+        searchResults: {
+          hits: hits.map((h) => ({
+            session: h.session,
+            agent: h.agent,
+            role: h.role,
+            snippet: h.snippet,
+            score: h.score,
+            timestampMs: h.ts,
+          })),
+        },
+      };
     },
 
     usage: () => {
@@ -93,7 +110,15 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
       return (async function* (): AsyncGenerator<Reply> {
         try {
           for await (const e of sub) {
-            yield { event: { agent: e.agent, session: e.session, kind: caseName(e.kind), payload: e.event, timestampMs: e.ts } };
+            yield {
+              event: {
+                agent: e.agent,
+                session: e.session,
+                kind: caseName(e.kind),
+                payload: e.event,
+                timestampMs: e.ts,
+              },
+            };
           }
         } finally {
           sub.close();

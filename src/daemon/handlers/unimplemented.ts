@@ -28,7 +28,10 @@ export function unimplementedHandlers(): HandlerTable {
   const table: Record<string, () => never> = {};
   for (const [kind, feature] of Object.entries(LATER)) {
     table[kind] = () => {
-      throw new WireError(ErrorCode.NotImplemented, `${feature} is not implemented in this daemon yet (request "${kind}")`);
+      throw new WireError(
+        ErrorCode.NotImplemented,
+        `${feature} is not implemented in this daemon yet (request "${kind}")`,
+      );
     };
   }
   return table as HandlerTable;
