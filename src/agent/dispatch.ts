@@ -33,6 +33,8 @@ export interface DispatchContext {
   knownTools: ReadonlySet<string>;
   authorize(call: ToolCall, signal: AbortSignal): Promise<Authorization>;
   timeoutMs: number;
+  /** Scrubs configured secrets from every result (util/redact.ts); applied here so no tool can skip it. */
+  redact?: (text: string) => string;
 }
 
 export type Prepared = { ok: true; tool: Tool; args: Record<string, unknown> } | { ok: false; output: string };
@@ -80,15 +82,21 @@ function parseArguments(call: ToolCall): Record<string, unknown> | string {
 }
 
 /**
- * Runs one call to completion and returns its result; never throws.
- * Resolves "cancelled" as soon as `signal` aborts, without waiting for the
- * tool (the tool's own signal is aborted too, so it can kill its children).
+ * Runs one call to completion and returns its result, passed through
+ * `ctx.redact`; never throws. Resolves "cancelled" as soon as `signal`
+ * aborts, without waiting for the tool (the tool's own signal is aborted
+ * too, so it can kill its children).
  */
 export async function runCall(
   call: ToolCall,
   ctx: DispatchContext,
   signal: AbortSignal,
 ): Promise<Required<ToolOutput>> {
+  const result = await runUnredacted(call, ctx, signal);
+  return ctx.redact ? { output: ctx.redact(result.output), isError: result.isError } : result;
+}
+
+async function runUnredacted(call: ToolCall, ctx: DispatchContext, signal: AbortSignal): Promise<Required<ToolOutput>> {
   if (signal.aborted) return { output: CANCELLED_OUTPUT, isError: true };
   const prepared = prepareCall(call, ctx);
   if (!prepared.ok) return { output: prepared.output, isError: true };

@@ -54,6 +54,8 @@ export interface RunAgentOptions {
   authorize(call: ToolCall, signal: AbortSignal): Promise<Authorization>;
   /** Per-call execution limit; default DEFAULT_TOOL_TIMEOUT_MS. */
   toolTimeoutMs?: number;
+  /** Secret scrubbing for tool results (see DispatchContext.redact). */
+  redact?: (text: string) => string;
 }
 
 export type LoopEnd = Extract<LoopEvent, { type: "end" }>;
@@ -106,6 +108,7 @@ async function drive(
     knownTools: new Set([...(options.knownTools ?? []), ...options.tools.map((t) => t.name)]),
     authorize: options.authorize,
     timeoutMs: options.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+    ...(options.redact ? { redact: options.redact } : {}),
   };
   const toolSchemas = options.tools.map((t) => ({
     name: t.name,

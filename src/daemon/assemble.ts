@@ -15,6 +15,7 @@ import { SessionRuntime, type AgentSpec } from "../session/runtime.ts";
 import { UsageLedger } from "../session/usage.ts";
 import { contextWindowFor } from "../session/compaction.ts";
 import { ErrorCode, WireError } from "../protocol/errors.ts";
+import { providerSecrets, secretRedactor } from "../util/redact.ts";
 
 export async function assembleRuntime(config: Config, paths: Paths): Promise<SessionRuntime> {
   const registry = new ProviderRegistry(config.providers);
@@ -58,5 +59,6 @@ export async function assembleRuntime(config: Config, paths: Paths): Promise<Ses
     usage: new UsageLedger(join(paths.home, "usage"), config.agents.budget.dailyTokens),
     approvalTimeoutMs: config.daemon.approvalTimeoutMs,
     compactThreshold: config.daemon.compactThreshold,
+    redact: secretRedactor(providerSecrets(config.providers)),
   });
 }

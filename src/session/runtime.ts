@@ -53,6 +53,8 @@ export interface RuntimeDeps {
   compactThreshold: number;
   /** Idle sessions are dropped from memory after this long (they stay on disk). */
   idleEvictMs?: number;
+  /** Scrubs configured secrets from tool results before they reach history, the wire or a provider. */
+  redact?: (text: string) => string;
 }
 
 export interface TurnRequest {

@@ -64,6 +64,7 @@ export async function runTurn(
       maxTokensPerTurn,
       thinking: spec.thinking,
       authorize,
+      ...(deps.redact ? { redact: deps.redact } : {}),
     },
     turn.abort.signal,
   );
