@@ -24,6 +24,7 @@ import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
 import { assembleRuntime } from "./assemble.ts";
+import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { turnHandlers } from "./handlers/turns.ts";
 import { sessionHandlers } from "./handlers/sessions.ts";
@@ -94,6 +95,8 @@ export class Daemon {
       log.info(
         `no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`,
       );
+    const hidden = makeNonDumpable(); // before any tool runs: see tools/nondumpable.ts
+    if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
     this.handlers = {
