@@ -5,7 +5,15 @@
  * error that says how to fix the call.
  */
 import type { Tool } from "../agent/types.ts";
-import { failure, nodeFileOperations, resolveToolPath, type FileOperations } from "./fs.ts";
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  failure,
+  nodeFileOperations,
+  notRegular,
+  refusalsAsResults,
+  resolveToolPath,
+  type FileOperations,
+} from "./fs.ts";
 
 export interface EditToolOptions {
   operations?: FileOperations;
@@ -37,35 +45,36 @@ export function createEditTool(cwd: string, opts: EditToolOptions = {}): Tool {
       required: ["path", "old_string", "new_string"],
       additionalProperties: false,
     },
-    async execute(args) {
-      const path = resolveToolPath(cwd, String(args.path));
-      const oldString = String(args.old_string);
-      const newString = String(args.new_string);
-      const replaceAll = args.replace_all === true;
-      if (oldString === newString) return failure("old_string and new_string are the same; nothing to change");
+    execute: (args) =>
+      refusalsAsResults(async () => {
+        const path = resolveToolPath(cwd, String(args.path));
+        const oldString = String(args.old_string);
+        const newString = String(args.new_string);
+        const replaceAll = args.replace_all === true;
+        if (oldString === newString) return failure("old_string and new_string are the same; nothing to change");
 
-      const info = await ops.stat(path);
-      if (!info) return failure(`file not found: ${path}; use write to create a file`);
-      if (!info.isFile) return failure(`${path} is not a regular file`);
-      const text = new TextDecoder().decode(await ops.readFile(path));
+        const info = await ops.stat(path);
+        if (!info) return failure(`file not found: ${path}; use write to create a file`);
+        if (!info.isFile) return failure(notRegular(path, info.kind).message);
+        const text = new TextDecoder().decode(await ops.readFile(path, DEFAULT_MAX_FILE_BYTES));
 
-      const count = text.split(oldString).length - 1;
-      if (count === 0)
-        return failure(
-          `old_string was not found in ${path}; read the file and copy the exact text, including whitespace and indentation`,
-        );
-      if (count > 1 && !replaceAll) {
-        return failure(
-          `old_string occurs ${count} times in ${path}; include more surrounding text so it occurs once, or set replace_all to true`,
-        );
-      }
-      // split/join rather than String.replace: no special meaning for "$&" and friends in new_string.
-      const updated = replaceAll ? text.split(oldString).join(newString) : replaceOnce(text, oldString, newString);
-      await ops.writeFile(path, updated);
-      return {
-        output: `replaced ${replaceAll ? count : 1} occurrence${(replaceAll ? count : 1) === 1 ? "" : "s"} in ${path}`,
-      };
-    },
+        const count = text.split(oldString).length - 1;
+        if (count === 0)
+          return failure(
+            `old_string was not found in ${path}; read the file and copy the exact text, including whitespace and indentation`,
+          );
+        if (count > 1 && !replaceAll) {
+          return failure(
+            `old_string occurs ${count} times in ${path}; include more surrounding text so it occurs once, or set replace_all to true`,
+          );
+        }
+        // split/join rather than String.replace: no special meaning for "$&" and friends in new_string.
+        const updated = replaceAll ? text.split(oldString).join(newString) : replaceOnce(text, oldString, newString);
+        await ops.writeFile(path, updated);
+        return {
+          output: `replaced ${replaceAll ? count : 1} occurrence${(replaceAll ? count : 1) === 1 ? "" : "s"} in ${path}`,
+        };
+      }),
   };
 }
 

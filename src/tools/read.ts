@@ -1,10 +1,20 @@
 /**
  * The `read` tool: a text file with line numbers, a window of it via offset
  * and limit. It refuses, with a reason the model can act on, what would
- * only waste context: directories, binary files and files over a size cap.
+ * only waste context: directories, binary files, files over a size cap, and anything
+ * that is not a regular file (a FIFO would block: see fs.ts).
  */
 import type { Tool } from "../agent/types.ts";
-import { failure, formatBytes, nodeFileOperations, resolveToolPath, type FileOperations } from "./fs.ts";
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  failure,
+  formatBytes,
+  nodeFileOperations,
+  notRegular,
+  refusalsAsResults,
+  resolveToolPath,
+  type FileOperations,
+} from "./fs.ts";
 
 export interface ReadToolOptions {
   operations?: FileOperations;
@@ -14,7 +24,6 @@ export interface ReadToolOptions {
   defaultLimit?: number;
 }
 
-const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024;
 const DEFAULT_LIMIT = 2000;
 /** Longer lines are cut: minified files would otherwise fill the context in one line. */
 const MAX_LINE_CHARS = 2000;
@@ -52,46 +61,47 @@ export function createReadTool(cwd: string, opts: ReadToolOptions = {}): Tool {
       required: ["path"],
       additionalProperties: false,
     },
-    async execute(args) {
-      const path = resolveToolPath(cwd, String(args.path));
-      const info = await ops.stat(path);
-      if (!info) return failure(`file not found: ${path}`);
-      if (info.isDirectory) return failure(`${path} is a directory; use bash (ls) to list it`);
-      if (!info.isFile) return failure(`${path} is not a regular file`);
-      if (info.size > maxFileBytes) {
-        return failure(
-          `${path} is ${formatBytes(info.size)}, over the ${formatBytes(maxFileBytes)} limit for read; use bash with head, tail or grep to look at parts of it`,
-        );
-      }
-      const bytes = await ops.readFile(path);
-      if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0))
-        return failure(`${path} looks like a binary file (it contains NUL bytes); read only shows text`);
+    execute: (args) =>
+      refusalsAsResults(async () => {
+        const path = resolveToolPath(cwd, String(args.path));
+        const info = await ops.stat(path);
+        if (!info) return failure(`file not found: ${path}`);
+        if (info.isDirectory) return failure(`${path} is a directory; use bash (ls) to list it`);
+        if (!info.isFile) return failure(notRegular(path, info.kind).message);
+        if (info.size > maxFileBytes) {
+          return failure(
+            `${path} is ${formatBytes(info.size)}, over the ${formatBytes(maxFileBytes)} limit for read; use bash with head, tail or grep to look at parts of it`,
+          );
+        }
+        const bytes = await ops.readFile(path, maxFileBytes);
+        if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0))
+          return failure(`${path} looks like a binary file (it contains NUL bytes); read only shows text`);
 
-      const text = new TextDecoder().decode(bytes);
-      if (text.length === 0) return { output: `(${path} is empty)` };
-      const lines = text.split("\n");
-      if (lines.at(-1) === "") lines.pop(); // a trailing newline ends the last line, it does not start a new one
-      const offset = typeof args.offset === "number" ? args.offset : 1;
-      const limit = typeof args.limit === "number" ? args.limit : defaultLimit;
-      if (offset > lines.length)
-        return failure(`offset ${offset} is past the end of ${path}, which has ${lines.length} lines`);
+        const text = new TextDecoder().decode(bytes);
+        if (text.length === 0) return { output: `(${path} is empty)` };
+        const lines = text.split("\n");
+        if (lines.at(-1) === "") lines.pop(); // a trailing newline ends the last line, it does not start a new one
+        const offset = typeof args.offset === "number" ? args.offset : 1;
+        const limit = typeof args.limit === "number" ? args.limit : defaultLimit;
+        if (offset > lines.length)
+          return failure(`offset ${offset} is past the end of ${path}, which has ${lines.length} lines`);
 
-      const end = Math.min(lines.length, offset - 1 + limit);
-      const width = String(end).length;
-      let out = "";
-      let last = offset - 1;
-      for (let i = offset - 1; i < end; i++) {
-        let line = lines[i]!;
-        if (line.length > MAX_LINE_CHARS)
-          line = `${line.slice(0, MAX_LINE_CHARS)}… [line cut at ${MAX_LINE_CHARS} of ${line.length} characters]`;
-        const numbered = `${String(i + 1).padStart(width)}\t${line}\n`;
-        if (out.length + numbered.length > MAX_OUTPUT_CHARS && i > offset - 1) break;
-        out += numbered;
-        last = i + 1;
-      }
-      if (last < lines.length)
-        out += `[showing lines ${offset}-${last} of ${lines.length}; use offset=${last + 1} to read more]\n`;
-      return { output: out };
-    },
+        const end = Math.min(lines.length, offset - 1 + limit);
+        const width = String(end).length;
+        let out = "";
+        let last = offset - 1;
+        for (let i = offset - 1; i < end; i++) {
+          let line = lines[i]!;
+          if (line.length > MAX_LINE_CHARS)
+            line = `${line.slice(0, MAX_LINE_CHARS)}… [line cut at ${MAX_LINE_CHARS} of ${line.length} characters]`;
+          const numbered = `${String(i + 1).padStart(width)}\t${line}\n`;
+          if (out.length + numbered.length > MAX_OUTPUT_CHARS && i > offset - 1) break;
+          out += numbered;
+          last = i + 1;
+        }
+        if (last < lines.length)
+          out += `[showing lines ${offset}-${last} of ${lines.length}; use offset=${last + 1} to read more]\n`;
+        return { output: out };
+      }),
   };
 }

@@ -1,10 +1,18 @@
 /**
  * The `write` tool: creates or overwrites a file with the given content,
- * creating missing parent directories, and reports what it wrote.
+ * creating missing parent directories, and reports what it wrote. Only
+ * regular files (or new paths) are written; see fs.ts.
  */
 import { dirname } from "node:path";
 import type { Tool } from "../agent/types.ts";
-import { failure, nodeFileOperations, resolveToolPath, type FileOperations } from "./fs.ts";
+import {
+  failure,
+  nodeFileOperations,
+  notRegular,
+  refusalsAsResults,
+  resolveToolPath,
+  type FileOperations,
+} from "./fs.ts";
 
 export interface WriteToolOptions {
   operations?: FileOperations;
@@ -31,15 +39,17 @@ export function createWriteTool(cwd: string, opts: WriteToolOptions = {}): Tool 
       required: ["path", "content"],
       additionalProperties: false,
     },
-    async execute(args) {
-      const path = resolveToolPath(cwd, String(args.path));
-      const content = String(args.content);
-      const existing = await ops.stat(path);
-      if (existing?.isDirectory) return failure(`${path} is a directory; give a file path`);
-      await ops.mkdirp(dirname(path));
-      await ops.writeFile(path, content);
-      const bytes = new TextEncoder().encode(content).length;
-      return { output: `${existing ? "overwrote" : "created"} ${path} (${bytes} bytes written)` };
-    },
+    execute: (args) =>
+      refusalsAsResults(async () => {
+        const path = resolveToolPath(cwd, String(args.path));
+        const content = String(args.content);
+        const existing = await ops.stat(path);
+        if (existing?.isDirectory) return failure(`${path} is a directory; give a file path`);
+        if (existing && !existing.isFile) return failure(notRegular(path, existing.kind).message);
+        await ops.mkdirp(dirname(path));
+        await ops.writeFile(path, content);
+        const bytes = new TextEncoder().encode(content).length;
+        return { output: `${existing ? "overwrote" : "created"} ${path} (${bytes} bytes written)` };
+      }),
   };
 }
