@@ -4,7 +4,9 @@
  *
  * The command runs in its own session and process group, so a timeout or a
  * cancel kills everything it started (SIGTERM to the group, SIGKILL after a
- * grace period), not just the shell. Its environment is an allow-list of
+ * grace period), not just the shell; processes that left the group (setsid)
+ * are found by a tag in their environment and killed too, and the result
+ * says what was killed and what survived (process-tree.ts). Its environment is an allow-list of
  * the daemon's (PATH, HOME, locale...): secrets such as *_API_KEY in the
  * daemon's environment never reach a command. Output is capped, keeping the
  * head and the tail, because the end of a build log matters as much as its
@@ -15,6 +17,7 @@
 import type { Tool } from "../agent/types.ts";
 import { failure } from "./fs.ts";
 import { CappedOutput } from "./output.ts";
+import { newTag, sweepNote, sweepTagged, TAG_VAR, type SweepResult } from "./process-tree.ts";
 
 export interface BashExecOptions {
   cwd: string;
@@ -31,6 +34,8 @@ export interface BashExecResult {
   signalCode?: string;
   timedOut: boolean;
   aborted: boolean;
+  /** After a timeout or cancel: what the sweep for escaped processes killed and what survived. */
+  sweep?: SweepResult;
 }
 
 /** How a command is run: real processes by default, a fake in tests or a sandbox elsewhere. */
@@ -121,9 +126,9 @@ export function createBashTool(cwd: string, opts: BashToolOptions = {}): Tool {
       }
       const text = output.text() || "(no output)";
       const body = text.endsWith("\n") ? text : `${text}\n`;
-      if (result.aborted) return failure(`${body}[cancelled; the command's processes were killed]`);
-      if (result.timedOut)
-        return failure(`${body}[timed out after ${timeoutMs / 1000} s; the command's processes were killed]`);
+      const killed = sweepNote(result.sweep ?? { escapedKilled: [], survived: [] });
+      if (result.aborted) return failure(`${body}[cancelled; ${killed}]`);
+      if (result.timedOut) return failure(`${body}[timed out after ${timeoutMs / 1000} s; ${killed}]`);
       if (result.exitCode === null) return failure(`${body}[killed by ${result.signalCode ?? "a signal"}]`);
       const footer = `[exit code ${result.exitCode}]`;
       return result.exitCode === 0 ? { output: body + footer } : failure(body + footer);
@@ -149,9 +154,10 @@ export function processOperations(killGraceMs: number): BashOperations {
   return {
     async exec(command, { cwd, env, timeoutMs, signal, onData }): Promise<BashExecResult> {
       if (signal.aborted) return { exitCode: null, timedOut: false, aborted: true };
+      const tag = newTag();
       const proc = Bun.spawn(["sh", "-c", command], {
         cwd,
-        env,
+        env: { ...env, [TAG_VAR]: tag },
         stdin: "ignore",
         stdout: "pipe",
         stderr: "pipe",
@@ -186,6 +192,8 @@ export function processOperations(killGraceMs: number): BashOperations {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
       }
+      // The group is signalled; now what left it. Before draining: an escaped child may hold the pipes.
+      const sweep = timedOut || aborted ? await sweepTagged(tag, pid, killGraceMs) : undefined;
       // Background children may hold the pipes open forever; give the pipes a moment, then stop reading.
       const drained = Promise.all(readers.map((r) => r.done));
       const gaveUp = await Promise.race([drained.then(() => false), Bun.sleep(DRAIN_MS).then(() => true)]);
@@ -196,6 +204,7 @@ export function processOperations(killGraceMs: number): BashOperations {
         ...(proc.signalCode ? { signalCode: String(proc.signalCode) } : {}),
         timedOut,
         aborted,
+        ...(sweep ? { sweep } : {}),
       };
     },
   };

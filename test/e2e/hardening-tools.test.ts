@@ -11,6 +11,7 @@ import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { endOf, sessionOf, streamTurn, textOf, toolResultsOf, turnConfig } from "../helpers/turn-kit.ts";
+import { isGone, waitForFile } from "../tools/helpers.ts";
 
 let fake: FakeProvider;
 let d: DaemonHandle;
@@ -69,5 +70,26 @@ describe("item 1: a FIFO cannot freeze file I/O", () => {
     // Generous bounds: before the fix the turn never ended at all.
     expect(turnMs).toBeLessThan(5000);
     expect(afterMs).toBeLessThan(5000);
+  });
+});
+
+describe("item 11: bash's timeout kills children that left the process group", () => {
+  test("a setsid child of a timed-out command is killed, and the result names it", async () => {
+    const command = `setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & sleep 60`;
+    fake.enqueue(
+      reply({ toolCalls: [{ id: "call_setsid", name: "bash", args: { command, timeout: 1 } }] }),
+      reply({ text: "timed out" }),
+    );
+    const c = await d.client();
+    const events = await streamTurn(c, { content: "escape" });
+    c.close();
+    const pid = Number(await waitForFile(join(work, "escaped.pid")));
+    const result = events.find((e) => e.toolResult)!.toolResult!;
+    expect(result.isError).toBe(true);
+    expect(result.output).toContain(
+      `[timed out after 1 s; the command's processes were killed, including 1 that had left its process group (pid ${pid})]`,
+    );
+    // Gone by the time the result was sent (a zombie waiting for init to reap it counts as gone).
+    expect(isGone(pid)).toBe(true);
   });
 });

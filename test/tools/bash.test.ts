@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createBashTool } from "../../src/tools/bash.ts";
 import { CappedOutput } from "../../src/tools/output.ts";
+import { sweepNote } from "../../src/tools/process-tree.ts";
 import { ctx, isGone, tempDir, waitForFile, waitGone } from "./helpers.ts";
 
 describe("bash tool", () => {
@@ -64,6 +65,27 @@ describe("bash tool", () => {
     const sleepPid = Number(await waitForFile(grandchildFile));
     expect(await waitGone(shPid)).toBe(true);
     expect(await waitGone(sleepPid)).toBe(true);
+  });
+
+  test("a timeout also kills a child that left the process group with setsid, and says so", async () => {
+    await using dir = await tempDir();
+    const bash = createBashTool(dir.path, { timeoutMs: 300, killGraceMs: 500 });
+    const pidFile = join(dir.path, "escaped.pid");
+    // setsid makes the sleep a new session leader: signalling the command's group cannot reach it.
+    const out = await bash.execute({ command: `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 300' & wait` }, ctx());
+    const pid = Number(await waitForFile(pidFile));
+    expect(isGone(pid)).toBe(true);
+    expect(out.isError).toBe(true);
+    expect(out.output).toContain(
+      `[timed out after 0.3 s; the command's processes were killed, including 1 that had left its process group (pid ${pid})]`,
+    );
+  });
+
+  test("sweepNote reports survivors truthfully", () => {
+    expect(sweepNote({ escapedKilled: [], survived: [] })).toBe("the command's processes were killed");
+    expect(sweepNote({ escapedKilled: [7, 8], survived: [9] })).toBe(
+      "the command's processes were killed, including 2 that had left its process group (pids 7, 8); but 1 process is still running despite SIGKILL (pid 9)",
+    );
   });
 
   test("a grandchild that ignores SIGTERM gets SIGKILL after the grace period", async () => {
