@@ -15,7 +15,12 @@
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
 import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
-import { ConnectionClosed, MAX_FRAME_BYTES, type FrameTooLarge } from "../transport/framing.ts";
+import {
+  ConnectionClosed,
+  FrameTooLarge,
+  MAX_FRAME_BYTES,
+  type PartialFramesOverBudget,
+} from "../transport/framing.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 
@@ -71,14 +76,24 @@ export class ConnectionRouter {
     for (const c of this.inFlight.values()) c.abort(new ConnectionClosed());
   }
 
-  onOversized(err: FrameTooLarge): void {
+  onOversized(err: FrameTooLarge | PartialFramesOverBudget): void {
     log.warn(`connection ${this.conn.id} (${this.conn.peer}): ${err.message}; closing`);
-    this.reply(undefined, {
-      error: {
-        code: ErrorCode.TooLarge,
-        message: `${err.message}; this connection is closed because the stream cannot be resynchronised. Send frames of at most 16 MiB.`,
-      },
-    });
+    this.reply(
+      undefined,
+      err instanceof FrameTooLarge
+        ? {
+            error: {
+              code: ErrorCode.TooLarge,
+              message: `${err.message}; this connection is closed because the stream cannot be resynchronised. Send frames of at most 16 MiB.`,
+            },
+          }
+        : {
+            error: {
+              code: ErrorCode.ShuttingDown,
+              message: `${err.message}, so this connection is closed rather than buffer its frame too; reconnect and retry (other clients are sending large frames slowly)`,
+            },
+          },
+    );
   }
 
   onFrame(payload: Uint8Array): void {
@@ -187,6 +202,7 @@ export class ConnectionRouter {
       const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
       const result = await handler(body, ctx);
       if (!isStream(result)) {
+        // Encoded now, so only the bytes wait for room, not the decoded reply (a history is several times its encoding).
         await this.send(requestId, result);
         return;
       }
@@ -198,14 +214,21 @@ export class ConnectionRouter {
       if (err instanceof ConnectionClosed || this.conn.isClosed) return;
       const wire = toWireError(err);
       if (wire.code === ErrorCode.Internal) log.error(`connection ${this.conn.id}: ${kind} failed:`, err);
-      await this.send(requestId, { error: wire }).catch(() => {});
+      // Unbounded: at most one small error per in-flight request (MAX_CONCURRENT) can wait.
+      await this.send(requestId, { error: wire }, false).catch(() => {});
     } finally {
       this.connectionAbort.signal.removeEventListener("abort", onConnectionClosed);
       if (requestId !== undefined && this.inFlight.get(requestId) === controller) this.inFlight.delete(requestId);
     }
   }
 
-  private send(requestId: number | undefined, reply: Reply): Promise<void> {
+  /**
+   * Encodes and queues one reply. `bounded` (every reply but errors): when the
+   * peer has not read earlier replies, this one waits only while the waiting
+   * bytes stay within the connection's bound, else the request fails with 429
+   * (UnreadBacklog), so a peer that asks without reading cannot pin memory.
+   */
+  private send(requestId: number | undefined, reply: Reply, bounded = true): Promise<void> {
     const message = requestId === undefined ? reply : { ...reply, requestId };
     const payload = serverMessage.encode(message);
     if (payload.byteLength > MAX_FRAME_BYTES) {
@@ -216,7 +239,7 @@ export class ConnectionRouter {
         ),
       );
     }
-    return this.conn.send(payload);
+    return this.conn.send(payload, { bounded });
   }
 
   /** Fire-and-forget reply for protocol errors; never waits on a stalled peer. */

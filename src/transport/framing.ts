@@ -20,6 +20,23 @@ export class FrameTooLarge extends Error {
   }
 }
 
+/**
+ * The daemon already holds its budget of partly received frames (see
+ * PartialFrameBudget in socket.ts): this connection's frame would take it
+ * past that, so the connection is closed.
+ */
+export class PartialFramesOverBudget extends Error {
+  constructor(
+    readonly heldBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      `the daemon already holds ${(heldBytes / 1048576).toFixed(1)} MiB of partly received frames across its connections (limit ${limitBytes / 1048576} MiB)`,
+    );
+    this.name = "PartialFramesOverBudget";
+  }
+}
+
 /** Marks a peer that went away; its own case so callers can tell it from bad data. */
 export class ConnectionClosed extends Error {
   constructor(reason = "connection closed") {
@@ -45,6 +62,12 @@ export class FrameReader {
   /** Bytes held waiting for the rest of a frame. */
   get pendingBytes(): number {
     return this.buffered;
+  }
+
+  /** Drops whatever partial frame is held (the stream is being abandoned). */
+  clear(): void {
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   /** Returns the frames completed by `chunk` (possibly none, possibly many). */

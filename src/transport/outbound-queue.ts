@@ -15,8 +15,35 @@
  * (never wait: false when full). When frames sit unsent for `stallTimeoutMs`
  * with no write progress, the queue gives up: `onStall` fires and the owner
  * drops the connection.
+ *
+ * Frames waiting in `send()` for room are memory too: a peer that asks for
+ * a hundred 10 MB replies and reads none would otherwise pin a gigabyte of
+ * them. With `{ bounded: true }` a waiting frame counts against the same
+ * byte bound: one frame may always wait (as one is always admitted), more
+ * only while the waiting bytes stay within `maxBytes`; past that, send
+ * rejects with UnreadBacklog instead of waiting. Unbounded senders must
+ * bound their own concurrency (an error reply per in-flight request).
  */
 import { ConnectionClosed } from "./framing.ts";
+
+/** Refusal of a bounded send: the peer has not read what it was already sent. Code 429 in wire terms. */
+export class UnreadBacklog extends Error {
+  readonly code = 429;
+  constructor(
+    readonly queuedBytes: number,
+    readonly waitingBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(
+      `this connection has ${mib(queuedBytes + waitingBytes)} MiB of replies its peer has not read (limit ${mib(maxBytes)} MiB, plus one waiting reply); read the replies already sent before asking for more`,
+    );
+    this.name = "UnreadBacklog";
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
+}
 
 export const DEFAULT_MAX_FRAMES = 256;
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
@@ -40,6 +67,8 @@ export interface OutboundQueueOptions {
 export class OutboundQueue {
   private readonly frames: Uint8Array[] = [];
   private bytes = 0;
+  /** Bytes of frames waiting in send() for room, not yet queued. */
+  private waiting = 0;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private stallTimer: ReturnType<typeof setTimeout> | null = null;
   private closed: Error | null = null;
@@ -64,6 +93,11 @@ export class OutboundQueue {
     return this.bytes;
   }
 
+  /** Bytes of frames held by senders waiting for room. */
+  get waitingBytes(): number {
+    return this.waiting;
+  }
+
   private hasRoom(): boolean {
     return this.frames.length === 0 || (this.frames.length < this.maxFrames && this.bytes < this.maxBytes);
   }
@@ -78,11 +112,26 @@ export class OutboundQueue {
     return true;
   }
 
-  /** Queues a frame, waiting for room first. Rejects with ConnectionClosed once the queue is closed. */
-  async send(frame: Uint8Array): Promise<void> {
-    while (!this.offer(frame)) {
-      if (this.closed) throw this.closed;
-      await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  /**
+   * Queues a frame, waiting for room first. Rejects with ConnectionClosed
+   * once the queue is closed; with `bounded`, rejects with UnreadBacklog
+   * when other frames already wait and this one would take them past the
+   * byte bound.
+   */
+  async send(frame: Uint8Array, options: { bounded?: boolean } = {}): Promise<void> {
+    if (this.offer(frame)) return;
+    if (this.closed) throw this.closed;
+    const size = frame.byteLength;
+    if (options.bounded && this.waiting > 0 && this.waiting + size > this.maxBytes)
+      throw new UnreadBacklog(this.bytes, this.waiting, this.maxBytes);
+    this.waiting += size;
+    try {
+      do {
+        await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+        if (this.closed) throw this.closed;
+      } while (!this.offer(frame));
+    } finally {
+      this.waiting -= size;
     }
   }
 

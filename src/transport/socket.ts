@@ -6,17 +6,57 @@
  * OutboundQueue. Everything written goes through the queue, so a peer that
  * stops reading costs at most the queue's bound; if it stays stalled past the
  * stall timeout the connection is dropped (onStall, then close).
+ *
+ * Inbound, what a peer can pin is bounded too: one partial frame per
+ * connection (up to the 16 MiB frame cap), all accepted connections together
+ * at most a PartialFrameBudget, and partialFrameAgeMs() counts from a
+ * partial frame's first byte, so the owner can drop a peer that drips a
+ * frame instead of sending it.
  */
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
-import { ConnectionClosed, encodeFrame, FrameReader, FrameTooLarge } from "./framing.ts";
+import { ConnectionClosed, encodeFrame, FrameReader, FrameTooLarge, PartialFramesOverBudget } from "./framing.ts";
 import { OutboundQueue, type OutboundQueueOptions } from "./outbound-queue.ts";
+
+/**
+ * 64 MiB: four maximum-size frames at once. A frame may be 16 MiB and the
+ * daemon accepts 1,024 clients, so without a shared cap a few dozen peers
+ * that each send all but the last byte of a frame pin gigabytes. Real
+ * requests are kilobytes and complete within a read or two, so only peers
+ * that hold frames open (broken or hostile) come near it, and the stall rule
+ * frees what they hold within client_stall_timeout_ms.
+ */
+export const PARTIAL_FRAME_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** The bytes that a set of connections together may hold in partly received frames. */
+export class PartialFrameBudget {
+  private held = 0;
+
+  constructor(readonly limitBytes = PARTIAL_FRAME_BUDGET_BYTES) {}
+
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /** Applies a change in held bytes; refuses (false, nothing changed) a growth past the limit. */
+  adjust(delta: number): boolean {
+    if (delta > 0 && this.held + delta > this.limitBytes) return false;
+    this.held += delta;
+    return true;
+  }
+}
+
+/** Shared by every listener given no budget of its own: one daemon process, one budget. */
+const processBudget = new PartialFrameBudget();
+
+/** Listener options: the outbound queue's, plus the budget for partial inbound frames. */
+export type ListenOptions = OutboundQueueOptions & { partialFrames?: PartialFrameBudget };
 
 export interface FramedConnection {
   readonly id: number;
   /** "unix" or "HOST:PORT" of the peer. */
   readonly peer: string;
-  /** Frames and queues a payload, waiting for room (backpressure). */
-  send(payload: Uint8Array): Promise<void>;
+  /** Frames and queues a payload, waiting for room (backpressure); `bounded`: see OutboundQueue.send. */
+  send(payload: Uint8Array, options?: { bounded?: boolean }): Promise<void>;
   /** Frames and queues a payload if there is room right now. */
   offer(payload: Uint8Array): boolean;
   close(): void;
@@ -24,7 +64,12 @@ export interface FramedConnection {
   /** Resolves once the socket has closed, for any reason. */
   readonly closed: Promise<void>;
   readonly queue: OutboundQueue;
-  /** How long the peer has left a frame half-sent (0 when no partial frame is held). */
+  /**
+   * How long ago the first byte of the frame the peer is still sending
+   * arrived (0 when no partial frame is held). Later bytes of the same frame
+   * do not reset it: a frame must complete within the owner's limit, so a
+   * peer cannot hold a buffer open by dripping a byte at a time.
+   */
   partialFrameAgeMs(now?: number): number;
   /** For TCP connections a listener accepted: both ends' addresses, to learn who the peer is. */
   readonly tcp?: { remoteAddress: string; remotePort: number; localPort: number };
@@ -33,8 +78,13 @@ export interface FramedConnection {
 export interface ConnectionHandlers {
   onOpen?(conn: FramedConnection): void;
   onFrame(conn: FramedConnection, payload: Uint8Array): void;
-  /** The peer declared a frame over the cap: the stream cannot be resynchronised. */
-  onOversized?(conn: FramedConnection, err: FrameTooLarge): void;
+  /**
+   * The peer's byte stream is abandoned and the connection closes right
+   * after: it declared a frame over the cap (the stream cannot be
+   * resynchronised), or its partial frame would take all connections past
+   * their PartialFrameBudget.
+   */
+  onOversized?(conn: FramedConnection, err: FrameTooLarge | PartialFramesOverBudget): void;
   /** The peer stalled past the timeout; the connection closes right after. */
   onStall?(conn: FramedConnection): void;
   onClose?(conn: FramedConnection): void;
@@ -60,6 +110,8 @@ class Connection implements FramedConnection {
     readonly peer: string,
     private readonly handlers: ConnectionHandlers,
     queueOptions: OutboundQueueOptions,
+    /** Null for connections this process opened (their peer is a daemon it chose to trust). */
+    private readonly budget: PartialFrameBudget | null,
   ) {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.queue = new OutboundQueue(
@@ -74,9 +126,9 @@ class Connection implements FramedConnection {
     );
   }
 
-  send(payload: Uint8Array): Promise<void> {
+  send(payload: Uint8Array, options?: { bounded?: boolean }): Promise<void> {
     if (this.isClosed) return Promise.reject(new ConnectionClosed());
-    return this.queue.send(encodeFrame(payload));
+    return this.queue.send(encodeFrame(payload), options);
   }
 
   offer(payload: Uint8Array): boolean {
@@ -92,6 +144,7 @@ class Connection implements FramedConnection {
   markClosed(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.releasePartial();
     this.queue.close(new ConnectionClosed());
     this.resolveClosed();
     this.handlers.onClose?.(this);
@@ -99,8 +152,10 @@ class Connection implements FramedConnection {
 
   /** Set once the byte stream is unusable (oversized frame): later bytes are ignored until the close. */
   private poisoned = false;
-  /** When the held partial frame was last added to; null when none is held. */
+  /** When the first byte of the held partial frame arrived; null when none is held. */
   private partialSince: number | null = null;
+  /** Bytes of this connection's partial frame counted against the budget. */
+  private counted = 0;
 
   partialFrameAgeMs(now = Date.now()): number {
     return this.partialSince === null ? 0 : now - this.partialSince;
@@ -113,31 +168,53 @@ class Connection implements FramedConnection {
       frames = this.reader.push(chunk);
     } catch (err) {
       if (err instanceof FrameTooLarge) {
-        this.poisoned = true;
-        this.handlers.onOversized?.(this, err);
-        // Give the error frame a moment to go out, then close: the byte stream is unusable.
-        setTimeout(() => this.close(), 50);
+        this.abandon(err);
         return;
       }
       throw err;
     }
-    this.partialSince = this.reader.pendingBytes > 0 ? Date.now() : null;
+    const held = this.reader.pendingBytes;
+    if (this.budget && !this.budget.adjust(held - this.counted)) {
+      this.abandon(new PartialFramesOverBudget(this.budget.heldBytes - this.counted, this.budget.limitBytes));
+      return;
+    }
+    this.counted = held;
+    // A frame completed in this read means any bytes still held start a new one.
+    if (held === 0) this.partialSince = null;
+    else if (frames.length > 0 || this.partialSince === null) this.partialSince = Date.now();
     for (const frame of frames) {
       if (this.isClosed) return;
       this.handlers.onFrame(this, frame);
     }
+  }
+
+  /** Stops reading for good: tells the owner why, frees the partial frame, closes once the error had a moment to go out. */
+  private abandon(err: FrameTooLarge | PartialFramesOverBudget): void {
+    this.poisoned = true;
+    this.releasePartial();
+    this.handlers.onOversized?.(this, err);
+    setTimeout(() => this.close(), 50);
+  }
+
+  private releasePartial(): void {
+    this.budget?.adjust(-this.counted);
+    this.counted = 0;
+    this.reader.clear();
+    this.partialSince = null;
   }
 }
 
 function socketHandlers(
   peerOf: (s: Socket<ConnState>) => string,
   handlers: ConnectionHandlers,
-  queueOptions: OutboundQueueOptions,
+  options: ListenOptions,
+  budget: PartialFrameBudget | null,
   acceptedTcp = false,
 ) {
+  const { partialFrames: _, ...queueOptions } = options;
   return {
     open(socket: Socket<ConnState>) {
-      const conn = new Connection(socket, peerOf(socket), handlers, queueOptions);
+      const conn = new Connection(socket, peerOf(socket), handlers, queueOptions, budget);
       if (acceptedTcp)
         conn.tcp = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localPort: socket.localPort };
       socket.data = { conn };
@@ -165,14 +242,10 @@ export interface Listener {
   stop(closeActive?: boolean): void;
 }
 
-export function listenUnix(
-  path: string,
-  handlers: ConnectionHandlers,
-  queueOptions: OutboundQueueOptions = {},
-): Listener {
+export function listenUnix(path: string, handlers: ConnectionHandlers, options: ListenOptions = {}): Listener {
   const server: UnixSocketListener<ConnState> = Bun.listen<ConnState>({
     unix: path,
-    socket: socketHandlers(() => "unix", handlers, queueOptions),
+    socket: socketHandlers(() => "unix", handlers, options, options.partialFrames ?? processBudget),
   });
   return { port: 0, stop: (closeActive = true) => server.stop(closeActive) };
 }
@@ -181,12 +254,18 @@ export function listenTcp(
   hostname: string,
   port: number,
   handlers: ConnectionHandlers,
-  queueOptions: OutboundQueueOptions = {},
+  options: ListenOptions = {},
 ): Listener {
   const server: TCPSocketListener<ConnState> = Bun.listen<ConnState>({
     hostname,
     port,
-    socket: socketHandlers((s) => `${s.remoteAddress}:${s.remotePort}`, handlers, queueOptions, true),
+    socket: socketHandlers(
+      (s) => `${s.remoteAddress}:${s.remotePort}`,
+      handlers,
+      options,
+      options.partialFrames ?? processBudget,
+      true,
+    ),
   });
   return { port: server.port, stop: (closeActive = true) => server.stop(closeActive) };
 }
@@ -210,6 +289,7 @@ export async function connectFramed(
       },
     },
     queueOptions,
+    null,
   );
   const options = "unix" in endpoint ? { unix: endpoint.unix } : { hostname: endpoint.hostname, port: endpoint.port };
   await Bun.connect<ConnState>({ ...options, socket: base } as Parameters<typeof Bun.connect<ConnState>>[0]);

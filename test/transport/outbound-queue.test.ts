@@ -1,6 +1,6 @@
 /** The bounded queue's bookkeeping under partial writes and coalescing, with a sink that takes random amounts. */
 import { expect, test } from "bun:test";
-import { OutboundQueue } from "../../src/transport/outbound-queue.ts";
+import { OutboundQueue, UnreadBacklog } from "../../src/transport/outbound-queue.ts";
 
 test("every byte arrives once and in order, however the sink splits writes", () => {
   let rnd = 7;
@@ -48,4 +48,27 @@ test("offer refuses past the frame bound; send waits for room and fails when clo
   await waiting;
   q.close();
   await expect(q.send(new Uint8Array(1))).rejects.toThrow();
+});
+
+test("a bounded send waits while the waiting bytes fit the bound, one frame always; past that it refuses with UnreadBacklog", async () => {
+  let accept = false;
+  const q = new OutboundQueue(
+    { write: (d) => (accept ? d.byteLength : 0) },
+    { maxFrames: 10, maxBytes: 1000, stallTimeoutMs: 60_000 },
+  );
+  expect(q.offer(new Uint8Array(2000))).toBe(true); // admitted into the empty queue; the sink takes nothing
+  const first = q.send(new Uint8Array(1500), { bounded: true }); // over the bound, but the only one waiting
+  const second = q.send(new Uint8Array(1500), { bounded: true });
+  await expect(second).rejects.toBeInstanceOf(UnreadBacklog);
+  await expect(second).rejects.toThrow("has not read");
+  expect(q.waitingBytes).toBe(1500);
+  const unbounded = q.send(new Uint8Array(1500)); // unbounded senders still wait
+  expect(q.waitingBytes).toBe(3000);
+  accept = true;
+  q.flush();
+  await first;
+  q.flush();
+  await unbounded;
+  expect(q.waitingBytes).toBe(0);
+  q.close();
 });

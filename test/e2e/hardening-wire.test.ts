@@ -1,0 +1,228 @@
+/**
+ * What one client can make the daemon hold, measured on the compiled
+ * binary's VmRSS: replies it asks for but never reads, frames it leaves
+ * nearly complete on many connections, a frame it drips a byte at a time.
+ * Each case is the attack from issue 11 item 8, at the size that showed it.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { join } from "node:path";
+import { clientMessage, serverMessage } from "../../src/protocol/codec.ts";
+import type { ServerMessage } from "../../src/protocol/gen/crabtalk.ts";
+import { FrameReader, MAX_FRAME_BYTES } from "../../src/transport/framing.ts";
+import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
+import { frame, lengthPrefix, rawConnect } from "../helpers/raw-socket.ts";
+
+const CONFIG = `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`;
+const MiB = 1024 * 1024;
+
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+/** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The daemon's resident memory once it has finished the work it was given:
+ * waits until its CPU time stops advancing (under 3 ticks in 500 ms), then
+ * takes the lowest of a few samples, so garbage awaiting collection is not
+ * counted as held.
+ */
+async function settledRssMiB(pid: number, deadlineMs = 12_000): Promise<number> {
+  const deadline = Date.now() + deadlineMs;
+  let ticks = cpuTicks(pid);
+  for (;;) {
+    await Bun.sleep(500);
+    const now = cpuTicks(pid);
+    if (now - ticks < 3 || Date.now() > deadline) break;
+    ticks = now;
+  }
+  let low = Infinity;
+  for (let i = 0; i < 4; i++, await Bun.sleep(250)) low = Math.min(low, rssMiB(pid));
+  return low;
+}
+
+async function connectPaused(path: string): Promise<NetSocket> {
+  const socket = netConnect(path);
+  socket.on("error", () => {});
+  await new Promise((r) => socket.once("connect", r));
+  socket.pause();
+  return socket;
+}
+
+/** Reads `count` replies from a paused socket, resuming it. */
+function readReplies(socket: NetSocket, count: number): Promise<ServerMessage[]> {
+  const reader = new FrameReader();
+  const replies: ServerMessage[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${replies.length} of ${count} replies within 10 s`)), 10_000);
+    socket.on("data", (chunk: Buffer) => {
+      for (const f of reader.push(new Uint8Array(chunk))) replies.push(serverMessage.decode(f));
+      if (replies.length >= count) {
+        clearTimeout(timer);
+        resolve(replies);
+      }
+    });
+    socket.resume();
+  });
+}
+
+async function pingWorks(d: DaemonHandle): Promise<boolean> {
+  const c = await d.client();
+  try {
+    return (await c.request({ ping: {} })).msg === "pong";
+  } finally {
+    c.close();
+  }
+}
+
+/** A session of about `mb` MB on disk, in the JSONL store's layout. */
+function writeBigSession(home: string, mb: number): void {
+  mkdirSync(join(home, "sessions"), { recursive: true, mode: 0o700 });
+  const t0 = Date.now();
+  const lines = [JSON.stringify({ ts: t0, kind: "meta", v: 1, id: 1, agent: "crab", createdBy: "cli", createdAt: t0 })];
+  const content = "x".repeat(100_000);
+  for (let i = 0; i < mb * 10; i++) {
+    const role = i % 2 ? "assistant" : "user";
+    lines.push(JSON.stringify({ ts: t0 + i, kind: "message", message: { role, content, timestamp: t0 + i } }));
+  }
+  writeFileSync(join(home, "sessions", "1.jsonl"), `${lines.join("\n")}\n`, { mode: 0o600 });
+}
+
+/**
+ * Margin for the unread-replies case: what may stay is one 10 MB reply in
+ * the queue and one waiting (20 MB encoded) plus heap the loads leave
+ * behind; measured +35 to +45 MiB. Unbounded, the hundred replies pinned
+ * +990 MiB. 250 MiB sits far from both.
+ */
+const UNREAD_MARGIN_MIB = 250;
+
+test("100 GetHistory of a 10 MB session on a connection that reads nothing: memory stays bounded, the overflow is refused with 429", async () => {
+  const home = tempHome("crabtalk-wire-unread-");
+  homes.push(home);
+  writeBigSession(home, 10);
+  await using d = await startDaemon({ home, config: CONFIG });
+  const before = await settledRssMiB(d.proc.pid);
+  const socket = await connectPaused(d.socket);
+  const requests = Array.from({ length: 100 }, (_, i) =>
+    frame(clientMessage.encode({ getHistory: { session: 1 }, requestId: i + 1 })),
+  );
+  socket.write(Buffer.concat(requests));
+  const after = await settledRssMiB(d.proc.pid);
+  console.log(`daemon VmRSS ${before.toFixed(0)} MiB -> ${after.toFixed(0)} MiB with 100 unread history replies`);
+  expect(after - before).toBeLessThan(UNREAD_MARGIN_MIB);
+
+  // Every request is answered once the client reads: the few that fit, the rest with a 429 saying why.
+  const replies = await readReplies(socket, 100);
+  const histories = replies.filter((r) => r.msg === "history");
+  const refused = replies.filter((r) => r.msg === "error");
+  expect(histories.length).toBeGreaterThanOrEqual(1);
+  expect(histories.length).toBeLessThanOrEqual(3);
+  expect(histories.length + refused.length).toBe(100);
+  expect(histories[0]!.history!.messages.length).toBe(100);
+  for (const r of refused) {
+    expect(r.error!.code).toBe(429);
+    expect(r.error!.message).toContain("has not read");
+  }
+  expect(new Set(replies.map((r) => r.requestId)).size).toBe(100);
+  socket.destroy();
+  expect(await pingWorks(d)).toBe(true);
+}, 30_000);
+
+/**
+ * Margin for the partial-frames case: what may stay is the 64 MiB budget;
+ * measured +65 to +75 MiB. Unbounded, 40 such frames pinned +650 MiB.
+ */
+const PARTIAL_MARGIN_MIB = 160;
+
+test("40 connections each holding a 16 MiB frame minus one byte: the daemon holds at most its 64 MiB budget and closes the rest with 503", async () => {
+  await using d = await startDaemon({ config: CONFIG });
+  const before = await settledRssMiB(d.proc.pid);
+  const body = Buffer.alloc(MAX_FRAME_BYTES - 1, 0x41);
+  const header = Buffer.from(lengthPrefix(MAX_FRAME_BYTES));
+  const holders: { socket: NetSocket; closed: Promise<void>; isClosed: () => boolean; replies: Buffer[] }[] = [];
+  for (let i = 0; i < 40; i++) {
+    const socket = netConnect(d.socket);
+    socket.on("error", () => {});
+    await new Promise((r) => socket.once("connect", r));
+    let closed = false;
+    const replies: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => replies.push(chunk));
+    const closedPromise = new Promise<void>((r) => socket.once("close", () => r()));
+    void closedPromise.then(() => (closed = true));
+    socket.write(header);
+    // Sent in full (or refused) before the next connection starts, so the daemon sees them one by one.
+    await Promise.race([new Promise<void>((r) => socket.write(body, () => r())), closedPromise]);
+    holders.push({ socket, closed: closedPromise, isClosed: () => closed, replies });
+  }
+  const after = await settledRssMiB(d.proc.pid);
+  console.log(`daemon VmRSS ${before.toFixed(0)} MiB -> ${after.toFixed(0)} MiB with 40 nearly complete 16 MiB frames`);
+  expect(after - before).toBeLessThan(PARTIAL_MARGIN_MIB);
+
+  // The budget holds three such frames (16 MiB + 3 bytes each); every later connection is closed with a reason.
+  const refused = holders.filter((h) => h.isClosed());
+  expect(refused.length).toBeGreaterThanOrEqual(36);
+  const notice = new FrameReader().push(new Uint8Array(Buffer.concat(refused[0]!.replies)));
+  const error = serverMessage.decode(notice[0]!).error!;
+  expect(error.code).toBe(503);
+  expect(error.message).toContain("partly received frames");
+  expect(d.stderr()).toContain("partly received frames");
+  expect(await pingWorks(d)).toBe(true);
+
+  // Closing the holders gives the budget back: a whole 16 MiB frame is then read and answered.
+  for (const h of holders) h.socket.destroy();
+  await Promise.all(holders.map((h) => h.closed));
+  const whole = Buffer.concat([header, body, Buffer.from([0x41])]);
+  const sender = netConnect(d.socket);
+  await new Promise((r) => sender.once("connect", r));
+  const answer = await new Promise<ServerMessage>((resolve) => {
+    const reader = new FrameReader();
+    sender.on("data", (chunk: Buffer) => {
+      const [f] = reader.push(new Uint8Array(chunk));
+      if (f) resolve(serverMessage.decode(f));
+    });
+    sender.write(whole);
+  });
+  expect(answer.error!.code).toBe(400); // 16 MiB of 'A' is not a ClientMessage, but it was read whole
+  sender.destroy();
+}, 30_000);
+
+test("a frame dripped a byte at a time is dropped within client_stall_timeout_ms of its first byte; whole frames sent slowly are served", async () => {
+  await using d = await startDaemon({
+    config: `${CONFIG}`.replace("tcp = false\n", "tcp = false\nclient_stall_timeout_ms = 1500\n"),
+  });
+  const ping = (id: number) => frame(clientMessage.encode({ ping: {}, requestId: id }));
+  const drip = await rawConnect({ unix: d.socket });
+  const steady = await rawConnect({ unix: d.socket });
+  const started = Date.now();
+  drip.write(lengthPrefix(1000));
+  let pongs = 0;
+  // Every 300 ms: one more byte of the dripped frame, and one whole ping on the other connection.
+  for (let i = 1; i <= 15 && !drip.isClosed(); i++) {
+    await Bun.sleep(300);
+    drip.write(new Uint8Array([i]));
+    steady.write(ping(i));
+    if ((await steady.next())?.msg === "pong") pongs++;
+  }
+  const closedAfter = Date.now() - started;
+  expect(drip.isClosed()).toBe(true);
+  // The limit plus the sweep interval (a quarter of it) and scheduling slack; the drip would run 300 s.
+  expect(closedAfter).toBeLessThan(3500);
+  expect(d.stderr()).toContain("half-sent");
+  expect(steady.isClosed()).toBe(false);
+  expect(pongs).toBeGreaterThanOrEqual(4);
+  steady.close();
+}, 20_000);
