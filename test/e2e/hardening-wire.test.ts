@@ -15,7 +15,6 @@ import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { frame, lengthPrefix, rawConnect } from "../helpers/raw-socket.ts";
 
 const CONFIG = `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`;
-const MiB = 1024 * 1024;
 
 const homes: string[] = [];
 afterAll(() => {
@@ -105,8 +104,8 @@ function writeBigSession(home: string, mb: number): void {
 /**
  * Margin for the unread-replies case: what may stay is one 10 MB reply in
  * the queue and one waiting (20 MB encoded) plus heap the loads leave
- * behind; measured +35 to +45 MiB. Unbounded, the hundred replies pinned
- * +990 MiB. 250 MiB sits far from both.
+ * behind; measured +38 to +74 MiB. Unbounded, the hundred replies pinned
+ * +1,038 MiB. 250 MiB sits far from both.
  */
 const UNREAD_MARGIN_MIB = 250;
 
@@ -144,7 +143,7 @@ test("100 GetHistory of a 10 MB session on a connection that reads nothing: memo
 
 /**
  * Margin for the partial-frames case: what may stay is the 64 MiB budget;
- * measured +65 to +75 MiB. Unbounded, 40 such frames pinned +650 MiB.
+ * measured +49 to +68 MiB. Unbounded, 40 such frames pinned +647 MiB.
  */
 const PARTIAL_MARGIN_MIB = 160;
 
