@@ -14,6 +14,7 @@ import { FrameReader, encodeFrame } from "../../src/transport/framing.ts";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
+import { waitFor } from "../helpers/turn-kit.ts";
 
 setDefaultTimeout(90_000);
 
@@ -100,7 +101,8 @@ test("a frozen attached client is dropped with 408, never slows the turn, and re
   })();
   const stderr = child.stderr.getReader();
   expect(new TextDecoder().decode((await stderr.read()).value)).toContain("sent");
-  await Bun.sleep(300); // the attach is processed; its subscription is in place
+  // The daemon answers an attach with AttachedMsg once its subscription is in place.
+  await waitFor(() => replies.some((r) => r.attached), 10_000, "the frozen client's AttachedMsg");
   child.kill("SIGSTOP");
   try {
     const watcher = await d.client();
@@ -121,8 +123,7 @@ test("a frozen attached client is dropped with 408, never slows the turn, and re
     expect(all.map((e) => JSON.stringify(e))).toEqual(turn.map((e) => JSON.stringify(e)));
 
     child.kill("SIGCONT");
-    const deadline = Date.now() + 30_000;
-    while (!replies.some((r) => r.error) && Date.now() < deadline) await Bun.sleep(50);
+    await waitFor(() => replies.some((r) => r.error), 30_000, "the thawed client's ErrorMsg (408)");
     const error = replies.find((r) => r.error)?.error;
     expect(error?.code).toBe(408);
     const got = replies.filter((r) => r.stream).map((r) => r.stream!);

@@ -10,6 +10,7 @@ import { CrabtalkClient } from "../../src/client/client.ts";
 import { clientMessage } from "../../src/protocol/codec.ts";
 import { binaryPath, startDaemon, runCli, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { frame, lengthPrefix, rawConnect } from "../helpers/raw-socket.ts";
+import { waitFor } from "../helpers/turn-kit.ts";
 
 async function pingWorks(d: DaemonHandle): Promise<boolean> {
   const c = await d.client();
@@ -92,7 +93,7 @@ describe("transports", () => {
     const bytes = frame(clientMessage.encode({ ping: {}, requestId: 7 }));
     for (const byte of bytes) {
       conn.write(new Uint8Array([byte]));
-      await Bun.sleep(1);
+      await Bun.sleep(1); // the scenario: separate writes, so the daemon reads separate chunks
     }
     expect((await conn.next())!.requestId).toBe(7);
     conn.close();
@@ -185,8 +186,18 @@ describe("bad input", () => {
     const conn = await rawConnect({ unix: d.socket });
     conn.write(new Uint8Array([...lengthPrefix(100), 1, 2, 3]));
     conn.close();
-    await Bun.sleep(50);
-    expect(await pingWorks(d)).toBe(true);
+    // The daemon has let go of the closed connection: only the asker's own is left.
+    const c = await d.client();
+    try {
+      await waitFor(
+        async () => Number((await c.request({ status: {} })).status!.connections) === 1,
+        10_000,
+        "the daemon to count only the asking connection",
+      );
+      expect((await c.request({ ping: {} })).msg).toBe("pong");
+    } finally {
+      c.close();
+    }
     expect(d.proc.exitCode).toBeNull();
   });
 });
@@ -233,10 +244,9 @@ describe("lifecycle", () => {
   test("SIGHUP is reserved for reload: the daemon logs it and keeps serving", async () => {
     await using d = await startDaemon();
     d.proc.kill("SIGHUP");
-    await Bun.sleep(200);
+    await waitFor(() => d.stderr().includes("SIGHUP"), 10_000, "the daemon to log the SIGHUP");
     expect(d.proc.exitCode).toBeNull();
     expect(await pingWorks(d)).toBe(true);
-    expect(d.stderr()).toContain("SIGHUP");
   });
 
   test("a bad config is refused with file, line and fix, exit 1", async () => {
@@ -269,18 +279,26 @@ describe("lifecycle", () => {
       stderr: "ignore",
     });
     let seen = "";
-    const reading = (async () => {
+    void (async () => {
       const decoder = new TextDecoder();
-      for await (const chunk of follower.stdout) {
-        seen += decoder.decode(chunk);
-        if (seen.includes("SIGHUP")) return;
-      }
+      for await (const chunk of follower.stdout) seen += decoder.decode(chunk);
     })();
-    await Bun.sleep(400);
-    d.proc.kill("SIGHUP"); // the daemon logs one line about it
-    await Promise.race([reading, Bun.sleep(5000)]);
-    follower.kill();
-    expect(seen).toContain("SIGHUP");
+    // When the follower is ready to see new lines cannot be observed from outside, so the daemon is
+    // made to log a line (one per SIGHUP) every 200 ms until the follower prints one.
+    try {
+      await waitFor(
+        async () => {
+          if (seen.includes("SIGHUP")) return true;
+          d.proc.kill("SIGHUP");
+          await Bun.sleep(200);
+          return seen.includes("SIGHUP");
+        },
+        10_000,
+        "`crabtalk logs -f` to print a line the daemon logged after it started",
+      );
+    } finally {
+      follower.kill();
+    }
     expect(seen).not.toContain("listening on"); // -n 0: nothing from before
   });
 
@@ -318,7 +336,7 @@ describe("connection limits", () => {
     const bytes = frame(clientMessage.encode({ ping: {}, requestId: 3 }));
     const prompt = await rawConnect({ unix: d.socket });
     prompt.write(bytes.subarray(0, 3));
-    await Bun.sleep(200);
+    await Bun.sleep(200); // the scenario: a pause well inside the 600 ms stall timeout
     prompt.write(bytes.subarray(3));
     expect((await prompt.next())!.requestId).toBe(3);
     prompt.close();

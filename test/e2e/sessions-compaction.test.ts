@@ -13,6 +13,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonError, type CrabtalkClient } from "../../src/client/client.ts";
 import type { AgentEvent } from "../../src/protocol/gen/crabtalk.ts";
+import { requestsDispatched } from "../helpers/barrier.ts";
 import { errorReply, FakeProvider, sseReply, type RecordedRequest } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { runCli, startDaemon, tempHome } from "../helpers/daemon.ts";
@@ -112,7 +113,7 @@ test("by threshold: the summary replaces the old messages for the model, the fil
   await using d = await startDaemon({ home, config: CONFIG(fake.url) });
   const c = await d.client();
   const sub = subscribe(c);
-  await Bun.sleep(50); // the subscription is registered before the turns start
+  await requestsDispatched(c); // the subscription is registered before the turns start
 
   const t1 = await streamTurn(c, { content: "I like tea" });
   const id = sessionOf(t1);

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { startDaemon, tempHome } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { streamTurn, textOf, turnConfig, endOf } from "../helpers/turn-kit.ts";
+import type { StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
+import { endOf, kinds, streamTurn, textOf, turnConfig, waitFor } from "../helpers/turn-kit.ts";
 
 test("SIGTERM lets a running turn finish, saves it, and leaves no runtime files", async () => {
   await using fake = await FakeProvider.start();
@@ -24,11 +25,19 @@ test("SIGTERM lets a running turn finish, saves it, and leaves no runtime files"
   const home = tempHome();
   const d = await startDaemon({ home, config: turnConfig(fake.url, "", "shutdown_grace_ms = 10000") });
   const client = await d.client();
-  const turn = streamTurn(client, { content: "go slowly" });
-  await fake.waitForRequests(1);
-  await Bun.sleep(150);
-  const exited = d.stop("SIGTERM");
-  const events = await turn;
+  // SIGTERM once the client holds the first text delta, so the turn is mid-stream when it lands.
+  const events: StreamEvent[] = [];
+  let exited: Promise<number> | undefined;
+  let loggedBeforeEnd = false;
+  for await (const reply of client.stream({ stream: { agent: "crab", content: "go slowly" } })) {
+    if (!reply.stream) continue;
+    events.push(reply.stream);
+    if (reply.stream.chunk && !exited) exited = d.stop("SIGTERM");
+    if (reply.stream.end) loggedBeforeEnd = d.stderr().includes("shutting down (SIGTERM)");
+  }
+  if (!exited) throw new Error(`the turn ended without streaming any text: ${kinds(events).join(",")}`);
+  // The daemon was already shutting down when the turn ended: the turn ran on through it.
+  expect(loggedBeforeEnd).toBe(true);
   expect(endOf(events).stopReason).toBe("stop");
   expect(textOf(events)).toBe("a slow and careful answer that takes a while");
   expect(await exited).toBe(0);
@@ -49,8 +58,9 @@ test("a turn that outlives the grace period is cancelled, recorded as aborted, a
   const started = Date.now();
   expect(await d.stop("SIGTERM")).toBe(0);
   expect(Date.now() - started).toBeLessThan(8000);
-  const events = await turn.catch(() => [] as Awaited<typeof turn>);
-  if (events.length > 0) expect(endOf(events).stopReason).toBe("aborted");
+  // The requester hears how its turn ended before the daemon goes away.
+  const events = await turn;
+  expect(endOf(events).stopReason).toBe("aborted");
   expect(existsSync(join(home, "crabtalk.sock"))).toBe(false);
   const file = readdirSync(join(home, "sessions")).find((f) => f.endsWith(".jsonl"))!;
   expect(readFileSync(join(home, "sessions", file), "utf8")).toContain('"stopReason":"aborted"');
@@ -66,7 +76,7 @@ test("a second SIGTERM during the grace period exits at once with 1, still remov
   void streamTurn(client, { content: "never answered" }).catch(() => []);
   await fake.waitForRequests(1);
   d.proc.kill("SIGTERM");
-  await Bun.sleep(300);
+  await waitFor(() => d.stderr().includes("shutting down (SIGTERM)"), 10_000, "the daemon to log its shutdown");
   expect(d.proc.exitCode).toBeNull(); // still in its grace period
   const started = Date.now();
   expect(await d.stop("SIGTERM")).toBe(1);

@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { DaemonError } from "../../src/client/client.ts";
+import { ErrorCode } from "../../src/protocol/errors.ts";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { requestsDispatched } from "../helpers/barrier.ts";
 import { FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { endOf, lastUserText, sessionOf, streamTurn, turnConfig, waitFor } from "../helpers/turn-kit.ts";
@@ -46,17 +48,24 @@ test("kill answers the requester of a queued turn instead of leaving it waiting 
     (events) => ({ ok: true as const, events }),
     (err: unknown) => ({ ok: false as const, err }),
   );
-  await Bun.sleep(100);
+  // The queued turn is in the session's queue before the kill is read (see requestsDispatched): the
+  // session is in memory, so queueing a turn on it waits on no I/O.
+  await requestsDispatched(second);
 
   const killer = await d.client();
   await killer.request({ kill: { session } });
 
   expect(endOf(await running).stopReason).toBe("aborted");
+  // A deadline, not an ordering sleep: the bug this guards against is a requester left waiting forever.
   const outcome = await Promise.race([queued, Bun.sleep(3000).then(() => "still waiting" as const)]);
-  expect(outcome).not.toBe("still waiting");
-  if (outcome === "still waiting") return;
+  if (outcome === "still waiting") throw new Error("the queued turn's requester heard nothing 3 s after the kill");
   expect(outcome.ok).toBe(false);
-  if (!outcome.ok) expect(outcome.err).toBeInstanceOf(DaemonError);
+  if (outcome.ok) throw new Error(`the queued turn ran after the kill: ${JSON.stringify(outcome.events.at(-1))}`);
+  expect(outcome.err).toBeInstanceOf(DaemonError);
+  expect((outcome.err as DaemonError).code).toBe(ErrorCode.Conflict);
+  expect((outcome.err as DaemonError).message).toContain("killed");
+  // Nothing of the queued turn reached the model.
+  expect(fake.requests.some((r) => lastUserText(r) === "after the held one")).toBe(false);
 
   // The session stays usable.
   const again = await streamTurn(killer, { content: "once more", session });

@@ -47,8 +47,9 @@ const reply = (turn: Parameters<typeof openaiSse>[0]) => sseReply(openaiSse({ mo
 describe("concurrent tool calls", () => {
   test("two calls that each wait for the other both finish; results reach the model in call order; event shapes", async () => {
     // Each call writes its marker and waits (at most 10 s) for the other's: run one after the other, the first would time out.
+    // Each first sleeps 0.3 s, so the duration the daemon reports has a known floor.
     const meet = (mine: string, other: string, out: string) =>
-      `touch ${mine}; i=0; while [ ! -e ${other} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; [ -e ${other} ] && echo ${out} || { echo "${other} never appeared"; exit 3; }`;
+      `sleep 0.3; touch ${mine}; i=0; while [ ! -e ${other} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; [ -e ${other} ] && echo ${out} || { echo "${other} never appeared"; exit 3; }`;
     const calls = [
       { id: "call_a", name: "bash", args: { command: meet("a.marker", "b.marker", "A-saw-B") } },
       { id: "call_b", name: "bash", args: { command: meet("b.marker", "a.marker", "B-saw-A") } },
@@ -86,11 +87,20 @@ describe("concurrent tool calls", () => {
     expect(JSON.parse(start.calls[0]!.arguments)).toEqual(calls[0]!.args);
 
     const results = events.filter((e) => e.toolResult).map((e) => e.toolResult!);
+    // The trace on disk records the same durations the client was sent.
+    const traced = new Map<string, number>();
+    for (const line of readFileSync(join(d.home, "sessions", `${sessionOf(events)}.jsonl`), "utf8").split("\n")) {
+      if (!line) continue;
+      const record = JSON.parse(line) as { event?: { type: string; data?: { callId?: string; durationMs?: number } } };
+      if (record.event?.type === "toolResult") traced.set(record.event.data!.callId!, record.event.data!.durationMs!);
+    }
     for (const r of results) {
       expect(r.isError).toBe(false);
       expect(r.name).toBe("bash");
-      expect(Number(r.durationMs)).toBeGreaterThanOrEqual(0);
-      expect(Number(r.durationMs)).toBeLessThan(10_000);
+      // At least the 0.3 s sleep; far below the 10 s either call would take if they ran one after the other.
+      expect(Number(r.durationMs)).toBeGreaterThanOrEqual(300);
+      expect(Number(r.durationMs)).toBeLessThan(5_000);
+      expect(traced.get(r.callId)).toBe(Number(r.durationMs));
     }
     expect(results.map((r) => r.callId).sort()).toEqual(["call_a", "call_b"]);
     expect(results.find((r) => r.callId === "call_a")!.output).toContain("A-saw-B");
