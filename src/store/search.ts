@@ -11,6 +11,12 @@
  * query (about a second per few hundred MB, dominated by JSON parsing),
  * which suits an interactive "search my past sessions" command and adds no
  * write cost or second source of truth to every append.
+ *
+ * Fairness: the daemon has one event loop, so a search hands it back every
+ * SLICE_MS of work (pings, other clients and running turns go on during a
+ * long search), and queries are capped (MAX_QUERY_CHARS, MAX_QUERY_TERMS)
+ * before any work is done: tokenizing a 12 MB query alone held the loop for
+ * seconds, and every query term costs a lookup per word of the corpus.
  */
 import type { Message } from "../provider/types.ts";
 import type { SearchHit, SearchOptions, SessionPage, ListOptions, StoredRecord } from "./types.ts";
@@ -31,6 +37,42 @@ const STOPWORDS = new Set(
 );
 
 const WORD = /[\p{L}\p{N}_]+/gu;
+
+/** About 150 words: far more than anyone types into a search box, and cheap to tokenize. */
+export const MAX_QUERY_CHARS = 1000;
+/** Distinct terms after stopwords; more says "this is a pasted document", not a query. */
+export const MAX_QUERY_TERMS = 32;
+/** Longest stretch of search work between visits to the event loop: a ping waits at most about this long. */
+const SLICE_MS = 10;
+
+/** A query refused before searching; `code` 400 makes it a bad-request error on the wire. */
+export class SearchQueryError extends Error {
+  readonly code = 400;
+}
+
+/** The distinct query terms, or a SearchQueryError saying what limit the query broke and what to do. */
+export function queryTerms(query: string): string[] {
+  if (query.length > MAX_QUERY_CHARS)
+    throw new SearchQueryError(
+      `search query is ${query.length} characters, over the ${MAX_QUERY_CHARS}-character limit; search for a few distinctive words instead`,
+    );
+  const terms = [...new Set(tokenize(query).map((t) => t.term))];
+  if (terms.length > MAX_QUERY_TERMS)
+    throw new SearchQueryError(
+      `search query has ${terms.length} distinct words, over the ${MAX_QUERY_TERMS}-word limit; search for a few distinctive words instead`,
+    );
+  return terms;
+}
+
+/** Hands the event loop back once SLICE_MS of work has passed since the last time. */
+function slicer(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    since = performance.now();
+  };
+}
 
 export interface Token {
   term: string;
@@ -78,13 +120,16 @@ interface Doc {
   ts: number;
 }
 
+/** Pauses (see slicer) between records, not documents: most records are turn events that are parsed and skipped. */
 async function* documents(
   source: SearchSource,
   sessions: readonly { id: number; agent: string }[],
+  pause: () => Promise<void>,
 ): AsyncGenerator<Doc> {
   for (const s of sessions) {
     try {
       for await (const r of source.records(s.id)) {
+        await pause();
         if (r.kind !== "message") continue;
         const m: Message = r.message;
         if ((m.role === "user" || m.role === "assistant") && typeof m.content === "string" && m.content.length > 0) {
@@ -103,8 +148,9 @@ export async function searchSessions(
   opts: SearchOptions = {},
 ): Promise<SearchHit[]> {
   const limit = Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT));
-  const terms = [...new Set(tokenize(query).map((t) => t.term))];
+  const terms = queryTerms(query);
   if (terms.length === 0) return [];
+  const pause = slicer();
   const { sessions } = await source.list({ offset: 0, limit: Number.MAX_SAFE_INTEGER });
 
   // Pass 1: corpus statistics for the query terms only.
@@ -112,7 +158,7 @@ export async function searchSessions(
   let docs = 0;
   let totalLength = 0;
   const df = new Map<string, number>(terms.map((t) => [t, 0]));
-  for await (const d of documents(source, sessions)) {
+  for await (const d of documents(source, sessions, pause)) {
     const { length, tf } = termCounts(d.text, wanted);
     docs++;
     totalLength += length;
@@ -125,7 +171,7 @@ export async function searchSessions(
 
   // Pass 2: score, keep the best `limit` (kept sorted, best first).
   const best: { doc: Doc; score: number }[] = [];
-  for await (const d of documents(source, sessions)) {
+  for await (const d of documents(source, sessions, pause)) {
     const { length, tf } = termCounts(d.text, wanted);
     if (tf.size === 0) continue;
     let score = 0;

@@ -6,8 +6,12 @@
  * not stall pings (item 14).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { CrabtalkClient } from "../../src/client/client.ts";
+import { DaemonError } from "../../src/client/errors.ts";
+import { MAX_QUERY_CHARS } from "../../src/store/search.ts";
+import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { endOf, sessionOf, streamTurn, textOf, toolResultsOf, turnConfig } from "../helpers/turn-kit.ts";
@@ -93,3 +97,92 @@ describe("item 11: bash's timeout kills children that left the process group", (
     expect(isGone(pid)).toBe(true);
   });
 });
+
+describe("item 14: search cannot stall the daemon", () => {
+  /** Pings on their own connection until `until` settles; resolves with the slowest round trip in ms. */
+  async function pingWhile(home: string, until: Promise<unknown>): Promise<{ worst: number; count: number }> {
+    const c = await CrabtalkClient.connect({ home });
+    let done = false;
+    const stop = () => {
+      done = true;
+    };
+    void until.then(stop, stop);
+    let worst = 0;
+    let count = 0;
+    try {
+      while (!done) {
+        const t0 = performance.now();
+        await c.request({ ping: {} });
+        worst = Math.max(worst, performance.now() - t0);
+        count++;
+      }
+    } finally {
+      c.close();
+    }
+    return { worst, count };
+  }
+
+  test("a 12 MB query is refused at once with a 400 that says what to do; pings keep answering", async () => {
+    const c = await d.client();
+    const query = "word ".repeat((12 * 1024 * 1024) / 5);
+    const t0 = performance.now();
+    const search = c.request({ searchSessions: { query, limit: 10 } });
+    const pings = pingWhile(
+      d.home,
+      search.catch(() => undefined),
+    );
+    const err = await search.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const tookMs = performance.now() - t0;
+    c.close();
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe(400);
+    expect((err as DaemonError).message).toContain(
+      `search query is ${query.length} characters, over the ${MAX_QUERY_CHARS}-character limit`,
+    );
+    // Generous: the frame itself is 12 MB; before the cap the daemon spent about 5 s on it.
+    expect(tookMs).toBeLessThan(2000);
+    expect((await pings).worst).toBeLessThan(1000);
+  });
+
+  test("pings answer promptly during a search of a large corpus", async () => {
+    const home = tempHome();
+    writeCorpus(home, 300);
+    await using big = await startDaemon({ home, config: turnConfig(fake.url, "") });
+    const c = await big.client();
+    // 32 terms, the most a query may have: every word of the corpus is looked up against all of them.
+    const query = Array.from({ length: 31 }, (_, i) => `term${i}`).join(" ");
+    const t0 = performance.now();
+    const search = c.request({ searchSessions: { query: `${query} needle`, limit: 5 } });
+    const pings = pingWhile(home, search);
+    const reply = await search;
+    const tookMs = performance.now() - t0;
+    c.close();
+    const { worst, count } = await pings;
+    rmSync(home, { recursive: true, force: true });
+    expect(reply.searchResults!.hits.length).toBe(5);
+    expect(reply.searchResults!.hits[0]!.snippet).toContain("needle");
+    // The search must take long enough for the measure to mean something; pings must interleave throughout.
+    expect(tookMs).toBeGreaterThan(100);
+    expect(count).toBeGreaterThan(3);
+    expect(worst).toBeLessThan(250);
+  });
+});
+
+/** `n` sessions of 12 messages of about 2,000 characters each, in the JSONL store's layout; every 50th mentions "needle". */
+function writeCorpus(home: string, n: number): void {
+  const dir = join(home, "sessions");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const filler = Array.from({ length: 300 }, (_, i) => `term${i % 40} filler${i}`).join(" ");
+  for (let id = 1; id <= n; id++) {
+    const lines = [JSON.stringify({ ts: id, kind: "meta", v: 1, id, agent: "crab", createdBy: "cli", createdAt: id })];
+    for (let m = 0; m < 12; m++) {
+      const content = id % 50 === 0 && m === 0 ? `the needle is here ${filler}` : filler;
+      const role = m % 2 === 0 ? "user" : "assistant";
+      lines.push(JSON.stringify({ ts: id + m, kind: "message", message: { role, content, timestamp: id + m } }));
+    }
+    writeFileSync(join(dir, `${id}.jsonl`), `${lines.join("\n")}\n`, { mode: 0o600 });
+  }
+}
