@@ -7,7 +7,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-const BENCHES = ["core.ts", "provider-normalize.ts", "turn-latency.ts", "replay.ts", "resume.ts", "store.ts"];
+const BENCHES = [
+  "core.ts",
+  "provider-normalize.ts",
+  "turn-latency.ts",
+  "replay.ts",
+  "resume.ts",
+  "store.ts",
+  "idle-sessions-rss.ts",
+];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const file of BENCHES) {

@@ -1,0 +1,127 @@
+/**
+ * Idle memory of a daemon whose home holds 1,000 sessions, `bun
+ * bench/idle-sessions-rss.ts`: the compiled binary (dist/crabtalk or
+ * $CRABTALK_BIN) on a home of 1,000 session files (about 30 MB of message
+ * text, 8 KB of it in each first user message, where titles come from),
+ * against a daemon on an empty home started in the same run as the
+ * baseline. Measured after one listing (every file indexed, 50 rows sent)
+ * and again after listing every page.
+ *
+ * Listing must keep a summary per session, not its messages. Freed heap
+ * goes back to the system only at a later collection (measured: +25 MB
+ * right after listing, +8 MB a second later, +5 MB after about 11 s), so
+ * both daemons are sampled side by side every 500 ms for 13 s (SOAK_MS)
+ * and the lowest sample of each is what the daemon keeps; the median shows
+ * how much garbage the soak saw.
+ *
+ * Prints, per phase: VmRSS median and lowest for each daemon, the growth
+ * over the baseline and the ratio to it, and listing times. Exits 1 when
+ * the growth passes RSS_MARGIN_MB (this was the check of
+ * test/e2e/sessions-scale.test.ts before it moved here).
+ */
+import { readFileSync, rmSync } from "node:fs";
+import type { CrabtalkClient } from "../src/client/client.ts";
+import { startDaemon, tempHome } from "../test/helpers/daemon.ts";
+import { SCALE_CONFIG, writeSessions } from "../test/helpers/scale-sessions.ts";
+import { median, printTable } from "./stats.ts";
+
+const SESSIONS = 1000;
+const SOAK_MS = Number(process.env.SOAK_MS ?? 13_000);
+const SAMPLE_EVERY_MS = 500;
+/**
+ * Allowed VmRSS growth over the empty home's, lowest samples. What must
+ * stay: a summary per session (under 1 kB with its title, ~1 MB for 1,000)
+ * plus heap the indexing burst leaves behind; measured +4 MB after one
+ * listing and +5 to +6 MB after every page. What must not: holding the
+ * 30 MB of messages, or titles that pin their 8 KB first messages
+ * (measured +11.7 MB before titles were copied out). 9 MB sits between.
+ */
+const RSS_MARGIN_MB = 9;
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status (Linux only)`);
+  return Number(m[1]);
+}
+
+/** VmRSS samples of each pid, side by side, for SOAK_MS. */
+async function soak(pids: number[]): Promise<number[][]> {
+  const samples = pids.map((): number[] => []);
+  for (const end = Date.now() + SOAK_MS; Date.now() < end; await Bun.sleep(SAMPLE_EVERY_MS)) {
+    for (const [i, pid] of pids.entries()) samples[i]!.push(rssKb(pid));
+  }
+  return samples;
+}
+
+/** Every page of the listing; returns the time of each request in ms. */
+async function listEveryPage(c: CrabtalkClient, limit: number, agent?: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let offset = 0; ; offset += limit) {
+    const t = performance.now();
+    const page = (await c.request({ sessions: { offset, limit, agent } })).sessions!;
+    times.push(performance.now() - t);
+    if (page.sessions.length < limit) return times;
+  }
+}
+
+const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+const msText = (x: number) => `${x.toFixed(1)} ms`;
+
+const emptyHome = tempHome("crabtalk-bench-rss-empty-");
+const fullHome = tempHome("crabtalk-bench-rss-full-");
+const over: string[] = [];
+try {
+  writeSessions(fullHome, { sessions: SESSIONS, messagesPerSession: 12, messageChars: 2000, firstMessageChars: 8000 });
+  await using empty = await startDaemon({ home: emptyHome, config: SCALE_CONFIG });
+  await using full = await startDaemon({ home: fullHome, config: SCALE_CONFIG });
+  const pids = [empty.proc.pid, full.proc.pid];
+  const e = await empty.client();
+  const f = await full.client();
+
+  async function phase(title: string, listing: [string, string][]): Promise<void> {
+    const [emptyKb, fullKb] = await soak(pids);
+    const emptyLow = Math.min(...emptyKb!);
+    const fullLow = Math.min(...fullKb!);
+    const growthMb = (fullLow - emptyLow) / 1024;
+    if (growthMb >= RSS_MARGIN_MB)
+      over.push(`${title}: +${growthMb.toFixed(1)} MB over the empty home (margin ${RSS_MARGIN_MB} MB)`);
+    printTable(title, [
+      ...listing,
+      [`empty home VmRSS, median / lowest of ${emptyKb!.length}`, `${mb(median(emptyKb!))} / ${mb(emptyLow)}`],
+      [`1,000 sessions VmRSS, median / lowest of ${fullKb!.length}`, `${mb(median(fullKb!))} / ${mb(fullLow)}`],
+      ["growth over the empty home (lowest)", `+${growthMb.toFixed(1)} MB (margin ${RSS_MARGIN_MB} MB)`],
+      ["ratio to the empty home (lowest)", `${(fullLow / emptyLow).toFixed(2)}×`],
+    ]);
+  }
+
+  // One listing: every file is indexed, but only 50 rows leave the daemon.
+  let t = performance.now();
+  await e.request({ sessions: {} });
+  const emptyFirstMs = performance.now() - t;
+  t = performance.now();
+  const first = (await f.request({ sessions: {} })).sessions!;
+  const fullFirstMs = performance.now() - t;
+  if (Number(first.total) !== SESSIONS) throw new Error(`listed ${first.total} sessions, wrote ${SESSIONS}`);
+  await phase("after one listing (first page)", [
+    ["first listing, empty home", msText(emptyFirstMs)],
+    ["first listing, 1,000 sessions (indexes every file)", msText(fullFirstMs)],
+  ]);
+
+  const pages = await listEveryPage(f, 100);
+  const filtered = await listEveryPage(f, 64, "other");
+  await phase("after listing every page", [
+    [`page of 100, median of ${pages.length}`, msText(median(pages))],
+    [`page of 64 for one agent, median of ${filtered.length}`, msText(median(filtered))],
+  ]);
+  e.close();
+  f.close();
+} finally {
+  rmSync(emptyHome, { recursive: true, force: true });
+  rmSync(fullHome, { recursive: true, force: true });
+}
+if (over.length > 0) {
+  console.error(
+    `idle memory over the margin: ${over.join("; ")}. Listing may be keeping messages or whole first messages per session.`,
+  );
+  process.exit(1);
+}
