@@ -5,7 +5,8 @@
  * interface per message describing the decoded shape.
  *
  * Decoded shape (see src/protocol/codec.ts): camelCase names; uint64 as
- * number; scalars and repeated fields always present (proto3 defaults);
+ * number, except uint64 request ids (`request_id`), which are
+ * `number | bigint` (exact; see src/protocol/request-id.ts); scalars and repeated fields always present (proto3 defaults);
  * message fields, oneof members and proto3 `optional` fields present only when
  * set; each oneof also gets a string discriminator naming the member that is
  * set (e.g. `msg: "ping"`).
@@ -38,6 +39,7 @@ const SCALARS: Record<string, string> = {
 };
 
 function fieldType(field: protobuf.Field): string {
+  if (field.name === "requestId" && field.type === "uint64") return "number | bigint";
   if (field instanceof protobuf.MapField) {
     const valueType = SCALARS[field.type] ?? field.type;
     return `Record<string, ${valueType}>`;

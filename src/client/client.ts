@@ -16,6 +16,7 @@
  */
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
+import type { RequestId } from "../protocol/request-id.ts";
 import { connectFramed, type FramedConnection } from "../transport/socket.ts";
 import { EventStream } from "../util/event-stream.ts";
 import { DaemonError, DaemonNotRunning, Disconnected } from "./errors.ts";
@@ -38,7 +39,7 @@ function isTerminal(request: Request, reply: ServerMessage): boolean {
 
 export class CrabtalkClient {
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<RequestId, Pending>();
   private closed = false;
 
   private constructor(private readonly conn: FramedConnection) {}

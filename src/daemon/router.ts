@@ -15,6 +15,7 @@
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
 import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
+import type { RequestId } from "../protocol/request-id.ts";
 import {
   ConnectionClosed,
   FrameTooLarge,
@@ -31,7 +32,7 @@ export type RequestKind = NonNullable<ClientMessage["msg"]>;
 
 export interface RequestContext {
   conn: FramedConnection;
-  requestId: number | undefined;
+  requestId: RequestId | undefined;
   /** Aborted when the client disconnects or unsubscribes this stream. */
   signal: AbortSignal;
 }
@@ -61,7 +62,7 @@ function isStream(result: HandlerResult): result is AsyncIterable<Reply> {
 export class ConnectionRouter {
   private serial: Promise<void> = Promise.resolve();
   private serialBacklog = 0;
-  private readonly inFlight = new Map<number, AbortController>();
+  private readonly inFlight = new Map<RequestId, AbortController>();
   /** Control requests without a request id, running now: not in inFlight, but they pin a reply each. */
   private untracked = 0;
   private readonly connectionAbort = new AbortController();
@@ -177,7 +178,7 @@ export class ConnectionRouter {
     this.serial = this.serial.then(() => this.run(kind, request, undefined)).finally(() => this.serialBacklog--);
   }
 
-  private async run(kind: RequestKind, request: ClientMessage, requestId: number | undefined): Promise<void> {
+  private async run(kind: RequestKind, request: ClientMessage, requestId: RequestId | undefined): Promise<void> {
     const controller = new AbortController();
     if (requestId !== undefined) this.inFlight.set(requestId, controller);
     // Forwarded by hand, not AbortSignal.any: Bun keeps every composite of a live source that has a listener, so a long-lived connection leaked one per stream.
@@ -228,7 +229,7 @@ export class ConnectionRouter {
    * bytes stay within the connection's bound, else the request fails with 429
    * (UnreadBacklog), so a peer that asks without reading cannot pin memory.
    */
-  private send(requestId: number | undefined, reply: Reply, bounded = true): Promise<void> {
+  private send(requestId: RequestId | undefined, reply: Reply, bounded = true): Promise<void> {
     const message = requestId === undefined ? reply : { ...reply, requestId };
     const payload = serverMessage.encode(message);
     if (payload.byteLength > MAX_FRAME_BYTES) {
@@ -243,7 +244,7 @@ export class ConnectionRouter {
   }
 
   /** Fire-and-forget reply for protocol errors; never waits on a stalled peer. */
-  private reply(requestId: number | undefined, reply: Reply): void {
+  private reply(requestId: RequestId | undefined, reply: Reply): void {
     // offer, not send: a peer that writes garbage without reading would otherwise pin one waiting frame per bad frame.
     const message = requestId === undefined ? reply : { ...reply, requestId };
     this.conn.offer(serverMessage.encode(message));

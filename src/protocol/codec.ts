@@ -3,7 +3,9 @@
  * descriptors in ./gen (protobufjs reflection, no .proto parser at run time).
  *
  * Decoded messages are plain objects in the shape the generated interfaces
- * describe: uint64 as number (session ids and counters stay far below 2^53),
+ * describe: uint64 as number (session ids and counters stay far below 2^53)
+ * except request ids, which are the client's to choose and stay exact
+ * (RequestId: a number when safe, a bigint above; see request-id.ts),
  * proto3 defaults filled in, oneof discriminators set. Encoding accepts the
  * same shape with any field left out (`Init<T>`).
  */
@@ -12,6 +14,7 @@ import { descriptor as clientDescriptor } from "./gen/crabtalk.ts";
 import type { ClientMessage, ServerMessage } from "./gen/crabtalk.ts";
 import { descriptor as extDescriptor } from "./gen/ext.ts";
 import type { ExtRequest, ExtResponse } from "./gen/ext.ts";
+import { exactRequestIds, type RequestIdPath, requestIdsForWire } from "./request-id.ts";
 
 // uint64 as plain numbers instead of Long objects: every 64-bit value on this
 // wire is an id, a count or a timestamp in milliseconds.
@@ -35,27 +38,39 @@ const TO_OBJECT: protobuf.IConversionOptions = {
   arrays: true,
 };
 
-function codec<In, Out>(root: protobuf.Root, name: string) {
+function codec<In, Out>(root: protobuf.Root, name: string, requestIds: readonly RequestIdPath[] = []) {
   const type = root.lookupType(name);
   return {
     type,
+    /** Throws RangeError for a request id that is not a uint64 (or a number that already lost digits). */
     encode(message: Init<In>): Uint8Array {
-      return type.encode(message as Record<string, unknown>).finish();
+      return type.encode(requestIdsForWire(message, requestIds) as Record<string, unknown>).finish();
     },
     /** Throws on bytes that are not a valid message of this type. */
     decode(bytes: Uint8Array): Out {
-      return type.toObject(type.decode(bytes), TO_OBJECT) as Out;
+      const decoded = type.toObject(type.decode(bytes), TO_OBJECT);
+      exactRequestIds(decoded, bytes, requestIds);
+      return decoded as Out;
     },
   };
 }
+
+/** ClientMessage.request_id (100), Unsubscribe.request_id (ClientMessage field 31, then 1), ServerMessage.request_id (100). */
+const REQUEST_ID: RequestIdPath = { props: ["requestId"], fields: [100] };
+const UNSUBSCRIBED_ID: RequestIdPath = { props: ["unsubscribe", "requestId"], fields: [31, 1] };
 
 const clientRoot = protobuf.Root.fromJSON(clientDescriptor as unknown as protobuf.INamespace);
 const extRoot = protobuf.Root.fromJSON(extDescriptor as unknown as protobuf.INamespace);
 
 /** Client to daemon. */
-export const clientMessage = codec<ClientMessage, ClientMessage>(clientRoot, "crabtalk.protocol.ClientMessage");
+export const clientMessage = codec<ClientMessage, ClientMessage>(clientRoot, "crabtalk.protocol.ClientMessage", [
+  REQUEST_ID,
+  UNSUBSCRIBED_ID,
+]);
 /** Daemon to client. */
-export const serverMessage = codec<ServerMessage, ServerMessage>(clientRoot, "crabtalk.protocol.ServerMessage");
+export const serverMessage = codec<ServerMessage, ServerMessage>(clientRoot, "crabtalk.protocol.ServerMessage", [
+  REQUEST_ID,
+]);
 /** Daemon to extension. */
 export const extRequest = codec<ExtRequest, ExtRequest>(extRoot, "crabtalk.ext.ExtRequest");
 /** Extension to daemon. */

@@ -225,3 +225,58 @@ test("a frame dripped a byte at a time is dropped within client_stall_timeout_ms
   expect(pongs).toBeGreaterThanOrEqual(4);
   steady.close();
 }, 20_000);
+
+/** A uint64 as protobuf varint bytes, written independently of the codec. */
+function varint(value: bigint): number[] {
+  const out: number[] = [];
+  do {
+    const low = Number(value & 0x7fn);
+    value >>= 7n;
+    out.push(value > 0n ? low | 0x80 : low);
+  } while (value > 0n);
+  return out;
+}
+
+/** The raw bytes of top-level varint field `field` in a protobuf message (its last occurrence). */
+function rawVarintField(message: Uint8Array, field: number): number[] | undefined {
+  let pos = 0;
+  let found: number[] | undefined;
+  const readVarint = (): number[] => {
+    const start = pos;
+    while (message[pos++]! & 0x80);
+    return [...message.subarray(start, pos)];
+  };
+  const toNumber = (bytes: number[]) => bytes.reduce((n, b, i) => n + (b & 0x7f) * 2 ** (7 * i), 0);
+  while (pos < message.byteLength) {
+    const tag = toNumber(readVarint());
+    const wireType = tag % 8;
+    if (wireType === 0) {
+      const value = readVarint();
+      if (Math.floor(tag / 8) === field) found = value;
+    } else if (wireType === 2) {
+      const length = toNumber(readVarint()); // read before adding: `pos += f()` would add to the old pos
+      pos += length;
+    } else if (wireType === 1) pos += 8;
+    else if (wireType === 5) pos += 4;
+    else throw new Error(`unexpected wire type ${wireType} in a ServerMessage`);
+  }
+  return found;
+}
+
+test("request ids above 2^53 are echoed byte for byte: 0x123456789abcdef1 and 2^64 - 1", async () => {
+  await using d = await startDaemon({ config: CONFIG });
+  const conn = await rawConnect({ unix: d.socket });
+  const ids = [0x123456789abcdef1n, 2n ** 64n - 1n, 2n ** 53n + 1n];
+  // ClientMessage { ping: {} (field 3), request_id (field 100: tag bytes 0xa0 0x06) }, made by hand.
+  for (const id of ids) conn.write(frame(new Uint8Array([0x1a, 0x00, 0xa0, 0x06, ...varint(id)])));
+  const echoed = new Map<string, number[]>();
+  for (let i = 0; i < ids.length; i++) {
+    const reply = (await conn.nextFrame())!;
+    expect(serverMessage.decode(reply).msg).toBe("pong");
+    const raw = rawVarintField(reply, 100)!;
+    echoed.set(Buffer.from(raw).toString("hex"), raw);
+    expect(ids).toContain(serverMessage.decode(reply).requestId as bigint);
+  }
+  for (const id of ids) expect(echoed.has(Buffer.from(varint(id)).toString("hex"))).toBe(true);
+  conn.close();
+});

@@ -34,7 +34,7 @@ export interface ClientMessage {
   usage?: GetUsage;
   searchSessions?: SearchSessions;
   unsubscribe?: Unsubscribe;
-  requestId?: number;
+  requestId?: number | bigint;
 }
 
 export interface SendMsg {
@@ -167,7 +167,7 @@ export interface SearchSessions {
 }
 
 export interface Unsubscribe {
-  requestId: number;
+  requestId: number | bigint;
 }
 
 export interface ServerMessage {
@@ -194,7 +194,7 @@ export interface ServerMessage {
   ack?: Ack;
   searchResults?: SearchResults;
   attached?: Attached;
-  requestId?: number;
+  requestId?: number | bigint;
 }
 
 export interface Pong {
