@@ -24,6 +24,7 @@ import type { StreamEvent, Usage } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE } from "./shared.ts";
 import { colorEnabled, columnsOf, makeStyle, oneLine, truncate, type Style } from "./render/style.ts";
 import { TurnRenderer } from "./render/turn.ts";
+import { visibleControls } from "./render/sanitize.ts";
 import { addUsage, formatCount, formatUsage, ZERO_USAGE } from "./render/format.ts";
 import { stamp } from "./sessions.ts";
 
@@ -69,7 +70,10 @@ export async function renderTrace(
       case "meta":
         write(
           style.paint("bold", `session ${r.id}`) +
-            style.paint("dim", ` · agent ${r.agent} · created by ${r.createdBy} · ${stamp(r.createdAt)}`) +
+            style.paint(
+              "dim",
+              ` · agent ${oneLine(r.agent)} · created by ${oneLine(r.createdBy)} · ${stamp(r.createdAt)}`,
+            ) +
             "\n",
         );
         if (r.title) write(`${style.paint("dim", truncate(`“${oneLine(r.title)}”`, width()))}\n`);
@@ -92,7 +96,7 @@ export async function renderTrace(
         break;
       case "interrupted":
         renderer.abandon("interrupted");
-        renderer.notice(style.paint("yellow", `✗ turn interrupted: ${r.reason}`));
+        renderer.notice(style.paint("yellow", `✗ turn interrupted: ${oneLine(r.reason)}`));
         break;
       case "event": {
         const ev = wireEvent(r, session);
@@ -161,8 +165,7 @@ export const replayCommand = defineCommand({
     );
     for (const [model, row] of totals.perModel)
       out.write(
-        style.paint("dim", truncate(`  ${model}: ${row.calls} call(s) · ${formatUsage(row.usage)}`, columns() - 1)) +
-          "\n",
+        `${style.paint("dim", truncate(`  ${visibleControls(model)}: ${row.calls} call(s) · ${formatUsage(row.usage)}`, columns() - 1))}\n`,
       );
   },
 });

@@ -12,6 +12,7 @@ import { defineCommand } from "citty";
 import { exitQuietlyOnBrokenPipe } from "./render/pipe.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
+import { visibleControls } from "./render/sanitize.ts";
 import { colorEnabled, makeStyle } from "./render/style.ts";
 import { describeStop, formatUsage } from "./render/format.ts";
 
@@ -83,7 +84,7 @@ export const sendCommand = defineCommand({
           if (ev.event === "approval") {
             const a = ev.approval!;
             process.stderr.write(
-              `crabtalk: denied ${a.tool}: it needs approval and send cannot ask (use crabtalk attach)\n`,
+              `crabtalk: denied ${visibleControls(a.tool)}: it needs approval and send cannot ask (use crabtalk attach)\n`,
             );
             await client
               .request({
@@ -104,14 +105,16 @@ export const sendCommand = defineCommand({
       }
       if (!end) throw new CliFailure("the turn ended without a result");
       if (!args.json) {
-        process.stdout.write(answer.endsWith("\n") || answer === "" ? answer : `${answer}\n`);
+        // On a terminal the model's control sequences are shown, not obeyed; a pipe gets the exact text.
+        const shown = process.stdout.isTTY ? visibleControls(answer) : answer;
+        process.stdout.write(shown.endsWith("\n") || shown === "" ? shown : `${shown}\n`);
         if (process.stderr.isTTY) {
           const style = makeStyle(colorEnabled(true));
           const stop = describeStop(end.stopReason);
           process.stderr.write(
             `${style.paint(
               "dim",
-              `─ session ${sessionId} · ${end.model} · ${formatUsage(end.usage)}${stop ? ` · ${stop}` : ""}`,
+              `─ session ${sessionId} · ${visibleControls(end.model)} · ${formatUsage(end.usage)}${stop ? ` · ${stop}` : ""}`,
             )}\n`,
           );
         }

@@ -8,6 +8,7 @@
  */
 import { defineCommand } from "citty";
 import type { HistoryMessage, SessionInfo } from "../protocol/gen/crabtalk.ts";
+import { visibleControls } from "./render/sanitize.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
 
 const jsonArg = {
@@ -51,9 +52,9 @@ export function stamp(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-/** One line, at most `max` characters, for table cells and snippets. */
+/** One line, at most `max` characters, for table cells and snippets; control characters shown, not obeyed. */
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = visibleControls(text.replace(/\s+/g, " ").trim());
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
@@ -178,7 +179,8 @@ export const historyCommand = defineCommand({
     await withClient(args, async (client) => {
       const h = (await client.request({ getHistory: { session: id } })).history!;
       if (args.json) return printJson(h);
-      process.stdout.write(renderHistory(h.session, h.agent, h.messages));
+      // A human view (--json is the exact one): escape sequences in stored text are shown, never obeyed.
+      process.stdout.write(visibleControls(renderHistory(h.session, h.agent, h.messages)));
     });
   },
 });

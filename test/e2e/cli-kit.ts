@@ -173,6 +173,16 @@ export class Tmux implements AsyncDisposable {
     this.run(["send-keys", "-t", "t", ...keys]);
   }
 
+  /** Appends every byte the pane's program writes, before tmux interprets it, to `file`. */
+  pipeTo(file: string): void {
+    this.run(["pipe-pane", "-o", "-t", "t", `cat >> ${shellQuote(file)}`]);
+  }
+
+  /** The pane's title, which an OSC 0 or OSC 2 from the program would change. */
+  paneTitle(): string {
+    return this.run(["display-message", "-p", "-t", "t", "#{pane_title}"]).trim();
+  }
+
   /** The screen (plus scrollback) as plain text, trailing blank lines removed. */
   screen(): string {
     return this.run(["capture-pane", "-p", "-t", "t", "-S", "-200"]).replace(/\n+$/, "");

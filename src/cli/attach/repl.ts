@@ -15,7 +15,7 @@ import { CrabtalkClient, DaemonError, DaemonNotRunning, Disconnected } from "../
 import type { StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import type { EndpointOptions } from "../../client/endpoint.ts";
 import type { TurnRenderer } from "../render/turn.ts";
-import type { Style } from "../render/style.ts";
+import { oneLine, type Style } from "../render/style.ts";
 import type { TerminalInput } from "./input.ts";
 import { CatchUp } from "./catch-up.ts";
 
@@ -185,7 +185,9 @@ export class AttachRepl {
     this.opts.input.suspend();
     this.turn = this.newTurn(false);
     this.opts.input.watchKeys(() => this.interrupt());
-    this.renderer.notice(this.opts.style.paint("magenta", `── turn from ${ev.start?.sender || "another client"} ──`));
+    this.renderer.notice(
+      this.opts.style.paint("magenta", `── turn from ${oneLine(ev.start?.sender || "another client")} ──`),
+    );
     void this.turn.done.then(() => {
       this.opts.input.unwatchKeys();
       this.opts.input.resume();

@@ -8,6 +8,7 @@
  */
 import type { AgentEvent, ToolCallInfo } from "../../protocol/gen/crabtalk.ts";
 import { describeStop, formatDurationMs, formatUsage, summarizeArguments } from "./format.ts";
+import { visibleDeep } from "./sanitize.ts";
 import { oneLine, truncate, type Style } from "./style.ts";
 
 interface SessionState {
@@ -28,7 +29,9 @@ export class EventLines {
   ) {}
 
   /** The lines to print for one event (often none). */
-  lines(e: AgentEvent): string[] {
+  lines(raw: AgentEvent): string[] {
+    // Model and tool text reach the terminal here: every control character made visible first.
+    const e = visibleDeep(raw);
     const ev = e.payload;
     if (!ev) return [];
     const state = this.state(e.session);

@@ -71,10 +71,13 @@ export function truncate(text: string, width: number): string {
   return `${out}…`;
 }
 
-/** Newlines, tabs and control characters become spaces: one-line summaries must stay one line. */
+/**
+ * Newlines, tabs and control characters (C0, DEL and C1, so no escape
+ * sequence survives) become spaces: one-line summaries must stay one line.
+ */
 export function oneLine(text: string): string {
   return text
-    .replace(/[\r\n\t\x00-\x1f\x7f]+/g, " ")
+    .replace(/[\r\n\t\x00-\x1f\x7f-\x9f]+/g, " ")
     .replace(/\s{2,}/g, " ")
     .trim();
 }

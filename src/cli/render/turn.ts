@@ -7,12 +7,14 @@
  * Only one line is ever rewritten: the live status line at the bottom
  * (spinner), and only on a terminal (`animate`). It is always cleared
  * before anything else is printed and never longer than the width, so it
- * cannot wrap and leave debris. Without `animate` every line is printed
+ * cannot wrap and leave debris. Control characters in event text are shown,
+ * never sent raw to the terminal (sanitize.ts). Without `animate` every line is printed
  * once, finished.
  */
 import type { StreamEvent, ToolCallInfo, Usage } from "../../protocol/gen/crabtalk.ts";
 import { MarkdownStream } from "./markdown.ts";
 import { addUsage, describeStop, formatDurationMs, formatUsage, summarizeArguments, ZERO_USAGE } from "./format.ts";
+import { visibleDeep } from "./sanitize.ts";
 import { displayWidth, oneLine, truncate, type Style } from "./style.ts";
 
 export interface Sink {
@@ -70,7 +72,9 @@ export class TurnRenderer {
     this.tick();
   }
 
-  event(ev: StreamEvent): void {
+  /** Renders one event; every string in it is made terminal-safe first (sanitize.ts). */
+  event(raw: StreamEvent): void {
+    const ev = visibleDeep(raw);
     const ts = ev.timestampMs || Date.now();
     switch (ev.event) {
       case "start":
