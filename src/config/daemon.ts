@@ -2,13 +2,14 @@
  * The `[daemon]` section: listeners and runtime limits of the daemon process.
  *
  *   [daemon]
- *   tcp = "127.0.0.1:6688"      # HOST:PORT, or false to listen on the Unix socket only
+ *   tcp = "127.0.0.1:6688"      # loopback HOST:PORT, or false to listen on the Unix socket only
  *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
  *   client_stall_timeout_ms = 30000
  *   log_max_bytes = 10485760    # daemon.log rotates past this size
  *   approval_timeout_ms = 300000 # an unanswered approval request is a deny after this
  *   compact_threshold = 0.8     # compact a session when a prompt passes this share of the context window
  */
+import { isIPv4, isIPv6 } from "node:net";
 import { ConfigError, expectNumber, expectString, isTable, rejectUnknownKeys, type ConfigContext } from "./errors.ts";
 
 export interface DaemonSettings {
@@ -49,6 +50,32 @@ export function parseHostPort(value: string): { host: string; port: number } | n
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
+/** Hosts that only this machine can reach: 127.0.0.0/8, ::1 (also written out or IPv4-mapped) and "localhost". */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === "localhost") return true;
+  if (isIPv4(h)) return h.startsWith("127.");
+  if (!isIPv6(h)) return false;
+  return /^::ffff:127\.\d+\.\d+\.\d+$/.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h) || h === "::1";
+}
+
+/**
+ * The gate for a TCP listener anyone else could reach. Loopback peers are
+ * identified by their uid (transport/peer-uid.ts); a peer from the network has
+ * no uid to check, so without authentication a non-loopback bind would hand
+ * the agent's bash tool to every host that can route to it. This is the hook
+ * the remote-access work replaces with a token check; until tokens exist it refuses.
+ */
+export function checkTcpExposure(ctx: ConfigContext, host: string): void {
+  if (isLoopbackHost(host)) return;
+  throw new ConfigError(
+    ctx.file,
+    "daemon.tcp",
+    `"${host}" is not a loopback address, and listening there would let anyone who can reach it run tools as you: this version has no authentication for remote clients`,
+    'bind loopback (tcp = "127.0.0.1:6688" or "[::1]:6688") or set tcp = false, and reach the daemon through its Unix socket (ssh, docker exec) until token authentication arrives',
+  );
+}
+
 export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSettings {
   const settings = defaultDaemonSettings();
   if (raw === undefined) return settings;
@@ -60,6 +87,7 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
     const hp = parseHostPort(text);
     if (!hp)
       throw new ConfigError(ctx.file, "daemon.tcp", `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
+    checkTcpExposure(ctx, hp.host);
     settings.tcp = hp;
   }
   const positive = (key: (typeof KEYS)[number], fallback: number): number => {

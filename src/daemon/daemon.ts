@@ -204,15 +204,21 @@ export class Daemon {
 
   /**
    * Security by default on loopback TCP: a connection from another local user
-   * is refused, as the owner-only Unix socket would refuse it. Peers whose
-   * owner cannot be known (not Linux, or a non-loopback address the user chose
-   * to listen on) are let through.
+   * is refused, as the owner-only Unix socket would refuse it. A peer whose
+   * owner cannot be established (not Linux, no row in /proc/net/tcp{,6}) is
+   * refused too: letting unknown owners in is how other users got a shell.
    */
   private refusal(conn: FramedConnection): { code: number; message: string; log: string } | null {
     if (!conn.tcp) return null;
     const uid = loopbackPeerUid(conn.tcp.remoteAddress, conn.tcp.remotePort, conn.tcp.localPort);
     const mine = process.getuid?.();
-    if (uid === undefined || mine === undefined || uid === mine) return null;
+    if (uid !== undefined && uid === mine) return null;
+    if (uid === undefined || mine === undefined)
+      return {
+        code: ErrorCode.Forbidden,
+        message: `the daemon cannot tell which user runs this client (${conn.tcp.remoteAddress}), so TCP refuses it; connect over the Unix socket (${this.paths.socket}) instead`,
+        log: `the owner of ${conn.tcp.remoteAddress}:${conn.tcp.remotePort} cannot be established`,
+      };
     return {
       code: ErrorCode.Forbidden,
       message: `this daemon belongs to another user (uid ${mine}); connections from uid ${uid} are refused. Run your own daemon with your own CRABTALK_HOME.`,
