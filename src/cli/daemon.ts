@@ -7,6 +7,7 @@ import { resolveHome } from "../config/paths.ts";
 import { AlreadyRunning } from "../daemon/lock.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { ConfigError } from "../config/errors.ts";
+import { StartupError } from "../daemon/startup-error.ts";
 import { CliFailure } from "./shared.ts";
 
 const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
@@ -36,6 +37,7 @@ export const daemonCommand = defineCommand({
           `${err.message}; home ${home}. Stop it first (kill ${err.pid}) or use another CRABTALK_HOME.`,
         );
       if (err instanceof ConfigError) throw new CliFailure(`config error: ${err.message}`);
+      if (err instanceof StartupError) throw new CliFailure(`cannot start: ${err.message}`);
       throw err;
     }
   },

@@ -264,6 +264,8 @@ function parseRuleTable(
         at,
         `no tool is called "${tool}"`,
         `use "*" or a known tool: ${knownTools.join(", ")}`,
+        undefined,
+        `${at}.${tool}`,
       );
     }
     if (typeof value !== "string" || !(PERMISSION_VALUES as readonly string[]).includes(value)) {

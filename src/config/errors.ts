@@ -4,15 +4,25 @@
  * prints `error.message` as is.
  */
 export class ConfigError extends Error {
+  /**
+   * @param line where the key is written; parseConfig fills it in from the source text when left out.
+   * @param locate the dotted path to point at when it is more precise than `key` (an unknown key inside a section).
+   */
   constructor(
     readonly file: string,
     readonly key: string,
     readonly problem: string,
     readonly fix: string,
     readonly line?: number,
+    readonly locate?: string,
   ) {
     super(`${file}${line ? `:${line}` : ""}: ${key ? `[${key}] ` : ""}${problem}. Fix: ${fix}`);
     this.name = "ConfigError";
+  }
+
+  /** The same error pointing at `line`. */
+  atLine(line: number): ConfigError {
+    return new ConfigError(this.file, this.key, this.problem, this.fix, line, this.locate);
   }
 }
 
@@ -34,8 +44,9 @@ export function expectString(ctx: ConfigContext, key: string, v: unknown, fix: s
 }
 
 export function expectNumber(ctx: ConfigContext, key: string, v: unknown, fix: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v))
-    throw new ConfigError(ctx.file, key, `expected a number, got ${describe(v)}`, fix);
+  if (typeof v === "number" && !Number.isFinite(v))
+    throw new ConfigError(ctx.file, key, `expected a finite number, got ${describe(v)}`, fix);
+  if (typeof v !== "number") throw new ConfigError(ctx.file, key, `expected a number, got ${describe(v)}`, fix);
   return v;
 }
 
@@ -53,6 +64,9 @@ export function expectStringArray(ctx: ConfigContext, key: string, v: unknown, f
 
 export function describe(v: unknown): string {
   if (v === undefined) return "nothing";
+  // TOML's spellings: JSON has none for these and would print null.
+  if (typeof v === "number" && Number.isNaN(v)) return "nan";
+  if (typeof v === "number" && !Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
   if (Array.isArray(v)) return "a list";
   if (isTable(v)) return "a table";
   return `${typeof v} ${JSON.stringify(v)}`;
@@ -62,7 +76,14 @@ export function describe(v: unknown): string {
 export function rejectUnknownKeys(ctx: ConfigContext, section: string, table: Table, known: readonly string[]): void {
   for (const key of Object.keys(table)) {
     if (!known.includes(key)) {
-      throw new ConfigError(ctx.file, section, `unknown key "${key}"`, `remove it or use one of: ${known.join(", ")}`);
+      throw new ConfigError(
+        ctx.file,
+        section,
+        `unknown key "${key}"`,
+        `remove it or use one of: ${known.join(", ")}`,
+        undefined,
+        section ? `${section}.${key}` : key,
+      );
     }
   }
 }

@@ -1,14 +1,17 @@
 /**
  * Reads and validates $CRABTALK_HOME/crabtalk.toml. The file holds only what
  * the user writes; defaults live in code. Any problem is a ConfigError naming
- * the file, line where known, key and fix.
+ * the file, the line (whenever the key, or its table, is written in the
+ * file), the key and the fix.
  */
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { ConfigError, isTable, rejectUnknownKeys, type ConfigContext, type Table } from "./errors.ts";
 import { parseDaemonSection, type DaemonSettings } from "./daemon.ts";
 import { parseProviders, type ProviderConfig } from "./providers.ts";
 import { parseAgents, type AgentsConfig } from "./agents.ts";
+import { locateKey } from "./locate.ts";
 
 export interface Config {
   file: string;
@@ -41,6 +44,65 @@ export function parseToml(text: string, file: string): Table {
   }
 }
 
+/** What kind of thing a path is, for messages: "a directory", "a socket"... */
+export function kindOf(st: { isDirectory(): boolean; isSocket(): boolean; isFIFO(): boolean }): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isSocket()) return "a socket";
+  if (st.isFIFO()) return "a named pipe";
+  return "not a regular file";
+}
+
+/**
+ * The config file's text; when there is none, `makeDefault` supplies one that
+ * is written first (mode 0600) and its description returned. Anything in the
+ * way (a directory, no read permission) is a ConfigError saying how to fix it.
+ */
+export function readConfigText(
+  file: string,
+  makeDefault: () => { text: string; picked: string },
+): { text: string; wroteDefault: string | null } {
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+  let wroteDefault: string | null = null;
+  let action = "read";
+  try {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (st === undefined) {
+      const def = makeDefault();
+      action = "written";
+      writeFileSync(file, def.text, { mode: 0o600 });
+      action = "read";
+      wroteDefault = def.picked;
+    } else if (!st.isFile()) {
+      throw new ConfigError(
+        file,
+        "",
+        `is ${kindOf(st)}, not a file`,
+        `move it out of the way (the daemon writes a default config when none exists) or point CRABTALK_HOME elsewhere`,
+      );
+    }
+    return { text: readFileSync(file, "utf8"), wroteDefault };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const uid = process.getuid?.();
+    const who = uid === undefined ? "the daemon's user" : `uid ${uid}, the daemon's user`;
+    if (code(err) === "EACCES" || code(err) === "EPERM")
+      throw new ConfigError(
+        file,
+        "",
+        `cannot be ${action}: permission denied for ${who}`,
+        action === "read"
+          ? `let ${who} read it (for example chown it to that user and chmod 600 it)`
+          : `make its directory writable by ${who}, or write the config there yourself`,
+      );
+    throw new ConfigError(
+      file,
+      "",
+      `cannot be ${action}: ${(err as Error).message}`,
+      "check the path and its parent directories",
+    );
+  }
+}
+
 export interface ParseOptions {
   home: string;
   /** Tool names that exist (built-in now; MCP and extensions later). */
@@ -49,6 +111,16 @@ export interface ParseOptions {
 
 export function parseConfig(text: string, ctx: ConfigContext, opts: ParseOptions): Config {
   const raw = parseToml(text, ctx.file);
+  try {
+    return parseSections(raw, ctx, opts);
+  } catch (err) {
+    if (!(err instanceof ConfigError) || err.line !== undefined) throw err;
+    const line = locateKey(text, err.locate ?? err.key);
+    throw line === undefined ? err : err.atLine(line);
+  }
+}
+
+function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Config {
   rejectUnknownKeys(ctx, "", raw, SECTIONS);
   const providers = parseProviders(raw.provider, ctx);
   // With no provider at all the default agent still exists; its turns fail with "no providers are configured" until one is added.

@@ -234,7 +234,14 @@ function parseHeaders(ctx: ConfigContext, key: string, value: unknown): Record<s
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(value)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-      throw new ConfigError(ctx.file, key, `"${name}" is not a valid header name`, "use letters, digits and dashes");
+      throw new ConfigError(
+        ctx.file,
+        key,
+        `"${name}" is not a valid header name`,
+        "use letters, digits and dashes",
+        undefined,
+        `${key}.${name}`,
+      );
     out[name] = expandEnv(
       ctx,
       `${key}.${name}`,
@@ -280,6 +287,8 @@ function parseContextWindow(
         key,
         `"${model}" is not in this provider's models`,
         `add it to models, or remove it from context_window`,
+        undefined,
+        `${key}.${model}`,
       );
     out[model] = integer(ctx, `${key}.${model}`, v, 0, 1, Number.MAX_SAFE_INTEGER);
   }

@@ -6,10 +6,10 @@
  * shutdown_grace_ms, flush stores, remove socket, port and lock files, exit 0.
  * SIGHUP is reserved for config reload and only logged for now.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { pathsFor, type Paths } from "../config/paths.ts";
-import { parseConfig, type Config } from "../config/load.ts";
+import { parseConfig, readConfigText, type Config } from "../config/load.ts";
 import { acquireLock, type Lock } from "./lock.ts";
+import { prepareHome } from "./home-dirs.ts";
 import { setupDaemonLogging } from "./logging.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
 import { ConnectionRouter, type HandlerTable } from "./router.ts";
@@ -61,15 +61,14 @@ export class Daemon {
     this.paths = pathsFor(options.home);
   }
 
-  /** Starts everything; throws AlreadyRunning or ConfigError before touching another daemon's files. */
+  /** Starts everything; throws StartupError, AlreadyRunning or ConfigError before touching another daemon's files. */
   async start(): Promise<void> {
     const { paths } = this;
-    mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-    chmodSync(paths.home, 0o700);
+    const warnings = prepareHome(paths);
     const { lock, replacedStale } = acquireLock(paths.lock);
     this.lock = lock;
     try {
-      await this.startLocked(replacedStale);
+      await this.startLocked(replacedStale, warnings);
     } catch (err) {
       this.listeners?.close();
       lock.release();
@@ -77,7 +76,7 @@ export class Daemon {
     }
   }
 
-  private async startLocked(replacedStale: number | null): Promise<void> {
+  private async startLocked(replacedStale: number | null, homeWarnings: string[]): Promise<void> {
     const { paths } = this;
     const { config, wroteDefault } = this.loadConfig();
     this.config = config;
@@ -91,6 +90,7 @@ export class Daemon {
       secrets: () => secrets,
     });
     if (replacedStale !== null) log.warn(`replaced a stale lock left by pid ${replacedStale}`);
+    for (const warning of homeWarnings) log.warn(warning);
     if (wroteDefault)
       log.info(
         `no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`,
@@ -177,13 +177,7 @@ export class Daemon {
   /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */
   private loadConfig(): { config: Config; wroteDefault: string | null } {
     const file = this.paths.config;
-    let wroteDefault: string | null = null;
-    if (!existsSync(file)) {
-      const def = defaultConfig(this.options.env);
-      writeFileSync(file, def.text, { mode: 0o600 });
-      wroteDefault = def.picked;
-    }
-    const text = readFileSync(file, "utf8");
+    const { text, wroteDefault } = readConfigText(file, () => defaultConfig(this.options.env));
     const config = parseConfig(
       text,
       { file, env: this.options.env },

@@ -2,10 +2,11 @@
  * The daemon's two front doors: the owner-only Unix socket and the loopback
  * TCP port (whose number is written to crabtalk.tcp for clients to find).
  */
-import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, unlinkSync, writeFileSync } from "node:fs";
 import { listenTcp, listenUnix, type ConnectionHandlers, type Listener } from "../transport/socket.ts";
 import type { OutboundQueueOptions } from "../transport/outbound-queue.ts";
 import { logger } from "../util/log.ts";
+import { StartupError } from "./startup-error.ts";
 
 const log = logger("listen");
 
@@ -19,22 +20,40 @@ export interface OpenListeners {
   close(): void;
 }
 
+/**
+ * We hold the lock, so a socket at this path is a leftover of a daemon that
+ * died and is removed; anything else there (a directory, a file) is not ours
+ * to delete and stops start-up with the fix.
+ */
+function removeStaleSocket(path: string): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (!st.isSocket()) {
+    const kind = st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symlink" : "a file";
+    throw new StartupError(
+      `${path} is ${kind}, where the daemon's socket goes. Fix: move it out of the way (mv ${path} ${path}.old)`,
+    );
+  }
+  log.warn(`removing stale socket ${path}`);
+  unlinkSync(path);
+}
+
 export function openListeners(
   paths: { socket: string; tcpPortFile: string },
   tcp: { host: string; port: number } | null,
   handlers: ConnectionHandlers,
   queue: OutboundQueueOptions,
 ): OpenListeners {
-  // We hold the lock, so a socket file here is a leftover of a daemon that died.
-  if (existsSync(paths.socket)) {
-    log.warn(`removing stale socket ${paths.socket}`);
-    unlinkSync(paths.socket);
-  }
+  removeStaleSocket(paths.socket);
   // umask 077 while binding: the socket is never reachable by others, not even briefly.
   const previousUmask = process.umask(0o077);
   let unix: Listener;
   try {
     unix = listenUnix(paths.socket, handlers, queue);
+  } catch (err) {
+    throw new StartupError(
+      `cannot listen on ${paths.socket}: ${(err as Error).message}. Fix: check that its directory is yours and writable, and that the path is under 108 bytes (set CRABTALK_HOME to a shorter path)`,
+    );
   } finally {
     process.umask(previousUmask);
   }
@@ -45,13 +64,28 @@ export function openListeners(
     try {
       tcpListener = listenTcp(tcp.host, tcp.port, handlers, queue);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" && !/in use/i.test((err as Error).message)) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" && !/in use/i.test((err as Error).message)) {
+        unix.stop(true);
+        unlinkSync(paths.socket);
+        throw new StartupError(
+          `cannot listen on TCP ${tcp.host}:${tcp.port}: ${(err as Error).message}. Fix: set [daemon] tcp to a loopback address this machine has (127.0.0.1 or [::1]), or tcp = false`,
+        );
+      }
       tcpListener = listenTcp(tcp.host, 0, handlers, queue);
       log.warn(
         `TCP port ${tcp.port} is in use; listening on ${tcp.host}:${tcpListener.port} instead (written to ${paths.tcpPortFile})`,
       );
     }
-    writeFileSync(paths.tcpPortFile, `${tcpListener.port}\n`, { mode: 0o600 });
+    try {
+      writeFileSync(paths.tcpPortFile, `${tcpListener.port}\n`, { mode: 0o600 });
+    } catch (err) {
+      tcpListener.stop(true);
+      unix.stop(true);
+      unlinkSync(paths.socket);
+      throw new StartupError(
+        `cannot write the TCP port file ${paths.tcpPortFile}: ${(err as Error).message}. Fix: move whatever is at that path out of the way`,
+      );
+    }
   }
   const tcpPort = tcpListener?.port ?? 0;
   return {

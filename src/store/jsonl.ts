@@ -31,7 +31,7 @@
  * messages are held only by the caller of load(); reads stream in 64 KiB
  * chunks.
  */
-import { chmod, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   SessionFolder,
@@ -106,8 +106,8 @@ export class JsonlSessionStore implements SessionStore {
 
   /** Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1. */
   static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
+    // Created private; an existing directory's mode is the daemon's start-up check to judge, never changed here.
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
     let next = 1;
     try {
       const n = Number.parseInt(await readFile(join(dir, "next-id"), "utf8"), 10);

@@ -1,0 +1,135 @@
+/**
+ * The home directory and the folders that hold private data (transcripts,
+ * logs, token usage), checked before anything is written there. The daemon
+ * creates what is missing with mode 0700 and never changes the mode of
+ * something it did not create: a home pointed at a shared directory, or a
+ * sessions/ symlinked elsewhere, is the user's to fix, so start-up refuses
+ * with the exact command instead of silently chmodding it.
+ *
+ * Policy for an existing path (judgeDir):
+ * - ours and private (no group/other bits): used as is, also through a symlink;
+ * - ours and open: refused, with `chmod 700 <the real directory>`;
+ * - another user's and open, reached directly: a warning, left alone (a
+ *   shared CRABTALK_HOME is the admin's decision; our files in it are 0600,
+ *   our folders 0700);
+ * - another user's, reached through a symlink: refused (the link redirects
+ *   private data into someone else's directory);
+ * - not a directory, or a dangling link: refused.
+ */
+import { lstatSync, mkdirSync, realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Paths } from "../config/paths.ts";
+import { StartupError } from "./startup-error.ts";
+
+/** The parts of fs.Stats the policy reads, so tests can describe a directory without creating one. */
+export interface DirStat {
+  mode: number;
+  uid: number;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+export type DirVerdict =
+  | { action: "use" }
+  | { action: "warn"; message: string }
+  | { action: "refuse"; message: string };
+
+const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0");
+
+/**
+ * What to do with an existing `path` whose lstat is `link` and, when it is a
+ * symlink, whose target (`target`, undefined when dangling) resolves to `real`.
+ */
+export function judgeDir(
+  path: string,
+  link: DirStat,
+  target: DirStat | undefined,
+  real: string,
+  myUid: number,
+  holds: string,
+): DirVerdict {
+  const viaLink = link.isSymbolicLink();
+  const st = viaLink ? target : link;
+  const shown = viaLink ? `${path} (a symlink to ${real})` : path;
+  if (st === undefined)
+    return {
+      action: "refuse",
+      message: `${shown} points to nothing. Fix: remove the link (rm ${path}) or create its target with mkdir -m 700 ${real}`,
+    };
+  if (!st.isDirectory())
+    return {
+      action: "refuse",
+      message: `${shown} is not a directory; crabtalk keeps ${holds} there. Fix: move it out of the way (mv ${path} ${path}.old)`,
+    };
+  const open = (st.mode & 0o077) !== 0;
+  if (st.uid !== myUid) {
+    if (viaLink)
+      return {
+        action: "refuse",
+        message: `${shown} belongs to uid ${st.uid}, not to uid ${myUid} that runs the daemon; crabtalk will not keep ${holds} in another user's directory. Fix: rm ${path} && mkdir -m 700 ${path}`,
+      };
+    if (open)
+      return {
+        action: "warn",
+        message: `${path} belongs to uid ${st.uid} and is open to other users (mode ${octal(st.mode)}); crabtalk leaves it as it is and keeps its own files private (0600, folders 0700). A home of your own is safer: set CRABTALK_HOME to a directory with mode 0700`,
+      };
+    return { action: "use" };
+  }
+  if (open)
+    return {
+      action: "refuse",
+      message: `${shown} is open to other users (mode ${octal(st.mode)}), and crabtalk keeps ${holds} there; it does not change modes of directories it did not create. Fix: chmod 700 ${real}`,
+    };
+  return { action: "use" };
+}
+
+function lstatOrUndefined(path: string) {
+  return lstatSync(path, { throwIfNoEntry: false });
+}
+
+/** Checks one directory, creating it (0700, with missing parents) when absent. Returns a warning, if any. */
+function ensureDir(path: string, holds: string, myUid: number): string | undefined {
+  const link = lstatOrUndefined(path);
+  if (link === undefined) {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    return undefined;
+  }
+  let target: DirStat | undefined;
+  let real = path;
+  if (link.isSymbolicLink()) {
+    target = statSync(path, { throwIfNoEntry: false });
+    try {
+      real = realpathSync(path);
+    } catch {
+      real = path;
+    }
+  }
+  const verdict = judgeDir(path, link, target, real, myUid, holds);
+  if (verdict.action === "refuse") throw new StartupError(verdict.message);
+  return verdict.action === "warn" ? verdict.message : undefined;
+}
+
+/**
+ * Prepares the home and its private folders, or throws StartupError with the
+ * fix. Returns warnings to log once logging is set up. Off POSIX (no uid) the
+ * owner checks are skipped and only missing folders are created.
+ */
+export function prepareHome(paths: Paths): string[] {
+  const myUid = process.getuid?.();
+  const folders: [string, string][] = [
+    [paths.home, "its socket, config, transcripts and logs"],
+    [paths.sessions, "session transcripts"],
+    [paths.logs, "its logs"],
+    [join(paths.home, "usage"), "token usage"], // the ledger's folder (assemble.ts)
+  ];
+  const warnings: string[] = [];
+  for (const [path, holds] of folders) {
+    if (myUid === undefined) {
+      mkdirSync(path, { recursive: true, mode: 0o700 });
+      continue;
+    }
+    const warning = ensureDir(path, holds, myUid);
+    if (warning) warnings.push(warning);
+  }
+  return warnings;
+}
