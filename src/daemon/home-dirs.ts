@@ -15,6 +15,7 @@
  * - another user's, reached through a symlink: refused (the link redirects
  *   private data into someone else's directory);
  * - not a directory, or a dangling link: refused.
+ * The lock and TCP port file paths are checked too: a directory there is refused, not removed.
  */
 import { lstatSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -130,6 +131,16 @@ export function prepareHome(paths: Paths): string[] {
     }
     const warning = ensureDir(path, holds, myUid);
     if (warning) warnings.push(warning);
+  }
+  // Files the daemon creates and removes each run: a directory in their place is not ours to delete.
+  for (const [path, what] of [
+    [paths.lock, "lock file"],
+    [paths.tcpPortFile, "TCP port file"],
+  ] as const) {
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory())
+      throw new StartupError(
+        `${path} is a directory, where the daemon keeps its ${what}. Fix: move it out of the way (mv ${path} ${path}.old)`,
+      );
   }
   return warnings;
 }

@@ -38,6 +38,14 @@ function removeStaleSocket(path: string): void {
   unlinkSync(path);
 }
 
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Already gone (stopping a Unix listener may remove its socket itself).
+  }
+}
+
 export function openListeners(
   paths: { socket: string; tcpPortFile: string },
   tcp: { host: string; port: number } | null,
@@ -66,7 +74,7 @@ export function openListeners(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" && !/in use/i.test((err as Error).message)) {
         unix.stop(true);
-        unlinkSync(paths.socket);
+        removeQuietly(paths.socket);
         throw new StartupError(
           `cannot listen on TCP ${tcp.host}:${tcp.port}: ${(err as Error).message}. Fix: set [daemon] tcp to a loopback address this machine has (127.0.0.1 or [::1]), or tcp = false`,
         );
@@ -81,7 +89,7 @@ export function openListeners(
     } catch (err) {
       tcpListener.stop(true);
       unix.stop(true);
-      unlinkSync(paths.socket);
+      removeQuietly(paths.socket);
       throw new StartupError(
         `cannot write the TCP port file ${paths.tcpPortFile}: ${(err as Error).message}. Fix: move whatever is at that path out of the way`,
       );
@@ -99,13 +107,7 @@ export function openListeners(
     close() {
       unix.stop(true);
       tcpListener?.stop(true);
-      for (const file of [paths.socket, paths.tcpPortFile]) {
-        try {
-          unlinkSync(file);
-        } catch {
-          // Already gone.
-        }
-      }
+      for (const file of [paths.socket, paths.tcpPortFile]) removeQuietly(file);
     },
   };
 }

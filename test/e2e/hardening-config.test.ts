@@ -175,17 +175,22 @@ describe("item 13: paths in the way and non-finite numbers", () => {
     }),
   );
 
-  test("a socket path that is a directory is refused and left in place", () =>
-    withHome(async (home) => {
-      writeFileSync(join(home, "crabtalk.toml"), "[daemon]\ntcp = false\n");
-      mkdirSync(join(home, "crabtalk.sock"));
-      const err = await refusal(home);
-      expect(err).toContain(
-        `cannot start: ${join(home, "crabtalk.sock")} is a directory, where the daemon's socket goes`,
-      );
-      expect(statSync(join(home, "crabtalk.sock")).isDirectory()).toBe(true);
-      expect(existsSync(join(home, "crabtalk.lock"))).toBe(false);
-    }));
+  for (const [name, what] of [
+    ["crabtalk.sock", "the daemon's socket goes"],
+    ["crabtalk.lock", "the daemon keeps its lock file"],
+    ["crabtalk.tcp", "the daemon keeps its TCP port file"],
+  ] as const) {
+    test(`a ${name} that is a directory is refused and left in place`, () =>
+      withHome(async (home) => {
+        writeFileSync(join(home, "crabtalk.toml"), '[daemon]\ntcp = "127.0.0.1:0"\n');
+        mkdirSync(join(home, name));
+        const err = await refusal(home);
+        expect(err).toContain(`cannot start: ${join(home, name)} is a directory, where ${what}`);
+        expect(statSync(join(home, name)).isDirectory()).toBe(true);
+        for (const other of ["crabtalk.sock", "crabtalk.lock", "crabtalk.tcp"].filter((n) => n !== name))
+          expect(existsSync(join(home, other))).toBe(false);
+      }));
+  }
 
   for (const [value, shown] of [
     ["nan", "nan"],
