@@ -23,7 +23,7 @@
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
 import { connectPipe } from "../transport/pipe.ts";
-import { type ChannelCodec, RequestChannel } from "../transport/request-channel.ts";
+import { type ChannelCodec, RequestChannel, RequestTimeout } from "../transport/request-channel.ts";
 import { DaemonError, DaemonNotRunning, Disconnected } from "./errors.ts";
 import { describeEndpoint, resolveEndpoint, type EndpointOptions } from "./endpoint.ts";
 
@@ -107,9 +107,21 @@ export class CrabtalkClient {
   async request(request: Request, options: ClientRequestOptions = {}): Promise<ServerMessage> {
     if (expectsOneReply(request)) return this.channel.request(request, options);
     // Several replies will come: take the first, then unsubscribe the rest (as leaving a stream does).
-    const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
-    const signal = timeout && options.signal ? AbortSignal.any([timeout, options.signal]) : (timeout ?? options.signal);
-    for await (const reply of this.stream(request, { signal })) return reply;
+    // The timeout is forwarded by hand, not AbortSignal.any: Bun keeps composites of a live source alive.
+    const controller = new AbortController();
+    const forward = () => controller.abort(options.signal!.reason);
+    if (options.signal?.aborted) forward();
+    options.signal?.addEventListener("abort", forward, { once: true });
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => controller.abort(new RequestTimeout(0, options.timeoutMs!)), options.timeoutMs);
+    try {
+      for await (const reply of this.stream(request, { signal: controller.signal })) return reply;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", forward);
+    }
     throw new Disconnected();
   }
 

@@ -77,8 +77,11 @@ export class ChannelFull extends Error {
 
 export class RequestTimeout extends Error {
   readonly code = 504;
+  /** `id` 0 when the caller timed out a stream it started (its id is the channel's business). */
   constructor(id: number, ms: number) {
-    super(`request ${id} got no reply within ${ms} ms; it was cancelled (pass a longer timeoutMs if it needs more)`);
+    super(
+      `${id ? `request ${id}` : "the request"} got no reply within ${ms} ms; it was cancelled (pass a longer timeoutMs if it needs more)`,
+    );
     this.name = "RequestTimeout";
   }
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CrabtalkClient } from "../../src/client/client.ts";
+import { RequestTimeout } from "../../src/transport/request-channel.ts";
 import { clientMessage, serverMessage } from "../../src/protocol/codec.ts";
 import type { ClientMessage } from "../../src/protocol/gen/crabtalk.ts";
 import { listenUnix } from "../../src/transport/socket.ts";
@@ -52,5 +53,21 @@ test("leaving a long-lived stream early unsubscribes it", async () => {
     await Bun.sleep(50);
     expect(received.map((m) => m.msg)).toEqual(["subscribeEvents", "unsubscribe"]);
     expect(received[1]!.unsubscribe?.requestId).toBe(received[0]!.requestId);
+  });
+});
+
+test("a request past its timeoutMs rejects with RequestTimeout and is unsubscribed at the daemon; an aborted one too", async () => {
+  await withServer(async (client, received) => {
+    // The test server never answers status.
+    await expect(client.request({ status: {} }, { timeoutMs: 50 })).rejects.toBeInstanceOf(RequestTimeout);
+    const controller = new AbortController();
+    const pending = client.request({ status: {} }, { signal: controller.signal });
+    controller.abort(new Error("stop waiting"));
+    await expect(pending).rejects.toThrow("stop waiting");
+    await expect(client.request({ subscribeTasks: {} }, { timeoutMs: 50 })).rejects.toThrow("no reply within 50 ms");
+    while (received.filter((m) => m.msg === "unsubscribe").length < 3) await Bun.sleep(10);
+    const ids = received.filter((m) => m.msg === "status" || m.msg === "subscribeTasks").map((m) => m.requestId!);
+    expect(received.filter((m) => m.msg === "unsubscribe").map((m) => m.unsubscribe!.requestId)).toEqual(ids);
+    expect((await client.request({ ping: {} })).pong?.version).toBe("t");
   });
 });
