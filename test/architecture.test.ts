@@ -4,8 +4,13 @@
  * are deliberate and listed with their reason:
  * - cli may import protocol (generated types to render events) and store
  *   (`replay` reads a session file when the daemon is down);
- * - session may import protocol: session/wire.ts is the one place loop
- *   events become wire events, and handlers share the WireError codes.
+ * - session imports util/grants (a leaf shared with config's grant check).
+ * Rules added with the runtime's seams:
+ * - session never imports protocol: it has its own event and error types,
+ *   mapped to wire shapes at the daemon's edge (daemon/wire.ts, daemon/errors.ts);
+ * - handlers translate only: they reach the store and live sessions through
+ *   the runtime, never directly;
+ * - no import circles anywhere in src (a file never reaches itself).
  */
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -19,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
   daemon: ["*"],
   protocol: ["util", "protocol"],
   transport: ["protocol", "util", "transport"],
-  session: ["agent", "provider", "tools", "store", "util", "protocol", "session"],
+  session: ["agent", "provider", "tools", "store", "util", "session"],
   agent: ["provider", "util", "agent"],
   provider: ["util", "provider"],
   tools: ["agent", "util", "tools"],
@@ -70,4 +75,49 @@ test("nothing imports the daemon except the daemon command, and nothing in src i
     if (!rel.startsWith("daemon") && rel !== join("cli", "daemon.ts"))
       expect(/from "(\.\.\/)+daemon\//.test(text), rel).toBe(false);
   }
+});
+
+/** Relative imports of one file, resolved to src-relative paths (type-only imports included: they are still coupling). */
+function importsOf(file: string): string[] {
+  const out: string[] = [];
+  for (const m of readFileSync(file, "utf8").matchAll(/from "(\.[^"]+)"/g)) {
+    const target = relative(SRC, join(file, "..", m[1]!));
+    if (!target.startsWith("..")) out.push(target);
+  }
+  return out;
+}
+
+test("handlers reach sessions and the store only through the runtime", () => {
+  const violations: string[] = [];
+  for (const file of files(join(SRC, "daemon", "handlers"))) {
+    const rel = relative(SRC, file);
+    for (const target of importsOf(file)) {
+      if (target.startsWith(`store${sep}`)) violations.push(`${rel} imports ${target}`);
+      if (target === join("session", "live-session.ts")) violations.push(`${rel} imports ${target}`);
+    }
+    const text = readFileSync(file, "utf8");
+    if (/runtime\.(store|deps|live)\b/.test(text))
+      violations.push(`${rel} reaches into the runtime's store or live sessions`);
+  }
+  expect(violations).toEqual([]);
+});
+
+test("no import circles in src", () => {
+  const graph = new Map<string, string[]>();
+  for (const file of files(SRC)) graph.set(relative(SRC, file), importsOf(file));
+  const cycles: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string): void => {
+    state.set(node, "visiting");
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === "visiting") cycles.push([...stack.slice(stack.indexOf(next)), next].join(" -> "));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  expect(cycles).toEqual([]);
 });

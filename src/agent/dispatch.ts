@@ -5,15 +5,18 @@
  * approval, a throw, a timeout, a cancel) becomes an error result; nothing
  * here throws, so one call can never break its siblings or the turn.
  *
- * Order of checks: existence and grant first (a refused tool never reaches
- * the approval prompt), then the arguments (a human is never asked to
- * approve a call that could not run), then `authorize`, then execute under
- * a per-call timeout and the turn's abort signal.
+ * Order of checks: existence, availability and grant first (a refused tool
+ * never reaches the approval prompt), then the arguments (a human is never
+ * asked to approve a call that could not run), then `authorize`, then
+ * execute under a per-call timeout and the turn's abort signal.
+ *
+ * Every result, whatever tool produced it, is rendered to text (content
+ * blocks included) and capped here, once, keeping its head and tail.
  */
 import type { ToolCall } from "../provider/types.ts";
 import { errorMessage } from "../util/abort.ts";
 import { formatErrors, validate } from "./schema.ts";
-import type { Authorization, Tool, ToolOutput } from "./types.ts";
+import type { Authorization, ContentBlock, Tool, ToolLookup, ToolOutput, ToolSource } from "./types.ts";
 
 /**
  * Default per-call limit. Above bash's own cap (10 minutes) so the tool's
@@ -24,30 +27,57 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 15 * 60_000;
 
 export const CANCELLED_OUTPUT = "cancelled";
 
+/**
+ * 30 KB, about 7k tokens: enough for a failing test run's summary without
+ * drowning the conversation; the head and the tail are kept, since the end
+ * of a log says how it finished.
+ */
+export const DEFAULT_MAX_OUTPUT_CHARS = 30 * 1024;
+
 export interface DispatchContext {
   agent: string;
   session: number;
-  /** The granted tools, by name. */
-  tools: ReadonlyMap<string, Tool>;
-  /** Every tool name that exists, granted or not. */
-  knownTools: ReadonlySet<string>;
-  authorize(call: ToolCall, signal: AbortSignal): Promise<Authorization>;
+  /** The tools offered to the model this turn (named in "unknown tool" answers). */
+  offered: readonly Tool[];
+  /** The registry as of the call: a tool withdrawn mid-turn answers "unavailable". */
+  lookup(name: string): ToolLookup;
+  /** Whether the agent's grants cover this tool. */
+  granted(name: string, source: ToolSource): boolean;
+  authorize(call: ToolCall, source: ToolSource, signal: AbortSignal): Promise<Authorization>;
   timeoutMs: number;
-  /** Scrubs configured secrets from every result (util/redact.ts); applied here so no tool can skip it. */
-  redact?: (text: string) => string;
+  /** Cap on the text of one result; default DEFAULT_MAX_OUTPUT_CHARS. */
+  maxOutputChars?: number;
+  /** Applied to every result's text before the model, the trace or any client sees it (secret redaction). */
+  transformOutput?(text: string): string;
+  /** Progress reported by a running tool. */
+  onProgress?(call: ToolCall, progress: string): void;
+  /**
+   * Waits for an execution slot (per-turn and daemon-wide limits) and
+   * returns its release; approval waits hold no slot. Rejects when `signal`
+   * aborts first.
+   */
+  acquireSlot?(signal: AbortSignal): Promise<() => void>;
 }
 
-export type Prepared = { ok: true; tool: Tool; args: Record<string, unknown> } | { ok: false; output: string };
+export type Prepared =
+  | { ok: true; tool: Tool; source: ToolSource; args: Record<string, unknown> }
+  | { ok: false; output: string };
 
-/** Checks a call up to (not including) authorization: the tool exists, is granted, and the arguments fit. */
+/** Checks a call up to (not including) authorization: the tool exists, is available and granted, and the arguments fit. */
 export function prepareCall(call: ToolCall, ctx: DispatchContext): Prepared {
-  const tool = ctx.tools.get(call.name);
-  if (!tool) {
-    if (ctx.knownTools.has(call.name))
-      return { ok: false, output: `tool ${call.name} is not granted to agent ${ctx.agent}` };
-    const available = [...ctx.tools.keys()].join(", ") || "none";
+  const found = ctx.lookup(call.name);
+  if (found.found === "none") {
+    const available = ctx.offered.map((t) => t.name).join(", ") || "none";
     return { ok: false, output: `unknown tool ${call.name}; available tools: ${available}` };
   }
+  if (found.found === "unavailable") {
+    if (!ctx.granted(call.name, found.source))
+      return { ok: false, output: `tool ${call.name} is not granted to agent ${ctx.agent}` };
+    return { ok: false, output: `tool ${call.name} is unavailable: ${found.reason}; try again later or do without it` };
+  }
+  const { tool, source } = found.entry;
+  if (!ctx.granted(call.name, source))
+    return { ok: false, output: `tool ${call.name} is not granted to agent ${ctx.agent}` };
 
   const args = parseArguments(call);
   if (typeof args === "string") return { ok: false, output: args };
@@ -59,7 +89,7 @@ export function prepareCall(call: ToolCall, ctx: DispatchContext): Prepared {
       output: `invalid arguments for ${tool.name}:\n${formatErrors(errors)}\nFix the arguments and call ${tool.name} again.`,
     };
   }
-  return { ok: true, tool, args };
+  return { ok: true, tool, source, args };
 }
 
 /** The arguments object, or an error message when the model did not send one. */
@@ -87,16 +117,24 @@ function parseArguments(call: ToolCall): Record<string, unknown> | string {
  * aborts, without waiting for the tool (the tool's own signal is aborted
  * too, so it can kill its children).
  */
-export async function runCall(
-  call: ToolCall,
-  ctx: DispatchContext,
-  signal: AbortSignal,
-): Promise<Required<ToolOutput>> {
-  const result = await runUnredacted(call, ctx, signal);
-  return ctx.redact ? { output: ctx.redact(result.output), isError: result.isError } : result;
+export async function runCall(call: ToolCall, ctx: DispatchContext, signal: AbortSignal): Promise<CallResult> {
+  const raw = await runCallRaw(call, ctx, signal);
+  const text = capText(renderOutput(raw), ctx.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS);
+  return {
+    output: ctx.transformOutput ? ctx.transformOutput(text) : text,
+    isError: raw.isError === true,
+    ...(raw.details ? { details: raw.details } : {}),
+  };
 }
 
-async function runUnredacted(call: ToolCall, ctx: DispatchContext, signal: AbortSignal): Promise<Required<ToolOutput>> {
+/** A finished call as the loop records it. */
+export interface CallResult {
+  output: string;
+  isError: boolean;
+  details?: Record<string, unknown>;
+}
+
+async function runCallRaw(call: ToolCall, ctx: DispatchContext, signal: AbortSignal): Promise<ToolOutput> {
   if (signal.aborted) return { output: CANCELLED_OUTPUT, isError: true };
   const prepared = prepareCall(call, ctx);
   if (!prepared.ok) return { output: prepared.output, isError: true };
@@ -106,11 +144,11 @@ async function runUnredacted(call: ToolCall, ctx: DispatchContext, signal: Abort
   signal.addEventListener("abort", onAbort, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await new Promise<Required<ToolOutput>>((resolve) => {
+    return await new Promise<ToolOutput>((resolve) => {
       callController.signal.addEventListener("abort", () => resolve({ output: CANCELLED_OUTPUT, isError: true }), {
         once: true,
       });
-      void authorizeAndExecute(prepared.tool, prepared.args, call, ctx, callController.signal, (ms) => {
+      void authorizeAndExecute(prepared, call, ctx, callController.signal, (ms) => {
         timer = setTimeout(() => {
           resolve({ output: `tool ${call.name} timed out after ${formatSeconds(ms)}`, isError: true });
           callController.abort(new DOMException("tool timed out", "TimeoutError"));
@@ -126,33 +164,75 @@ async function runUnredacted(call: ToolCall, ctx: DispatchContext, signal: Abort
 }
 
 async function authorizeAndExecute(
-  tool: Tool,
-  args: Record<string, unknown>,
+  prepared: Extract<Prepared, { ok: true }>,
   call: ToolCall,
   ctx: DispatchContext,
   signal: AbortSignal,
   startTimer: (ms: number) => void,
-): Promise<Required<ToolOutput>> {
+): Promise<ToolOutput> {
+  const { tool, args } = prepared;
   let auth: Authorization;
   try {
-    auth = await ctx.authorize(call, signal);
+    auth = await ctx.authorize(call, prepared.source, signal);
   } catch (err) {
     return { output: `${tool.name} was not run: approval failed (${errorMessage(err)})`, isError: true };
   }
   if (!auth.allowed) return { output: `${tool.name} was not run: ${auth.reason}`, isError: true };
   if (signal.aborted) return { output: CANCELLED_OUTPUT, isError: true };
 
-  // The timeout covers execution only: waiting for a human is bounded by the approval layer.
+  let release: (() => void) | undefined;
+  try {
+    release = await ctx.acquireSlot?.(signal);
+  } catch {
+    return { output: CANCELLED_OUTPUT, isError: true };
+  }
+  // The timeout covers execution only: waiting for a human is bounded by the approval layer, waiting for a slot by the turn.
   startTimer(ctx.timeoutMs);
   try {
-    const result = await tool.execute(args, { agent: ctx.agent, session: ctx.session, callId: call.id, signal });
-    return {
-      output: typeof result.output === "string" ? result.output : String(result.output),
-      isError: result.isError === true,
-    };
+    const onProgress = ctx.onProgress;
+    const result = await tool.execute(args, {
+      agent: ctx.agent,
+      session: ctx.session,
+      callId: call.id,
+      signal,
+      ...(onProgress ? { onUpdate: (progress: string) => !signal.aborted && onProgress(call, progress) } : {}),
+    });
+    return { ...result, output: typeof result.output === "string" ? result.output : String(result.output) };
   } catch (err) {
     return { output: `${tool.name} failed: ${errorMessage(err)}`, isError: true };
+  } finally {
+    release?.();
   }
+}
+
+/** The text the model reads: the output, then each content block. */
+export function renderOutput(result: ToolOutput): string {
+  if (!result.content || result.content.length === 0) return result.output;
+  const parts = result.output ? [result.output] : [];
+  for (const block of result.content) parts.push(renderBlock(block));
+  return parts.join("\n");
+}
+
+function renderBlock(block: ContentBlock): string {
+  switch (block.type) {
+    case "text":
+      return block.text;
+    case "json":
+      return JSON.stringify(block.value, null, 2) ?? "null";
+    case "image":
+      return `[image: ${block.mimeType}, ${block.bytes} bytes]`;
+    case "resource":
+      return `[resource: ${block.uri}${block.mimeType ? `, ${block.mimeType}` : ""}${block.bytes !== undefined ? `, ${block.bytes} bytes` : ""}]`;
+  }
+}
+
+/** Keeps the head and the tail of a text longer than `max` characters, saying how much was cut. */
+export function capText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, Math.ceil(max / 2));
+  const tail = text.slice(text.length - Math.floor(max / 2));
+  const cut = text.length - head.length - tail.length;
+  return `${head}\n[... ${cut} characters cut from the middle of ${text.length}; redirect the output to a file and read or grep it to see everything ...]\n${tail}`;
 }
 
 function formatSeconds(ms: number): string {

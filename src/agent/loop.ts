@@ -29,8 +29,18 @@ import {
 } from "../provider/types.ts";
 import { errorMessage } from "../util/abort.ts";
 import { EventStream } from "../util/event-stream.ts";
-import { DEFAULT_TOOL_TIMEOUT_MS, runCall, type DispatchContext } from "./dispatch.ts";
-import type { Authorization, LoopEvent, Tool, TurnStopReason } from "./types.ts";
+import { Semaphore } from "../util/semaphore.ts";
+import { DEFAULT_TOOL_TIMEOUT_MS, runCall, type CallResult, type DispatchContext } from "./dispatch.ts";
+import type { Authorization, LoopEvent, Tool, ToolLookup, ToolSource, TurnStopReason } from "./types.ts";
+
+/**
+ * Tool calls one model reply may make: 32 covers any real fan-out (reading a
+ * dozen files at once); a reply asking for hundreds is a runaway or an
+ * injection, and its extra calls get an error result asking to batch.
+ */
+export const DEFAULT_MAX_CALLS_PER_REPLY = 32;
+/** Calls of one turn executing at once; the rest wait their turn (bounded by the per-reply cap). */
+export const DEFAULT_MAX_CONCURRENT_TOOLS = 8;
 
 export interface RunAgentOptions {
   agent: string;
@@ -39,10 +49,27 @@ export interface RunAgentOptions {
   system?: string;
   /** Prior messages, the new user message last. Not mutated. */
   history: Message[];
-  /** Only the granted tools: these are shown to the model. */
+  /** The granted, available tools: these are shown to the model. */
   tools: Tool[];
-  /** Every tool name that exists, to tell "not granted" from "unknown"; defaults to the granted names. */
-  knownTools?: string[];
+  /**
+   * Finds a called tool at call time (a registry: a tool withdrawn mid-turn
+   * answers "unavailable"); default: the offered tools only.
+   */
+  lookup?(name: string): ToolLookup;
+  /** Whether the grants cover a tool; default: it is among the offered tools. */
+  granted?(name: string, source: ToolSource): boolean;
+  /** Applied to every tool result's text (secret redaction). */
+  transformOutput?(text: string): string;
+  /** Cap on one result's text; default in dispatch. */
+  maxOutputChars?: number;
+  /** Calls allowed per model reply; default DEFAULT_MAX_CALLS_PER_REPLY. */
+  maxCallsPerReply?: number;
+  /** Calls of this turn running at once; default DEFAULT_MAX_CONCURRENT_TOOLS. */
+  maxConcurrentTools?: number;
+  /** Daemon-wide execution slots shared by every turn, if any. */
+  sharedToolSlots?: Semaphore;
+  /** Longest arguments a call may have; longer calls are refused (and shortened in history). Default 1 MiB. */
+  maxArgumentChars?: number;
   stream: StreamFn;
   /** Model calls allowed in this turn. */
   maxIterations: number;
@@ -51,11 +78,9 @@ export interface RunAgentOptions {
   thinking?: boolean;
   maxTokens?: number;
   /** Approvals; called only for granted, schema-valid calls. */
-  authorize(call: ToolCall, signal: AbortSignal): Promise<Authorization>;
+  authorize(call: ToolCall, source: ToolSource, signal: AbortSignal): Promise<Authorization>;
   /** Per-call execution limit; default DEFAULT_TOOL_TIMEOUT_MS. */
   toolTimeoutMs?: number;
-  /** Secret scrubbing for tool results (see DispatchContext.redact). */
-  redact?: (text: string) => string;
 }
 
 export type LoopEnd = Extract<LoopEvent, { type: "end" }>;
@@ -101,15 +126,42 @@ async function drive(
     out.end(end);
   };
 
+  const offered = new Map(options.tools.map((t) => [t.name, t]));
+  const ownSource: ToolSource = { kind: "builtin", name: "builtin" };
+  const turnSlots = new Semaphore(options.maxConcurrentTools ?? DEFAULT_MAX_CONCURRENT_TOOLS);
+  const shared = options.sharedToolSlots;
   const dispatch: DispatchContext = {
     agent: options.agent,
     session: options.session,
-    tools: new Map(options.tools.map((t) => [t.name, t])),
-    knownTools: new Set([...(options.knownTools ?? []), ...options.tools.map((t) => t.name)]),
+    offered: options.tools,
+    lookup:
+      options.lookup ??
+      ((name) => {
+        const tool = offered.get(name);
+        return tool ? { found: "tool", entry: { tool, source: ownSource } } : { found: "none" };
+      }),
+    granted: options.granted ?? ((name) => offered.has(name)),
     authorize: options.authorize,
     timeoutMs: options.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
-    ...(options.redact ? { redact: options.redact } : {}),
+    ...(options.maxOutputChars !== undefined ? { maxOutputChars: options.maxOutputChars } : {}),
+    ...(options.transformOutput ? { transformOutput: options.transformOutput } : {}),
+    onProgress: (call, progress) => out.push({ type: "tool_progress", callId: call.id, name: call.name, progress }),
+    acquireSlot: async (signal) => {
+      const releaseTurn = await turnSlots.acquire(signal);
+      if (!shared) return releaseTurn;
+      try {
+        const releaseShared = await shared.acquire(signal);
+        return () => {
+          releaseShared();
+          releaseTurn();
+        };
+      } catch (err) {
+        releaseTurn();
+        throw err;
+      }
+    },
   };
+  const maxCalls = options.maxCallsPerReply ?? DEFAULT_MAX_CALLS_PER_REPLY;
   const toolSchemas = options.tools.map((t) => ({
     name: t.name,
     description: t.description,
@@ -146,7 +198,8 @@ async function drive(
       return finish("error", { code: response.status ?? BAD_GATEWAY, message: response.message });
     }
 
-    const message = response.message;
+    const maxArgs = options.maxArgumentChars ?? DEFAULT_MAX_ARGUMENT_CHARS;
+    const { message, oversized } = capArguments(response.message, maxArgs);
     out.push({ type: "model_end", model, usage: response.usage, message });
     emitMessage(message);
     text = message.content;
@@ -171,7 +224,7 @@ async function drive(
       return finish("token_budget");
     }
 
-    const results = await runTools(calls, dispatch, signal, out);
+    const results = await runTools(calls, dispatch, signal, out, maxCalls, oversized, maxArgs);
     for (const [i, call] of calls.entries()) {
       const r = results[i]!;
       emitMessage(toolResult(call, r.output, r.isError));
@@ -183,6 +236,30 @@ async function drive(
 }
 
 const BUDGET_OUTPUT = "not run: this turn used up its token budget (max_tokens_per_turn)";
+
+/** 1 MiB: far above any real edit, far below the 16 MiB frame every event must fit in. */
+export const DEFAULT_MAX_ARGUMENT_CHARS = 1024 * 1024;
+
+/**
+ * Replaces the arguments of calls longer than `max` with a short note, so
+ * neither the events, the history nor the next request carry them; returns
+ * the original lengths of the calls it shortened.
+ */
+function capArguments(
+  message: AssistantMessage,
+  max: number,
+): { message: AssistantMessage; oversized: Map<string, number> } {
+  const oversized = new Map<string, number>();
+  const calls = message.toolCalls;
+  if (!calls?.some((c) => c.rawArguments.length > max)) return { message, oversized };
+  const toolCalls = calls.map((c) => {
+    if (c.rawArguments.length <= max) return c;
+    oversized.set(c.id, c.rawArguments.length);
+    const note = { dropped: `arguments of ${c.rawArguments.length} characters, over the ${max}-character limit` };
+    return { ...c, rawArguments: JSON.stringify(note), arguments: note };
+  });
+  return { message: { ...message, toolCalls }, oversized };
+}
 
 type ModelResponse =
   | {
@@ -320,11 +397,27 @@ async function runTools(
   ctx: DispatchContext,
   signal: AbortSignal,
   out: EventStream<LoopEvent, LoopEnd>,
-): Promise<{ output: string; isError: boolean }[]> {
+  maxCalls: number,
+  oversized: ReadonlyMap<string, number>,
+  maxArgs: number,
+): Promise<CallResult[]> {
+  const overCap = (): CallResult => ({
+    output: `not run: this reply asked for ${calls.length} tool calls and at most ${maxCalls} run per reply; make the remaining calls in your next reply, or batch the work into fewer calls (one bash command can do many things)`,
+    isError: true,
+  });
   return Promise.all(
-    calls.map(async (call) => {
+    calls.map(async (call, i) => {
       const started = performance.now();
-      const result = await runCall(call, ctx, signal);
+      const tooLong = oversized.get(call.id);
+      const result =
+        tooLong !== undefined
+          ? {
+              output: `not run: the arguments of ${call.name} were ${tooLong} characters, over the limit of ${maxArgs}; split the content across several smaller calls`,
+              isError: true,
+            }
+          : i < maxCalls
+            ? await runCall(call, ctx, signal)
+            : overCap();
       const durationMs = Math.round(performance.now() - started);
       out.push({
         type: "tool_result",
@@ -333,6 +426,7 @@ async function runTools(
         output: result.output,
         isError: result.isError,
         durationMs,
+        ...(result.details ? { details: result.details } : {}),
       });
       return result;
     }),

@@ -5,14 +5,15 @@
  * layer turns "ask" into an approval request.
  *
  * Precedence, first match wins:
- *  1. A tool that is not in the agent's grant list is always deny. An agent
+ *  1. A tool that no grant of the agent matches is always deny. An agent
  *     with no grant list at all (unknown agent) is denied everything.
  *  2. The agent's own table `[permissions.<agent>]`, if any rule in it
- *     applies to the tool (its exact name or the wildcard "*").
+ *     applies to the tool (its exact name, a pattern such as "fs__*" or
+ *     "search/*" that matches it, or the wildcard "*").
  *  3. The global table `[permissions]`, same way.
  *  4. Nothing says anything: allow.
- * Within one table, when both the exact name and "*" apply, deny wins
- * outright; otherwise the exact name beats the wildcard. So `"*" = "deny"`
+ * Within one table, when several rules apply, deny wins outright;
+ * otherwise the exact name beats a pattern, and a pattern beats "*". So `"*" = "deny"`
  * with `read = "allow"` denies read, while `"*" = "ask"` with
  * `read = "allow"` allows read without asking.
  * Across tables the agent's table decides whenever it says anything, so a
@@ -20,6 +21,7 @@
  * (`[permissions] bash = "deny"` plus `[permissions.ops] bash = "allow"`
  * lets only ops run bash).
  */
+import { Grants, parseGrant, type GrantSource } from "../util/grants.ts";
 import type { Permission } from "./types.ts";
 
 export const WILDCARD = "*";
@@ -39,10 +41,13 @@ export interface PermissionDecision {
 }
 
 export interface PermissionEngine {
-  decide(agent: string, tool: string): Permission;
+  /** `source` is where the tool comes from (for "server/*" rules); built-in when omitted. */
+  decide(agent: string, tool: string, source?: GrantSource): Permission;
   /** The same decision with the rule that made it. */
-  explain(agent: string, tool: string): PermissionDecision;
+  explain(agent: string, tool: string, source?: GrantSource): PermissionDecision;
 }
+
+const BUILTIN_SOURCE: GrantSource = { name: "builtin" };
 
 /**
  * `grants` maps each agent to the tool names it is granted. Tables are
@@ -56,43 +61,52 @@ export function createPermissionEngine(
   const perAgent = new Map(
     Object.entries(rules.agents).map(([agent, table]) => [agent, new Map(Object.entries(table))]),
   );
-  const grantMap = new Map<string, Set<string>>(
+  const grantMap = new Map<string, Grants>(
     (grants instanceof Map ? [...grants.entries()] : Object.entries(grants)).map(([agent, tools]) => [
       agent,
-      new Set(tools),
+      new Grants(tools),
     ]),
   );
 
-  const explain = (agent: string, tool: string): PermissionDecision => {
+  const explain = (agent: string, tool: string, source: GrantSource = BUILTIN_SOURCE): PermissionDecision => {
     const granted = grantMap.get(agent);
     if (!granted) return { permission: "deny", reason: `agent ${agent} is not configured` };
-    if (!granted.has(tool)) return { permission: "deny", reason: `tool ${tool} is not granted to agent ${agent}` };
+    if (!granted.allows(tool, source))
+      return { permission: "deny", reason: `tool ${tool} is not granted to agent ${agent}` };
 
     const agentTable = perAgent.get(agent);
-    const fromAgent = agentTable && fromTable(agentTable, tool, `[permissions.${agent}]`);
+    const fromAgent = agentTable && fromTable(agentTable, tool, source, `[permissions.${agent}]`);
     if (fromAgent) return fromAgent;
-    const fromGlobal = fromTable(global, tool, "[permissions]");
+    const fromGlobal = fromTable(global, tool, source, "[permissions]");
     if (fromGlobal) return fromGlobal;
     return { permission: "allow", reason: "no permission rule applies; the default is allow" };
   };
 
-  return { explain, decide: (agent, tool) => explain(agent, tool).permission };
+  return { explain, decide: (agent, tool, source) => explain(agent, tool, source).permission };
 }
 
 /** The decision of one table, or undefined when no rule in it applies to `tool`. */
 function fromTable(
   table: ReadonlyMap<string, Permission>,
   tool: string,
+  source: GrantSource,
   where: string,
 ): PermissionDecision | undefined {
   const exact = table.get(tool);
   const wildcard = table.get(WILDCARD);
-  if (exact === "deny") return { permission: "deny", reason: `${where} ${tool} = "deny"` };
-  if (wildcard === "deny") {
-    const over = exact ? ` (deny wins over ${tool} = "${exact}")` : "";
-    return { permission: "deny", reason: `${where} "*" = "deny"${over}` };
+  let pattern: { key: string; permission: Permission } | undefined;
+  for (const [key, permission] of table) {
+    if (key === tool || key === WILDCARD || !key.includes("*") || !parseGrant(key).matches(tool, source)) continue;
+    if (permission === "deny" || !pattern) pattern = { key, permission };
+    if (permission === "deny") break;
   }
+  if (exact === "deny") return { permission: "deny", reason: `${where} ${tool} = "deny"` };
+  const softer = exact ? ` (deny wins over ${tool} = "${exact}")` : "";
+  if (pattern?.permission === "deny")
+    return { permission: "deny", reason: `${where} "${pattern.key}" = "deny"${softer}` };
+  if (wildcard === "deny") return { permission: "deny", reason: `${where} "*" = "deny"${softer}` };
   if (exact) return { permission: exact, reason: `${where} ${tool} = "${exact}"` };
+  if (pattern) return { permission: pattern.permission, reason: `${where} "${pattern.key}" = "${pattern.permission}"` };
   if (wildcard) return { permission: wildcard, reason: `${where} "*" = "${wildcard}"` };
   return undefined;
 }

@@ -38,6 +38,7 @@ import {
   type Table,
 } from "./errors.ts";
 import { expandTilde } from "./paths.ts";
+import { grantSyntaxError } from "../util/grants.ts";
 
 export const DEFAULT_AGENT = "crab";
 export const DEFAULT_MAX_ITERATIONS = 16;
@@ -82,10 +83,13 @@ export interface AgentsConfig {
 export interface ParseAgentsOptions {
   /** The first model of the first provider; used by agents that name none. */
   defaultModel: string | undefined;
-  /** Every tool name that exists (built-in and others): grants and permission keys must name one of these. */
-  knownTools: readonly string[];
-  /** What an agent without `tools` is granted; default knownTools. */
-  builtinTools?: readonly string[];
+  /**
+   * What an agent without `tools` is granted: the built-in tools. Grants
+   * and permission keys are checked for syntax only, since MCP and
+   * extension tools exist only once their servers run; a grant that
+   * matches nothing is a warning at start (see the daemon), not an error.
+   */
+  builtinTools: readonly string[];
   /** $CRABTALK_HOME/agents: where <name>.md system prompts live. */
   agentsDir: string;
   /** $CRABTALK_HOME: the default cwd is its `work` folder, relative cwds resolve under it. */
@@ -127,7 +131,7 @@ export function parseAgents(raw: Table, ctx: ConfigContext, opts: ParseAgentsOpt
 
   return {
     agents,
-    permissions: parsePermissions(raw.permissions, ctx, agents, opts.knownTools),
+    permissions: parsePermissions(raw.permissions, ctx, agents),
     budget: parseBudget(raw.budget, ctx),
   };
 }
@@ -201,15 +205,16 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
 }
 
 function parseGrant(raw: unknown, key: string, ctx: ConfigContext, opts: ParseAgentsOptions): string[] {
-  if (raw === undefined) return [...(opts.builtinTools ?? opts.knownTools)];
+  if (raw === undefined) return [...opts.builtinTools];
   const tools = expectStringArray(ctx, key, raw, 'write tools = ["bash", "read"]');
   for (const tool of tools) {
-    if (!opts.knownTools.includes(tool)) {
+    const problem = grantSyntaxError(tool);
+    if (problem) {
       throw new ConfigError(
         ctx.file,
         key,
-        `no tool is called "${tool}"`,
-        `use only known tools: ${opts.knownTools.join(", ")}`,
+        `"${tool}" is not a grant: ${problem}`,
+        'name a tool ("bash"), a pattern ("fs__*"), every tool of a source ("search/*") or every tool ("*")',
       );
     }
   }
@@ -220,7 +225,6 @@ function parsePermissions(
   raw: unknown,
   ctx: ConfigContext,
   agents: ReadonlyMap<string, AgentConfig>,
-  knownTools: readonly string[],
 ): PermissionsConfig {
   const result: PermissionsConfig = { global: {}, agents: {} };
   if (raw === undefined) return result;
@@ -242,28 +246,24 @@ function parsePermissions(
           `add an [agents.${key}] section or use one of: ${[...agents.keys()].join(", ")}`,
         );
       }
-      result.agents[key] = parseRuleTable(value, `permissions.${key}`, ctx, knownTools);
+      result.agents[key] = parseRuleTable(value, `permissions.${key}`, ctx);
     } else {
-      Object.assign(result.global, parseRuleTable({ [key]: value }, "permissions", ctx, knownTools));
+      Object.assign(result.global, parseRuleTable({ [key]: value }, "permissions", ctx));
     }
   }
   return result;
 }
 
-function parseRuleTable(
-  table: Table,
-  at: string,
-  ctx: ConfigContext,
-  knownTools: readonly string[],
-): Record<string, PermissionValue> {
+function parseRuleTable(table: Table, at: string, ctx: ConfigContext): Record<string, PermissionValue> {
   const rules: Record<string, PermissionValue> = {};
   for (const [tool, value] of Object.entries(table)) {
-    if (tool !== PERMISSION_WILDCARD && !knownTools.includes(tool)) {
+    const problem = tool === PERMISSION_WILDCARD ? undefined : grantSyntaxError(tool);
+    if (problem) {
       throw new ConfigError(
         ctx.file,
         at,
-        `no tool is called "${tool}"`,
-        `use "*" or a known tool: ${knownTools.join(", ")}`,
+        `"${tool}" is not a tool name or pattern: ${problem}`,
+        'use "*", a tool name ("bash") or a pattern ("fs__*", "search/*")',
         undefined,
         `${at}.${tool}`,
       );

@@ -105,8 +105,8 @@ export function readConfigText(
 
 export interface ParseOptions {
   home: string;
-  /** Tool names that exist (built-in now; MCP and extensions later). */
-  knownTools: readonly string[];
+  /** The built-in tool names: the grant of an agent that writes no `tools`. */
+  builtinTools: readonly string[];
 }
 
 export function parseConfig(text: string, ctx: ConfigContext, opts: ParseOptions): Config {
@@ -127,7 +127,7 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
   const defaultModel = providers[0]?.models[0] ?? "";
   const agents = parseAgents(raw, ctx, {
     defaultModel,
-    knownTools: opts.knownTools,
+    builtinTools: opts.builtinTools,
     agentsDir: join(opts.home, "agents"),
     home: opts.home,
   });

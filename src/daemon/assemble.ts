@@ -1,7 +1,8 @@
 /**
- * Builds the session runtime from a validated config: the provider
- * registry, the session store on disk, each agent's granted tools in its
- * working directory, the permission engine and the usage ledger.
+ * Builds the session runtime: what is made once (the session store on
+ * disk, the usage ledger, the built-in tools in the registry) and what a
+ * config makes (`settingsFrom`: providers, agents, permissions, limits),
+ * which a reload rebuilds and hands to `runtime.reconfigure`.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -9,56 +10,69 @@ import type { Config } from "../config/load.ts";
 import type { Paths } from "../config/paths.ts";
 import { ProviderRegistry, UnknownModelError } from "../provider/registry.ts";
 import { JsonlSessionStore } from "../store/jsonl.ts";
-import { builtinTools, BUILTIN_TOOL_NAMES } from "../tools/index.ts";
+import { BUILTIN_SOURCE, builtinToolEntries } from "../tools/index.ts";
 import { createPermissionEngine } from "../agent/permissions.ts";
-import { SessionRuntime, type AgentSpec } from "../session/runtime.ts";
+import { SessionRuntime } from "../session/runtime.ts";
+import { DEFAULT_TOOL_LIMITS, type AgentSpec, type RuntimeSettings } from "../session/settings.ts";
 import { UsageLedger } from "../session/usage.ts";
 import { contextWindowFor } from "../session/compaction.ts";
-import { ErrorCode, WireError } from "../protocol/errors.ts";
+import { SessionError } from "../session/errors.ts";
 import { providerSecrets, secretRedactor } from "../util/redact.ts";
 
-export async function assembleRuntime(config: Config, paths: Paths): Promise<SessionRuntime> {
+/** Every secret value the config holds (API keys, header values), for redaction of logs and tool output. */
+export function configSecrets(config: Config): string[] {
+  return providerSecrets(config.providers);
+}
+
+/** The runtime settings a config describes. Creates each agent's cwd. */
+export function settingsFrom(config: Config): RuntimeSettings {
   const registry = new ProviderRegistry(config.providers);
   const overrides: Record<string, number> = {};
   for (const p of config.providers) Object.assign(overrides, p.contextWindow);
 
-  const specs = new Map<string, AgentSpec>();
+  const agents = new Map<string, AgentSpec>();
   const grants = new Map<string, string[]>();
   for (const [name, agent] of config.agents.agents) {
     mkdirSync(agent.cwd, { recursive: true, mode: 0o700 });
-    const tools = builtinTools({ cwd: agent.cwd }).filter((t) => agent.tools.includes(t.name));
-    specs.set(name, {
+    agents.set(name, {
       name,
       model: agent.model,
-      system: agent.systemPrompt,
-      tools,
-      knownTools: [...BUILTIN_TOOL_NAMES],
+      ...(agent.systemPrompt !== undefined ? { system: agent.systemPrompt } : {}),
+      ...(agent.description !== undefined ? { description: agent.description } : {}),
+      grants: agent.tools,
+      cwd: agent.cwd,
       maxIterations: agent.maxIterations,
       thinking: agent.thinking,
-      maxTokensPerTurn: agent.maxTokensPerTurn,
+      ...(agent.maxTokensPerTurn !== undefined ? { maxTokensPerTurn: agent.maxTokensPerTurn } : {}),
     });
     grants.set(name, agent.tools);
   }
-
-  const store = await JsonlSessionStore.open(paths.sessions);
-  return new SessionRuntime({
-    store,
-    agent: (name) => specs.get(name),
-    agentNames: () => [...specs.keys()],
+  const redact = secretRedactor(configSecrets(config));
+  return {
+    agents,
     streamFor: (model) => {
       try {
         registry.providerFor(model);
       } catch (err) {
-        if (err instanceof UnknownModelError) throw new WireError(ErrorCode.BadRequest, err.message);
+        if (err instanceof UnknownModelError) throw new SessionError("bad_request", err.message);
         throw err;
       }
       return registry.stream;
     },
     contextWindow: (model) => contextWindowFor(model, overrides),
     permissions: createPermissionEngine(config.agents.permissions, grants),
-    usage: new UsageLedger(join(paths.home, "usage"), config.agents.budget.dailyTokens),
     approvalTimeoutMs: config.daemon.approvalTimeoutMs,
     compactThreshold: config.daemon.compactThreshold,
-    redact: secretRedactor(providerSecrets(config.providers)),
-  });
+    ...(config.agents.budget.dailyTokens !== undefined ? { dailyTokens: config.agents.budget.dailyTokens } : {}),
+    tools: { ...DEFAULT_TOOL_LIMITS },
+    redact,
+  };
+}
+
+export async function assembleRuntime(config: Config, paths: Paths): Promise<SessionRuntime> {
+  const store = await JsonlSessionStore.open(paths.sessions);
+  const usage = new UsageLedger(join(paths.home, "usage"), config.agents.budget.dailyTokens);
+  const runtime = new SessionRuntime({ store, usage }, settingsFrom(config));
+  runtime.registry.setSource(BUILTIN_SOURCE, builtinToolEntries());
+  return runtime;
 }

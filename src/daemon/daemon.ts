@@ -23,7 +23,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
-import { assembleRuntime } from "./assemble.ts";
+import { assembleRuntime, configSecrets } from "./assemble.ts";
 import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { turnHandlers } from "./handlers/turns.ts";
@@ -80,9 +80,7 @@ export class Daemon {
     const { paths } = this;
     const { config, wroteDefault } = this.loadConfig();
     this.config = config;
-    const secrets = config.providers
-      .flatMap((p) => [p.apiKey, ...Object.values(p.headers)])
-      .filter((v): v is string => typeof v === "string" && v.length >= 4);
+    const secrets = configSecrets(config);
     setupDaemonLogging({
       file: paths.logFile,
       maxBytes: this.config.daemon.logMaxBytes,
@@ -99,6 +97,8 @@ export class Daemon {
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
+    for (const { agent, grant } of runtime.emptyGrants())
+      log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
     this.handlers = {
       ...unimplementedHandlers(),
       ...turnHandlers(runtime),
@@ -110,6 +110,7 @@ export class Daemon {
         tcpPort: () => this.listeners?.tcpPort ?? 0,
         sessionCount: () => runtime.liveCount,
         runningTurns: () => runtime.runningTurns(),
+        agents: () => runtime.grantReport(),
         connectionCount: () => this.routers.size,
       }),
     };
@@ -181,7 +182,7 @@ export class Daemon {
     const config = parseConfig(
       text,
       { file, env: this.options.env },
-      { home: this.paths.home, knownTools: BUILTIN_TOOL_NAMES },
+      { home: this.paths.home, builtinTools: BUILTIN_TOOL_NAMES },
     );
     return { config, wroteDefault };
   }

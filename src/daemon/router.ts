@@ -14,7 +14,7 @@
  */
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
-import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
+import { ErrorCode, WireError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/request-id.ts";
 import {
   ConnectionClosed,
@@ -22,6 +22,7 @@ import {
   MAX_FRAME_BYTES,
   type PartialFramesOverBudget,
 } from "../transport/framing.ts";
+import { wireErrorOf } from "./errors.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 
@@ -213,7 +214,7 @@ export class ConnectionRouter {
       }
     } catch (err) {
       if (err instanceof ConnectionClosed || this.conn.isClosed) return;
-      const wire = toWireError(err);
+      const wire = wireErrorOf(err);
       if (wire.code === ErrorCode.Internal) log.error(`connection ${this.conn.id}: ${kind} failed:`, err);
       // Unbounded: at most one small error per in-flight request (MAX_CONCURRENT) can wait.
       await this.send(requestId, { error: wire }, false).catch(() => {});

@@ -1,53 +1,44 @@
 /**
  * The event bus: every event of every session goes through `publish` once,
- * already numbered, and fans out to subscriptions. Subscribers are the
- * connection that started a turn, clients attached to a session, global
- * `SubscribeEvents` streams and in-process observers (the trace writer,
- * later extensions).
+ * already numbered, and fans out to subscriptions: the connection that
+ * started a turn, clients attached to a session, global `SubscribeEvents`
+ * streams. In-process observers (extensions, memory) attach through the
+ * runtime's hooks, which isolate them (hooks.ts).
  *
- * Publishing never waits: a slow subscriber cannot slow an agent. Each
- * subscription buffers at most SUBSCRIPTION_CAPACITY events; one that falls
- * further behind is closed with a SlowSubscriber error and can re-attach
- * from the last sequence number it saw.
+ * Publishing never waits: a slow subscriber cannot slow an agent. A
+ * subscriber that lags behind a token burst is not dropped for it: while
+ * events wait in its buffer, consecutive text (or thinking) deltas of one
+ * turn are merged into one event carrying the seq of the last delta merged,
+ * so a reader that keeps reading always catches up. Only one that really
+ * stops reading, with SUBSCRIPTION_CAPACITY events or SUBSCRIPTION_MAX_BYTES
+ * of text waiting, is closed with SlowSubscriber and can re-attach from the
+ * last sequence number it saw.
  */
-import type { Init } from "../protocol/codec.ts";
-import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
-
-/** One numbered event of one session, in wire shape. */
-export interface SessionEvent {
-  agent: string;
-  session: number;
-  /** Per-session sequence number, strictly increasing, persisted with the trace. */
-  seq: number;
-  /** Which turn of the session (the seq of its start event), 0 for events outside turns. */
-  turn: number;
-  ts: number;
-  /** The StreamEvent case that is set, e.g. "chunk". */
-  kind: NonNullable<StreamEvent["event"]>;
-  event: Init<StreamEvent>;
-}
+import { SlowSubscriber } from "./errors.ts";
+import type { SessionEvent } from "./events.ts";
 
 /**
- * 4,096 events: minutes of a typical stream (tokens arrive at 50-100/s and
- * most events are single tokens), at roughly 100-200 bytes each at most about
- * 1 MB per subscriber. Enough to ride out any pause of a healthy client; a
+ * 4,096 distinct events: minutes of a typical stream once deltas merge; a
  * client further behind than that is stuck, not slow.
  */
 export const SUBSCRIPTION_CAPACITY = 4096;
+/** 8 MiB of delta text waiting for one subscriber: a client that lets this pile up has stopped reading. */
+export const SUBSCRIPTION_MAX_BYTES = 8 * 1024 * 1024;
+/** Deltas merge only once this many events wait (a reader stalled for a moment, not one keeping pace): a reader that keeps up sees every token as it came. */
+const MERGE_AFTER = 1024;
+/** A merged delta stays well under the 16 MiB frame limit. */
+const MAX_MERGED_CHARS = 1024 * 1024;
 
-export class SlowSubscriber extends Error {
-  /** Wire error code: 408, the client was too slow. */
-  readonly code = 408;
-  constructor(
-    readonly lastDeliveredSeq: number,
-    capacity: number,
-  ) {
-    super(
-      `client fell more than ${capacity} events behind and was dropped; re-attach with after_seq=${lastDeliveredSeq} to resume without a gap`,
-    );
-    this.name = "SlowSubscriber";
-  }
-}
+/** Who may answer a turn's approval prompts. */
+export type Approver =
+  /** The requesting client, and any interactive client attached to the turn's session. */
+  | { kind: "requester" }
+  /** Interactive clients following another session (a delegating parent turn's). */
+  | { kind: "session"; session: number }
+  /** An interactive connection that named itself so (a gateway, a UI), wherever it listens. */
+  | { kind: "client"; name: string }
+  /** Nobody: `ask` tools are denied at once. */
+  | { kind: "none" };
 
 /** What a subscription wants; unset fields match everything. */
 export interface EventFilter {
@@ -57,6 +48,8 @@ export interface EventFilter {
   turnRef?: { readonly startSeq: number | undefined };
   /** false for a client that cannot answer approval prompts (a script's SendMsg); default true. */
   interactive?: boolean;
+  /** The name a client gave itself, for `{ kind: "client" }` approvers. */
+  clientName?: string;
 }
 
 export function matches(f: EventFilter, e: SessionEvent): boolean {
@@ -67,28 +60,62 @@ export function matches(f: EventFilter, e: SessionEvent): boolean {
   );
 }
 
+function deltaText(e: SessionEvent): string | undefined {
+  return e.body.kind === "chunk" || e.body.kind === "thinking" ? e.body.data.content : undefined;
+}
+
 export class Subscription implements AsyncIterable<SessionEvent> {
-  private readonly buffer: SessionEvent[] = [];
+  private buffer: SessionEvent[] = [];
+  private head = 0;
+  private bufferedChars = 0;
   private waiter: (() => void) | null = null;
   private failure: Error | null = null;
   private done = false;
   private lastSeq = 0;
+  /** Deltas folded into an earlier buffered event: a measure of how far behind the reader ran. */
+  merged = 0;
 
   constructor(
     readonly filter: EventFilter,
     private readonly onClose: (s: Subscription) => void,
     private readonly capacity = SUBSCRIPTION_CAPACITY,
+    private readonly maxChars = SUBSCRIPTION_MAX_BYTES,
   ) {}
+
+  private get waiting(): number {
+    return this.buffer.length - this.head;
+  }
 
   /** Called by the bus; never blocks. */
   deliver(event: SessionEvent): void {
     if (this.done) return;
-    if (this.buffer.length >= this.capacity) {
+    const text = deltaText(event);
+    if (text !== undefined && this.waiting >= MERGE_AFTER && this.mergeIntoLast(event, text)) return;
+    if (this.waiting >= this.capacity || this.bufferedChars + (text?.length ?? 0) > this.maxChars) {
       this.fail(new SlowSubscriber(this.lastSeq, this.capacity));
       return;
     }
     this.buffer.push(event);
+    this.bufferedChars += text?.length ?? 0;
     this.wake();
+  }
+
+  /** Folds a delta into the last waiting event when it is a delta of the same kind and turn. */
+  private mergeIntoLast(event: SessionEvent, text: string): boolean {
+    const last = this.buffer[this.buffer.length - 1];
+    if (!last || this.waiting === 0 || last.body.kind !== event.body.kind || last.turn !== event.turn) return false;
+    if (last.session !== event.session) return false;
+    const lastText = deltaText(last)!;
+    if (lastText.length + text.length > MAX_MERGED_CHARS) return false;
+    if (this.bufferedChars + text.length > this.maxChars) return false;
+    // A fresh object: the event delivered to other subscribers must not change under them.
+    this.buffer[this.buffer.length - 1] = {
+      ...event,
+      body: { kind: event.body.kind, data: { content: lastText + text } } as SessionEvent["body"],
+    };
+    this.bufferedChars += text.length;
+    this.merged++;
+    return true;
   }
 
   /** Ends the stream after what is buffered; `error` makes iteration throw after that. */
@@ -115,10 +142,24 @@ export class Subscription implements AsyncIterable<SessionEvent> {
     w?.();
   }
 
+  private take(): SessionEvent | undefined {
+    if (this.head >= this.buffer.length) return undefined;
+    const next = this.buffer[this.head]!;
+    this.buffer[this.head] = undefined as unknown as SessionEvent;
+    this.head++;
+    // Compact now and then so the array does not grow with everything ever delivered.
+    if (this.head >= 1024 && this.head * 2 >= this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
+    this.bufferedChars -= deltaText(next)?.length ?? 0;
+    return next;
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<SessionEvent> {
     try {
       while (true) {
-        const next = this.buffer.shift();
+        const next = this.take();
         if (next) {
           this.lastSeq = next.seq;
           yield next;
@@ -128,7 +169,9 @@ export class Subscription implements AsyncIterable<SessionEvent> {
           if (this.failure) throw this.failure;
           return;
         }
-        await new Promise<void>((resolve) => (this.waiter = resolve));
+        await new Promise<void>((resolve) => {
+          this.waiter = resolve;
+        });
       }
     } finally {
       this.close();
@@ -136,11 +179,8 @@ export class Subscription implements AsyncIterable<SessionEvent> {
   }
 }
 
-export type Observer = (event: SessionEvent) => void;
-
 export class EventBus {
   private readonly subscriptions = new Set<Subscription>();
-  private readonly observers = new Set<Observer>();
 
   subscribe(filter: EventFilter, capacity?: number): Subscription {
     const sub = new Subscription(filter, (s) => this.subscriptions.delete(s), capacity);
@@ -148,15 +188,11 @@ export class EventBus {
     return sub;
   }
 
-  /** In-process observers run synchronously and must not throw or block. */
-  observe(observer: Observer): () => void {
-    this.observers.add(observer);
-    return () => this.observers.delete(observer);
-  }
-
-  publish(event: SessionEvent): void {
-    for (const o of this.observers) o(event);
-    for (const s of this.subscriptions) if (matches(s.filter, event)) s.deliver(event);
+  /** Delivers to every matching subscription, and to those `alsoTo` picks (an approval routed to a parent's client). */
+  publish(event: SessionEvent, alsoTo?: (filter: EventFilter) => boolean): void {
+    for (const s of this.subscriptions) {
+      if (matches(s.filter, event) || alsoTo?.(s.filter)) s.deliver(event);
+    }
   }
 
   /** Whether a client follows this session right now (the one running a turn, or one attached): such a session stays in memory. */
@@ -165,13 +201,28 @@ export class EventBus {
     return false;
   }
 
-  /** Whether a client that can answer an approval prompt follows this session. */
-  hasInteractiveClientOn(session: number): boolean {
-    for (const s of this.subscriptions) if (s.filter.session === session && s.filter.interactive !== false) return true;
+  /** Whether someone who may answer `approver`'s prompts for a turn of `session` is listening now. */
+  hasApproverFor(approver: Approver, session: number): boolean {
+    for (const s of this.subscriptions) if (reachesApprover(s.filter, approver, session)) return true;
     return false;
   }
 
   get size(): number {
     return this.subscriptions.size;
+  }
+}
+
+/** Whether a subscription is an interactive listener that `approver` names, for a turn on `session`. */
+export function reachesApprover(f: EventFilter, approver: Approver, session: number): boolean {
+  if (f.interactive === false) return false;
+  switch (approver.kind) {
+    case "requester":
+      return f.session === session;
+    case "session":
+      return f.session === approver.session;
+    case "client":
+      return f.clientName === approver.name;
+    case "none":
+      return false;
   }
 }

@@ -74,16 +74,20 @@ export function renderTranscript(messages: readonly Message[]): string {
 
 export type SummaryResult = { ok: true; summary: string; usage: Usage } | { ok: false; message: string };
 
-/** Asks the model for a summary. Never throws: a failure is `ok: false` with the reason. */
+/**
+ * Asks the model for a summary; `promptAdditions` (from compaction hooks)
+ * follow the instructions. Never throws: a failure is `ok: false` with the reason.
+ */
 export async function summarize(
   stream: StreamFn,
   model: string,
   history: readonly Message[],
   signal?: AbortSignal,
+  promptAdditions: readonly string[] = [],
 ): Promise<SummaryResult> {
   const request = {
     model,
-    system: SUMMARY_SYSTEM_PROMPT,
+    system: [SUMMARY_SYSTEM_PROMPT, ...promptAdditions].join("\n\n"),
     messages: [{ role: "user" as const, content: `Summarize this conversation:\n\n${renderTranscript(history)}` }],
   };
   let text = "";

@@ -11,7 +11,9 @@
  */
 import type { Message } from "../provider/types.ts";
 import type { NewRecord, SessionStore } from "../store/types.ts";
-import type { SessionEvent } from "./bus.ts";
+import type { Approver } from "./bus.ts";
+import type { SessionEvent } from "./events.ts";
+import { errorMessage } from "../util/abort.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("session");
@@ -23,7 +25,8 @@ export interface TurnHandle {
   /** seq of the turn's start event; set the moment the turn starts. */
   startSeq: number | undefined;
   abort: AbortController;
-  interactive: boolean;
+  /** Who may answer this turn's approval prompts. */
+  approver: Approver;
   sender: string;
 }
 
@@ -42,6 +45,8 @@ export class LiveSession {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastAppend: Promise<void> = Promise.resolve();
   killed = false;
+  /** The first append the store refused since the last check: the running turn must not report success. */
+  private writeFailure: Error | null = null;
 
   constructor(
     readonly id: number,
@@ -87,9 +92,9 @@ export class LiveSession {
     const record: NewRecord = {
       kind: "event",
       ts: e.ts,
-      event: { seq: e.seq, type: e.kind, turn: e.turn, data: e.event[e.kind] ?? {} },
+      event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data },
     };
-    if (e.kind === "chunk" || e.kind === "thinking") {
+    if (e.body.kind === "chunk" || e.body.kind === "thinking") {
       this.pending.push(record);
       this.flushTimer ??= setTimeout(() => void this.flushTrace(), TRACE_FLUSH_MS);
       return;
@@ -103,7 +108,8 @@ export class LiveSession {
     if (batch.length === 0) return this.lastAppend;
     const write = this.lastAppend.then(() =>
       this.store.append(this.id, batch).catch((err: unknown) => {
-        log.error(`session ${this.id}: could not append ${batch.length} record(s) to the store:`, err);
+        this.writeFailure ??= err instanceof Error ? err : new Error(String(err));
+        log.error(`session ${this.id}: could not append ${batch.length} record(s) to the store: ${errorMessage(err)}`);
       }),
     );
     this.lastAppend = write;
@@ -118,7 +124,14 @@ export class LiveSession {
     return p;
   }
 
-  /** Resolves once every event traced so far is in the store. */
+  /** The store failure seen since the last call, if any (and forgets it). */
+  takeWriteFailure(): Error | null {
+    const failure = this.writeFailure;
+    this.writeFailure = null;
+    return failure;
+  }
+
+  /** Resolves once every event traced so far is in the store (or refused by it: see takeWriteFailure). */
   flushTrace(): Promise<void> {
     return this.append([]);
   }

@@ -4,57 +4,43 @@
  * handles cancel, approvals, budgets and compaction, and evicts idle
  * sessions so memory does not grow with the number on disk.
  *
+ * What is built once (store, bus, usage ledger, tool registry, hooks) is
+ * split from what a config builds (agents, providers, permissions, limits:
+ * `RuntimeSettings`), which `reconfigure` swaps between turns; a turn keeps
+ * the settings it started with, except permissions and the approval
+ * timeout, read per call.
+ *
  * Turns run independently of any client: a client that disconnects stops
  * receiving, the turn finishes and its result stays in the session.
  */
-import type { Tool } from "../agent/types.ts";
-import type { PermissionEngine } from "../agent/permissions.ts";
-import type { StreamFn } from "../provider/types.ts";
-import type { ListOptions, LoadedSession, SessionPage, SessionStore } from "../store/types.ts";
-import { ErrorCode, WireError } from "../protocol/errors.ts";
-import type { Init } from "../protocol/codec.ts";
-import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
-import { EventBus, type SessionEvent, type Subscription } from "./bus.ts";
-import { LiveSession, type TurnHandle } from "./live-session.ts";
-import { Approvals } from "./approvals.ts";
-import type { UsageLedger } from "./usage.ts";
-import { eventKind } from "./wire.ts";
-import { runTurn } from "./turn.ts";
-import { compactSession, type CompactOutcome } from "./compact-session.ts";
+import type { ListOptions, LoadedSession, SearchHit, SessionPage, SessionStore } from "../store/types.ts";
+import { ToolRegistry, type ResolvedTools } from "../tools/registry.ts";
+import type { Tool, ToolLookup, ToolSource } from "../agent/types.ts";
+import { Grants } from "../util/grants.ts";
 import { logger } from "../util/log.ts";
+import { Semaphore } from "../util/semaphore.ts";
+import { Approvals } from "./approvals.ts";
+import { attachSession, type Attachment } from "./attach.ts";
+import { EventBus, type Approver, type EventFilter, type Subscription } from "./bus.ts";
+import { compactSession, type CompactOutcome } from "./compact-session.ts";
+import { SessionError } from "./errors.ts";
+import { body, isKind } from "./events.ts";
+import { HookHub, type HookFailure } from "./hooks.ts";
+import { LiveSession, type TurnHandle } from "./live-session.ts";
+import { Publisher } from "./publisher.ts";
+import type { AgentSpec, RuntimeSettings } from "./settings.ts";
+import { runTurn, type BuiltAgent, type TurnEnv } from "./turn.ts";
+import type { UsageLedger } from "./usage.ts";
+import type { UsageData } from "./events.ts";
 
 const log = logger("runtime");
 
-/** An agent as the runtime needs it, resolved from config. */
-export interface AgentSpec {
-  name: string;
-  model: string;
-  system?: string;
-  /** The granted tools, built for the agent's cwd. */
-  tools: Tool[];
-  /** Every tool name that exists, granted or not. */
-  knownTools: string[];
-  maxIterations: number;
-  thinking: boolean;
-  maxTokensPerTurn?: number;
-}
-
-export interface RuntimeDeps {
+/** What the runtime is built on once, whatever the config says. */
+export interface RuntimeCore {
   store: SessionStore;
-  agent(name: string): AgentSpec | undefined;
-  agentNames(): string[];
-  /** Throws WireError 400 naming the configured models when none serves `model`. */
-  streamFor(model: string): StreamFn;
-  contextWindow(model: string): number;
-  permissions: PermissionEngine;
   usage: UsageLedger;
-  approvalTimeoutMs: number;
-  /** Share of the context window that triggers compaction after a turn. */
-  compactThreshold: number;
   /** Idle sessions are dropped from memory after this long (they stay on disk). */
   idleEvictMs?: number;
-  /** Scrubs configured secrets from tool results before they reach history, the wire or a provider. */
-  redact?: (text: string) => string;
 }
 
 export interface TurnRequest {
@@ -62,8 +48,18 @@ export interface TurnRequest {
   content: string;
   session?: number;
   sender: string;
-  /** Whether the requester can answer approval prompts. */
-  interactive: boolean;
+  /** Who may answer approval prompts of this turn (see bus.ts). */
+  approver: Approver;
+}
+
+/** A turn run to its end: what `send` answers. */
+export interface TurnAnswer {
+  session: number;
+  agent: string;
+  content: string;
+  usage: UsageData;
+  stopReason: string;
+  model: string;
 }
 
 /** How long kill waits for a cancelled turn to finish writing before dropping the session. */
@@ -75,14 +71,125 @@ const MAX_LIVE_SESSIONS = 256;
 export class SessionRuntime {
   readonly bus = new EventBus();
   readonly approvals = new Approvals();
+  readonly registry = new ToolRegistry();
+  readonly hooks: HookHub;
+  readonly store: SessionStore;
+  readonly usage: UsageLedger;
+  private readonly publisher: Publisher;
+  private readonly env: TurnEnv;
+  private readonly toolSlots: Semaphore;
+  private current: RuntimeSettings;
+  private generation = 0;
+  private readonly built = new Map<string, { key: string; agent: Promise<Omit<BuiltAgent, "tools">> }>();
   private readonly live = new Map<number, LiveSession>();
   private readonly opening = new Map<number, Promise<LiveSession>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private shuttingDown = false;
 
-  constructor(readonly deps: RuntimeDeps) {
+  constructor(
+    private readonly core: RuntimeCore,
+    settings: RuntimeSettings,
+  ) {
+    this.store = core.store;
+    this.usage = core.usage;
+    this.current = settings;
+    this.usage.dailyLimit = settings.dailyTokens;
+    this.toolSlots = new Semaphore(settings.tools.maxConcurrent);
+    this.hooks = new HookHub((f) => this.reportHookFailure(f));
+    this.publisher = new Publisher(this.bus, this.hooks);
+    this.env = {
+      settings: () => this.current,
+      publisher: this.publisher,
+      bus: this.bus,
+      approvals: this.approvals,
+      usage: this.usage,
+      hooks: this.hooks,
+      toolSlots: this.toolSlots,
+    };
     this.sweeper = setInterval(() => this.evictIdle(), 30_000);
     this.sweeper.unref?.();
+  }
+
+  get settings(): RuntimeSettings {
+    return this.current;
+  }
+
+  /**
+   * Applies new settings: turns that start from now on use them; turns in
+   * flight finish on what they started with (permissions and the approval
+   * timeout apply from their next call).
+   */
+  reconfigure(settings: RuntimeSettings): void {
+    this.current = settings;
+    this.generation++;
+    this.usage.dailyLimit = settings.dailyTokens;
+    this.toolSlots.setLimit(settings.tools.maxConcurrent);
+  }
+
+  agent(name: string): AgentSpec | undefined {
+    return this.current.agents.get(name);
+  }
+
+  agentNames(): string[] {
+    return [...this.current.agents.keys()];
+  }
+
+  /** Each agent's grants and the tools each resolves to now (for status and `crabtalk agents`). */
+  grantReport(): { agent: string; model: string; grants: { grant: string; tools: string[] }[] }[] {
+    const all = this.registry.all();
+    return [...this.current.agents.values()].map((spec) => ({
+      agent: spec.name,
+      model: spec.model,
+      grants: new Grants(spec.grants).resolve(all),
+    }));
+  }
+
+  /** Grants that match no tool that exists now: warned at start (a server may still bring them). */
+  emptyGrants(): { agent: string; grant: string }[] {
+    return this.grantReport().flatMap((a) =>
+      a.grants.filter((g) => g.tools.length === 0 && g.grant !== "*").map((g) => ({ agent: a.agent, grant: g.grant })),
+    );
+  }
+
+  /**
+   * The agent as its next turn runs it: prompt with the build-agent hooks'
+   * additions (cached until the settings or the hooks change), tools
+   * resolved from the registry now.
+   */
+  async buildAgent(spec: AgentSpec): Promise<BuiltAgent> {
+    const key = `${this.generation}:${this.hooks.version}`;
+    let cached = this.built.get(spec.name);
+    if (!cached || cached.key !== key) {
+      cached = { key, agent: this.buildPrompt(spec) };
+      this.built.set(spec.name, cached);
+    }
+    const {
+      spec: builtSpec,
+      system,
+      hookTools,
+    } = (await cached.agent) as Omit<BuiltAgent, "tools"> & {
+      hookTools: { tool: Tool; source: ToolSource }[];
+    };
+    const grants = new Grants(spec.grants);
+    const resolved = this.registry.resolve(grants, { name: spec.name, cwd: spec.cwd });
+    return {
+      spec: builtSpec,
+      ...(system !== undefined ? { system } : {}),
+      tools: withHookTools(resolved, hookTools, grants),
+    };
+  }
+
+  private async buildPrompt(
+    spec: AgentSpec,
+  ): Promise<Omit<BuiltAgent, "tools"> & { hookTools: { tool: Tool; source: ToolSource }[] }> {
+    const { promptAdditions, tools } = await this.hooks.buildAgent({
+      name: spec.name,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+      ...(spec.system !== undefined ? { systemPrompt: spec.system } : {}),
+      tools: spec.grants,
+    });
+    const parts = [spec.system, ...promptAdditions].filter((p): p is string => p !== undefined && p.length > 0);
+    return { spec, ...(parts.length > 0 ? { system: parts.join("\n\n") } : {}), hookTools: tools };
   }
 
   get liveCount(): number {
@@ -100,12 +207,7 @@ export class SessionRuntime {
     return { live: s !== undefined, running: s?.running != null };
   }
 
-  /** The session if it is in memory now (never loads). */
-  liveSession(id: number): LiveSession | undefined {
-    return this.live.get(id);
-  }
-
-  /** A live session, loaded from the store if needed; 404 for an unknown id. */
+  /** A live session, loaded from the store if needed; not_found for an unknown id. */
   async open(id: number): Promise<LiveSession> {
     const existing = this.live.get(id);
     if (existing) return existing;
@@ -124,28 +226,43 @@ export class SessionRuntime {
    */
   async listSessions(opts: ListOptions): Promise<SessionPage> {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
-    return this.deps.store.list(opts);
+    return this.store.list(opts);
   }
 
   /**
-   * Reads a session from the store without making it live; 404 for an
-   * unknown id. Every reader of the store goes through here because the
-   * store hands a torn last line to exactly one load: whichever load that
-   * is (a history request or a resume) must report it. A live session's
-   * queued appends are flushed first, so a reader sees every message of a
-   * turn whose end it has already received.
+   * Reads a session from the store without making it live. Every reader of
+   * the store goes through here because the store hands a torn last line
+   * to exactly one load: whichever load that is must report it. A live
+   * session's queued appends are flushed first, so a reader sees every
+   * message of a turn whose end it has already received.
    */
   async loadStored(id: number): Promise<LoadedSession> {
     await this.live.get(id)?.flushTrace();
-    const loaded = await this.deps.store.load(id);
+    const loaded = await this.store.load(id);
     if (!loaded)
-      throw new WireError(ErrorCode.NotFound, `session ${id} not found; list sessions with \`crabtalk sessions\``);
+      throw new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
     if (loaded.tornLine)
       log.warn(
         `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,
       );
     if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
     return loaded;
+  }
+
+  /** BM25 over every session's user and assistant text, after live sessions' pending appends. */
+  async search(query: string, limit: number): Promise<SearchHit[]> {
+    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    return this.store.search(query, { limit });
+  }
+
+  /** Follows a session from `afterSeq` (see attach.ts). */
+  attach(id: number, afterSeq: number | undefined, filter: Omit<EventFilter, "session"> = {}): Promise<Attachment> {
+    return attachSession({ store: this.store, bus: this.bus, live: (s) => this.live.get(s) }, id, afterSeq, filter);
+  }
+
+  /** Every event of every session (or one agent's), live. */
+  subscribeAll(filter: Pick<EventFilter, "agent" | "clientName" | "interactive">): Subscription {
+    return this.bus.subscribe(filter);
   }
 
   private async load(id: number): Promise<LiveSession> {
@@ -156,7 +273,7 @@ export class SessionRuntime {
       loaded.meta.createdBy,
       loaded.messages,
       loaded.lastSeq,
-      this.deps.store,
+      this.store,
     );
     if (loaded.interruptedTurn) {
       log.warn(
@@ -172,47 +289,11 @@ export class SessionRuntime {
   }
 
   private async create(agent: string, sender: string): Promise<LiveSession> {
-    const summary = await this.deps.store.create({ agent, createdBy: sender });
-    const session = new LiveSession(summary.id, agent, sender, [], 0, this.deps.store);
+    const summary = await this.store.create({ agent, createdBy: sender });
+    const session = new LiveSession(summary.id, agent, sender, [], 0, this.store);
     this.live.set(summary.id, session);
     this.evictOverflow();
     return session;
-  }
-
-  private stamp(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
-    const seq = ++session.seq;
-    const ts = Date.now();
-    return {
-      agent: session.agent,
-      session: session.id,
-      seq,
-      turn,
-      ts,
-      kind: eventKind(init),
-      event: { ...init, seq, session: session.id, timestampMs: ts },
-    };
-  }
-
-  /** Numbers an event, publishes it to every subscriber and traces it. */
-  emit(session: LiveSession, turn: number, init: Init<StreamEvent>): SessionEvent {
-    const event = this.stamp(session, turn, init);
-    session.traceEvent(event);
-    this.bus.publish(event);
-    return event;
-  }
-
-  /**
-   * Like emit, but publishes only once the event and everything traced
-   * before it (the turn's messages) are in the store. A turn's end goes
-   * out this way: a client that saw StreamEnd may count on the answer
-   * surviving a kill -9 (published first, 9 kills in 17 lost the answer).
-   */
-  async emitDurable(session: LiveSession, turn: number, init: Init<StreamEvent>): Promise<SessionEvent> {
-    const event = this.stamp(session, turn, init);
-    session.traceEvent(event);
-    await session.flushTrace();
-    this.bus.publish(event);
-    return event;
   }
 
   /**
@@ -220,35 +301,38 @@ export class SessionRuntime {
    * (start to end). The subscription exists before the turn can start, so
    * nothing is missed.
    */
-  async startTurn(req: TurnRequest): Promise<{ session: LiveSession; turn: TurnHandle; events: Subscription }> {
+  async startTurn(
+    req: TurnRequest,
+    listener: Pick<EventFilter, "interactive" | "clientName"> = {},
+  ): Promise<{ session: LiveSession; turn: TurnHandle; events: Subscription }> {
     if (this.shuttingDown)
-      throw new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; retry once it is back");
+      throw new SessionError("shutting_down", "the daemon is shutting down; retry once it is back");
     if (!req.content.trim())
-      throw new WireError(ErrorCode.BadRequest, "empty message: content must hold the text to send to the agent");
+      throw new SessionError("bad_request", "empty message: content must hold the text to send to the agent");
     let session: LiveSession;
     let spec: AgentSpec | undefined;
     if (req.session) {
       session = await this.open(req.session);
       if (req.agent && req.agent !== session.agent) {
-        throw new WireError(
-          ErrorCode.Conflict,
+        throw new SessionError(
+          "conflict",
           `session ${session.id} belongs to agent "${session.agent}", not "${req.agent}"; leave agent empty or use ${session.agent}`,
         );
       }
-      spec = this.deps.agent(session.agent);
+      spec = this.agent(session.agent);
       if (!spec)
-        throw new WireError(
-          ErrorCode.NotFound,
+        throw new SessionError(
+          "not_found",
           `agent "${session.agent}" of session ${session.id} is no longer configured; add [agents.${session.agent}] back to crabtalk.toml`,
         );
       this.checkTurnAllowed(spec);
     } else {
       const name = req.agent || "crab";
-      spec = this.deps.agent(name);
+      spec = this.agent(name);
       if (!spec)
-        throw new WireError(
-          ErrorCode.NotFound,
-          `unknown agent "${name}"; configured agents: ${this.deps.agentNames().join(", ")}`,
+        throw new SessionError(
+          "not_found",
+          `unknown agent "${name}"; configured agents: ${this.agentNames().join(", ")}`,
         );
       this.checkTurnAllowed(spec);
       session = await this.create(name, req.sender);
@@ -257,14 +341,32 @@ export class SessionRuntime {
     const turn: TurnHandle = {
       startSeq: undefined,
       abort: new AbortController(),
-      interactive: req.interactive,
+      approver: req.approver,
       sender: req.sender,
     };
-    const events = this.bus.subscribe({ session: session.id, turnRef: turn, interactive: req.interactive });
+    const events = this.bus.subscribe({
+      session: session.id,
+      turnRef: turn,
+      interactive: listener.interactive ?? req.approver.kind === "requester",
+      ...(listener.clientName ? { clientName: listener.clientName } : {}),
+    });
     session.lastUsed = Date.now();
     void session
       .enqueue(turn, async () => {
-        await runTurn(this, session, agentSpec, turn, req.content);
+        const agent = await this.buildAgent(agentSpec);
+        const outcome = await runTurn(this.env, session, agent, turn, req.content);
+        if (!outcome.ok) {
+          // Memory holds what the disk refused: reload from disk next time, so both agree.
+          log.error(`session ${session.id}: ${outcome.storageError.message}; it will be reloaded from disk`);
+          if (this.live.get(session.id) === session) this.live.delete(session.id);
+          return;
+        }
+        void this.hooks.afterRun({
+          agent: session.agent,
+          session: session.id,
+          history: session.history.slice(),
+          ...(agent.system !== undefined ? { system: agent.system } : {}),
+        });
         // A cancelled turn is not followed by an automatic compaction: the user asked for the session to stop.
         if (!turn.abort.signal.aborted) await this.maybeCompact(session, agentSpec.model, turn.abort.signal);
       })
@@ -274,68 +376,100 @@ export class SessionRuntime {
     return { session, turn, events };
   }
 
-  private notRun(session: LiveSession, turn: TurnHandle): WireError {
+  /** Runs a turn to its end and returns the final answer; a failed turn throws its error. */
+  async ask(req: TurnRequest, signal?: AbortSignal): Promise<TurnAnswer> {
+    const { session, events } = await this.startTurn(req, { interactive: false });
+    const stop = () => events.close();
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+    let text = "";
+    try {
+      for await (const e of events) {
+        if (isKind(e, "chunk")) text += e.body.data.content;
+        // A new model call after tools: only the final answer counts.
+        if (isKind(e, "toolStart")) text = "";
+        if (!isKind(e, "end")) continue;
+        const end = e.body.data;
+        if (end.stopReason === "error")
+          throw new SessionError("turn_failed", end.error || "the turn failed", end.errorCode || undefined);
+        return {
+          session: session.id,
+          agent: session.agent,
+          content: text,
+          usage: end.usage,
+          stopReason: end.stopReason,
+          model: end.model,
+        };
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
+    throw new SessionError(
+      signal?.aborted ? "conflict" : "internal",
+      signal?.aborted ? "the requester left before the turn ended" : "the turn ended without a result",
+    );
+  }
+
+  private notRun(session: LiveSession, turn: TurnHandle): SessionError {
     if (turn.startSeq !== undefined)
-      return new WireError(
-        ErrorCode.Internal,
+      return new SessionError(
+        "internal",
         `the turn on session ${session.id} failed before it ended; see the daemon log`,
       );
     if (this.shuttingDown)
-      return new WireError(ErrorCode.ShuttingDown, "the daemon is shutting down; the queued turn was not run");
-    return new WireError(
-      ErrorCode.Conflict,
-      `session ${session.id} was killed before this turn started; send it again`,
-    );
+      return new SessionError("shutting_down", "the daemon is shutting down; the queued turn was not run");
+    return new SessionError("conflict", `session ${session.id} was killed before this turn started; send it again`);
   }
 
   /** Refuses a turn before anything is created: model not routable, daily budget spent. */
   private checkTurnAllowed(spec: AgentSpec): void {
-    this.deps.streamFor(spec.model);
+    this.current.streamFor(spec.model);
     this.checkBudget();
   }
 
   checkBudget(): void {
-    const { usage } = this.deps;
+    const { usage } = this;
     const remaining = usage.remainingToday();
     if (remaining !== undefined && remaining <= 0) {
       const resets = new Date(usage.resetsAt());
-      throw new WireError(
-        ErrorCode.BudgetExceeded,
+      throw new SessionError(
+        "budget_exceeded",
         `daily token budget of ${usage.dailyLimit} tokens is spent (${usage.usedToday()} used today); it resets at local midnight, ${resets.toString()}`,
       );
     }
   }
 
   private async maybeCompact(session: LiveSession, model: string, signal: AbortSignal): Promise<void> {
-    const window = this.deps.contextWindow(model);
-    if (session.lastPromptTokens <= window * this.deps.compactThreshold) return;
+    const window = this.current.contextWindow(model);
+    const threshold = this.current.compactThreshold;
+    if (session.lastPromptTokens <= window * threshold) return;
     log.info(
-      `session ${session.id}: prompt of ${session.lastPromptTokens} tokens passed ${Math.round(this.deps.compactThreshold * 100)}% of ${window}; compacting`,
+      `session ${session.id}: prompt of ${session.lastPromptTokens} tokens passed ${Math.round(threshold * 100)}% of ${window}; compacting`,
     );
-    const result = await compactSession(this, session, model, signal);
+    const result = await compactSession(this.env, session, model, signal);
     if (!result.ok) log.warn(`session ${session.id}: automatic compaction failed: ${result.message}`);
   }
 
-  /** Compacts on request, after any running turn; throws WireError 502 when summarizing fails. */
+  /** Compacts on request, after any running turn; provider_failed when summarizing fails. */
   async compact(id: number): Promise<{ tokensBefore: number; tokensAfter: number }> {
     const session = await this.open(id);
-    const spec = this.deps.agent(session.agent);
-    if (!spec) throw new WireError(ErrorCode.NotFound, `agent "${session.agent}" is not configured`);
+    const spec = this.agent(session.agent);
+    if (!spec) throw new SessionError("not_found", `agent "${session.agent}" is not configured`);
     const box: { outcome: CompactOutcome } = {
       outcome: { ok: false, message: "the session was killed before compaction ran" },
     };
     const turn: TurnHandle = {
       startSeq: undefined,
       abort: new AbortController(),
-      interactive: false,
+      approver: { kind: "none" },
       sender: "compact",
     };
     await session.enqueue(turn, async () => {
-      box.outcome = await compactSession(this, session, spec.model, turn.abort.signal);
+      box.outcome = await compactSession(this.env, session, spec.model, turn.abort.signal);
     });
     const outcome = box.outcome;
     if (!outcome.ok)
-      throw new WireError(ErrorCode.ProviderFailed, `compaction failed, history unchanged: ${outcome.message}`);
+      throw new SessionError("provider_failed", `compaction failed, history unchanged: ${outcome.message}`);
     return { tokensBefore: outcome.tokensBefore, tokensAfter: outcome.tokensAfter };
   }
 
@@ -347,10 +481,15 @@ export class SessionRuntime {
     return true;
   }
 
+  /** Answers a waiting approval of `session`; false when none with that call id waits there. */
+  approve(session: number, callId: string, allow: boolean, reason?: string): boolean {
+    return this.approvals.answer(callId, allow, reason, session);
+  }
+
   /** Ends a live session (cancels its turns, drops it from memory); its file stays. */
   async kill(id: number): Promise<boolean> {
     const s = this.live.get(id);
-    if (!s) return await this.deps.store.exists(id);
+    if (!s) return await this.store.exists(id);
     s.killed = true;
     for (const t of s.queued) t.abort.abort(new Error("session killed"));
     s.running?.abort.abort(new Error("session killed"));
@@ -365,11 +504,11 @@ export class SessionRuntime {
 
   async delete(id: number): Promise<boolean> {
     await this.kill(id);
-    return await this.deps.store.delete(id);
+    return await this.store.delete(id);
   }
 
   private evictIdle(): void {
-    const idleMs = this.deps.idleEvictMs ?? 5 * 60_000;
+    const idleMs = this.core.idleEvictMs ?? 5 * 60_000;
     const now = Date.now();
     for (const [id, s] of this.live) {
       if (!s.busy && now - s.lastUsed > idleMs && !this.bus.hasClientOn(id)) {
@@ -388,6 +527,15 @@ export class SessionRuntime {
       void s.flushTrace();
       this.live.delete(s.id);
     }
+  }
+
+  /** A hook that failed: the log says so, and so does the trace of the session it concerned (when it is live). */
+  private reportHookFailure(f: HookFailure): void {
+    log.warn(`hook ${f.hook} failed in ${f.stage}: ${f.message}; the turn went on without it`);
+    const s = f.session !== undefined ? this.live.get(f.session) : undefined;
+    if (!s) return;
+    const message = `${f.stage} failed: ${f.message}; the turn went on without it`;
+    this.publisher.emit(s, f.turn ?? 0, body("notice", { source: f.hook, level: "warn", message }));
   }
 
   /** Stops new turns, waits up to graceMs for running ones, cancels the rest, flushes the trace; `close()` follows. */
@@ -413,6 +561,25 @@ export class SessionRuntime {
   /** After shutdown and after clients are gone: makes everything durable and closes the store. */
   async close(): Promise<void> {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
-    await this.deps.store.close();
+    await this.store.close();
   }
+}
+
+/** The registry's tools plus the build-agent hooks' tools for this agent (hook tools first on a name clash). */
+function withHookTools(
+  resolved: ResolvedTools,
+  hookTools: readonly { tool: Tool; source: ToolSource }[],
+  grants: Grants,
+): ResolvedTools {
+  if (hookTools.length === 0) return resolved;
+  const own = new Map(hookTools.map((t) => [t.tool.name, t]));
+  const granted = hookTools.filter((t) => grants.allows(t.tool.name, t.source)).map((t) => t.tool);
+  return {
+    tools: [...resolved.tools.filter((t) => !own.has(t.name)), ...granted],
+    lookup: (name): ToolLookup => {
+      const hit = own.get(name);
+      return hit ? { found: "tool", entry: hit } : resolved.lookup(name);
+    },
+    granted: resolved.granted,
+  };
 }

@@ -1,74 +1,147 @@
 /**
  * One turn of a session: publishes its start, appends the user message,
- * drives the agent loop, and turns every loop event into a numbered,
- * traced, published event; history messages are appended as each one
- * completes, usage is booked per model call.
+ * runs the before-run hooks, drives the agent loop, and turns every loop
+ * event into a numbered, traced, published event; history messages are
+ * appended as each one completes, usage is booked per model call. It sees
+ * the runtime only through `TurnEnv`, a narrow context, so the runtime can
+ * own turns without the two importing each other.
+ *
+ * Ordering: an approval request is published only after the ToolStart that
+ * announces its call (the loop's events are consumed in order; the
+ * approval waits for its call to be announced).
  */
 import { runAgent } from "../agent/loop.ts";
-import type { Authorization } from "../agent/types.ts";
-import type { ToolCall } from "../provider/types.ts";
+import type { Authorization, LoopEvent, ToolSource } from "../agent/types.ts";
+import type { Message, ToolCall } from "../provider/types.ts";
+import type { ResolvedTools } from "../tools/registry.ts";
+import type { Semaphore } from "../util/semaphore.ts";
+import type { Approvals } from "./approvals.ts";
+import type { EventBus } from "./bus.ts";
+import { body, type EventBody } from "./events.ts";
+import type { HookHub } from "./hooks.ts";
 import type { LiveSession, TurnHandle } from "./live-session.ts";
-import type { AgentSpec, SessionRuntime } from "./runtime.ts";
-import { loopEventToWire } from "./wire.ts";
+import type { Publisher } from "./publisher.ts";
+import type { AgentSpec, RuntimeSettings } from "./settings.ts";
+import type { UsageLedger } from "./usage.ts";
+import { loopEventToBody } from "./loop-events.ts";
 
 /** Events handled between visits to the event loop (see the loop below). */
 const YIELD_EVERY = 256;
 
+/** What a turn needs from the runtime. */
+export interface TurnEnv {
+  /** The current settings (permissions and the approval timeout are read per call from here). */
+  settings(): RuntimeSettings;
+  publisher: Publisher;
+  bus: EventBus;
+  approvals: Approvals;
+  usage: UsageLedger;
+  hooks: HookHub;
+  toolSlots: Semaphore;
+}
+
+/** An agent as one turn runs it: its spec from the settings snapshot, its prompt with hook additions, its tools. */
+export interface BuiltAgent {
+  spec: AgentSpec;
+  system?: string;
+  tools: ResolvedTools;
+}
+
+/** The storage error that ended a turn, if any: the turn reports it instead of success. */
+export type TurnOutcome = { ok: true } | { ok: false; storageError: Error };
+
 export async function runTurn(
-  runtime: SessionRuntime,
+  env: TurnEnv,
   session: LiveSession,
-  spec: AgentSpec,
+  agent: BuiltAgent,
   turn: TurnHandle,
   content: string,
-): Promise<void> {
-  const { deps } = runtime;
+): Promise<TurnOutcome> {
+  const { publisher } = env;
+  const settings = env.settings();
+  const { spec } = agent;
   const startSeq = session.seq + 1;
   turn.startSeq = startSeq;
-  runtime.emit(session, startSeq, { start: { agent: session.agent, session: session.id, sender: turn.sender } });
-  const user = { role: "user" as const, content, timestamp: Date.now() };
+  const emit = (b: EventBody) => publisher.emit(session, startSeq, b);
+  emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
+  const user: Message = { role: "user", content, timestamp: Date.now() };
   session.history.push(user);
   void session.append([{ kind: "message", message: user }]);
 
-  const remaining = deps.usage.remainingToday();
+  const remaining = env.usage.remainingToday();
   const perTurn = spec.maxTokensPerTurn;
   const maxTokensPerTurn =
     remaining === undefined ? perTurn : perTurn === undefined ? remaining : Math.min(perTurn, remaining);
 
-  const authorize = async (call: ToolCall, signal: AbortSignal): Promise<Authorization> => {
-    const decision = deps.permissions.explain(session.agent, call.name);
+  // Messages a hook adds for this turn only: they reach the model, the trace records them, history never holds them.
+  const injected = await env.hooks.beforeRun(
+    { agent: session.agent, session: session.id, history: session.history },
+    turn.abort.signal,
+    startSeq,
+  );
+  const injectedMessages: Message[] = [];
+  for (const { source, messages } of injected) {
+    emit(body("injected", { source, messages: messages.map((m) => ({ role: m.role, content: m.content })) }));
+    injectedMessages.push(...messages);
+  }
+
+  const announced = new Announcements();
+  const authorize = async (call: ToolCall, source: ToolSource, signal: AbortSignal): Promise<Authorization> => {
+    const current = env.settings();
+    const decision = current.permissions.explain(session.agent, call.name, source);
     if (decision.permission === "allow") return { allowed: true };
     if (decision.permission === "deny") return { allowed: false, reason: `denied: ${decision.reason}` };
-    if (!turn.interactive || !runtime.bus.hasInteractiveClientOn(session.id)) {
+    if (!env.bus.hasApproverFor(turn.approver, session.id)) {
       return {
         allowed: false,
-        reason: `denied: ${call.name} needs approval (${decision.reason}) but no interactive client is attached to answer (sender ${turn.sender})`,
+        reason: `denied: ${call.name} needs approval (${decision.reason}) but no interactive client is there to answer (sender ${turn.sender})`,
       };
     }
-    runtime.emit(session, startSeq, {
-      approval: { callId: call.id, tool: call.name, arguments: call.rawArguments, timeoutMs: deps.approvalTimeoutMs },
-    });
-    return runtime.approvals.wait(call.id, session.id, deps.approvalTimeoutMs, signal);
+    await announced.waitFor(call.id, signal);
+    const timeoutMs = current.approvalTimeoutMs;
+    publisher.emit(
+      session,
+      startSeq,
+      body("approval", {
+        callId: call.id,
+        tool: call.name,
+        arguments: call.rawArguments,
+        timeoutMs,
+        session: session.id,
+        agent: session.agent,
+      }),
+      turn.approver,
+    );
+    return env.approvals.wait(call.id, session.id, timeoutMs, signal);
   };
 
+  const history = [...session.history.slice(0, -1), ...injectedMessages, user];
   const stream = runAgent(
     {
       agent: session.agent,
       session: session.id,
       model: spec.model,
-      system: spec.system,
-      history: session.history.slice(),
-      tools: spec.tools,
-      knownTools: spec.knownTools,
-      stream: deps.streamFor(spec.model),
+      ...(agent.system !== undefined ? { system: agent.system } : {}),
+      history,
+      tools: agent.tools.tools,
+      lookup: (name) => agent.tools.lookup(name),
+      granted: (name, source) => agent.tools.granted(name, source),
+      stream: settings.streamFor(spec.model),
       maxIterations: spec.maxIterations,
-      maxTokensPerTurn,
+      ...(maxTokensPerTurn !== undefined ? { maxTokensPerTurn } : {}),
       thinking: spec.thinking,
       authorize,
-      ...(deps.redact ? { redact: deps.redact } : {}),
+      transformOutput: settings.redact,
+      maxOutputChars: settings.tools.maxOutputChars,
+      maxCallsPerReply: settings.tools.maxCallsPerReply,
+      maxConcurrentTools: settings.tools.maxConcurrentPerTurn,
+      maxArgumentChars: settings.tools.maxArgumentChars,
+      sharedToolSlots: env.toolSlots,
     },
     turn.abort.signal,
   );
   let sinceYield = 0;
+  let end: Extract<LoopEvent, { type: "end" }> | undefined;
   for await (const ev of stream) {
     // A provider read can hold thousands of deltas, all parsed without leaving the microtask queue.
     // Stepping out to the event loop now and then lets client sockets drain between them, so a
@@ -83,14 +156,72 @@ export async function runTurn(
       continue;
     }
     if (ev.type === "model_end") {
-      deps.usage.record(session.agent, ev.model, ev.usage);
+      env.usage.record(session.agent, ev.model, ev.usage);
       session.lastPromptTokens = ev.usage.promptTokens;
     }
-    const wire = loopEventToWire(session.agent, ev);
-    if (!wire) continue;
-    // The end is published only once the turn is on disk (see emitDurable).
-    if (ev.type === "end") await runtime.emitDurable(session, startSeq, wire);
-    else runtime.emit(session, startSeq, wire);
+    if (ev.type === "end") {
+      end = ev;
+      break;
+    }
+    const b = loopEventToBody(session.agent, ev);
+    if (b) emit(b);
+    if (ev.type === "tool_start") announced.add(ev.calls.map((c) => c.id));
   }
+  announced.close();
+  // The end is published only once the turn is on disk: a client that saw it may count on the answer.
   await session.flushTrace();
+  const storageError = session.takeWriteFailure();
+  if (end) {
+    const final = storageError ? storageFailedEnd(end, storageError) : end;
+    const b = loopEventToBody(session.agent, final)!;
+    await publisher.emitDurable(session, startSeq, b);
+    // The end record itself may have met the same full disk.
+    const lateError = storageError ?? session.takeWriteFailure();
+    if (lateError) return { ok: false, storageError: lateError };
+  }
+  return storageError ? { ok: false, storageError } : { ok: true };
+}
+
+function storageFailedEnd(end: Extract<LoopEvent, { type: "end" }>, err: Error): Extract<LoopEvent, { type: "end" }> {
+  return {
+    ...end,
+    stopReason: "error",
+    error: {
+      code: 507,
+      message: `the turn ran but could not be saved: ${err.message}; free disk space (or fix the file system) and send again`,
+    },
+  };
+}
+
+/** Tool calls already announced by a ToolStart: an approval for one is published only after it. */
+class Announcements {
+  private readonly seen = new Set<string>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private closed = false;
+
+  add(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.seen.add(id);
+      for (const wake of this.waiting.get(id) ?? []) wake();
+      this.waiting.delete(id);
+    }
+  }
+
+  waitFor(id: string, signal: AbortSignal): Promise<void> {
+    if (this.closed || this.seen.has(id) || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      signal.addEventListener("abort", wake, { once: true });
+      this.waiting.set(id, [...(this.waiting.get(id) ?? []), wake]);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const wakes of this.waiting.values()) for (const wake of wakes) wake();
+    this.waiting.clear();
+  }
 }

@@ -37,7 +37,7 @@ export class UsageLedger {
 
   constructor(
     private readonly dir: string | null,
-    readonly dailyLimit: number | undefined,
+    public dailyLimit: number | undefined,
     private readonly now: () => number = Date.now,
   ) {
     this.day = localDay(now());

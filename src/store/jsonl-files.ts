@@ -86,13 +86,44 @@ export async function repairTail(path: string, tornPath: string, sync: boolean):
   return { offset: tail.offset, bytes: tail.fragment.length, preview: text.slice(0, PREVIEW_CHARS) };
 }
 
+/**
+ * A write the disk refused (full, read-only, I/O error): the message names
+ * the file and the OS error, and the file is left as it was before the
+ * write (a partial line is cut off again), so the session stays loadable.
+ */
+export class StoreWriteError extends Error {
+  override readonly name = "StoreWriteError";
+  constructor(
+    readonly path: string,
+    readonly osError: string,
+  ) {
+    super(`could not write ${path}: ${osError}`);
+  }
+}
+
+function osErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? `${e.code} (${e.message.replace(/^\w+: /, "")})` : String(err);
+}
+
 export async function appendDurably(path: string, data: string | Uint8Array, sync: boolean): Promise<void> {
-  const fh = await open(path, "a", 0o600);
+  let fh: FileHandle;
   try {
+    fh = await open(path, "a", 0o600);
+  } catch (err) {
+    throw new StoreWriteError(path, osErrorText(err));
+  }
+  let before = -1;
+  try {
+    before = (await fh.stat()).size;
     await fh.appendFile(data);
     if (sync) await fh.datasync();
+  } catch (err) {
+    // Cut a partial line off again (ENOSPC mid-write): a torn tail would read as a crash on next load.
+    if (before >= 0) await fh.truncate(before).catch(() => undefined);
+    throw new StoreWriteError(path, osErrorText(err));
   } finally {
-    await fh.close();
+    await fh.close().catch(() => undefined);
   }
 }
 

@@ -59,8 +59,12 @@ export interface BashToolOptions {
 
 export const DEFAULT_BASH_TIMEOUT_MS = 120_000;
 export const MAX_BASH_TIMEOUT_MS = 600_000;
-/** About 7k tokens: enough for a failing test run's summary without drowning the conversation. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 30 * 1024;
+/**
+ * What bash keeps in memory of a command's output (head and tail): a bound
+ * on memory, not what the model reads. Dispatch caps every tool's result
+ * to what the model reads (30 KB by default), once, for all tools.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 const DEFAULT_KILL_GRACE_MS = 2_000;
 /** How long to keep reading after the shell exits, for output still in the pipes. */
 const DRAIN_MS = 200;

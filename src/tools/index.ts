@@ -1,14 +1,14 @@
 /**
- * The built-in tools of an agent, built for its working directory. The
- * daemon calls `builtinTools` once per agent; the names are exported for the
- * config parser's grant check.
+ * The built-in tools of an agent, built for its working directory, and the
+ * same as tool-registry entries (source "builtin"), instantiated per agent.
  */
-import type { Tool } from "../agent/types.ts";
+import type { Tool, ToolSource } from "../agent/types.ts";
 import { createBashTool, type BashToolOptions } from "./bash.ts";
 import { createEditTool } from "./edit.ts";
 import type { FileOperations } from "./fs.ts";
 import { createReadTool, type ReadToolOptions } from "./read.ts";
 import { createWriteTool } from "./write.ts";
+import type { AgentScope, ScopedTool } from "./registry.ts";
 
 export const BUILTIN_TOOL_NAMES = ["bash", "read", "write", "edit"] as const;
 
@@ -29,4 +29,18 @@ export function builtinTools(opts: BuiltinToolsOptions): Tool[] {
     createWriteTool(opts.cwd, fileOpts),
     createEditTool(opts.cwd, fileOpts),
   ];
+}
+
+export const BUILTIN_SOURCE: ToolSource = { kind: "builtin", name: "builtin" };
+
+/** The built-in tools as registry entries: each agent gets its own instances, working in its cwd. */
+export function builtinToolEntries(opts: Omit<BuiltinToolsOptions, "cwd"> = {}): ScopedTool[] {
+  return BUILTIN_TOOL_NAMES.map((name) => ({
+    name,
+    forAgent: (scope: AgentScope) => {
+      const tool = builtinTools({ ...opts, cwd: scope.cwd }).find((t) => t.name === name);
+      if (!tool) throw new Error(`no built-in tool ${name}`);
+      return tool;
+    },
+  }));
 }

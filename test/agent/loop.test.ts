@@ -131,6 +131,7 @@ describe("runAgent", () => {
   });
 
   test("a tool not granted is refused at dispatch and an unknown one is named", async () => {
+    const builtin = { kind: "builtin" as const, name: "builtin" };
     let ran = false;
     const read = tool("read", async () => ({ output: "x" }));
     const s = scripted([
@@ -141,7 +142,12 @@ describe("runAgent", () => {
       runAgent(
         options(s.stream, {
           tools: [read],
-          knownTools: ["bash", "read"],
+          // bash exists (in the registry) but is not granted; teleport exists nowhere.
+          lookup: (name) =>
+            name === "read" || name === "bash"
+              ? { found: "tool", entry: { tool: tool(name, async () => ({ output: "ran" })), source: builtin } }
+              : { found: "none" },
+          granted: (name) => name === "read",
           authorize: async () => {
             ran = true;
             return { allowed: true };

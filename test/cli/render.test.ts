@@ -152,9 +152,21 @@ const TURN: StreamEvent[] = [
     },
     1_040,
   ),
-  ev({ toolResult: { callId: "a", name: "bash", output: "ok", durationMs: 1_000, isError: false } }, 2_040),
   ev(
-    { toolResult: { callId: "b", name: "read", output: "ENOENT: no such file\nmore", durationMs: 3, isError: true } },
+    { toolResult: { callId: "a", name: "bash", output: "ok", durationMs: 1_000, isError: false, details: "" } },
+    2_040,
+  ),
+  ev(
+    {
+      toolResult: {
+        callId: "b",
+        name: "read",
+        output: "ENOENT: no such file\nmore",
+        durationMs: 3,
+        isError: true,
+        details: "",
+      },
+    },
     2_041,
   ),
   ev({ toolsComplete: {} }, 2_042),

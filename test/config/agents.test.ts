@@ -10,7 +10,7 @@ const known = ["bash", "read", "write", "edit"];
 function opts(extra: Partial<ParseAgentsOptions> = {}): ParseAgentsOptions {
   return {
     defaultModel: "gpt-4o-mini",
-    knownTools: known,
+    builtinTools: known,
     agentsDir: "/h/agents",
     home: "/h",
     readText: () => undefined,
@@ -89,13 +89,13 @@ cwd = "notes"
     expect(read).toEqual(["/h/agents/writer.md", "/h/agents/crab.md"]);
   });
 
-  test("grants default to the built-in tools when others are known", () => {
-    const cfg = run(`[agents.x]\ntools = ["mcp_search"]`, {
-      knownTools: [...known, "mcp_search"],
-      builtinTools: known,
-    });
-    expect(cfg.agents.get("x")!.tools).toEqual(["mcp_search"]);
+  test("grants default to the built-in tools; names, patterns and sources of tools not known yet are accepted", () => {
+    const cfg = run(
+      `[agents.x]\ntools = ["mcp_search", "fs__*", "search/*", "*"]\n[permissions]\n"fs__write_file" = "ask"\n"search/*" = "deny"`,
+    );
+    expect(cfg.agents.get("x")!.tools).toEqual(["mcp_search", "fs__*", "search/*", "*"]);
     expect(cfg.agents.get("crab")!.tools).toEqual(known);
+    expect(cfg.permissions.global).toEqual({ fs__write_file: "ask", "search/*": "deny" });
   });
 
   test("permissions: global and per-agent tables, wildcard allowed", () => {
@@ -126,12 +126,13 @@ bash = "deny"
       "[agents.crab.max_iterations] must be a positive whole number, got 0",
     );
     expect(error(`[agents.crab]\nmax_iterations = 2.5`).key).toBe("agents.crab.max_iterations");
-    expect(error(`[agents.crab]\ntools = ["bash", "fly"]`).message).toContain(
-      'no tool is called "fly". Fix: use only known tools: bash, read, write, edit',
+    expect(error(`[agents.crab]\ntools = ["bash", "fl y"]`).message).toContain(
+      '"fl y" is not a grant: "fl y" is not a tool name or pattern',
     );
+    expect(error(`[agents.crab]\ntools = ["search/"]`).message).toContain('write "search/*" for every tool of search');
     expect(error(`[agents.crab]\nmodle = "x"`).message).toContain('unknown key "modle"');
     expect(error(`[permissions.ghost]\nbash = "deny"`).message).toContain('no agent is called "ghost"');
-    expect(error(`[permissions]\nbsah = "deny"`).message).toContain('no tool is called "bsah"');
+    expect(error(`[permissions]\n"b sah" = "deny"`).message).toContain('"b sah" is not a tool name or pattern');
     expect(error(`[budget]\ndaily_tokens = -1`).key).toBe("budget.daily_tokens");
     expect(error(`[budget]\nmonthly = 1`).message).toContain('unknown key "monthly"');
     expect(error(`[agents.crab]\nthinking = "yes"`).key).toBe("agents.crab.thinking");

@@ -110,9 +110,14 @@ describe("ask", () => {
     expect(events.some((e) => e.approval)).toBe(true);
     const text = toolResultsOf(fake.requests[before + 1]!)[0]!.text;
     expect(text).toContain("nobody answered the approval request");
-    // A late answer finds nothing waiting.
-    await expect(c.request({ approve: { callId: "call_late", response: "allow" } })).rejects.toMatchObject({
+    // A late answer finds nothing waiting; an answer that does not say which session's call is refused.
+    const session = events[0]!.session;
+    await expect(c.request({ approve: { callId: "call_late", response: "allow", session } })).rejects.toMatchObject({
       code: 404,
+    });
+    await expect(c.request({ approve: { callId: "call_late", response: "allow" } })).rejects.toMatchObject({
+      code: 400,
+      message: expect.stringContaining("approve needs session"),
     });
     c.close();
   });

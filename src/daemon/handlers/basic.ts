@@ -13,6 +13,8 @@ export interface StatusSource {
   sessionCount(): number;
   runningTurns(): number;
   connectionCount(): number;
+  /** Each agent's grants and what they resolve to now. */
+  agents(): { agent: string; model: string; grants: { grant: string; tools: string[] }[] }[];
 }
 
 export function basicHandlers(source: StatusSource): HandlerTable {
@@ -30,6 +32,7 @@ export function basicHandlers(source: StatusSource): HandlerTable {
         home: source.home,
         runningTurns: source.runningTurns(),
         connections: source.connectionCount(),
+        agents: source.agents(),
       },
     }),
   };

@@ -4,42 +4,20 @@
  */
 import type { HandlerTable, Reply } from "../router.ts";
 import type { SessionRuntime } from "../../session/runtime.ts";
-import { SlowSubscriber, SUBSCRIPTION_CAPACITY, type SessionEvent, type Subscription } from "../../session/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
-import { historyMessage, sessionInfo, wireUsage } from "../../session/wire.ts";
-import type { EventRecord } from "../../store/types.ts";
-import type { StreamEvent } from "../../protocol/gen/crabtalk.ts";
+import { usageData } from "../../session/loop-events.ts";
+import { agentEvent, historyMessages, sessionInfo, streamEvent } from "../wire.ts";
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
 
-/** A trace record read back from the store, in the shape it was published. */
-export function eventFromRecord(r: EventRecord, session: number, agent: string): SessionEvent {
-  const kind = r.event.type as NonNullable<StreamEvent["event"]>;
-  return {
-    agent,
-    session,
-    seq: r.event.seq,
-    turn: typeof r.event.turn === "number" ? r.event.turn : 0,
-    ts: r.ts,
-    kind,
-    event: { [kind]: r.event.data ?? {}, seq: r.event.seq, session, timestampMs: r.ts },
-  };
-}
-
-/** Ends the subscription when the client goes away, including before it was made (a disconnect during an await). */
-function closeOnAbort(signal: AbortSignal, sub: Subscription): void {
-  if (signal.aborted) sub.close();
-  else signal.addEventListener("abort", () => sub.close(), { once: true });
-}
-
-/** AgentEvent.kind is the proto case name ("tool_start"), not the TS field name ("toolStart"). */
-function caseName(kind: string): string {
-  return kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** Ends a stream when the client goes away, including before it was made (a disconnect during an await). */
+function closeOnAbort(signal: AbortSignal, close: () => void): void {
+  if (signal.aborted) close();
+  else signal.addEventListener("abort", close, { once: true });
 }
 
 export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
-  const { store } = runtime.deps;
   return {
     sessions: async (req) => {
       const limit = Math.min(req.limit || DEFAULT_PAGE, MAX_PAGE);
@@ -52,7 +30,7 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     getHistory: async (req) => {
       const loaded = await runtime.loadStored(req.session);
       return {
-        history: { session: req.session, agent: loaded.meta.agent, messages: loaded.allMessages.map(historyMessage) },
+        history: { session: req.session, agent: loaded.meta.agent, messages: historyMessages(loaded.allMessages) },
       };
     },
 
@@ -75,7 +53,7 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
 
     searchSessions: async (req) => {
       if (!req.query.trim()) throw new WireError(ErrorCode.BadRequest, "search needs words to look for");
-      const hits = await store.search(req.query, { limit: req.limit || 20 });
+      const hits = await runtime.search(req.query, req.limit || 20);
       return {
         searchResults: {
           hits: hits.map((h) => ({
@@ -91,12 +69,12 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     },
 
     usage: () => {
-      const { usage } = runtime.deps;
+      const { usage } = runtime;
       const today = usage.today();
       return {
         usage: {
           day: today.day,
-          rows: today.rows.map((r) => ({ agent: r.agent, model: r.model, usage: wireUsage(r.usage), turns: r.calls })),
+          rows: today.rows.map((r) => ({ agent: r.agent, model: r.model, usage: usageData(r.usage), turns: r.calls })),
           dailyLimit: usage.dailyLimit ?? 0,
           usedToday: usage.usedToday(),
           resetsAtMs: usage.resetsAt(),
@@ -105,70 +83,26 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     },
 
     subscribeEvents: (req, ctx) => {
-      const sub = runtime.bus.subscribe({ agent: req.agent || undefined });
-      closeOnAbort(ctx.signal, sub);
+      const sub = runtime.subscribeAll({
+        ...(req.agent ? { agent: req.agent } : {}),
+        ...(req.client ? { clientName: req.client } : {}),
+      });
+      closeOnAbort(ctx.signal, () => sub.close());
       return (async function* (): AsyncGenerator<Reply> {
         try {
-          for await (const e of sub) {
-            yield {
-              event: {
-                agent: e.agent,
-                session: e.session,
-                kind: caseName(e.kind),
-                payload: e.event,
-                timestampMs: e.ts,
-              },
-            };
-          }
+          for await (const e of sub) yield { event: agentEvent(e) };
         } finally {
           sub.close();
         }
       })();
     },
 
-    /*
-     * The seam: subscribe first, so every event published from then on
-     * reaches `sub`; flush the live session's batched deltas, so every event
-     * published before is in the trace (a session not in memory has nothing
-     * pending). Replay the trace after after_seq, then live events, skipping
-     * any seq already sent: the two ranges overlap (a turn may run on while
-     * the trace is read) but never leave a hole between them.
-     */
     attach: async (req, ctx) => {
-      const id = req.session;
-      const summary = await store.summary(id);
-      if (!summary) throw new WireError(ErrorCode.NotFound, `session ${id} not found`);
-      const sub = runtime.bus.subscribe({ session: id });
-      closeOnAbort(ctx.signal, sub);
-      const afterSeq = req.afterSeq;
-      const live = runtime.liveSession(id);
-      // Read the seam before any await: events after it reach `sub`, events up to it are in the trace once flushed.
-      const seam = live ? live.seq : summary.lastSeq;
-      const runningTurn = live?.running?.startSeq ?? 0;
-      if (afterSeq !== undefined) await live?.flushTrace();
+      const attachment = await runtime.attach(req.session, req.afterSeq, req.client ? { clientName: req.client } : {});
+      closeOnAbort(ctx.signal, () => attachment.close());
       return (async function* (): AsyncGenerator<Reply> {
-        let last = afterSeq ?? 0;
-        yield { attached: { session: id, agent: summary.agent, lastSeq: seam, runningTurn } };
-        try {
-          if (afterSeq !== undefined) {
-            for await (const r of store.readEvents(id, afterSeq)) {
-              if (r.event.seq <= last) continue;
-              last = r.event.seq;
-              yield { stream: eventFromRecord(r, id, summary.agent).event };
-            }
-          }
-          for await (const e of sub) {
-            if (e.seq <= last) continue;
-            last = e.seq;
-            yield { stream: e.event };
-          }
-        } catch (err) {
-          // The subscription only knows what it handed out live; the client also got the replay.
-          if (err instanceof SlowSubscriber) throw new SlowSubscriber(last, SUBSCRIPTION_CAPACITY);
-          throw err;
-        } finally {
-          sub.close();
-        }
+        yield { attached: attachment.header };
+        for await (const e of attachment.events) yield { stream: streamEvent(e) };
       })();
     },
   };

@@ -1,87 +1,102 @@
 /**
  * Turn requests: StreamMsg (every event of the turn, live), SendMsg (one
- * answer with the final text), CancelMsg and ApproveMsg.
+ * answer with the final text), CancelMsg and ApproveMsg. Each translates
+ * between wire messages and the session runtime; nothing else.
  *
  * A client that disconnects mid-turn only stops listening: the turn runs on
  * and its result stays in the session.
  */
-import type { HandlerTable, Reply, RequestContext } from "../router.ts";
-import type { SessionRuntime } from "../../session/runtime.ts";
-import type { Subscription } from "../../session/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
+import type { Approver } from "../../session/bus.ts";
+import { isKind } from "../../session/events.ts";
+import type { SessionRuntime } from "../../session/runtime.ts";
 import { ConnectionClosed } from "../../transport/framing.ts";
+import type { HandlerTable, Reply, RequestContext } from "../router.ts";
+import { SessionError } from "../../session/errors.ts";
+import { streamEvent } from "../wire.ts";
 
-/** Senders that are programs, not people: they cannot answer approval prompts. */
-const NON_INTERACTIVE = /^(cron|scheduler|gateway|telegram|webhook|task|delegate)\b/i;
-
-export function isInteractive(sender: string | undefined): boolean {
-  return !sender || !NON_INTERACTIVE.test(sender);
+/** Parses the approver field: "requester", "none", "session:<id>", "client:<name>"; empty means `fallback`. */
+export function parseApprover(text: string | undefined, fallback: Approver): Approver {
+  const t = text?.trim() ?? "";
+  if (t === "") return fallback;
+  if (t === "requester") return { kind: "requester" };
+  if (t === "none") return { kind: "none" };
+  const session = /^session:(\d+)$/.exec(t);
+  if (session) return { kind: "session", session: Number(session[1]) };
+  const client = /^client:(.+)$/.exec(t);
+  if (client) return { kind: "client", name: client[1]! };
+  throw new WireError(
+    ErrorCode.BadRequest,
+    `approver "${t}" is not one of requester, none, session:<id>, client:<name>`,
+  );
 }
 
-function stopOnDisconnect(ctx: RequestContext, events: Subscription): void {
-  if (ctx.signal.aborted) events.close();
-  else ctx.signal.addEventListener("abort", () => events.close(), { once: true });
+/**
+ * The approver of a StreamMsg that declares none. Clients written against
+ * the original contract mark programs by their sender ("cron", "telegram:…")
+ * and expect those turns to be denied `ask` tools at once rather than wait
+ * for a prompt nobody sees; an explicit `approver` always wins over this.
+ */
+const PROGRAM_SENDERS = /^(cron|scheduler|gateway|telegram|webhook|task|delegate|event)\b/i;
+
+export function defaultApprover(sender: string | undefined): Approver {
+  return sender && PROGRAM_SENDERS.test(sender) ? { kind: "none" } : { kind: "requester" };
+}
+
+function closeOnAbort(ctx: RequestContext, close: () => void): void {
+  if (ctx.signal.aborted) close();
+  else ctx.signal.addEventListener("abort", close, { once: true });
 }
 
 export function turnHandlers(runtime: SessionRuntime): HandlerTable {
   return {
     stream: async (req, ctx) => {
-      const { events } = await runtime.startTurn({
-        agent: req.agent,
-        content: req.content,
-        session: req.session,
-        sender: req.sender ?? "client",
-        interactive: isInteractive(req.sender),
-      });
-      stopOnDisconnect(ctx, events);
+      const { events } = await runtime.startTurn(
+        {
+          agent: req.agent,
+          content: req.content,
+          session: req.session,
+          sender: req.sender ?? "client",
+          approver: parseApprover(req.approver, defaultApprover(req.sender)),
+        },
+        req.client ? { clientName: req.client } : {},
+      );
+      closeOnAbort(ctx, () => events.close());
       return (async function* (): AsyncGenerator<Reply> {
         for await (const e of events) {
-          const end = e.event.end;
-          if (end && end.stopReason === "error") {
+          if (isKind(e, "end") && e.body.data.stopReason === "error") {
             // The original contract ends a failed turn with ErrorMsg instead of StreamEnd.
+            const end = e.body.data;
             yield {
-              error: { code: end.errorCode || ErrorCode.ProviderFailed, message: end.error ?? "the turn failed" },
+              error: { code: end.errorCode || ErrorCode.ProviderFailed, message: end.error || "the turn failed" },
             };
             return;
           }
-          yield { stream: e.event };
-          if (end) return;
+          yield { stream: streamEvent(e) };
+          if (isKind(e, "end")) return;
         }
       })();
     },
 
     send: async (req, ctx) => {
-      const { session, events } = await runtime.startTurn({
-        agent: req.agent,
-        content: req.content,
-        session: req.session,
-        sender: req.sender ?? "client",
-        interactive: false,
-      });
-      stopOnDisconnect(ctx, events);
-      let text = "";
-      for await (const e of events) {
-        if (e.event.chunk) text += e.event.chunk.content ?? "";
-        // A new model call after tools: only the final answer counts.
-        if (e.event.toolStart) text = "";
-        const end = e.event.end;
-        if (!end) continue;
-        if (end.stopReason === "error")
-          throw new WireError(end.errorCode || ErrorCode.ProviderFailed, end.error ?? "the turn failed");
-        return {
-          response: {
-            agent: session.agent,
-            content: text,
-            session: session.id,
-            usage: end.usage,
-            stopReason: end.stopReason,
-            model: end.model,
+      try {
+        const answer = await runtime.ask(
+          {
+            agent: req.agent,
+            content: req.content,
+            session: req.session,
+            sender: req.sender ?? "client",
+            approver: parseApprover(req.approver, { kind: "none" }),
           },
-        };
+          ctx.signal,
+        );
+        return { response: answer };
+      } catch (err) {
+        // The requester went away: nobody to answer, and nothing went wrong in the daemon.
+        if (ctx.signal.aborted && err instanceof SessionError)
+          throw new ConnectionClosed("the requester left before the turn ended");
+        throw err;
       }
-      // The requester went away (or unsubscribed): nobody to answer, and nothing went wrong in the daemon.
-      if (ctx.signal.aborted) throw new ConnectionClosed("the requester left before the turn ended");
-      throw new WireError(ErrorCode.Internal, "the turn ended without a result");
     },
 
     cancel: (req) => {
@@ -94,11 +109,17 @@ export function turnHandlers(runtime: SessionRuntime): HandlerTable {
     approve: (req) => {
       if (!req.callId)
         throw new WireError(ErrorCode.BadRequest, "approve needs call_id: the id from the approval request");
+      // Call ids repeat across sessions (local models say "call_0"): the session says which call is meant.
+      if (!req.session)
+        throw new WireError(
+          ErrorCode.BadRequest,
+          "approve needs session: the session of the approval request (ApprovalRequest.session)",
+        );
       const allow = req.response.trim().toLowerCase() === "allow";
-      if (!runtime.approvals.answer(req.callId, allow, req.reason, req.session)) {
+      if (!runtime.approve(req.session, req.callId, allow, req.reason)) {
         throw new WireError(
           ErrorCode.NotFound,
-          `no approval is waiting for call ${req.callId} (already answered, timed out, or another session's)`,
+          `no approval is waiting for call ${req.callId} on session ${req.session} (already answered, timed out, or never asked)`,
         );
       }
       return { ack: { message: `${allow ? "allowed" : "denied"} call ${req.callId}` } };

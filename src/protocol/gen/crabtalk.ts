@@ -42,6 +42,7 @@ export interface SendMsg {
   content: string;
   session?: number;
   sender?: string;
+  approver?: string;
 }
 
 export interface StreamMsg {
@@ -49,6 +50,8 @@ export interface StreamMsg {
   content: string;
   session?: number;
   sender?: string;
+  approver?: string;
+  client?: string;
 }
 
 export interface Ping {
@@ -132,6 +135,7 @@ export interface SetServiceConfigMsg {
 
 export interface SubscribeEvents {
   agent?: string;
+  client?: string;
 }
 
 export interface CancelMsg {
@@ -144,6 +148,7 @@ export interface GetStatus {
 export interface AttachSession {
   session: number;
   afterSeq?: number;
+  client?: string;
 }
 
 export interface GetHistory {
@@ -219,7 +224,7 @@ export interface ToolCallInfo {
 
 export interface StreamEvent {
   /** Which member of oneof `event` is set. */
-  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd";
+  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd" | "toolProgress" | "injected" | "notice";
   start?: StreamStart;
   chunk?: StreamChunk;
   thinking?: StreamThinking;
@@ -231,6 +236,9 @@ export interface StreamEvent {
   compaction?: CompactionEvent;
   error?: StreamError;
   modelEnd?: ModelCallEnd;
+  toolProgress?: ToolProgressEvent;
+  injected?: InjectedEvent;
+  notice?: NoticeEvent;
   seq: number;
   session: number;
   timestampMs: number;
@@ -260,6 +268,29 @@ export interface ToolResultEvent {
   durationMs: number;
   isError: boolean;
   name: string;
+  details: string;
+}
+
+export interface ToolProgressEvent {
+  callId: string;
+  name: string;
+  progress: string;
+}
+
+export interface InjectedEvent {
+  source: string;
+  messages: InjectedMessage[];
+}
+
+export interface InjectedMessage {
+  role: string;
+  content: string;
+}
+
+export interface NoticeEvent {
+  source: string;
+  level: string;
+  message: string;
 }
 
 export interface ToolsCompleteEvent {
@@ -287,6 +318,8 @@ export interface ApprovalRequest {
   tool: string;
   arguments: string;
   timeoutMs: number;
+  session: number;
+  agent: string;
 }
 
 export interface CompactionEvent {
@@ -480,6 +513,18 @@ export interface DaemonStatus {
   home: string;
   runningTurns: number;
   connections: number;
+  agents: AgentGrants[];
+}
+
+export interface AgentGrants {
+  agent: string;
+  model: string;
+  grants: GrantResolution[];
+}
+
+export interface GrantResolution {
+  grant: string;
+  tools: string[];
 }
 
 export interface HistoryMessage {
@@ -742,6 +787,11 @@ export const descriptor = {
          "oneof": [
           "sender"
          ]
+        },
+        "_approver": {
+         "oneof": [
+          "approver"
+         ]
         }
        },
        "fields": {
@@ -763,6 +813,13 @@ export const descriptor = {
         "sender": {
          "type": "string",
          "id": 4,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "approver": {
+         "type": "string",
+         "id": 5,
          "options": {
           "proto3_optional": true
          }
@@ -780,6 +837,16 @@ export const descriptor = {
          "oneof": [
           "sender"
          ]
+        },
+        "_approver": {
+         "oneof": [
+          "approver"
+         ]
+        },
+        "_client": {
+         "oneof": [
+          "client"
+         ]
         }
        },
        "fields": {
@@ -801,6 +868,20 @@ export const descriptor = {
         "sender": {
          "type": "string",
          "id": 4,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "approver": {
+         "type": "string",
+         "id": 5,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "client": {
+         "type": "string",
+         "id": 6,
          "options": {
           "proto3_optional": true
          }
@@ -990,12 +1071,24 @@ export const descriptor = {
          "oneof": [
           "agent"
          ]
+        },
+        "_client": {
+         "oneof": [
+          "client"
+         ]
         }
        },
        "fields": {
         "agent": {
          "type": "string",
          "id": 1,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "client": {
+         "type": "string",
+         "id": 2,
          "options": {
           "proto3_optional": true
          }
@@ -1019,6 +1112,11 @@ export const descriptor = {
          "oneof": [
           "afterSeq"
          ]
+        },
+        "_client": {
+         "oneof": [
+          "client"
+         ]
         }
        },
        "fields": {
@@ -1030,6 +1128,13 @@ export const descriptor = {
          "type": "uint64",
          "id": 2,
          "protoName": "after_seq",
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "client": {
+         "type": "string",
+         "id": 3,
          "options": {
           "proto3_optional": true
          }
@@ -1289,7 +1394,10 @@ export const descriptor = {
           "approval",
           "compaction",
           "error",
-          "modelEnd"
+          "modelEnd",
+          "toolProgress",
+          "injected",
+          "notice"
          ]
         }
        },
@@ -1341,6 +1449,19 @@ export const descriptor = {
          "type": "ModelCallEnd",
          "id": 11,
          "protoName": "model_end"
+        },
+        "toolProgress": {
+         "type": "ToolProgressEvent",
+         "id": 12,
+         "protoName": "tool_progress"
+        },
+        "injected": {
+         "type": "InjectedEvent",
+         "id": 13
+        },
+        "notice": {
+         "type": "NoticeEvent",
+         "id": 14
         },
         "seq": {
          "type": "uint64",
@@ -1422,6 +1543,68 @@ export const descriptor = {
         "name": {
          "type": "string",
          "id": 5
+        },
+        "details": {
+         "type": "string",
+         "id": 6
+        }
+       }
+      },
+      "ToolProgressEvent": {
+       "fields": {
+        "callId": {
+         "type": "string",
+         "id": 1,
+         "protoName": "call_id"
+        },
+        "name": {
+         "type": "string",
+         "id": 2
+        },
+        "progress": {
+         "type": "string",
+         "id": 3
+        }
+       }
+      },
+      "InjectedEvent": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "messages": {
+         "rule": "repeated",
+         "type": "InjectedMessage",
+         "id": 2
+        }
+       }
+      },
+      "InjectedMessage": {
+       "fields": {
+        "role": {
+         "type": "string",
+         "id": 1
+        },
+        "content": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "NoticeEvent": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "level": {
+         "type": "string",
+         "id": 2
+        },
+        "message": {
+         "type": "string",
+         "id": 3
         }
        }
       },
@@ -1506,6 +1689,14 @@ export const descriptor = {
          "type": "uint64",
          "id": 4,
          "protoName": "timeout_ms"
+        },
+        "session": {
+         "type": "uint64",
+         "id": 5
+        },
+        "agent": {
+         "type": "string",
+         "id": 6
         }
        }
       },
@@ -2140,6 +2331,41 @@ export const descriptor = {
         "connections": {
          "type": "uint64",
          "id": 10
+        },
+        "agents": {
+         "rule": "repeated",
+         "type": "AgentGrants",
+         "id": 11
+        }
+       }
+      },
+      "AgentGrants": {
+       "fields": {
+        "agent": {
+         "type": "string",
+         "id": 1
+        },
+        "model": {
+         "type": "string",
+         "id": 2
+        },
+        "grants": {
+         "rule": "repeated",
+         "type": "GrantResolution",
+         "id": 3
+        }
+       }
+      },
+      "GrantResolution": {
+       "fields": {
+        "grant": {
+         "type": "string",
+         "id": 1
+        },
+        "tools": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 2
         }
        }
       },
