@@ -71,7 +71,7 @@ describe("keyLines / locateKey", () => {
 
 function errorOf(text: string): ConfigError {
   try {
-    parseConfig(text, { file: "/h/crabtalk.toml", env: {} }, { home: "/h", knownTools: ["bash", "read"] });
+    parseConfig(text, { file: "/h/crabtalk.toml", env: {} }, { home: "/h", builtinTools: ["bash", "read"] });
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
@@ -84,7 +84,7 @@ describe("parseConfig puts the line on semantic errors", () => {
     ["a bad value", `[daemon]\n\nshutdown_grace_ms = -5\n`, 3, "daemon.shutdown_grace_ms"],
     ["an unknown key in a section", `[daemon]\ntcp = false\nbogus = 1\n`, 3, "daemon"],
     ["an unknown section", `[daemon]\ntcp = false\n\n[nope]\nx = 1\n`, 4, ""],
-    ["an unknown tool in permissions", `[permissions]\nbash = "ask"\nfly = "deny"\n`, 3, "permissions"],
+    ["a malformed tool name in permissions", `[permissions]\nbash = "ask"\n"f ly" = "deny"\n`, 3, "permissions"],
     ["a missing required key", `\n[provider.a]\nkind = "openai"\n`, 2, "provider.a.models"],
     [
       "a bad value in an inline table",
