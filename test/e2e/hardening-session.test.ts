@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { endOf, floodSse, kinds, streamTurn, toolResultsOf, turnConfig, waitFor } from "../helpers/turn-kit.ts";
+import { endOf, floodSse, kinds, streamTurn, toolResultsOf, turnConfig } from "../helpers/turn-kit.ts";
 import { runCrabtalk } from "./cli-kit.ts";
 
 let fake: FakeProvider;
