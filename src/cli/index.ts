@@ -6,6 +6,7 @@ import { defineCommand, type CommandDef } from "citty";
 import { VERSION } from "../util/version.ts";
 import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
+import { agentsCommand } from "./agents.ts";
 import { logsCommand } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
 import { attachCommand } from "./attach.ts";
@@ -24,6 +25,7 @@ export const cli: CommandDef = defineCommand({
   subCommands: {
     daemon: daemonCommand,
     status: statusCommand,
+    agents: agentsCommand,
     logs: logsCommand,
     usage: usageCommand,
     sessions: sessionsCommand,

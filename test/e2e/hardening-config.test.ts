@@ -139,12 +139,12 @@ describe("item 12: semantic config errors name file, line and key", () => {
       expect(err).toContain("Fix:");
     }));
 
-  test("an unknown tool in an agent's section points at its line", () =>
+  test("a malformed grant in an agent's section points at its line", () =>
     withHome(async (home) => {
       const file = join(home, "crabtalk.toml");
-      writeFileSync(file, `[daemon]\ntcp = false\n\n[agents.crab]\nmodel = "m"\ntools = ["bash", "fly"]\n`);
+      writeFileSync(file, `[daemon]\ntcp = false\n\n[agents.crab]\nmodel = "m"\ntools = ["bash", "f ly"]\n`);
       const err = await refusal(home);
-      expect(err).toContain(`${file}:6: [agents.crab.tools] no tool is called "fly"`);
+      expect(err).toContain(`${file}:6: [agents.crab.tools] "f ly" is not a grant`);
     }));
 });
 
