@@ -18,6 +18,7 @@ export interface ExtRequest {
   afterRun?: ExtAfterRun;
   inferResult?: ExtInferResult;
   afterCompact?: ExtAfterCompact;
+  requestId?: number | bigint;
 }
 
 export interface ExtHello {
@@ -42,6 +43,8 @@ export interface ExtToolCall {
   args: string;
   agent: string;
   taskId?: number;
+  callId: string;
+  session: number;
 }
 
 export interface ExtServiceQuery {
@@ -72,6 +75,7 @@ export interface ExtResponse {
   afterRunResult?: ExtAfterRunResult;
   inferRequest?: ExtInferRequest;
   afterCompactResult?: ExtAfterCompactResult;
+  requestId?: number | bigint;
 }
 
 export interface ExtReady {
@@ -114,6 +118,7 @@ export interface ExtToolSchemas {
 
 export interface ExtToolResult {
   result: string;
+  isError: boolean;
 }
 
 export interface ExtServiceQueryResult {
@@ -238,6 +243,11 @@ export const descriptor = {
           "inferResult",
           "afterCompact"
          ]
+        },
+        "_requestId": {
+         "oneof": [
+          "requestId"
+         ]
         }
        },
        "fields": {
@@ -305,6 +315,14 @@ export const descriptor = {
          "type": "ExtAfterCompact",
          "id": 14,
          "protoName": "after_compact"
+        },
+        "requestId": {
+         "type": "uint64",
+         "id": 100,
+         "protoName": "request_id",
+         "options": {
+          "proto3_optional": true
+         }
         }
        }
       },
@@ -361,6 +379,15 @@ export const descriptor = {
          "options": {
           "proto3_optional": true
          }
+        },
+        "callId": {
+         "type": "string",
+         "id": 5,
+         "protoName": "call_id"
+        },
+        "session": {
+         "type": "uint64",
+         "id": 6
         }
        }
       },
@@ -404,6 +431,11 @@ export const descriptor = {
           "afterRunResult",
           "inferRequest",
           "afterCompactResult"
+         ]
+        },
+        "_requestId": {
+         "oneof": [
+          "requestId"
          ]
         }
        },
@@ -469,6 +501,14 @@ export const descriptor = {
          "type": "ExtAfterCompactResult",
          "id": 13,
          "protoName": "after_compact_result"
+        },
+        "requestId": {
+         "type": "uint64",
+         "id": 100,
+         "protoName": "request_id",
+         "options": {
+          "proto3_optional": true
+         }
         }
        }
       },
@@ -595,6 +635,11 @@ export const descriptor = {
         "result": {
          "type": "string",
          "id": 1
+        },
+        "isError": {
+         "type": "bool",
+         "id": 2,
+         "protoName": "is_error"
         }
        }
       },
