@@ -58,7 +58,7 @@ try {
   for (let b = 0; b < 100; b++) {
     const batch: NewRecord[] = [];
     for (let i = 0; i < 50; i++) {
-      batch.push({ kind: "event", event: { seq: ++seq, type: "turn_start" } });
+      batch.push({ kind: "event", event: { seq: ++seq, type: "start" } });
       batch.push({ kind: "message", message: { role: "user", content: `${b}.${i} ${TEXT}` } });
       batch.push({
         kind: "message",
@@ -74,7 +74,7 @@ try {
           },
         },
       });
-      batch.push({ kind: "event", event: { seq: ++seq, type: "turn_end", stopReason: "stop" } });
+      batch.push({ kind: "event", event: { seq: ++seq, type: "end", stopReason: "stop" } });
     }
     await store.append(big.id, batch);
   }

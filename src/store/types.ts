@@ -65,8 +65,8 @@ export interface EventRecord {
 }
 
 /** Event types that open and close a turn (runtime names and wire names). */
-export const TURN_START_TYPES: ReadonlySet<string> = new Set(["turn_start", "start"]);
-export const TURN_END_TYPES: ReadonlySet<string> = new Set(["turn_end", "end"]);
+export const TURN_START_TYPES: ReadonlySet<string> = new Set(["start"]);
+export const TURN_END_TYPES: ReadonlySet<string> = new Set(["end"]);
 
 /**
  * The summary stands in for `allMessages[0, replaces)`; messages from

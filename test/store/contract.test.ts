@@ -40,8 +40,8 @@ for (const backend of backends) {
     test("append then load round-trips messages, totals and a derived title", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [ev(1, "turn_start"), msg(user("What is   the\nweather in Lisbon today?"))]);
-      await f.store.append(s.id, [msg(assistant("Sunny.", { usage: usage(100, 20), model: "m" })), ev(2, "turn_end")]);
+      await f.store.append(s.id, [ev(1, "start"), msg(user("What is   the\nweather in Lisbon today?"))]);
+      await f.store.append(s.id, [msg(assistant("Sunny.", { usage: usage(100, 20), model: "m" })), ev(2, "end")]);
       const loaded = await f.store.load(s.id);
       expect(loaded).toBeDefined();
       expect(loaded!.messages.map((m) => m.content)).toEqual(["What is   the\nweather in Lisbon today?", "Sunny."]);
@@ -72,7 +72,7 @@ for (const backend of backends) {
     test("event seq must increase; a rejected batch writes nothing", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [ev(1, "turn_start"), ev(2, "text")]);
+      await f.store.append(s.id, [ev(1, "start"), ev(2, "text")]);
       await expect(f.store.append(s.id, [msg(user("x")), ev(2, "again")])).rejects.toBeInstanceOf(RangeError);
       await expect(f.store.append(s.id, [ev(4, "a"), ev(3, "b")])).rejects.toBeInstanceOf(RangeError);
       const loaded = await f.store.load(s.id);
@@ -147,7 +147,7 @@ for (const backend of backends) {
     test("a turn cut off mid-way is reported and its missing tool results synthesized", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [ev(1, "turn_start"), msg(user("list files twice"))]);
+      await f.store.append(s.id, [ev(1, "start"), msg(user("list files twice"))]);
       await f.store.append(s.id, [
         msg(assistant("", { toolCalls: [call("c1"), call("c2")] })),
         ev(2, "tool_start", { calls: ["c1", "c2"] }),
@@ -169,7 +169,7 @@ for (const backend of backends) {
       expect(loaded.allMessages).toHaveLength(3);
 
       await f.store.append(s.id, [{ kind: "interrupted", turnSeq: 1, reason: "daemon restarted" }]);
-      await f.store.append(s.id, [ev(4, "turn_start"), msg(user("again")), msg(assistant("ok")), ev(5, "turn_end")]);
+      await f.store.append(s.id, [ev(4, "start"), msg(user("again")), msg(assistant("ok")), ev(5, "end")]);
       loaded = (await f.store.load(s.id))!;
       expect(loaded.interruptedTurn).toBeUndefined();
       expect(loaded.messages.map((m) => (m.role === "tool" ? m.toolCallId : m.content))).toEqual([
@@ -211,15 +211,15 @@ for (const backend of backends) {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
       await f.store.append(s.id, [
-        ev(1, "turn_start"),
+        ev(1, "start"),
         msg(user("hi")),
         ev(2, "text_delta", { text: "h" }),
-        ev(3, "turn_end"),
+        ev(3, "end"),
       ]);
       const after1 = await collect(f.store.readEvents(s.id, 1));
       expect(after1.map((r) => [r.event.seq, r.event.type])).toEqual([
         [2, "text_delta"],
-        [3, "turn_end"],
+        [3, "end"],
       ]);
       expect(after1[0]!.event.text).toBe("h");
       const kinds = (await collect(f.store.records(s.id))).map((r) => r.kind);
@@ -229,9 +229,9 @@ for (const backend of backends) {
     test("readEvents takes its cut at the call: pending appends in, later ones out", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      const pending = f.store.append(s.id, [ev(1, "turn_start"), msg(user("hi"))]);
+      const pending = f.store.append(s.id, [ev(1, "start"), msg(user("hi"))]);
       const replay = f.store.readEvents(s.id, 0);
-      const later = f.store.append(s.id, [ev(2, "turn_end")]);
+      const later = f.store.append(s.id, [ev(2, "end")]);
       expect((await collect(replay)).map((r) => r.event.seq)).toEqual([1]);
       await Promise.all([pending, later]);
       expect((await collect(f.store.readEvents(s.id, 0))).map((r) => r.event.seq)).toEqual([1, 2]);

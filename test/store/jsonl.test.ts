@@ -151,7 +151,7 @@ describe("JsonlSessionStore on disk", () => {
     let seq = 0;
     for (let i = 0; i < 10; i++) {
       await store.append(snap.id, [
-        ev(++seq, "turn_start"),
+        ev(++seq, "start"),
         msg(user(big)),
         msg(
           assistant("ok", {
@@ -164,7 +164,7 @@ describe("JsonlSessionStore on disk", () => {
             },
           }),
         ),
-        ev(++seq, "turn_end"),
+        ev(++seq, "end"),
       ]);
       await store.append(scan.id, [msg(user(`${i} ${big}`))]);
     }
@@ -219,7 +219,7 @@ const s = await store.create({ agent: "crab", createdBy: "cli" });
 let seq = 0;
 console.log("ready");
 for (;;) {
-  await store.append(s.id, [{ kind: "event", event: { seq: ++seq, type: "turn_start" } }, { kind: "message", message: { role: "user", content: "x".repeat(50000) } }]);
+  await store.append(s.id, [{ kind: "event", event: { seq: ++seq, type: "start" } }, { kind: "message", message: { role: "user", content: "x".repeat(50000) } }]);
   await store.append(s.id, [{ kind: "message", message: { role: "assistant", content: "y".repeat(70000) } }]);
 }
 `,

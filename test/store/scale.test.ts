@@ -33,8 +33,8 @@ test("1,000 sessions: paging is exact and listing memory stays flat", async () =
     const records: NewRecord[] = [];
     let seq = 0;
     for (let t = 0; t < MESSAGES / 2; t++) {
-      records.push(ev(++seq, "turn_start"), { ...msg(user(`${i}.${t} ${TEXT}`)), ts: base + i * 10 + (t % 5) });
-      records.push(msg(assistant(TEXT)), ev(++seq, "turn_end"));
+      records.push(ev(++seq, "start"), { ...msg(user(`${i}.${t} ${TEXT}`)), ts: base + i * 10 + (t % 5) });
+      records.push(msg(assistant(TEXT)), ev(++seq, "end"));
     }
     // Activity order is deliberately not creation order.
     records.push({ ...msg(user("last")), ts: base + ((i * 7919) % SESSIONS) * 10 + 9 });
