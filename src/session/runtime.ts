@@ -14,9 +14,8 @@
  * receiving, the turn finishes and its result stays in the session.
  */
 import type { ListOptions, LoadedSession, SearchHit, SessionPage, SessionStore } from "../store/types.ts";
-import { ToolRegistry, type ResolvedTools } from "../tools/registry.ts";
-import type { Tool, ToolLookup, ToolSource } from "../agent/types.ts";
-import { Grants } from "../util/grants.ts";
+import { ToolRegistry } from "../tools/registry.ts";
+import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { Approvals } from "./approvals.ts";
@@ -79,8 +78,7 @@ export class SessionRuntime {
   private readonly env: TurnEnv;
   private readonly toolSlots: Semaphore;
   private current: RuntimeSettings;
-  private generation = 0;
-  private readonly built = new Map<string, { key: string; agent: Promise<Omit<BuiltAgent, "tools">> }>();
+  private readonly builder: AgentBuilder;
   private readonly live = new Map<number, LiveSession>();
   private readonly opening = new Map<number, Promise<LiveSession>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -97,6 +95,7 @@ export class SessionRuntime {
     this.toolSlots = new Semaphore(settings.tools.maxConcurrent);
     this.hooks = new HookHub((f) => this.reportHookFailure(f));
     this.publisher = new Publisher(this.bus, this.hooks);
+    this.builder = new AgentBuilder(this.registry, this.hooks);
     this.env = {
       settings: () => this.current,
       publisher: this.publisher,
@@ -121,7 +120,7 @@ export class SessionRuntime {
    */
   reconfigure(settings: RuntimeSettings): void {
     this.current = settings;
-    this.generation++;
+    this.builder.invalidate();
     this.usage.dailyLimit = settings.dailyTokens;
     this.toolSlots.setLimit(settings.tools.maxConcurrent);
   }
@@ -135,13 +134,8 @@ export class SessionRuntime {
   }
 
   /** Each agent's grants and the tools each resolves to now (for status and `crabtalk agents`). */
-  grantReport(): { agent: string; model: string; grants: { grant: string; tools: string[] }[] }[] {
-    const all = this.registry.all();
-    return [...this.current.agents.values()].map((spec) => ({
-      agent: spec.name,
-      model: spec.model,
-      grants: new Grants(spec.grants).resolve(all),
-    }));
+  grantReport(): GrantReport[] {
+    return this.builder.grantReport(this.current.agents.values());
   }
 
   /** Grants that match no tool that exists now: warned at start (a server may still bring them). */
@@ -151,45 +145,9 @@ export class SessionRuntime {
     );
   }
 
-  /**
-   * The agent as its next turn runs it: prompt with the build-agent hooks'
-   * additions (cached until the settings or the hooks change), tools
-   * resolved from the registry now.
-   */
-  async buildAgent(spec: AgentSpec): Promise<BuiltAgent> {
-    const key = `${this.generation}:${this.hooks.version}`;
-    let cached = this.built.get(spec.name);
-    if (!cached || cached.key !== key) {
-      cached = { key, agent: this.buildPrompt(spec) };
-      this.built.set(spec.name, cached);
-    }
-    const {
-      spec: builtSpec,
-      system,
-      hookTools,
-    } = (await cached.agent) as Omit<BuiltAgent, "tools"> & {
-      hookTools: { tool: Tool; source: ToolSource }[];
-    };
-    const grants = new Grants(spec.grants);
-    const resolved = this.registry.resolve(grants, { name: spec.name, cwd: spec.cwd });
-    return {
-      spec: builtSpec,
-      ...(system !== undefined ? { system } : {}),
-      tools: withHookTools(resolved, hookTools, grants),
-    };
-  }
-
-  private async buildPrompt(
-    spec: AgentSpec,
-  ): Promise<Omit<BuiltAgent, "tools"> & { hookTools: { tool: Tool; source: ToolSource }[] }> {
-    const { promptAdditions, tools } = await this.hooks.buildAgent({
-      name: spec.name,
-      ...(spec.description !== undefined ? { description: spec.description } : {}),
-      ...(spec.system !== undefined ? { systemPrompt: spec.system } : {}),
-      tools: spec.grants,
-    });
-    const parts = [spec.system, ...promptAdditions].filter((p): p is string => p !== undefined && p.length > 0);
-    return { spec, ...(parts.length > 0 ? { system: parts.join("\n\n") } : {}), hookTools: tools };
+  /** The agent as its next turn runs it (see agent-builder.ts). */
+  buildAgent(spec: AgentSpec): Promise<BuiltAgent> {
+    return this.builder.build(spec);
   }
 
   get liveCount(): number {
@@ -563,23 +521,4 @@ export class SessionRuntime {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
     await this.store.close();
   }
-}
-
-/** The registry's tools plus the build-agent hooks' tools for this agent (hook tools first on a name clash). */
-function withHookTools(
-  resolved: ResolvedTools,
-  hookTools: readonly { tool: Tool; source: ToolSource }[],
-  grants: Grants,
-): ResolvedTools {
-  if (hookTools.length === 0) return resolved;
-  const own = new Map(hookTools.map((t) => [t.tool.name, t]));
-  const granted = hookTools.filter((t) => grants.allows(t.tool.name, t.source)).map((t) => t.tool);
-  return {
-    tools: [...resolved.tools.filter((t) => !own.has(t.name)), ...granted],
-    lookup: (name): ToolLookup => {
-      const hit = own.get(name);
-      return hit ? { found: "tool", entry: hit } : resolved.lookup(name);
-    },
-    granted: resolved.granted,
-  };
 }
