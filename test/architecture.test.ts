@@ -19,7 +19,7 @@ import { join, relative, sep } from "node:path";
 const SRC = join(import.meta.dir, "..", "src");
 
 const ALLOWED: Record<string, string[]> = {
-  cli: ["client", "config", "util", "protocol", "store", "cli"],
+  cli: ["client", "config", "util", "protocol", "store", "cli", "ext"],
   client: ["transport", "protocol", "config", "util", "client"],
   daemon: ["*"],
   protocol: ["util", "protocol"],
@@ -31,6 +31,9 @@ const ALLOWED: Record<string, string[]> = {
   store: ["util", "provider", "store"],
   config: ["util", "config"],
   util: ["util"],
+  // The extension SDK and the search extension (which is built on it); the
+  // daemon-side host under ext/ widens this list with what it needs.
+  ext: ["protocol", "transport", "util", "ext"],
 };
 
 function files(dir: string): string[] {
@@ -120,4 +123,31 @@ test("no import circles in src", () => {
   };
   for (const node of graph.keys()) if (!state.has(node)) visit(node);
   expect(cycles).toEqual([]);
+});
+
+test("the extension SDK stands alone, and only `crabtalk search` loads the search extension, lazily", () => {
+  const violations: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    if (rel.startsWith(join("ext", "sdk") + sep))
+      for (const target of importsOf(file))
+        if (
+          !["protocol", "transport", "util"].includes(target.split(sep)[0]!) &&
+          !target.startsWith(join("ext", "sdk"))
+        )
+          violations.push(`${rel} imports ${target} (the SDK is for third parties: protocol, transport and util only)`);
+    if (rel.startsWith(join("ext", "search") + sep))
+      for (const target of importsOf(file))
+        if (
+          target.startsWith("ext") &&
+          !target.startsWith(join("ext", "sdk")) &&
+          !target.startsWith(join("ext", "search"))
+        )
+          violations.push(`${rel} imports ${target} (the search extension is built on the SDK alone)`);
+    if (!rel.startsWith(join("ext", "search") + sep))
+      for (const target of importsOf(file))
+        if (target.startsWith(join("ext", "search")))
+          violations.push(`${rel} imports ${target} statically (only a dynamic import() in cli/search.ts may)`);
+  }
+  expect(violations).toEqual([]);
 });
