@@ -30,6 +30,8 @@ const ALLOWED: Record<string, string[]> = {
   tools: ["agent", "util", "tools"],
   store: ["util", "provider", "store"],
   config: ["util", "config"],
+  // The extension host: it joins the runtime's seams (registry, hooks, settings, usage) over the transport.
+  ext: ["protocol", "transport", "util", "ext", "session", "tools", "agent", "provider", "config"],
   util: ["util"],
   // The extension SDK and the search extension (which is built on it); the
   // daemon-side host under ext/ widens this list with what it needs.

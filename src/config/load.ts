@@ -12,17 +12,19 @@ import { parseDaemonSection, type DaemonSettings } from "./daemon.ts";
 import { parseProviders, type ProviderConfig } from "./providers.ts";
 import { parseAgents, type AgentsConfig } from "./agents.ts";
 import { locateKey } from "./locate.ts";
+import { parseServices, type ServiceConfig } from "./services.ts";
 
 export interface Config {
   file: string;
   daemon: DaemonSettings;
   providers: ProviderConfig[];
   agents: AgentsConfig;
+  services: ServiceConfig[];
   /** The parsed document, for sections other modules validate. */
   raw: Table;
 }
 
-const SECTIONS = ["daemon", "provider", "agents", "permissions", "budget"] as const;
+const SECTIONS = ["daemon", "provider", "agents", "permissions", "budget", "services"] as const;
 
 export function parseToml(text: string, file: string): Table {
   try {
@@ -131,5 +133,12 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
     agentsDir: join(opts.home, "agents"),
     home: opts.home,
   });
-  return { file: ctx.file, daemon: parseDaemonSection(raw.daemon, ctx), providers, agents, raw };
+  return {
+    file: ctx.file,
+    daemon: parseDaemonSection(raw.daemon, ctx),
+    providers,
+    agents,
+    services: parseServices(raw.services, ctx),
+    raw,
+  };
 }

@@ -28,6 +28,9 @@ import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { turnHandlers } from "./handlers/turns.ts";
 import { sessionHandlers } from "./handlers/sessions.ts";
+import { serviceHandlers } from "./handlers/services.ts";
+import { createServices } from "../ext/start.ts";
+import type { Services } from "../ext/supervisor.ts";
 
 const log = logger("daemon");
 
@@ -56,6 +59,7 @@ export class Daemon {
   private partialSweeper: ReturnType<typeof setInterval> | null = null;
   config!: Config;
   runtime: SessionRuntime | null = null;
+  services: Services | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -97,12 +101,15 @@ export class Daemon {
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
+    const services = createServices(config, paths, runtime, () => secrets);
+    this.services = services;
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
     this.handlers = {
       ...unimplementedHandlers(),
       ...turnHandlers(runtime),
       ...sessionHandlers(runtime),
+      ...serviceHandlers(services),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,
@@ -173,6 +180,7 @@ export class Daemon {
     this.partialSweeper.unref?.();
     const tcp = this.config.daemon.tcp ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}` : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
+    services.start(); // after the listeners: clients are served before any service is ready
   }
 
   /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */
@@ -233,6 +241,7 @@ export class Daemon {
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
+    await this.services?.stop();
     // Clients go before the store closes, so none of them is answered by a closed store.
     this.listeners?.close();
     for (const conn of this.routers.keys()) conn.close();

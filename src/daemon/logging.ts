@@ -6,13 +6,12 @@
  * Rotation keeps daemon.log plus daemon.log.1 .. .3; writes are synchronous
  * appends so a crash loses no line that was logged.
  */
-import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
-import { dirname } from "node:path";
 import { configureLoggers } from "../util/log.ts";
 import type { ConsolaReporter, LogObject } from "consola";
 import { redact } from "../util/redact.ts";
+import { RotatingFile } from "../util/rotating-file.ts";
 
-const KEEP_ROTATED = 3;
+export { RotatingFile };
 
 export function formatLogLine(obj: LogObject, secrets: readonly string[]): string {
   const text = obj.args
@@ -20,34 +19,6 @@ export function formatLogLine(obj: LogObject, secrets: readonly string[]): strin
     .join(" ");
   const level = (obj.type === "log" ? "info" : obj.type).toUpperCase();
   return `${obj.date.toISOString()} ${level.padEnd(5)} ${obj.tag ? `[${obj.tag}] ` : ""}${redact(text, secrets)}`;
-}
-
-export class RotatingFile {
-  private size: number;
-
-  constructor(
-    private readonly path: string,
-    private readonly maxBytes: number,
-  ) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.size = existsSync(path) ? statSync(path).size : 0;
-  }
-
-  append(line: string): void {
-    const bytes = Buffer.byteLength(line) + 1;
-    if (this.size + bytes > this.maxBytes && this.size > 0) this.rotate();
-    appendFileSync(this.path, `${line}\n`, { mode: 0o600 });
-    this.size += bytes;
-  }
-
-  private rotate(): void {
-    for (let i = KEEP_ROTATED - 1; i >= 1; i--) {
-      const from = `${this.path}.${i}`;
-      if (existsSync(from)) renameSync(from, `${this.path}.${i + 1}`);
-    }
-    renameSync(this.path, `${this.path}.1`);
-    this.size = 0;
-  }
 }
 
 export interface LoggingOptions {

@@ -175,7 +175,7 @@ describe("bad input", () => {
     for (const [req, word] of [
       [{ tasks: {} }, "tasks"],
       [{ downloads: {} }, "downloads"],
-      [{ getServices: {} }, "services"],
+      [{ reload: {} }, "hot reload"],
     ] as const) {
       await expect(c.request(req)).rejects.toMatchObject({ code: 501, message: expect.stringContaining(word) });
     }

@@ -1,6 +1,6 @@
 /**
  * Requests of the original protocol whose features arrive in later work
- * (hub packages, downloads, services, tasks, remote config, reload): each
+ * (hub packages, downloads, tasks, remote config, reload): each
  * answers ErrorMsg 501 naming the feature, so a client can tell "not yet"
  * from "broken".
  */
@@ -16,11 +16,6 @@ const LATER: Partial<Record<RequestKind, string>> = {
   subscribeDownloads: "downloads",
   getConfig: "config over the wire",
   setConfig: "config over the wire",
-  serviceQuery: "services",
-  getServiceSchema: "services",
-  getAllSchemas: "services",
-  getServices: "services",
-  setServiceConfig: "services",
   reload: "hot reload",
 };
 

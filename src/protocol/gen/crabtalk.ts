@@ -3,7 +3,7 @@
 
 export interface ClientMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe";
+  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService";
   send?: SendMsg;
   stream?: StreamMsg;
   ping?: Ping;
@@ -34,6 +34,7 @@ export interface ClientMessage {
   usage?: GetUsage;
   searchSessions?: SearchSessions;
   unsubscribe?: Unsubscribe;
+  restartService?: RestartServiceMsg;
   requestId?: number | bigint;
 }
 
@@ -131,6 +132,10 @@ export interface ReloadMsg {
 export interface SetServiceConfigMsg {
   service: string;
   config: string;
+}
+
+export interface RestartServiceMsg {
+  service: string;
 }
 
 export interface SubscribeEvents {
@@ -484,6 +489,14 @@ export interface ServiceInfoMsg {
   status: string;
   capabilities: string[];
   hasConfig: boolean;
+  pid: number;
+  restarts: number;
+  uptimeMs: number;
+  tools: string[];
+  lastError: string;
+  droppedEvents: number;
+  lastExitCode: number;
+  config: string;
 }
 
 export interface ServiceListMsg {
@@ -622,7 +635,8 @@ export const descriptor = {
           "compact",
           "usage",
           "searchSessions",
-          "unsubscribe"
+          "unsubscribe",
+          "restartService"
          ]
         },
         "_requestId": {
@@ -765,6 +779,11 @@ export const descriptor = {
         "unsubscribe": {
          "type": "Unsubscribe",
          "id": 31
+        },
+        "restartService": {
+         "type": "RestartServiceMsg",
+         "id": 40,
+         "protoName": "restart_service"
         },
         "requestId": {
          "type": "uint64",
@@ -1062,6 +1081,14 @@ export const descriptor = {
         "config": {
          "type": "string",
          "id": 2
+        }
+       }
+      },
+      "RestartServiceMsg": {
+       "fields": {
+        "service": {
+         "type": "string",
+         "id": 1
         }
        }
       },
@@ -2241,6 +2268,43 @@ export const descriptor = {
          "type": "bool",
          "id": 5,
          "protoName": "has_config"
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 6
+        },
+        "restarts": {
+         "type": "uint32",
+         "id": 7
+        },
+        "uptimeMs": {
+         "type": "uint64",
+         "id": 8,
+         "protoName": "uptime_ms"
+        },
+        "tools": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 9
+        },
+        "lastError": {
+         "type": "string",
+         "id": 10,
+         "protoName": "last_error"
+        },
+        "droppedEvents": {
+         "type": "uint64",
+         "id": 11,
+         "protoName": "dropped_events"
+        },
+        "lastExitCode": {
+         "type": "int32",
+         "id": 12,
+         "protoName": "last_exit_code"
+        },
+        "config": {
+         "type": "string",
+         "id": 13
         }
        }
       },

@@ -1,0 +1,164 @@
+/**
+ * Services: every [services.<name>] of the config, each supervised by its
+ * own ServiceHost. Start returns at once (the daemon's socket serves
+ * before any service is ready); stop ends every child. What the client
+ * protocol asks of services (status, queries, schemas, config, restart)
+ * comes through here.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { ServiceConfig } from "../config/services.ts";
+import { logger } from "../util/log.ts";
+import { ServiceUnavailable } from "./client.ts";
+import type { HostDeps } from "./deps.ts";
+import { ServiceHost, type ServiceState } from "./host.ts";
+import { ORPHAN_PROOF } from "./spawn.ts";
+import { writeServiceConfig } from "./config-file.ts";
+
+const log = logger("services");
+
+export interface ServiceStatus {
+  name: string;
+  kind: string;
+  state: ServiceState;
+  pid: number;
+  restarts: number;
+  uptimeMs: number;
+  capabilities: string[];
+  tools: string[];
+  lastError: string;
+  lastExitCode: number;
+  droppedEvents: number;
+  hasConfig: boolean;
+  config: string;
+}
+
+export class UnknownService extends Error {
+  override readonly name = "UnknownService";
+  constructor(service: string, known: string[]) {
+    super(
+      `no service is called "${service}"; configured: ${known.join(", ") || "none"} (add a [services.${service}] section to crabtalk.toml)`,
+    );
+  }
+}
+
+export class Services {
+  private readonly hosts = new Map<string, ServiceHost>();
+
+  constructor(
+    configs: readonly ServiceConfig[],
+    private readonly deps: HostDeps,
+    private readonly configFile: string,
+  ) {
+    for (const cfg of configs) this.hosts.set(cfg.name, new ServiceHost(cfg, deps));
+  }
+
+  /** Starts every enabled service in the background; returns at once. */
+  start(): void {
+    if (this.hosts.size === 0) return;
+    mkdirSync(join(this.deps.paths.home, "services"), { recursive: true, mode: 0o700 });
+    if (!ORPHAN_PROOF.ok) log.warn(ORPHAN_PROOF.why);
+    for (const host of this.hosts.values()) if (host.cfg.enabled) host.start();
+  }
+
+  /** Stops every service, all at once. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((h) => h.stop()));
+  }
+
+  list(): ServiceStatus[] {
+    return [...this.hosts.values()].map((h) => ({
+      name: h.cfg.name,
+      kind: h.cfg.kind,
+      state: h.state,
+      pid: h.pid,
+      restarts: h.restarts,
+      uptimeMs: h.runningSince ? Date.now() - h.runningSince : 0,
+      capabilities: h.capabilities,
+      tools: h.tools,
+      lastError: h.lastError,
+      lastExitCode: h.lastExitCode,
+      droppedEvents: h.droppedEvents,
+      hasConfig: h.cfg.hasConfig,
+      config: h.cfg.config,
+    }));
+  }
+
+  host(name: string): ServiceHost {
+    const host = this.hosts.get(name);
+    if (!host) throw new UnknownService(name, [...this.hosts.keys()]);
+    return host;
+  }
+
+  /** ExtServiceQuery to the running extension; its answer. */
+  async query(name: string, query: string, signal?: AbortSignal): Promise<string> {
+    const host = this.host(name);
+    const reply = await this.running(host).call(
+      { serviceQuery: { query } },
+      { timeoutMs: host.cfg.timeoutMs, ...(signal ? { signal } : {}) },
+    );
+    if (reply.msg !== "serviceQueryResult") throw new Error(`${name} answered ${reply.msg ?? "nothing"} to a query`);
+    return reply.serviceQueryResult?.result ?? "";
+  }
+
+  /** ExtGetSchema to the running extension; its schema text. */
+  async schema(name: string, signal?: AbortSignal): Promise<string> {
+    const host = this.host(name);
+    const reply = await this.running(host).call(
+      { getSchema: {} },
+      { timeoutMs: host.cfg.timeoutMs, ...(signal ? { signal } : {}) },
+    );
+    if (reply.msg !== "schemaResult") throw new Error(`${name} answered ${reply.msg ?? "nothing"} to a schema request`);
+    return reply.schemaResult?.schema ?? "";
+  }
+
+  /** The schema of every running extension that answers; one that fails is left out (and logged). */
+  async allSchemas(signal?: AbortSignal): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    await Promise.all(
+      [...this.hosts.values()]
+        .filter((h) => h.connection)
+        .map(async (h) => {
+          try {
+            out[h.cfg.name] = await this.schema(h.cfg.name, signal);
+          } catch (err) {
+            log.info(`${h.cfg.name}: no schema (${(err as Error).message})`);
+          }
+        }),
+    );
+    return out;
+  }
+
+  /**
+   * Validates `json` (a JSON object), writes it as the service's `config`
+   * table (atomically, see config-file.ts), and sends ExtConfigure to the
+   * running extension. Returns whether the running extension took it.
+   */
+  async setConfig(name: string, json: string): Promise<{ applied: boolean }> {
+    const host = this.host(name);
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (err) {
+      throw new TypeError(`the config of ${name} is not JSON (${(err as Error).message}); send a JSON object`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new TypeError(`the config of ${name} must be a JSON object, like {"max_results": 5}`);
+    writeServiceConfig(this.configFile, name, value as Record<string, unknown>);
+    host.cfg = { ...host.cfg, config: JSON.stringify(value), hasConfig: true };
+    if (!host.connection) return { applied: false };
+    await host.configure(host.cfg.config);
+    return { applied: true };
+  }
+
+  async restart(name: string): Promise<void> {
+    await this.host(name).restart();
+  }
+
+  private running(host: ServiceHost) {
+    const client = host.connection;
+    if (!client)
+      throw new ServiceUnavailable(host.cfg.name, host.lastError ? `${host.state}: ${host.lastError}` : host.state);
+    return client;
+  }
+}
