@@ -30,12 +30,10 @@ const ALLOWED: Record<string, string[]> = {
   tools: ["agent", "util", "tools"],
   store: ["util", "provider", "store"],
   config: ["util", "config"],
-  // The extension host: it joins the runtime's seams (registry, hooks, settings, usage) over the transport.
+  // The extension SDK and the search extension (protocol, transport, util), and the daemon-side
+  // host, which joins the runtime's seams (registry, hooks, settings, usage).
   ext: ["protocol", "transport", "util", "ext", "session", "tools", "agent", "provider", "config"],
   util: ["util"],
-  // The extension SDK and the search extension (which is built on it); the
-  // daemon-side host under ext/ widens this list with what it needs.
-  ext: ["protocol", "transport", "util", "ext"],
 };
 
 function files(dir: string): string[] {
