@@ -3,6 +3,8 @@
  * one user or assistant message's text content; tool call arguments, tool
  * results and thinking are never indexed, since they often hold secrets.
  *
+ * Scoring is util/bm25.ts, shared with memory recall.
+ *
  * Index choice: none is kept. Each query streams every session's records
  * twice through the store's `records()`: pass one counts documents,
  * lengths and the document frequency of the query terms only; pass two
@@ -19,24 +21,17 @@
  * seconds, and every query term costs a lookup per word of the corpus.
  */
 import type { Message } from "../provider/types.ts";
+import { idf as idfOf, STOPWORDS, termScore, tokenize, WORD, type Token } from "../util/bm25.ts";
+
+/** Re-exported for callers that tokenize the way search does (snippets, tests). */
+export { tokenize, type Token };
 import type { SearchHit, SearchOptions, SessionPage, ListOptions, StoredRecord } from "./types.ts";
 
-/** Standard BM25 constants (Robertson/Spärck Jones defaults used by Lucene). */
-const K1 = 1.2;
-const B = 0.75;
 const DEFAULT_LIMIT = 20;
 /** Snippet width in characters: about one line of a terminal. */
 const SNIPPET_CHARS = 160;
 /** How much of the snippet goes before the first matched term. */
 const SNIPPET_LEAD = 50;
-
-const STOPWORDS = new Set(
-  "a an and are as at be but by for from has have i if in into is it its me my no not of on or so that the their then there these they this to was we were what when which who will with you your".split(
-    " ",
-  ),
-);
-
-const WORD = /[\p{L}\p{N}_]+/gu;
 
 /** About 150 words: far more than anyone types into a search box, and cheap to tokenize. */
 export const MAX_QUERY_CHARS = 1000;
@@ -72,23 +67,6 @@ function slicer(): () => Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     since = performance.now();
   };
-}
-
-export interface Token {
-  term: string;
-  /** Index in the original text. */
-  at: number;
-  length: number;
-}
-
-/** Lowercased unicode words minus a small English stopword list. */
-export function tokenize(text: string): Token[] {
-  const out: Token[] = [];
-  for (const m of text.matchAll(WORD)) {
-    const term = m[0].toLowerCase();
-    if (!STOPWORDS.has(term)) out.push({ term, at: m.index, length: m[0].length });
-  }
-  return out;
 }
 
 /**
@@ -167,7 +145,7 @@ export async function searchSessions(
   if (docs === 0) return [];
   const avgdl = totalLength / docs;
   const idf = new Map<string, number>();
-  for (const [t, n] of df) idf.set(t, Math.log(1 + (docs - n + 0.5) / (n + 0.5)));
+  for (const [t, n] of df) idf.set(t, idfOf(docs, n));
 
   // Pass 2: score, keep the best `limit` (kept sorted, best first).
   const best: { doc: Doc; score: number }[] = [];
@@ -175,7 +153,7 @@ export async function searchSessions(
     const { length, tf } = termCounts(d.text, wanted);
     if (tf.size === 0) continue;
     let score = 0;
-    for (const [t, f] of tf) score += (idf.get(t) ?? 0) * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * length) / avgdl)));
+    for (const [t, f] of tf) score += termScore(idf.get(t) ?? 0, f, length, avgdl);
     if (best.length === limit && score <= best[best.length - 1]!.score) continue;
     let i = best.length;
     while (i > 0 && best[i - 1]!.score < score) i--;
