@@ -3,7 +3,8 @@
  * build-agent hooks' additions (cached until the settings or the hooks
  * change, since a hook may be an extension round trip) and its tools
  * resolved from the registry at that moment (cheap, and always current:
- * a server that connected a second ago is there). Also reports what each
+ * a server that connected a second ago is there), then the turnPrompt
+ * hooks' additions, asked afresh every turn. Also reports what each
  * agent's grants resolve to.
  */
 import type { Tool, ToolLookup, ToolSource } from "../agent/types.ts";
@@ -43,9 +44,11 @@ export class AgentBuilder {
       cached = { key, prompt: this.buildPrompt(spec) };
       this.prompts.set(spec.name, cached);
     }
-    const { system, hookTools } = await cached.prompt;
+    const { system: cachedSystem, hookTools } = await cached.prompt;
     const grants = new Grants(spec.grants);
     const resolved = this.registry.resolve(grants, { name: spec.name, cwd: spec.cwd });
+    const perTurn = await this.hooks.turnPrompt({ name: spec.name });
+    const system = [cachedSystem, ...perTurn].filter((p) => p !== undefined && p.length > 0).join("\n\n") || undefined;
     return { spec, ...(system !== undefined ? { system } : {}), tools: withHookTools(resolved, hookTools, grants) };
   }
 

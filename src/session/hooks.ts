@@ -2,6 +2,9 @@
  * Lifecycle hooks: where extensions and built-in features (memory, skills)
  * attach to the runtime, one hook per ext.proto capability:
  *   buildAgent        prompt additions and tools, when an agent is built;
+ *   turnPrompt        a prompt addition computed afresh for every turn (not
+ *                     cached like buildAgent's: for text people edit on disk,
+ *                     such as MEMORY.md and the skill catalogue);
  *   beforeRun         messages injected into one turn's model requests
  *                     (traced as an `injected` event, never in history);
  *   afterRun          the history and system prompt after each turn;
@@ -53,6 +56,7 @@ export interface RuntimeHooks {
   /** Per call; default DEFAULT_HOOK_TIMEOUT_MS. */
   timeoutMs?: number;
   buildAgent?(agent: BuildAgentInput, signal: AbortSignal): Promise<BuildAgentOutput | undefined>;
+  turnPrompt?(agent: { name: string }, signal: AbortSignal): Promise<string | undefined>;
   beforeRun?(turn: TurnInput, signal: AbortSignal): Promise<Message[] | undefined>;
   afterRun?(turn: AfterRunInput, signal: AbortSignal): Promise<void>;
   compactionPrompt?(input: { agent: string; session: number }, signal: AbortSignal): Promise<string | undefined>;
@@ -171,6 +175,12 @@ export class HookHub {
       for (const tool of value?.tools ?? []) tools.push({ tool, source: result!.source });
     }
     return { promptAdditions, tools };
+  }
+
+  /** Every hook's per-turn prompt addition, in the order the hooks were added. */
+  async turnPrompt(agent: { name: string }): Promise<string[]> {
+    const results = await this.each("turnPrompt", (h, signal) => h.turnPrompt?.(agent, signal));
+    return results.map((r) => r.value?.trim() ?? "").filter((v) => v.length > 0);
   }
 
   /** Injected messages, by the hook that gave them. */

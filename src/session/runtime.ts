@@ -83,6 +83,14 @@ export class SessionRuntime {
   private readonly opening = new Map<number, Promise<LiveSession>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private shuttingDown = false;
+  /**
+   * Rewrites a user message before its turn is queued (skills' `/name`
+   * expansion): one built-in seam, not a hook, because it may refuse the
+   * turn (a SessionError thrown here reaches the requester) and because two
+   * rewriters would have no defined order. What it returns is the message
+   * the turn runs and the history keeps.
+   */
+  expandInput?: (agent: string, content: string) => Promise<string>;
 
   constructor(
     private readonly core: RuntimeCore,
@@ -269,6 +277,7 @@ export class SessionRuntime {
       throw new SessionError("bad_request", "empty message: content must hold the text to send to the agent");
     let session: LiveSession;
     let spec: AgentSpec | undefined;
+    let content = req.content;
     if (req.session) {
       session = await this.open(req.session);
       if (req.agent && req.agent !== session.agent) {
@@ -284,6 +293,7 @@ export class SessionRuntime {
           `agent "${session.agent}" of session ${session.id} is no longer configured; add [agents.${session.agent}] back to crabtalk.toml`,
         );
       this.checkTurnAllowed(spec);
+      content = await this.expand(spec, content);
     } else {
       const name = req.agent || "crab";
       spec = this.agent(name);
@@ -293,6 +303,7 @@ export class SessionRuntime {
           `unknown agent "${name}"; configured agents: ${this.agentNames().join(", ")}`,
         );
       this.checkTurnAllowed(spec);
+      content = await this.expand(spec, content);
       session = await this.create(name, req.sender);
     }
     const agentSpec = spec;
@@ -312,7 +323,7 @@ export class SessionRuntime {
     void session
       .enqueue(turn, async () => {
         const agent = await this.buildAgent(agentSpec);
-        const outcome = await runTurn(this.env, session, agent, turn, req.content);
+        const outcome = await runTurn(this.env, session, agent, turn, content);
         if (!outcome.ok) {
           // Memory holds what the disk refused: reload from disk next time, so both agree.
           log.error(`session ${session.id}: ${outcome.storageError.message}; it will be reloaded from disk`);
@@ -377,6 +388,10 @@ export class SessionRuntime {
     if (this.shuttingDown)
       return new SessionError("shutting_down", "the daemon is shutting down; the queued turn was not run");
     return new SessionError("conflict", `session ${session.id} was killed before this turn started; send it again`);
+  }
+
+  private async expand(spec: AgentSpec, content: string): Promise<string> {
+    return this.expandInput ? await this.expandInput(spec.name, content) : content;
   }
 
   /** Refuses a turn before anything is created: model not routable, daily budget spent. */
