@@ -11,6 +11,9 @@
  * - handlers translate only: they reach the store and live sessions through
  *   the runtime, never directly;
  * - no import circles anywhere in src (a file never reaches itself).
+ * Built-in features (skills, memory) are libraries the daemon wires in:
+ * they may use the session's error type and the tool interface, and the
+ * cli reads their files directly (`crabtalk skills`, `crabtalk memory`).
  */
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -19,7 +22,7 @@ import { join, relative, sep } from "node:path";
 const SRC = join(import.meta.dir, "..", "src");
 
 const ALLOWED: Record<string, string[]> = {
-  cli: ["client", "config", "util", "protocol", "store", "cli", "ext"],
+  cli: ["client", "config", "util", "protocol", "store", "cli", "ext", "skills", "memory"],
   client: ["transport", "protocol", "config", "util", "client"],
   daemon: ["*"],
   protocol: ["util", "protocol"],
@@ -34,6 +37,8 @@ const ALLOWED: Record<string, string[]> = {
   // host, which joins the runtime's seams (registry, hooks, settings, usage).
   ext: ["protocol", "transport", "util", "ext", "session", "tools", "agent", "provider", "config"],
   util: ["util"],
+  skills: ["agent", "config", "session", "util", "skills"],
+  memory: ["agent", "config", "session", "util", "skills", "memory"],
 };
 
 function files(dir: string): string[] {

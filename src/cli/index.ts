@@ -13,6 +13,7 @@ import { attachCommand } from "./attach.ts";
 import { sendCommand } from "./send.ts";
 import { eventsCommand } from "./events.ts";
 import { replayCommand } from "./replay.ts";
+import { skillsCommand } from "./skills.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -37,5 +38,6 @@ export const cli: CommandDef = defineCommand({
     send: sendCommand,
     events: eventsCommand,
     replay: replayCommand,
+    skills: skillsCommand,
   },
 });

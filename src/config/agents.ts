@@ -39,6 +39,8 @@ import {
 } from "./errors.ts";
 import { expandTilde } from "./paths.ts";
 import { grantSyntaxError } from "../util/grants.ts";
+import { parseSkillGrant, type SkillGrant } from "./skills.ts";
+import { parseMemoryScope, type MemoryScope } from "./memory.ts";
 
 export const DEFAULT_AGENT = "crab";
 export const DEFAULT_MAX_ITERATIONS = 16;
@@ -61,6 +63,10 @@ export interface AgentConfig {
   /** Absolute path where the agent's tools run. */
   cwd: string;
   maxTokensPerTurn?: number;
+  /** Skills it may use (config/skills.ts); none when omitted. */
+  skills?: SkillGrant;
+  /** Where its memory lives (config/memory.ts); shared when omitted. */
+  memory?: MemoryScope;
 }
 
 /** Same shape as agent/permissions.ts PermissionRules, so it can be passed straight to the engine. */
@@ -107,6 +113,8 @@ const AGENT_KEYS = [
   "cwd",
   "max_tokens_per_turn",
   "description",
+  "skills",
+  "memory",
 ] as const;
 const BUDGET_KEYS = ["daily_tokens"] as const;
 /** Agent names become file names (agents/<name>.md) and wire identifiers, so keep them plain. */
@@ -170,6 +178,9 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
     thinking: false,
     cwd: join(opts.home, "work"),
   };
+  // Written only when the config says so: omitted means no skills and shared memory.
+  if (section.skills !== undefined) agent.skills = parseSkillGrant(section.skills, `${at}.skills`, ctx);
+  if (section.memory !== undefined) agent.memory = parseMemoryScope(section.memory, `${at}.memory`, ctx);
 
   const prompt =
     section.system_prompt !== undefined

@@ -40,6 +40,8 @@ const KEYS = [
   "log_max_bytes",
   "approval_timeout_ms",
   "compact_threshold",
+  /** Parsed by config/skills.ts (it needs the home to resolve paths). */
+  "skill_dirs",
 ] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {

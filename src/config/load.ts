@@ -13,6 +13,8 @@ import { parseProviders, type ProviderConfig } from "./providers.ts";
 import { parseAgents, type AgentsConfig } from "./agents.ts";
 import { locateKey } from "./locate.ts";
 import { parseServices, type ServiceConfig } from "./services.ts";
+import { parseSkillDirs } from "./skills.ts";
+import { parseMemorySection, type MemorySettings } from "./memory.ts";
 
 export interface Config {
   file: string;
@@ -20,11 +22,14 @@ export interface Config {
   providers: ProviderConfig[];
   agents: AgentsConfig;
   services: ServiceConfig[];
+  /** `[daemon] skill_dirs`, resolved. */
+  skillDirs: string[];
+  memory: MemorySettings;
   /** The parsed document, for sections other modules validate. */
   raw: Table;
 }
 
-const SECTIONS = ["daemon", "provider", "agents", "permissions", "budget", "services"] as const;
+const SECTIONS = ["daemon", "provider", "agents", "permissions", "budget", "services", "memory"] as const;
 
 export function parseToml(text: string, file: string): Table {
   try {
@@ -133,12 +138,16 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
     agentsDir: join(opts.home, "agents"),
     home: opts.home,
   });
+  const daemon = parseDaemonSection(raw.daemon, ctx);
+  const skillDirs = parseSkillDirs(isTable(raw.daemon) ? raw.daemon.skill_dirs : undefined, ctx, opts.home);
   return {
     file: ctx.file,
-    daemon: parseDaemonSection(raw.daemon, ctx),
+    daemon,
     providers,
     agents,
     services: parseServices(raw.services, ctx),
+    skillDirs,
+    memory: parseMemorySection(raw.memory, ctx),
     raw,
   };
 }

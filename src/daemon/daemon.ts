@@ -31,6 +31,7 @@ import { sessionHandlers } from "./handlers/sessions.ts";
 import { serviceHandlers } from "./handlers/services.ts";
 import { createServices } from "../ext/start.ts";
 import type { Services } from "../ext/supervisor.ts";
+import { installFeatures } from "./features.ts";
 
 const log = logger("daemon");
 
@@ -103,6 +104,7 @@ export class Daemon {
     this.runtime = runtime;
     const services = createServices(config, paths, runtime, () => secrets);
     this.services = services;
+    installFeatures(runtime, config, paths);
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
     this.handlers = {
