@@ -66,6 +66,10 @@ async function build(target: Target, outfile: string, cross: boolean): Promise<v
     entrypoints: [join(root, "src", "main.ts")],
     minify: true,
     sourcemap: "none",
+    // Dynamic imports (the MCP SDK) become chunks kept inside the binary and parsed only on first use.
+    splitting: true,
+    format: "esm",
+    bytecode: true,
     define: { CRABTALK_VERSION: JSON.stringify(version) },
     compile: {
       target: target.bunTarget,

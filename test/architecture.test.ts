@@ -36,6 +36,7 @@ const ALLOWED: Record<string, string[]> = {
   // The extension SDK and the search extension (protocol, transport, util), and the daemon-side
   // host, which joins the runtime's seams (registry, hooks, settings, usage).
   ext: ["protocol", "transport", "util", "ext", "session", "tools", "agent", "provider", "config"],
+  mcp: ["agent", "config", "session", "tools", "util", "mcp"],
   util: ["util"],
   skills: ["agent", "config", "session", "util", "skills"],
   memory: ["agent", "config", "session", "util", "skills", "memory"],

@@ -14,6 +14,7 @@ import { sendCommand } from "./send.ts";
 import { eventsCommand } from "./events.ts";
 import { replayCommand } from "./replay.ts";
 import { skillsCommand } from "./skills.ts";
+import { mcpCommand } from "./mcp.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -39,5 +40,6 @@ export const cli: CommandDef = defineCommand({
     events: eventsCommand,
     replay: replayCommand,
     skills: skillsCommand,
+    mcp: mcpCommand,
   },
 });

@@ -67,6 +67,8 @@ export interface AgentConfig {
   skills?: SkillGrant;
   /** Where its memory lives (config/memory.ts); shared when omitted. */
   memory?: MemoryScope;
+  /** The MCP servers this agent may use (`mcp = ["fs"]`); none when omitted. Checked in mcp.ts. */
+  mcp?: string[];
 }
 
 /** Same shape as agent/permissions.ts PermissionRules, so it can be passed straight to the engine. */
@@ -115,6 +117,7 @@ const AGENT_KEYS = [
   "description",
   "skills",
   "memory",
+  "mcp",
 ] as const;
 const BUDGET_KEYS = ["daily_tokens"] as const;
 /** Agent names become file names (agents/<name>.md) and wire identifiers, so keep them plain. */
@@ -181,6 +184,8 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
   // Written only when the config says so: omitted means no skills and shared memory.
   if (section.skills !== undefined) agent.skills = parseSkillGrant(section.skills, `${at}.skills`, ctx);
   if (section.memory !== undefined) agent.memory = parseMemoryScope(section.memory, `${at}.memory`, ctx);
+  if (section.mcp !== undefined)
+    agent.mcp = [...new Set(expectStringArray(ctx, `${at}.mcp`, section.mcp, 'write mcp = ["fs", "docs"]'))];
 
   const prompt =
     section.system_prompt !== undefined

@@ -15,6 +15,7 @@ import { locateKey } from "./locate.ts";
 import { parseServices, type ServiceConfig } from "./services.ts";
 import { parseSkillDirs } from "./skills.ts";
 import { parseMemorySection, type MemorySettings } from "./memory.ts";
+import { checkAgentServers, parseMcp, type McpConfig } from "./mcp.ts";
 
 export interface Config {
   file: string;
@@ -25,11 +26,22 @@ export interface Config {
   /** `[daemon] skill_dirs`, resolved. */
   skillDirs: string[];
   memory: MemorySettings;
+  mcp: McpConfig;
   /** The parsed document, for sections other modules validate. */
   raw: Table;
 }
 
-const SECTIONS = ["daemon", "provider", "agents", "permissions", "budget", "services", "memory"] as const;
+const SECTIONS = [
+  "daemon",
+  "provider",
+  "agents",
+  "permissions",
+  "budget",
+  "services",
+  "memory",
+  "mcp",
+  "mcps",
+] as const;
 
 export function parseToml(text: string, file: string): Table {
   try {
@@ -139,6 +151,8 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
     home: opts.home,
   });
   const daemon = parseDaemonSection(raw.daemon, ctx);
+  const mcp = parseMcp(raw, ctx, opts.home);
+  checkAgentServers(agents.agents, mcp, ctx);
   const skillDirs = parseSkillDirs(isTable(raw.daemon) ? raw.daemon.skill_dirs : undefined, ctx, opts.home);
   return {
     file: ctx.file,
@@ -148,6 +162,7 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
     services: parseServices(raw.services, ctx),
     skillDirs,
     memory: parseMemorySection(raw.memory, ctx),
+    mcp,
     raw,
   };
 }

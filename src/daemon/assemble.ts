@@ -18,14 +18,21 @@ import { UsageLedger } from "../session/usage.ts";
 import { contextWindowFor } from "../session/compaction.ts";
 import { SessionError } from "../session/errors.ts";
 import { providerSecrets, secretRedactor } from "../util/redact.ts";
+import { mcpSecrets } from "../config/mcp.ts";
 
 /** Every secret value the config holds (API keys, header values), for redaction of logs and tool output. */
 export function configSecrets(config: Config): string[] {
-  return providerSecrets(config.providers);
+  return [...providerSecrets(config.providers), ...mcpSecrets(config.mcp)];
 }
 
-/** The runtime settings a config describes. Creates each agent's cwd. */
-export function settingsFrom(config: Config): RuntimeSettings {
+/**
+ * The runtime settings a config describes. Creates each agent's cwd.
+ * `mcpGrants` turns an agent's `mcp = [...]` into tool grants (the MCP hub
+ * decides between each server's tools and the `mcp` meta-tool); without it
+ * each granted server's tools are granted as "<server>/*". Permission rules
+ * always see the servers' tools as granted, so the meta-tool can apply them.
+ */
+export function settingsFrom(config: Config, mcpGrants?: (agent: string) => string[]): RuntimeSettings {
   const registry = new ProviderRegistry(config.providers);
   const overrides: Record<string, number> = {};
   for (const p of config.providers) Object.assign(overrides, p.contextWindow);
@@ -34,18 +41,20 @@ export function settingsFrom(config: Config): RuntimeSettings {
   const grants = new Map<string, string[]>();
   for (const [name, agent] of config.agents.agents) {
     mkdirSync(agent.cwd, { recursive: true, mode: 0o700 });
+    const serverGrants = (agent.mcp ?? []).map((server) => `${server}/*`);
+    const tools = [...agent.tools, ...(mcpGrants ? mcpGrants(name) : serverGrants)];
     agents.set(name, {
       name,
       model: agent.model,
       ...(agent.systemPrompt !== undefined ? { system: agent.systemPrompt } : {}),
       ...(agent.description !== undefined ? { description: agent.description } : {}),
-      grants: agent.tools,
+      grants: tools,
       cwd: agent.cwd,
       maxIterations: agent.maxIterations,
       thinking: agent.thinking,
       ...(agent.maxTokensPerTurn !== undefined ? { maxTokensPerTurn: agent.maxTokensPerTurn } : {}),
     });
-    grants.set(name, agent.tools);
+    grants.set(name, [...new Set([...tools, ...serverGrants])]);
   }
   const redact = secretRedactor(configSecrets(config));
   return {

@@ -32,6 +32,9 @@ import { serviceHandlers } from "./handlers/services.ts";
 import { createServices } from "../ext/start.ts";
 import type { Services } from "../ext/supervisor.ts";
 import { installFeatures } from "./features.ts";
+import { mcpHandlers } from "./handlers/mcp.ts";
+import { startMcp } from "./mcp.ts";
+import type { McpHub } from "../mcp/hub.ts";
 
 const log = logger("daemon");
 
@@ -61,6 +64,7 @@ export class Daemon {
   config!: Config;
   runtime: SessionRuntime | null = null;
   services: Services | null = null;
+  mcp: McpHub | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -105,6 +109,7 @@ export class Daemon {
     const services = createServices(config, paths, runtime, () => secrets);
     this.services = services;
     installFeatures(runtime, config, paths);
+    this.mcp = await startMcp(config, paths, runtime, this.options.env);
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
     this.handlers = {
@@ -112,6 +117,7 @@ export class Daemon {
       ...turnHandlers(runtime),
       ...sessionHandlers(runtime),
       ...serviceHandlers(services),
+      ...mcpHandlers(() => this.mcp),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,
@@ -244,6 +250,7 @@ export class Daemon {
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
     await this.services?.stop();
+    await this.mcp?.close();
     // Clients go before the store closes, so none of them is answered by a closed store.
     this.listeners?.close();
     for (const conn of this.routers.keys()) conn.close();

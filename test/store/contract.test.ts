@@ -210,12 +210,7 @@ for (const backend of backends) {
     test("readEvents streams events after a seq; records returns every line", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });
-      await f.store.append(s.id, [
-        ev(1, "start"),
-        msg(user("hi")),
-        ev(2, "text_delta", { text: "h" }),
-        ev(3, "end"),
-      ]);
+      await f.store.append(s.id, [ev(1, "start"), msg(user("hi")), ev(2, "text_delta", { text: "h" }), ev(3, "end")]);
       const after1 = await collect(f.store.readEvents(s.id, 1));
       expect(after1.map((r) => [r.event.seq, r.event.type])).toEqual([
         [2, "text_delta"],

@@ -3,7 +3,7 @@
 
 export interface ClientMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService";
+  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall";
   send?: SendMsg;
   stream?: StreamMsg;
   ping?: Ping;
@@ -35,6 +35,8 @@ export interface ClientMessage {
   searchSessions?: SearchSessions;
   unsubscribe?: Unsubscribe;
   restartService?: RestartServiceMsg;
+  mcpServers?: McpServersMsg;
+  mcpCall?: McpCallMsg;
   requestId?: number | bigint;
 }
 
@@ -182,7 +184,7 @@ export interface Unsubscribe {
 
 export interface ServerMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached";
+  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult";
   response?: SendResponse;
   stream?: StreamEvent;
   download?: DownloadEvent;
@@ -204,6 +206,8 @@ export interface ServerMessage {
   ack?: Ack;
   searchResults?: SearchResults;
   attached?: Attached;
+  mcpServers?: McpServerList;
+  mcpResult?: McpCallResult;
   requestId?: number | bigint;
 }
 
@@ -595,6 +599,47 @@ export interface SearchResults {
   hits: SearchHit[];
 }
 
+export interface McpServersMsg {
+  server?: string;
+}
+
+export interface McpCallMsg {
+  server: string;
+  tool: string;
+  arguments: string;
+}
+
+export interface McpServerList {
+  servers: McpServerInfo[];
+}
+
+export interface McpServerInfo {
+  name: string;
+  transport: string;
+  target: string;
+  state: string;
+  error?: string;
+  toolsKnown: boolean;
+  toolCount: number;
+  tools: McpToolInfo[];
+  pid?: number;
+  restarts: number;
+  lastUsedMs: number;
+}
+
+export interface McpToolInfo {
+  name: string;
+  serverTool: string;
+  description: string;
+  inputSchema: string;
+}
+
+export interface McpCallResult {
+  output: string;
+  isError: boolean;
+  durationMs: number;
+}
+
 /** protobuf descriptor of proto/crabtalk.proto, for protobufjs Root.fromJSON. */
 export const descriptor = {
  "nested": {
@@ -636,7 +681,9 @@ export const descriptor = {
           "usage",
           "searchSessions",
           "unsubscribe",
-          "restartService"
+          "restartService",
+          "mcpServers",
+          "mcpCall"
          ]
         },
         "_requestId": {
@@ -784,6 +831,16 @@ export const descriptor = {
          "type": "RestartServiceMsg",
          "id": 40,
          "protoName": "restart_service"
+        },
+        "mcpServers": {
+         "type": "McpServersMsg",
+         "id": 45,
+         "protoName": "mcp_servers"
+        },
+        "mcpCall": {
+         "type": "McpCallMsg",
+         "id": 46,
+         "protoName": "mcp_call"
         },
         "requestId": {
          "type": "uint64",
@@ -1240,7 +1297,9 @@ export const descriptor = {
           "usage",
           "ack",
           "searchResults",
-          "attached"
+          "attached",
+          "mcpServers",
+          "mcpResult"
          ]
         },
         "_requestId": {
@@ -1338,6 +1397,16 @@ export const descriptor = {
         "attached": {
          "type": "Attached",
          "id": 22
+        },
+        "mcpServers": {
+         "type": "McpServerList",
+         "id": 45,
+         "protoName": "mcp_servers"
+        },
+        "mcpResult": {
+         "type": "McpCallResult",
+         "id": 46,
+         "protoName": "mcp_result"
         },
         "requestId": {
          "type": "uint64",
@@ -2600,6 +2669,159 @@ export const descriptor = {
          "rule": "repeated",
          "type": "SearchHit",
          "id": 1
+        }
+       }
+      },
+      "McpServersMsg": {
+       "oneofs": {
+        "_server": {
+         "oneof": [
+          "server"
+         ]
+        }
+       },
+       "fields": {
+        "server": {
+         "type": "string",
+         "id": 1,
+         "options": {
+          "proto3_optional": true
+         }
+        }
+       }
+      },
+      "McpCallMsg": {
+       "fields": {
+        "server": {
+         "type": "string",
+         "id": 1
+        },
+        "tool": {
+         "type": "string",
+         "id": 2
+        },
+        "arguments": {
+         "type": "string",
+         "id": 3
+        }
+       }
+      },
+      "McpServerList": {
+       "fields": {
+        "servers": {
+         "rule": "repeated",
+         "type": "McpServerInfo",
+         "id": 1
+        }
+       }
+      },
+      "McpServerInfo": {
+       "oneofs": {
+        "_error": {
+         "oneof": [
+          "error"
+         ]
+        },
+        "_pid": {
+         "oneof": [
+          "pid"
+         ]
+        }
+       },
+       "fields": {
+        "name": {
+         "type": "string",
+         "id": 1
+        },
+        "transport": {
+         "type": "string",
+         "id": 2
+        },
+        "target": {
+         "type": "string",
+         "id": 3
+        },
+        "state": {
+         "type": "string",
+         "id": 4
+        },
+        "error": {
+         "type": "string",
+         "id": 5,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "toolsKnown": {
+         "type": "bool",
+         "id": 6,
+         "protoName": "tools_known"
+        },
+        "toolCount": {
+         "type": "uint32",
+         "id": 7,
+         "protoName": "tool_count"
+        },
+        "tools": {
+         "rule": "repeated",
+         "type": "McpToolInfo",
+         "id": 8
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 9,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "restarts": {
+         "type": "uint32",
+         "id": 10
+        },
+        "lastUsedMs": {
+         "type": "uint64",
+         "id": 11,
+         "protoName": "last_used_ms"
+        }
+       }
+      },
+      "McpToolInfo": {
+       "fields": {
+        "name": {
+         "type": "string",
+         "id": 1
+        },
+        "serverTool": {
+         "type": "string",
+         "id": 2,
+         "protoName": "server_tool"
+        },
+        "description": {
+         "type": "string",
+         "id": 3
+        },
+        "inputSchema": {
+         "type": "string",
+         "id": 4,
+         "protoName": "input_schema"
+        }
+       }
+      },
+      "McpCallResult": {
+       "fields": {
+        "output": {
+         "type": "string",
+         "id": 1
+        },
+        "isError": {
+         "type": "bool",
+         "id": 2,
+         "protoName": "is_error"
+        },
+        "durationMs": {
+         "type": "uint64",
+         "id": 3,
+         "protoName": "duration_ms"
         }
        }
       }
