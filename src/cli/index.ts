@@ -15,6 +15,7 @@ import { eventsCommand } from "./events.ts";
 import { replayCommand } from "./replay.ts";
 import { skillsCommand } from "./skills.ts";
 import { mcpCommand } from "./mcp.ts";
+import { servicesCommand } from "./services.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -41,5 +42,6 @@ export const cli: CommandDef = defineCommand({
     replay: replayCommand,
     skills: skillsCommand,
     mcp: mcpCommand,
+    services: servicesCommand,
   },
 });

@@ -45,6 +45,8 @@ export const BACKOFF_MAX_MS = 60_000;
 export const HEALTHY_MS = 60_000;
 export const CRASH_LOOP = 5;
 export const CRASH_WINDOW_MS = 120_000;
+/** How long a process that closed its connection may take to exit before it is stopped. */
+const LINGER_MS = 1_000;
 
 interface Outcome {
   failed: boolean;
@@ -69,6 +71,8 @@ export class ServiceHost {
   private wake = new AbortController();
   private failures: number[] = [];
   private backoffMs = BACKOFF_FIRST_MS;
+  /** Why this attempt's process was killed by the host (a protocol violation), if it was. */
+  private faultWhy: string | null = null;
   readonly log: (line: string) => void;
   readonly source: ToolSource;
 
@@ -181,6 +185,7 @@ export class ServiceHost {
   private async attempt(): Promise<Outcome> {
     const { cfg } = this;
     this.state = "starting";
+    this.faultWhy = null;
     const argv = [cfg.executable, ...cfg.args, "serve"];
     if (cfg.kind === "extension") {
       rmSync(this.socket, { force: true });
@@ -227,17 +232,23 @@ export class ServiceHost {
     this.say(
       `running: capabilities ${this.capabilities.join(", ") || "none"}; tools ${this.tools.join(", ") || "none"}${ready.oneAtATime ? "; it never echoes request ids, so it is served one call at a time" : ""}`,
     );
-    const closed = ready.closed.then((reason) => `its connection closed${reason ? ` (${reason.message})` : ""}`);
-    const first = await Promise.race([exit, closed]);
+    const closedFirst = await Promise.race([exit.then(() => false), ready.closed.then(() => true)]);
     // Out of service before anything else: new calls answer "unavailable" from here on.
-    this.deps.runtime.registry.withdrawSource(this.source, `${cfg.name} is down: ${first}`);
+    this.deps.runtime.registry.withdrawSource(
+      this.source,
+      `${cfg.name} is down (${this.faultWhy ?? (closedFirst ? "its connection closed" : "it exited")})`,
+    );
     this.dropHooks();
     ready.close();
+    // A process that closed its connection usually exits right after; one that lingers is stopped.
+    const lingered =
+      closedFirst && !(await Promise.race([exit.then(() => true), Bun.sleep(LINGER_MS).then(() => false)]));
     child.proc.kill("SIGKILL");
     const exitWhy = await exit;
     rmSync(this.socket, { force: true });
-    const failed = this.lastExitCode !== 0 || first !== exitWhy;
-    return { failed, why: first === exitWhy ? exitWhy : `${first}; ${exitWhy}` };
+    const failed = this.lastExitCode !== 0 || lingered || this.faultWhy !== null;
+    const ended = lingered ? `it closed its connection but kept running, so it was stopped; ${exitWhy}` : exitWhy;
+    return { failed, why: this.faultWhy ? `${this.faultWhy}; ${ended}` : ended };
   }
 
   private async handshake(child: ServiceProcess, exit: Promise<string>): Promise<ExtClient> {
@@ -319,6 +330,8 @@ export class ServiceHost {
 
   /** The extension broke the protocol: it is killed, and its supervision restarts it by policy. */
   private fault(child: ServiceProcess, why: string): void {
+    if (this.faultWhy) return;
+    this.faultWhy = why;
     this.lastError = why;
     this.say(`${why}; stopping it`);
     child.proc.kill("SIGKILL");
@@ -337,7 +350,8 @@ export class ServiceHost {
     if (!child || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
     const gone = child.exited.then(() => true);
     const within = (ms: number) => Promise.race([gone, Bun.sleep(ms).then(() => false)]);
-    if (this.client) await this.client.notify({ shutdown: {} }).catch(() => {});
+    // Not awaited: an extension that stopped reading must not hold the shutdown.
+    if (this.client) void this.client.notify({ shutdown: {} }).catch(() => {});
     if (this.cfg.kind === "gateway") child.proc.kill("SIGTERM");
     if (await within(SHUTDOWN_GRACE_MS)) return;
     child.proc.kill("SIGTERM");
