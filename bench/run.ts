@@ -15,6 +15,7 @@ const BENCHES = [
   "resume.ts",
   "store.ts",
   "idle-sessions-rss.ts",
+  "mcp.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;

@@ -41,6 +41,7 @@ everything__get-sum = "ask"
 ${stdioServer("everything", EVERYTHING, ["stdio"])}
 ${stdioServer("probe", PROBE, [], `env = { PROBE_LOG = "${probeLog}", PROBE_SECRET = "\${PROBE_SECRET_SRC}" }`)}
 ${stdioServer("hang", PROBE, ["hang-init"], "connect_timeout_ms = 1500")}
+${stdioServer("sleepy", PROBE, [], "idle_timeout_s = 1")}
 [mcp.missing]
 command = "no-such-mcp-server-program"
 eager = true
@@ -219,6 +220,22 @@ describe("lifecycle", () => {
     expect(r.stdout).toContain('command "no-such-mcp-server-program" not found');
     const j = JSON.parse((await runCrabtalk(d.home, ["mcp", "--json"])).stdout) as { name: string; state: string }[];
     expect(j.find((s) => s.name === "missing")!.state).toBe("failed");
+  });
+
+  test("an idle stdio server is stopped after idle_timeout_s and restarted on next use", async () => {
+    const c = await d.client();
+    expect((await runCrabtalk(d.home, ["mcp", "call", "sleepy", "env"])).code).toBe(0);
+    const first = await server(c, "sleepy");
+    expect(first.state).toBe("ready");
+    await waitFor(async () => (await server(c, "sleepy")).state === "idle", 5000, "the idle server to be stopped");
+    await waitFor(() => !pidAlive(first.pid!), 5000, `idle server ${first.pid} to exit`);
+    expect((await server(c, "sleepy")).toolCount).toBe(first.toolCount);
+    const again = await runCrabtalk(d.home, ["mcp", "call", "sleepy", "env"]);
+    expect(again.code).toBe(0);
+    const now = await server(c, "sleepy");
+    expect(now.state).toBe("ready");
+    expect(now.pid).not.toBe(first.pid);
+    c.close();
   });
 
   test("stderr of a stdio server goes to logs/mcp-<name>.log", () => {
