@@ -221,11 +221,13 @@ export class ServiceHost {
       return null;
     });
     if (!ready) {
+      // A process that ended by itself is judged by its exit code (a clean exit is not a failure).
+      const ended = child.proc.exitCode !== null || child.proc.signalCode !== null;
       this.client?.close();
       child.proc.kill("SIGKILL");
       await exit;
       rmSync(this.socket, { force: true });
-      return { failed: true, why: why ?? "the handshake failed" };
+      return { failed: !ended || this.lastExitCode !== 0, why: why ?? "the handshake failed" };
     }
     this.state = "running";
     this.runningSince = Date.now();

@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import type { ServiceInfoMsg } from "../../src/protocol/gen/crabtalk.ts";
-import { waitFor } from "../helpers/turn-kit.ts";
 
 export const FIXTURES = join(import.meta.dir, "..", "fixtures", "extensions");
 
@@ -42,15 +41,17 @@ export async function waitState(
   timeoutMs = 15_000,
   also: (s: ServiceInfoMsg) => boolean = () => true,
 ): Promise<ServiceInfoMsg> {
+  const deadline = Date.now() + timeoutMs;
   let last: ServiceInfoMsg | undefined;
-  await waitFor(
-    async () => {
-      last = await service(client, name);
-      return last.status === state && also(last);
-    },
-    timeoutMs,
-    `service ${name} to be ${state} (last: ${JSON.stringify(last)})`,
-  );
+  for (;;) {
+    last = await service(client, name);
+    if (last.status === state && also(last)) break;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for service ${name} to be ${state}; last: ${JSON.stringify(last)}`,
+      );
+    await Bun.sleep(20);
+  }
   return last!;
 }
 

@@ -1,0 +1,77 @@
+/**
+ * Issue 13 acceptance, no orphans and an orderly stop: the daemon's socket
+ * answers while a service is still starting (start-up never waits for
+ * one); kill -9 of the daemon leaves none of its children (extensions and
+ * a gateway) behind; SIGTERM sends ExtShutdown, ends every child and
+ * removes the service sockets. The gateway was given `serve --daemon
+ * SOCKET --config JSON` and reached the daemon as a client.
+ */
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { startDaemon, tempHome } from "../helpers/daemon.ts";
+import { pidAlive, turnConfig, waitFor } from "../helpers/turn-kit.ts";
+import { observed, serviceSection, services, waitState } from "./ext-kit.ts";
+
+function config(home: string): string {
+  return (
+    turnConfig("http://127.0.0.1:9") +
+    serviceSection("probe", "probe.ts", ["--record", join(home, "probe.jsonl")]) +
+    serviceSection("reference", "reference.ts", []) +
+    serviceSection("silent", "probe.ts", ["--name", "silent", "--no-handshake"]) +
+    serviceSection(
+      "gw",
+      "gateway.ts",
+      ["--record", join(home, "gw.jsonl")],
+      'kind = "gateway"\nconfig = { token = "t1" }',
+    )
+  );
+}
+
+test("kill -9 of the daemon leaves no child behind; the socket served before any service was ready", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: config(home) });
+  try {
+    const c = await d.client();
+    // Ready to serve while "silent" has not (and never will) finish its handshake.
+    expect((await services(c)).find((s) => s.name === "silent")?.status).toBe("starting");
+    await waitState(c, "probe", "running");
+    await waitState(c, "reference", "running");
+    await waitState(c, "gw", "running");
+    await waitFor(() => observed(join(home, "gw.jsonl")).some((o) => o.kind === "pong"), 10_000, "the gateway's ping");
+    const argv = observed(join(home, "gw.jsonl")).find((o) => o.kind === "argv")!.argv as string[];
+    expect(argv.slice(-5)).toEqual(["serve", "--daemon", d.socket, "--config", '{"token":"t1"}']);
+    const pids = (await services(c)).map((s) => s.pid).filter((p) => p > 0);
+    expect(pids).toHaveLength(4);
+    c.close();
+    for (const pid of pids) expect(pidAlive(pid)).toBe(true);
+    await d.kill9();
+    await waitFor(() => pids.every((p) => !pidAlive(p)), 5000, `children ${pids.join(", ")} to exit`);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test("SIGTERM: ExtShutdown reaches the extension, every child exits, service sockets are removed", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: config(home) });
+  try {
+    const c = await d.client();
+    await waitState(c, "probe", "running");
+    await waitState(c, "reference", "running");
+    await waitState(c, "gw", "running");
+    const pids = (await services(c)).map((s) => s.pid).filter((p) => p > 0);
+    c.close();
+    expect(existsSync(join(home, "services", "probe.sock"))).toBe(true);
+    const t0 = Date.now();
+    expect(await d.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(observed(join(home, "probe.jsonl")).some((o) => o.kind === "shutdown")).toBe(true);
+    expect(observed(join(home, "gw.jsonl")).some((o) => o.kind === "sigterm")).toBe(true);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+    expect(existsSync(join(home, "services", "probe.sock"))).toBe(false);
+    expect(existsSync(join(home, "services", "reference.sock"))).toBe(false);
+  } finally {
+    await d.cleanup();
+  }
+});
