@@ -126,11 +126,30 @@ export class McpHub {
       this.options.rebuild();
       return;
     }
+    if (server.state === "failed") this.announce(server, "error", `mcp server ${server.name} failed: ${server.error}`);
+    if (server.state === "ready" && server.restarts > 0)
+      this.announce(server, "warn", `mcp server ${server.name} is ready again (restart ${server.restarts})`);
     if (server.state === "failed" && server.config.restart === "never")
       this.options.runtime.registry.withdrawSource(
         { kind: "mcp", name: server.name },
         `mcp server ${server.name} failed: ${server.error} (restart = "never")`,
       );
+  }
+
+  /**
+   * Failures and recoveries go to every `SubscribeEvents` watcher as a
+   * notice outside any session (session 0, no agent), as hook failures do
+   * inside one; the rest of the lifecycle is in the log and `crabtalk mcp`.
+   */
+  private announce(server: McpServer, level: "warn" | "error", message: string): void {
+    this.options.runtime.bus.publish({
+      agent: "",
+      session: 0,
+      seq: 0,
+      turn: 0,
+      ts: Date.now(),
+      body: { kind: "notice", data: { source: `mcp:${server.name}`, level, message } },
+    });
   }
 
   list(): McpServerStatus[] {

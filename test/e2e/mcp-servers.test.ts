@@ -75,6 +75,9 @@ model = "fake-model"
 tools = []
 mcp = ["many"]
 
+[permissions]
+many__t3 = "ask"
+
 [mcp]
 tool_threshold = 40
 
@@ -175,6 +178,11 @@ describe("the mcp meta-tool", () => {
     expect(listing).toContain("- t44: Tool number 44.");
     scriptCall(fake, "mcp", { server: "many", tool: "t7", arguments: {} });
     expect(resultOf(await streamTurn(c, { agent: "big", content: "use t7" })).output).toBe("t7 ran");
+    // A tool whose permission is "ask" cannot be approved through the meta-tool: refused, saying why.
+    scriptCall(fake, "mcp", { server: "many", tool: "t3", arguments: {} });
+    const asked = resultOf(await streamTurn(c, { agent: "big", content: "use t3" }));
+    expect(asked.isError).toBe(true);
+    expect(asked.output).toContain("needs approval");
     scriptCall(fake, "mcp", { server: "web", tool: "echo", arguments: { message: "not mine" } });
     const refused = resultOf(await streamTurn(c, { agent: "big", content: "use web" }));
     expect(refused.isError).toBe(true);

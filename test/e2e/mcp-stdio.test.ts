@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
+import type { AgentEvent, StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
@@ -149,8 +149,16 @@ describe("lifecycle", () => {
     const c = await d.client();
     const first = await server(c, "everything");
     expect(first.state).toBe("ready");
+    const notices: AgentEvent[] = [];
+    const watching = (async () => {
+      for await (const r of c.stream({ subscribeEvents: {} })) if (r.event?.kind === "notice") notices.push(r.event);
+    })().catch(() => undefined);
+    await c.request({ ping: {} }); // frames are routed in order: the subscription exists once this is answered
     process.kill(first.pid!, "SIGKILL");
     await waitFor(async () => (await server(c, "everything")).state === "failed", 10_000, "the crash to be noticed");
+    await waitFor(() => notices.length > 0, 5000, "the failure on the event bus");
+    expect(notices[0]!.payload!.notice).toMatchObject({ source: "mcp:everything", level: "error" });
+    expect(notices[0]!.payload!.notice!.message).toContain(`process ${first.pid} exited`);
     expect((await server(c, "everything")).error).toContain(`process ${first.pid} exited`);
     scriptCall(fake, "everything__echo", { message: "after-crash" });
     const result = resultOf(await streamTurn(c, { content: "again" }));
@@ -159,7 +167,9 @@ describe("lifecycle", () => {
     expect(now.state).toBe("ready");
     expect(now.pid).not.toBe(first.pid);
     expect(now.restarts).toBe(first.restarts + 1);
+    await waitFor(() => notices.some((n) => n.payload!.notice!.message.includes("ready again")), 5000, "the recovery");
     c.close();
+    await watching;
   });
 
   test("cancelling a turn during a long call sends the server a cancellation; the turn ends aborted", async () => {
