@@ -7,6 +7,7 @@ import { VERSION } from "../util/version.ts";
 import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
 import { agentsCommand } from "./agents.ts";
+import { configCommand, reloadCommand } from "./config.ts";
 import { logsCommand } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
 import { attachCommand } from "./attach.ts";
@@ -29,6 +30,8 @@ export const cli: CommandDef = defineCommand({
     daemon: daemonCommand,
     status: statusCommand,
     agents: agentsCommand,
+    config: configCommand,
+    reload: reloadCommand,
     logs: logsCommand,
     usage: usageCommand,
     sessions: sessionsCommand,

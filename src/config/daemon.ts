@@ -8,9 +8,18 @@
  *   log_max_bytes = 10485760    # daemon.log rotates past this size
  *   approval_timeout_ms = 300000 # an unanswered approval request is a deny after this
  *   compact_threshold = 0.8     # compact a session when a prompt passes this share of the context window
+ *   watch_config = false        # reload when crabtalk.toml is saved
  */
 import { isIPv4, isIPv6 } from "node:net";
-import { ConfigError, expectNumber, expectString, isTable, rejectUnknownKeys, type ConfigContext } from "./errors.ts";
+import {
+  ConfigError,
+  expectBool,
+  expectNumber,
+  expectString,
+  isTable,
+  rejectUnknownKeys,
+  type ConfigContext,
+} from "./errors.ts";
 
 export interface DaemonSettings {
   /** Null when TCP is switched off. */
@@ -20,6 +29,8 @@ export interface DaemonSettings {
   logMaxBytes: number;
   approvalTimeoutMs: number;
   compactThreshold: number;
+  /** Reload when crabtalk.toml is saved (an in-place write or an editor's rename-over). */
+  watchConfig: boolean;
 }
 
 export const DEFAULT_TCP = { host: "127.0.0.1", port: 6688 };
@@ -31,6 +42,7 @@ export const defaultDaemonSettings = (): DaemonSettings => ({
   logMaxBytes: 10 * 1024 * 1024,
   approvalTimeoutMs: 5 * 60_000,
   compactThreshold: 0.8,
+  watchConfig: false,
 });
 
 const KEYS = [
@@ -42,6 +54,7 @@ const KEYS = [
   "compact_threshold",
   /** Parsed by config/skills.ts (it needs the home to resolve paths). */
   "skill_dirs",
+  "watch_config",
 ] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {
@@ -108,6 +121,13 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
   settings.clientStallTimeoutMs = positive("client_stall_timeout_ms", settings.clientStallTimeoutMs);
   settings.logMaxBytes = positive("log_max_bytes", settings.logMaxBytes);
   settings.approvalTimeoutMs = positive("approval_timeout_ms", settings.approvalTimeoutMs);
+  if (raw.watch_config !== undefined)
+    settings.watchConfig = expectBool(
+      ctx,
+      "daemon.watch_config",
+      raw.watch_config,
+      "write watch_config = true or false",
+    );
   if (raw.compact_threshold !== undefined) {
     const t = expectNumber(
       ctx,

@@ -4,7 +4,7 @@
  *
  * Shutdown (SIGTERM/SIGINT): stop accepting, give turns in flight up to
  * shutdown_grace_ms, flush stores, remove socket, port and lock files, exit 0.
- * SIGHUP is reserved for config reload and only logged for now.
+ * SIGHUP reloads crabtalk.toml (see reload.ts); a bad file changes nothing.
  */
 import { pathsFor, type Paths } from "../config/paths.ts";
 import { parseConfig, readConfigText, type Config } from "../config/load.ts";
@@ -24,6 +24,7 @@ import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
 import { assembleRuntime, configSecrets } from "./assemble.ts";
+import { ConfigControl } from "./config-control.ts";
 import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { turnHandlers } from "./handlers/turns.ts";
@@ -65,6 +66,7 @@ export class Daemon {
   runtime: SessionRuntime | null = null;
   services: Services | null = null;
   mcp: McpHub | null = null;
+  private control: ConfigControl | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -89,12 +91,12 @@ export class Daemon {
     const { paths } = this;
     const { config, wroteDefault } = this.loadConfig();
     this.config = config;
-    const secrets = configSecrets(config);
     setupDaemonLogging({
       file: paths.logFile,
       maxBytes: this.config.daemon.logMaxBytes,
       level: this.options.logLevel ?? 3,
-      secrets: () => secrets,
+      // Read per line: a reload that adds a key redacts it from then on.
+      secrets: () => configSecrets(this.config),
     });
     if (replacedStale !== null) log.warn(`replaced a stale lock left by pid ${replacedStale}`);
     for (const warning of homeWarnings) log.warn(warning);
@@ -106,14 +108,25 @@ export class Daemon {
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
-    const services = createServices(config, paths, runtime, () => secrets);
+    const services = createServices(config, paths, runtime, () => configSecrets(this.config));
     this.services = services;
     installFeatures(runtime, config, paths);
     this.mcp = await startMcp(config, paths, runtime, this.options.env);
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
+    this.control = new ConfigControl({
+      file: paths.config,
+      readText: () => readConfigText(paths.config, () => defaultConfig(this.options.env)).text,
+      parse: (text) => this.parse(text),
+      current: () => this.config,
+      setCurrent: (next) => {
+        this.config = next;
+      },
+      runtime,
+    });
     this.handlers = {
       ...unimplementedHandlers(),
+      ...this.control.handlers(),
       ...turnHandlers(runtime),
       ...sessionHandlers(runtime),
       ...serviceHandlers(services),
@@ -193,14 +206,21 @@ export class Daemon {
 
   /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */
   private loadConfig(): { config: Config; wroteDefault: string | null } {
-    const file = this.paths.config;
-    const { text, wroteDefault } = readConfigText(file, () => defaultConfig(this.options.env));
-    const config = parseConfig(
+    const { text, wroteDefault } = readConfigText(this.paths.config, () => defaultConfig(this.options.env));
+    return { config: this.parse(text), wroteDefault };
+  }
+
+  private parse(text: string): Config {
+    return parseConfig(
       text,
-      { file, env: this.options.env },
+      { file: this.paths.config, env: this.options.env },
       { home: this.paths.home, builtinTools: BUILTIN_TOOL_NAMES },
     );
-    return { config, wroteDefault };
+  }
+
+  /** Reloads crabtalk.toml (SIGHUP); a bad file is logged and changes nothing. */
+  reload(trigger: string): Promise<void> {
+    return this.control?.reloadQuietly(trigger) ?? Promise.resolve();
   }
 
   get tcpPort(): number {
@@ -245,6 +265,7 @@ export class Daemon {
 
   private async shutdown(reason: string): Promise<void> {
     log.info(`shutting down (${reason})`);
+    this.control?.close();
     if (this.partialSweeper) clearInterval(this.partialSweeper);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
@@ -282,9 +303,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGHUP", () =>
-    log.info("SIGHUP received: config reload is reserved for a later release; nothing changed"),
-  );
+  process.on("SIGHUP", () => {
+    log.info("SIGHUP received: reloading crabtalk.toml");
+    void daemon.reload("SIGHUP");
+  });
   await daemon.start();
   const signal = await stopRequested;
   try {

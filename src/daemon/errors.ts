@@ -6,6 +6,7 @@
 import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
 import { SessionError, type SessionErrorKind } from "../session/errors.ts";
 import { StoreWriteError } from "../store/jsonl-files.ts";
+import { ConfigError } from "../config/errors.ts";
 
 /** 507 Insufficient Storage: the disk refused a write (full, read-only). */
 export const STORAGE_FAILED = 507;
@@ -28,6 +29,7 @@ const CODES: Record<SessionErrorKind, number> = {
 
 export function wireErrorOf(err: unknown): { code: number; message: string } {
   if (err instanceof SessionError) return { code: err.status || CODES[err.kind], message: err.message };
+  if (err instanceof ConfigError) return { code: ErrorCode.BadRequest, message: err.message };
   if (err instanceof StoreWriteError)
     return { code: STORAGE_FAILED, message: `${err.message}; free disk space and retry` };
   return toWireError(err);

@@ -60,6 +60,8 @@ export interface EventPayloads {
   injected: { source: string; messages: { role: string; content: string }[] };
   /** Something around the turn went wrong without failing it (a hook that threw or timed out). */
   notice: { source: string; level: "warn" | "error"; message: string };
+  /** Daemon-wide (session 0): the config was reloaded. */
+  reloaded: { changes: string[]; needsRestart: string[]; trigger: string };
 }
 
 export type EventKind = keyof EventPayloads;

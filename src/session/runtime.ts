@@ -23,7 +23,7 @@ import { attachSession, type Attachment } from "./attach.ts";
 import { EventBus, type Approver, type EventFilter, type Subscription } from "./bus.ts";
 import { compactSession, type CompactOutcome } from "./compact-session.ts";
 import { SessionError } from "./errors.ts";
-import { body, isKind } from "./events.ts";
+import { body, isKind, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
 import { LiveSession, type TurnHandle } from "./live-session.ts";
 import { Publisher } from "./publisher.ts";
@@ -290,7 +290,7 @@ export class SessionRuntime {
       if (!spec)
         throw new SessionError(
           "not_found",
-          `agent "${session.agent}" of session ${session.id} is no longer configured; add [agents.${session.agent}] back to crabtalk.toml`,
+          `agent ${session.agent} was removed from the config; session ${session.id} is kept on disk and answers again once [agents.${session.agent}] is back in crabtalk.toml`,
         );
       this.checkTurnAllowed(spec);
       content = await this.expand(spec, content);
@@ -500,6 +500,16 @@ export class SessionRuntime {
       void s.flushTrace();
       this.live.delete(s.id);
     }
+  }
+
+  /**
+   * A daemon-wide event (session 0, seq 0): reaches `SubscribeEvents`
+   * streams and observers, never a session's trace or its attached clients.
+   */
+  publishDaemonEvent(b: EventBody): void {
+    const event: SessionEvent = { agent: "", session: 0, seq: 0, turn: 0, ts: Date.now(), body: b };
+    this.bus.publish(event);
+    this.hooks.observe(event);
   }
 
   /** A hook that failed: the log says so, and so does the trace of the session it concerned (when it is live). */

@@ -1,6 +1,6 @@
 /**
  * Requests of the original protocol whose features arrive in later work
- * (hub packages, downloads, tasks, remote config, reload): each
+ * (hub packages, downloads, tasks): each
  * answers ErrorMsg 501 naming the feature, so a client can tell "not yet"
  * from "broken".
  */
@@ -14,9 +14,6 @@ const LATER: Partial<Record<RequestKind, string>> = {
   subscribeTasks: "tasks",
   downloads: "downloads",
   subscribeDownloads: "downloads",
-  getConfig: "config over the wire",
-  setConfig: "config over the wire",
-  reload: "hot reload",
 };
 
 export function unimplementedHandlers(): HandlerTable {

@@ -184,7 +184,7 @@ export interface Unsubscribe {
 
 export interface ServerMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult";
+  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult" | "reloaded";
   response?: SendResponse;
   stream?: StreamEvent;
   download?: DownloadEvent;
@@ -208,7 +208,14 @@ export interface ServerMessage {
   attached?: Attached;
   mcpServers?: McpServerList;
   mcpResult?: McpCallResult;
+  reloaded?: ReloadReport;
   requestId?: number | bigint;
+}
+
+export interface ReloadReport {
+  changes: string[];
+  needsRestart: string[];
+  trigger: string;
 }
 
 export interface Pong {
@@ -233,7 +240,7 @@ export interface ToolCallInfo {
 
 export interface StreamEvent {
   /** Which member of oneof `event` is set. */
-  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd" | "toolProgress" | "injected" | "notice";
+  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd" | "toolProgress" | "injected" | "notice" | "reloaded";
   start?: StreamStart;
   chunk?: StreamChunk;
   thinking?: StreamThinking;
@@ -248,6 +255,7 @@ export interface StreamEvent {
   toolProgress?: ToolProgressEvent;
   injected?: InjectedEvent;
   notice?: NoticeEvent;
+  reloaded?: ReloadReport;
   seq: number;
   session: number;
   timestampMs: number;
@@ -1299,7 +1307,8 @@ export const descriptor = {
           "searchResults",
           "attached",
           "mcpServers",
-          "mcpResult"
+          "mcpResult",
+          "reloaded"
          ]
         },
         "_requestId": {
@@ -1408,6 +1417,10 @@ export const descriptor = {
          "id": 46,
          "protoName": "mcp_result"
         },
+        "reloaded": {
+         "type": "ReloadReport",
+         "id": 40
+        },
         "requestId": {
          "type": "uint64",
          "id": 100,
@@ -1415,6 +1428,25 @@ export const descriptor = {
          "options": {
           "proto3_optional": true
          }
+        }
+       }
+      },
+      "ReloadReport": {
+       "fields": {
+        "changes": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 1
+        },
+        "needsRestart": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 2,
+         "protoName": "needs_restart"
+        },
+        "trigger": {
+         "type": "string",
+         "id": 3
         }
        }
       },
@@ -1493,7 +1525,8 @@ export const descriptor = {
           "modelEnd",
           "toolProgress",
           "injected",
-          "notice"
+          "notice",
+          "reloaded"
          ]
         }
        },
@@ -1558,6 +1591,10 @@ export const descriptor = {
         "notice": {
          "type": "NoticeEvent",
          "id": 14
+        },
+        "reloaded": {
+         "type": "ReloadReport",
+         "id": 40
         },
         "seq": {
          "type": "uint64",
