@@ -175,7 +175,7 @@ describe("bad input", () => {
     for (const [req, word] of [
       [{ tasks: {} }, "tasks"],
       [{ downloads: {} }, "downloads"],
-      [{ reload: {} }, "hot reload"],
+      [{ hub: {} }, "hub packages"],
     ] as const) {
       await expect(c.request(req)).rejects.toMatchObject({ code: 501, message: expect.stringContaining(word) });
     }
