@@ -8,6 +8,7 @@ import { daemonCommand } from "./daemon.ts";
 import { statusCommand } from "./status.ts";
 import { agentsCommand } from "./agents.ts";
 import { configCommand, reloadCommand } from "./config.ts";
+import { doctorCommand } from "./doctor.ts";
 import { logsCommand } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
 import { attachCommand } from "./attach.ts";
@@ -32,6 +33,7 @@ export const cli: CommandDef = defineCommand({
     agents: agentsCommand,
     config: configCommand,
     reload: reloadCommand,
+    doctor: doctorCommand,
     logs: logsCommand,
     usage: usageCommand,
     sessions: sessionsCommand,

@@ -6,38 +6,13 @@
  * differs), is stale and replaced.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { processAlive, processStartTime } from "../util/process.ts";
 
 export class AlreadyRunning extends Error {
   constructor(readonly pid: number) {
     super(`crabtalk daemon already running (pid ${pid})`);
     this.name = "AlreadyRunning";
   }
-}
-
-/** Field 22 of /proc/PID/stat: start time in clock ticks since boot; undefined off Linux. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function ownerAlive(pid: number, startTime: string | undefined): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  // Same pid, different process: the lock outlived its owner (a reboot, or a crash long ago).
-  if (startTime !== undefined) {
-    const now = processStartTime(pid);
-    if (now !== undefined && now !== startTime) return false;
-  }
-  return true;
 }
 
 export interface Lock {
@@ -75,7 +50,7 @@ export function acquireLock(path: string): { lock: Lock; replacedStale: number |
     } catch {
       continue; // Vanished between open and read: try again.
     }
-    if (ownerAlive(owner, ownerStart) && owner !== process.pid) throw new AlreadyRunning(owner);
+    if (processAlive(owner, ownerStart) && owner !== process.pid) throw new AlreadyRunning(owner);
     replacedStale = owner;
     try {
       unlinkSync(path);

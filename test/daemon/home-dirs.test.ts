@@ -1,6 +1,6 @@
 /** The permission policy for the home and its private folders, on described directories (e2e tests use real ones). */
 import { expect, test } from "bun:test";
-import { judgeDir, type DirStat } from "../../src/daemon/home-dirs.ts";
+import { judgeDir, type DirStat } from "../../src/config/home-policy.ts";
 
 const ME = 1000;
 const dir = (mode: number, uid = ME): DirStat => ({

@@ -3,7 +3,8 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquireLock, AlreadyRunning, processStartTime } from "../../src/daemon/lock.ts";
+import { acquireLock, AlreadyRunning } from "../../src/daemon/lock.ts";
+import { processStartTime } from "../../src/util/process.ts";
 
 const lockPath = () => join(mkdtempSync(join(tmpdir(), "crabtalk-lock-")), "crabtalk.lock");
 
