@@ -4,7 +4,7 @@
  * small writes (id counter, new files) whose loss would break "ids are never
  * reused". Kept apart from jsonl.ts so the store class reads as policy.
  */
-import { appendFile, type FileHandle, open, rename, truncate } from "node:fs/promises";
+import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
 import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
@@ -146,35 +146,53 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces a small file atomically: write a temp file, fsync it, rename over, fsync the directory. */
+/**
+ * Replaces a small file atomically: write a temp file, fsync it, rename over, fsync the directory. A failed
+ * write (ENOSPC) removes the temp file, leaves `path` as it was, and throws a StoreWriteError (507 on the wire).
+ */
 export async function writeAtomic(dir: string, path: string, data: string, sync: boolean): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, "w", 0o600);
+  } catch (err) {
+    throw new StoreWriteError(tmp, osErrorText(err));
+  }
   try {
     await fh.writeFile(data);
     if (sync) await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw new StoreWriteError(tmp, osErrorText(err));
   }
+  await fh.close();
   await rename(tmp, path);
   if (sync) await syncDir(dir);
 }
 
-/** Creates a file that must not exist yet with its first content; false when it already existed. */
+/**
+ * Creates a file that must not exist yet with its first content; false when it already existed. A failed
+ * write (ENOSPC) removes the file again, so no empty or half-written session is left to load, and throws a
+ * StoreWriteError (507 on the wire) naming it.
+ */
 export async function createExclusive(dir: string, path: string, data: string, sync: boolean): Promise<boolean> {
   let fh: FileHandle;
   try {
     fh = await open(path, "wx", 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw new StoreWriteError(path, osErrorText(err));
   }
   try {
     await fh.writeFile(data);
     if (sync) await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw new StoreWriteError(path, osErrorText(err));
   }
+  await fh.close();
   if (sync) await syncDir(dir);
   return true;
 }
