@@ -1,6 +1,7 @@
 /**
  * The reliability suite (issue 7): load, soak, slow and stalled clients,
- * fuzzed frames, provider faults and kill -9 crashes, each against the
+ * fuzzed frames, provider faults, kill -9 crashes, a hostile model and a
+ * full disk (issue 11), each against the
  * compiled binary (dist/crabtalk) with a real local provider server on
  * loopback, ending with one table of figures (scenario, check, figure,
  * pass/fail). Exits 1 when any check fails or a scenario throws.
@@ -20,6 +21,8 @@ import { stalledScenario } from "./reliability/stalled.ts";
 import { fuzzScenario } from "./reliability/fuzz.ts";
 import { faultsScenario } from "./reliability/faults.ts";
 import { crashScenario } from "./reliability/crash.ts";
+import { hostileScenario } from "./reliability/hostile.ts";
+import { fulldiskScenario } from "./reliability/fulldisk.ts";
 import { binaryPath } from "../test/helpers/daemon.ts";
 
 const args = process.argv.slice(2);
@@ -35,6 +38,8 @@ const SCENARIOS: { name: string; run: Scenario; deadlineMs: [number, number] }[]
   { name: "fuzz", run: fuzzScenario, deadlineMs: [180_000, 60_000] },
   { name: "faults", run: faultsScenario, deadlineMs: [180_000, 60_000] },
   { name: "crash", run: crashScenario, deadlineMs: [300_000, 60_000] },
+  { name: "hostile", run: hostileScenario, deadlineMs: [180_000, 40_000] },
+  { name: "fulldisk", run: fulldiskScenario, deadlineMs: [120_000, 30_000] },
 ];
 
 function printRows(rows: Row[]): void {

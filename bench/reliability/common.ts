@@ -182,3 +182,38 @@ export async function settledRss(pid: number, samples = 5, gapMs = 100): Promise
   xs.sort((a, b) => a - b);
   return xs[Math.floor(xs.length / 2)]!;
 }
+
+/**
+ * Pings on `client` every `everyMs` until stopped; stop() closes the client
+ * and resolves with every ping's round trip in ms. A ping unanswered after
+ * 10 s, or refused, counts as 10,000 ms: a daemon that stops serving shows
+ * as a huge figure, never a hung suite.
+ */
+export async function pinger(
+  client: CrabtalkClient,
+  everyMs = 50,
+): Promise<{ maxMs(): number; stop(): Promise<number[]> }> {
+  const times: number[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const t0 = performance.now();
+      try {
+        await within(10_000, "ping", client.request({ ping: {} }));
+        times.push(performance.now() - t0);
+      } catch {
+        times.push(10_000);
+      }
+      await Bun.sleep(everyMs);
+    }
+  })();
+  return {
+    maxMs: () => Math.max(0, ...times),
+    async stop() {
+      on = false;
+      await loop;
+      client.close();
+      return times;
+    },
+  };
+}
