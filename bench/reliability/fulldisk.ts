@@ -102,7 +102,7 @@ export async function fulldiskScenario(opts: ScenarioOptions): Promise<Row[]> {
     { scenario: "fulldisk", check: "full disk scenario", figure: `skipped: ${why}`, pass: true },
   ];
   if (process.getuid?.() !== 0) return skip("it mounts a tmpfs under sessions/, which needs root");
-  const runMs = opts.short ? 4000 : 15_000;
+  const runMs = opts.short ? 3000 : 15_000;
   await using fake = await FakeProvider.start();
   fake.route((req) => sseReply(openaiSse({ model: "fake-model", text: answer(lastUserText(req)), textDeltas: 6 })));
   const home = tempHome("crabtalk-rel-fulldisk-");

@@ -22,6 +22,7 @@ import {
   mb,
   pinger,
   reliabilityConfig,
+  rssMb,
   rssSampler,
   runTurn,
   settledRss,
@@ -46,8 +47,8 @@ const PER_DAEMON_AT_ONCE = 16;
  * two 32-process turns on a loaded 2-core machine (an event loop blocked
  * by a FIFO open or an unbounded parse is seconds or forever); peak RSS
  * under 1 GB (17 MB arrives as SSE, is parsed once, and is dropped);
- * growth from the first round to the last under 100 MB (a leak of the
- * 17 MB per round would pass that within six rounds).
+ * growth from the early rounds to the late ones under 100 MB (a leak of
+ * the 17 MB argument per round passes that within the full run's six).
  */
 const PING_BOUND_MS = 1000;
 const RSS_BOUND_MB = 1024;
@@ -118,6 +119,13 @@ async function sendOnPty(home: string, prompt: string, color: boolean): Promise<
 function terminalClean(raw: string): boolean {
   const unstyled = raw.replace(/\x1b\[[0-9;]*m/g, "");
   return !unstyled.includes("\x1b") && !raw.includes("\u009b") && !raw.includes("\x07") && raw.includes(VISIBLE);
+}
+
+/** The lowest of five RSS readings over a second: what the daemon holds, less garbage that is about to go. */
+async function lowestRss(pid: number): Promise<number> {
+  let low = Infinity;
+  for (let i = 0; i < 5; i++, await Bun.sleep(200)) low = Math.min(low, rssMb(pid));
+  return low;
 }
 
 /** Peak overlap of tool processes per turn and overall, from calls.log. */
@@ -191,7 +199,7 @@ export async function hostileScenario(opts: ScenarioOptions): Promise<Row[]> {
       else sample ||= `send exited ${pty.code}: ${JSON.stringify(pty.raw.slice(0, 200))}`;
       for (const o of turns.filter((t) => !ended(t)))
         sample ||= `${o.error?.message ?? o.hung ?? o.end?.stopReason} after ${o.ms.toFixed(0)} ms`;
-      afterRound.push(await settledRss(pid, 3, 100));
+      afterRound.push(await lowestRss(pid));
       opts.log(
         `round ${r + 1}: turns ${turns.map((t) => `${(t.ms / 1000).toFixed(1)}s`).join(" ")}, pty ${pty.code}; RSS ${mb(afterRound.at(-1)!)}; pings max ${pings.maxMs().toFixed(0)} ms`,
       );
@@ -199,7 +207,9 @@ export async function hostileScenario(opts: ScenarioOptions): Promise<Row[]> {
     const pingTimes = await pings.stop();
     const peak = await sampler.stop();
     const calls = overlap(readFileSync(join(work, "calls.log"), "utf8"));
-    const growth = afterRound.at(-1)! - afterRound[0]!;
+    // A leak lifts every later reading; garbage not yet collected lifts one now and then. Lowest against lowest.
+    const half = Math.ceil(afterRound.length / 2);
+    const growth = Math.min(...afterRound.slice(afterRound.length - half)) - Math.min(...afterRound.slice(0, half));
     const hugeNext = Math.max(...seen.hugeFollowUpBytes);
     if (sample) opts.log(`e.g. ${sample}`);
     const sorted = [...pingTimes].sort((a, b) => a - b);
@@ -250,8 +260,8 @@ export async function hostileScenario(opts: ScenarioOptions): Promise<Row[]> {
       },
       {
         scenario: "hostile",
-        check: `RSS bounded: peak < ${RSS_BOUND_MB} MB, +${GROWTH_BOUND_MB} MB first to last round`,
-        figure: `peak ${mb(peak)}, idle ${mb(idle)}; after rounds ${afterRound.map((x) => x.toFixed(0)).join(", ")} MB`,
+        check: `RSS bounded: peak < ${RSS_BOUND_MB} MB, < +${GROWTH_BOUND_MB} MB early to late rounds`,
+        figure: `peak ${mb(peak)}, idle ${mb(idle)}; after rounds ${afterRound.map((x) => x.toFixed(0)).join(", ")} MB (${growth >= 0 ? "+" : ""}${growth.toFixed(0)})`,
         pass: peak < RSS_BOUND_MB && growth < GROWTH_BOUND_MB,
       },
     ];
