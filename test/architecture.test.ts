@@ -12,7 +12,7 @@
  *   the runtime, never directly;
  * - no import circles anywhere in src (a file never reaches itself).
  * Built-in features (skills, memory) are libraries the daemon wires in:
- * they may use the session's error type and the tool interface, and the
+ * they may use the session's error type, the tool and message types, and the
  * cli reads their files directly (`crabtalk skills`, `crabtalk memory`).
  */
 import { expect, test } from "bun:test";
@@ -39,7 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   mcp: ["agent", "config", "session", "tools", "util", "mcp"],
   util: ["util"],
   skills: ["agent", "config", "session", "util", "skills"],
-  memory: ["agent", "config", "session", "util", "skills", "memory"],
+  memory: ["agent", "config", "provider", "session", "util", "skills", "memory"],
 };
 
 function files(dir: string): string[] {

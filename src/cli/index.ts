@@ -18,6 +18,7 @@ import { replayCommand } from "./replay.ts";
 import { skillsCommand } from "./skills.ts";
 import { mcpCommand } from "./mcp.ts";
 import { servicesCommand } from "./services.ts";
+import { memoryCommand } from "./memory.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 
 export const cli: CommandDef = defineCommand({
@@ -48,5 +49,6 @@ export const cli: CommandDef = defineCommand({
     skills: skillsCommand,
     mcp: mcpCommand,
     services: servicesCommand,
+    memory: memoryCommand,
   },
 });

@@ -14,14 +14,36 @@ import type { Paths } from "../config/paths.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { SkillCatalog } from "../skills/catalog.ts";
 import { SkillService } from "../skills/service.ts";
+import { MemoryService } from "../memory/service.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("features");
 
 export const SKILLS_SOURCE = { kind: "skills", name: "skills" } as const;
+export const MEMORY_SOURCE = { kind: "memory", name: "memory" } as const;
 
 export function installFeatures(runtime: SessionRuntime, config: Config, paths: Paths): void {
   installSkills(runtime, config, paths);
+  // backend = "off": no memory tools, prompt or auto-recall; an extension may provide them (see memory/service.ts).
+  if (config.memory.backend === "builtin") installMemory(runtime, config, paths);
+}
+
+function installMemory(runtime: SessionRuntime, config: Config, paths: Paths): void {
+  const root = join(paths.home, "memory");
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const memory = new MemoryService(
+    root,
+    (agent) => config.agents.agents.get(agent)?.memory ?? "shared",
+    (m) => log.warn(m),
+  );
+  logRefused("memory", runtime.registry.setSource(MEMORY_SOURCE, memory.tools()).refused);
+  const recallLimit = config.memory.recallLimit;
+  runtime.hooks.add({
+    name: "memory",
+    source: MEMORY_SOURCE,
+    turnPrompt: (agent) => memory.prompt(agent.name),
+    ...(recallLimit > 0 ? { beforeRun: (turn) => memory.autoRecall(turn.agent, turn.history, recallLimit) } : {}),
+  });
 }
 
 function installSkills(runtime: SessionRuntime, config: Config, paths: Paths): void {
