@@ -20,6 +20,7 @@ import { mcpCommand } from "./mcp.ts";
 import { servicesCommand } from "./services.ts";
 import { memoryCommand } from "./memory.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
+import { searchCommand } from "./search.ts";
 
 export const cli: CommandDef = defineCommand({
   meta: {
@@ -50,5 +51,6 @@ export const cli: CommandDef = defineCommand({
     mcp: mcpCommand,
     services: servicesCommand,
     memory: memoryCommand,
+    search: searchCommand,
   },
 });

@@ -59,8 +59,8 @@ test("over a RequestChannel: handshake, errors as rejections, and the tool call 
       `SDK tool call round trip over a Unix socket: one at a time median ${percentile(one, 50).toFixed(3)} ms, p99 ${percentile(one, 99).toFixed(3)} ms; 100 concurrent: batch median ${percentile(batches, 50).toFixed(2)} ms, p99 ${percentile(batches, 99).toFixed(2)} ms`,
     );
     // Loose bounds (2 shared cores): a serial or stalling SDK would be far above them.
-    expect(percentile(one, 50)).toBeLessThan(5);
-    expect(percentile(batches, 50)).toBeLessThan(100);
+    expect(percentile(one, 50)).toBeLessThan(20);
+    expect(percentile(batches, 50)).toBeLessThan(1000);
     expect(channel.droppedReplies).toBe(0);
   } finally {
     channel.close();
