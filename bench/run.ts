@@ -16,6 +16,7 @@ const BENCHES = [
   "store.ts",
   "idle-sessions-rss.ts",
   "mcp.ts",
+  "memory.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;
