@@ -17,6 +17,7 @@ const BENCHES = [
   "idle-sessions-rss.ts",
   "mcp.ts",
   "memory.ts",
+  "ext.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;
