@@ -186,22 +186,46 @@ export class McpServer {
     this.touch();
     try {
       const client = await this.ensure(signal);
-      const result = (await client.callTool({ name: tool, arguments: args }, undefined, {
+      const result = (await this.guard(
+        client,
         signal,
-        timeout: this.config.callTimeoutMs,
-        resetTimeoutOnProgress: true,
-        ...(onProgress
-          ? {
-              onprogress: (p: { progress: number; total?: number; message?: string }) =>
-                onProgress(p.message ?? (p.total ? `${p.progress} of ${p.total}` : `${p.progress}`)),
-            }
-          : {}),
-      })) as McpCallResult;
+        client.callTool({ name: tool, arguments: args }, undefined, {
+          signal,
+          timeout: this.config.callTimeoutMs,
+          resetTimeoutOnProgress: true,
+          ...(onProgress
+            ? {
+                onprogress: (p: { progress: number; total?: number; message?: string }) =>
+                  onProgress(p.message ?? (p.total ? `${p.progress} of ${p.total}` : `${p.progress}`)),
+              }
+            : {}),
+        }),
+      )) as McpCallResult;
       this.failures = 0;
       return result;
     } finally {
       this.inFlight--;
       this.touch();
+    }
+  }
+
+  /**
+   * A call that failed because the connection is gone (an HTTP server that
+   * went away, a broken pipe) drops the client: the server is failed and the
+   * next use reconnects, as after a stdio crash.
+   */
+  private async guard<T>(client: McpClient, signal: AbortSignal, pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      if (!signal.aborted && isTransportFailure(err) && this.client === client) {
+        this.client = null;
+        this.opened = null;
+        this.pid = undefined;
+        this.failed(errorMessage(err));
+        void client.close().catch(() => undefined);
+      }
+      throw err;
     }
   }
 
@@ -250,6 +274,12 @@ export class McpServer {
     else log.info(`mcp ${this.name}: ${state}${state === "ready" ? ` (${this.tools?.length ?? 0} tools)` : ""}`);
     this.deps.onChange(this, "state");
   }
+}
+
+/** Whether an error means the connection is gone, rather than the server answering with a protocol error. */
+export function isTransportFailure(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== "McpError") return true;
+  return (err as { code?: unknown }).code === -32000; // ConnectionClosed
 }
 
 async function listAllTools(client: McpClient, timeoutMs: number): Promise<McpTool[]> {

@@ -14,7 +14,7 @@
 import type { ContentBlock, Tool, ToolOutput } from "../agent/types.ts";
 import { errorMessage } from "../util/abort.ts";
 import type { McpCallResult, McpTool } from "./sdk.ts";
-import { McpUnavailable, type McpServer } from "./server.ts";
+import { isTransportFailure, McpUnavailable, type McpServer } from "./server.ts";
 
 /** Provider tool names allow [A-Za-z0-9_-] up to 64 characters. */
 export function toolName(server: string, tool: string): string {
@@ -48,15 +48,14 @@ export async function callTool(
     const details = { server: server.name, tool, durationMs: Date.now() - started };
     if (err instanceof McpUnavailable)
       return { output: `mcp server ${server.name} unavailable: ${err.message}`, isError: true, details };
-    const code = (err as { code?: unknown }).code;
-    if (code === -32001)
+    if (isTransportFailure(err))
+      return { output: `mcp server ${server.name} unavailable: ${errorMessage(err)}`, isError: true, details };
+    if ((err as { code?: unknown }).code === -32001)
       return {
         output: `mcp server ${server.name} did not answer ${tool} within ${server.config.callTimeoutMs} ms (call_timeout_ms)`,
         isError: true,
         details,
       };
-    if (code === -32000 || typeof code !== "number")
-      return { output: `mcp server ${server.name} unavailable: ${errorMessage(err)}`, isError: true, details };
     return { output: `mcp server ${server.name}: ${errorMessage(err)}`, isError: true, details };
   }
 }

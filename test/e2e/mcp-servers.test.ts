@@ -43,19 +43,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-beforeAll(async () => {
-  fake = await FakeProvider.start();
-  home = tempHome("crabtalk-mcp-servers-");
-  notes = join(home, "notes");
-  mkdirSync(notes);
-  writeFileSync(join(notes, "hello.txt"), "the crab says hello\n");
-  const port = await freePort();
+let port: number;
+let url: string;
+
+async function startWeb(): Promise<void> {
   web = Bun.spawn(["node", EVERYTHING, "streamableHttp"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: String(port) },
     stdout: "ignore",
     stderr: "ignore",
   });
-  const url = `http://127.0.0.1:${port}/mcp`;
   await waitFor(
     () =>
       fetch(url, { method: "GET" }).then(
@@ -65,6 +61,17 @@ beforeAll(async () => {
     15_000,
     "server-everything to listen over HTTP",
   );
+}
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  home = tempHome("crabtalk-mcp-servers-");
+  notes = join(home, "notes");
+  mkdirSync(notes);
+  writeFileSync(join(notes, "hello.txt"), "the crab says hello\n");
+  port = await freePort();
+  url = `http://127.0.0.1:${port}/mcp`;
+  await startWeb();
   const config = turnConfig(
     fake.url,
     `tools = []
@@ -193,6 +200,24 @@ describe("the mcp meta-tool", () => {
     await streamTurn(c, { content: "echo" });
     expect(offeredTools(fake.requests[small]!)).toContain("fs__read_text_file");
     expect(offeredTools(fake.requests[small]!)).not.toContain("mcp");
+    c.close();
+  });
+});
+
+describe("an HTTP server that goes away", () => {
+  test("calls answer unavailable while it is down; once it is back the next call reconnects", async () => {
+    const c = await d.client();
+    web.kill("SIGKILL");
+    await web.exited;
+    scriptCall(fake, "web__echo", { message: "anyone?" });
+    const down = resultOf(await streamTurn(c, { content: "echo" }));
+    expect(down.isError).toBe(true);
+    expect(down.output).toContain("mcp server web unavailable:");
+    expect((await server(c, "web")).state).toBe("failed");
+    await startWeb();
+    scriptCall(fake, "web__echo", { message: "back" });
+    expect(resultOf(await streamTurn(c, { content: "echo" })).output).toBe("Echo: back");
+    expect((await server(c, "web")).state).toBe("ready");
     c.close();
   });
 });
