@@ -10,6 +10,9 @@ import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdi
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import type * as Types from "@modelcontextprotocol/sdk/types.js";
+import { logger } from "../util/log.ts";
+
+const log = logger("mcp");
 
 export interface ClientSdk {
   Client: typeof Client;
@@ -26,6 +29,7 @@ let loading: Promise<ClientSdk> | null = null;
 /** The client side of the SDK; imported once, on the first connect. */
 export function clientSdk(): Promise<ClientSdk> {
   loading ??= (async () => {
+    const started = performance.now();
     const [client, stdio, http, sse, types] = await Promise.all([
       import("@modelcontextprotocol/sdk/client/index.js"),
       import("@modelcontextprotocol/sdk/client/stdio.js"),
@@ -33,6 +37,7 @@ export function clientSdk(): Promise<ClientSdk> {
       import("@modelcontextprotocol/sdk/client/sse.js"),
       import("@modelcontextprotocol/sdk/types.js"),
     ]);
+    log.info(`MCP SDK loaded in ${Math.round(performance.now() - started)} ms`);
     return {
       Client: client.Client,
       StdioClientTransport: stdio.StdioClientTransport,

@@ -141,7 +141,8 @@ export class McpServer {
       return c;
     } catch (err) {
       const why = (opened as OpenedTransport | null)?.explain(err) ?? errorMessage(err);
-      await (client as McpClient | null)?.close().catch(() => undefined);
+      // Not awaited: the SDK gives a stubborn child up to 4 s to exit, and the failure is reported now.
+      void (client as McpClient | null)?.close().catch(() => undefined);
       this.failed(why);
       throw new McpUnavailable(why);
     }
