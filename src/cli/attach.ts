@@ -16,6 +16,7 @@ import { TurnRenderer } from "./render/turn.ts";
 import { TerminalInput } from "./attach/input.ts";
 import { AttachRepl } from "./attach/repl.ts";
 import { runSlash } from "./attach/slash.ts";
+import { completeSlash, isAttachCommand, skillLister } from "./attach/complete.ts";
 import { recap } from "./attach/recap.ts";
 
 export const attachCommand = defineCommand({
@@ -54,8 +55,14 @@ export const attachCommand = defineCommand({
       sink: { write, isTTY: Boolean(out.isTTY), columns: width },
       animate: Boolean(out.isTTY),
     });
-    const input = new TerminalInput(pathsFor(resolveHome()).history);
-    const repl = new AttachRepl({
+    const skills = skillLister();
+    const input = new TerminalInput(
+      pathsFor(resolveHome()).history,
+      process.stdin,
+      process.stdout,
+      async (line): Promise<[string[], string]> => completeSlash(line, await skills(repl.agent)),
+    );
+    const repl: AttachRepl = new AttachRepl({
       endpoint: { socket: args.socket, tcp: tcpFlag(args.tcp) },
       agent: args.agent || "crab",
       session: sessionId,
@@ -88,7 +95,13 @@ export const attachCommand = defineCommand({
       const where = repl.session !== null ? `session ${repl.session}` : "new session";
       write(`${style.paint("dim", `crabtalk · ${repl.agent} · ${where} · /help for commands, Ctrl-D to leave`)}\n`);
       if (repl.session !== null) await repl.watch(repl.session);
-      await loop(repl, input, style, width);
+      await loop(
+        repl,
+        input,
+        style,
+        width,
+        async (word) => !isAttachCommand(word) && (await skills(repl.agent)).includes(word),
+      );
     } finally {
       input.close();
       repl.close();
@@ -101,6 +114,7 @@ async function loop(
   input: TerminalInput,
   style: ReturnType<typeof makeStyle>,
   width: () => number,
+  isSkill: (word: string) => Promise<boolean>,
 ): Promise<void> {
   const prompt = style.paint("cyan", "› ");
   for (;;) {
@@ -113,7 +127,8 @@ async function loop(
     const text = line.trim();
     if (!text) continue;
     if (!input.tty) process.stdout.write(`› ${text}\n`);
-    if (text.startsWith("/")) {
+    // `/skill rest` goes to the daemon, which expands it; attach's own commands run here.
+    if (text.startsWith("/") && !(await isSkill(text.slice(1).split(/\s+/)[0]!))) {
       if ((await runSlash(repl, text, style, width())) === "exit") return;
       continue;
     }

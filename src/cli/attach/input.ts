@@ -74,6 +74,8 @@ export class TerminalInput {
     private readonly historyFile: string,
     stdin: NodeJS.ReadStream = process.stdin,
     private readonly stdout: NodeJS.WriteStream = process.stdout,
+    /** Tab completion (see complete.ts); terminals only. */
+    complete?: (line: string) => Promise<[string[], string]>,
   ) {
     this.tty = Boolean(stdin.isTTY && stdout.isTTY);
     this.history = loadHistory(historyFile);
@@ -87,6 +89,15 @@ export class TerminalInput {
           historySize: HISTORY_LIMIT,
           removeHistoryDuplicates: true,
           prompt: this.prompt,
+          ...(complete
+            ? {
+                completer: (line: string, done: (err: Error | null, result: [string[], string]) => void) =>
+                  void complete(line).then(
+                    (r) => done(null, r),
+                    () => done(null, [[], line]),
+                  ),
+              }
+            : {}),
         })
       : createInterface({ input: stdin, terminal: false });
     this.rl.on("line", (line) => this.onLine(line));
