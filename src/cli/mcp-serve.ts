@@ -9,8 +9,10 @@
  *   list_sessions{agent?}                   sessions, newest activity first
  *   session_history{session}                a session's messages
  *
- * The SDK is imported here, on first use, never at CLI start. A failure of
- * the daemon becomes an isError result the MCP client can show.
+ * Turns run with approver "none": a tool that needs approval is denied at
+ * once, since an MCP client cannot answer the prompt. The SDK is imported
+ * here, on first use, never at CLI start. A failure of the daemon becomes
+ * an isError result the MCP client can show.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { CrabtalkClient } from "../client/client.ts";
@@ -61,6 +63,75 @@ const text = (value: unknown, isError = false): CallToolResult => ({
   ...(isError ? { isError: true } : {}),
 });
 
+interface RequestExtra {
+  signal: AbortSignal;
+  _meta?: { progressToken?: string | number };
+  sendNotification(n: {
+    method: "notifications/progress";
+    params: { progressToken: string | number; progress: number; message?: string };
+  }): Promise<void>;
+}
+
+/**
+ * Runs one turn as a stream, so the MCP client hears progress (when it asked
+ * for it with a progressToken: the turn's start and each tool call, which
+ * keeps a long turn from hitting the client's request timeout) and so
+ * cancelling the MCP request cancels the turn. The answer is the text of the
+ * turn's last model reply.
+ */
+async function sendMessage(
+  client: CrabtalkClient,
+  req: { agent: string; content: string; session: number | undefined },
+  extra: RequestExtra,
+): Promise<CallToolResult> {
+  const token = extra._meta?.progressToken;
+  let step = 0;
+  const progress = (message: string) => {
+    if (token !== undefined)
+      void extra
+        .sendNotification({
+          method: "notifications/progress",
+          params: { progressToken: token, progress: ++step, message },
+        })
+        .catch(() => undefined);
+  };
+  let session = 0;
+  let answer = "";
+  const cancel = () => {
+    if (session > 0) void client.request({ cancel: { session } }).catch(() => undefined);
+  };
+  extra.signal.addEventListener("abort", cancel, { once: true });
+  try {
+    for await (const r of client.stream({
+      stream: { agent: req.agent, content: req.content, session: req.session, sender: "mcp", approver: "none" },
+    })) {
+      const e = r.stream;
+      if (!e) continue;
+      if (e.start) {
+        session = Number(e.start.session);
+        if (extra.signal.aborted) cancel();
+        progress(`turn started in session ${session}`);
+      }
+      if (e.chunk) answer += e.chunk.content;
+      if (e.toolStart) {
+        answer = "";
+        progress(`calling ${e.toolStart.calls.map((c) => c.name).join(", ")}`);
+      }
+      if (e.end) {
+        const failed = e.end.stopReason === "error" || e.end.stopReason === "aborted";
+        const result: CallToolResult = {
+          content: [{ type: "text", text: failed ? `${e.end.stopReason}: ${e.end.error || answer}` : answer }],
+          structuredContent: { answer, session, agent: e.end.agent, stopReason: e.end.stopReason },
+        };
+        return failed ? { ...result, isError: true } : result;
+      }
+    }
+    return text("the daemon ended the turn without an end event", true);
+  } finally {
+    extra.signal.removeEventListener("abort", cancel);
+  }
+}
+
 export async function serveMcp(flags: ConnectionFlags): Promise<void> {
   const [{ Server }, { StdioServerTransport }, types] = await Promise.all([
     import("@modelcontextprotocol/sdk/server/index.js"),
@@ -78,21 +149,7 @@ export async function serveMcp(flags: ConnectionFlags): Promise<void> {
           if (typeof args.agent !== "string" || typeof args.message !== "string")
             return text("send_message needs agent and message (strings)", true);
           const session = typeof args.session === "number" ? args.session : undefined;
-          const r = (
-            await client.request(
-              { send: { agent: args.agent, content: args.message, session, sender: "mcp" } },
-              { signal: extra.signal },
-            )
-          ).response!;
-          return {
-            content: [{ type: "text", text: r.content }],
-            structuredContent: {
-              answer: r.content,
-              session: Number(r.session),
-              agent: r.agent,
-              stopReason: r.stopReason,
-            },
-          };
+          return await sendMessage(client, { agent: args.agent, content: args.message, session }, extra);
         }
         case "list_agents":
           return text((await client.request({ status: {} })).status!.agents);

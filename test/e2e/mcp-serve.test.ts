@@ -10,7 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { AgentEvent } from "../../src/protocol/gen/crabtalk.ts";
 import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
-import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { turnConfig, waitFor } from "../helpers/turn-kit.ts";
 
@@ -88,4 +88,48 @@ test("list_agents names the agents; a daemon error is an error result", async ()
   const missing = await mcp.callTool({ name: "session_history", arguments: { session: 999 } });
   expect(missing.isError).toBe(true);
   expect(textOf(missing)).toContain("999");
+});
+
+test("send_message reports the turn's progress; the answer is the last reply's text", async () => {
+  fake.enqueue(
+    sseReply(
+      openaiSse({
+        model: "fake-model",
+        text: "let me look",
+        toolCalls: [{ id: "c1", name: "read", args: { path: "nothing-here.txt" } }],
+      }),
+    ),
+    sseReply(openaiSse({ model: "fake-model", text: "there is nothing" })),
+  );
+  const steps: string[] = [];
+  const r = await mcp.callTool({ name: "send_message", arguments: { agent: "crab", message: "look" } }, undefined, {
+    onprogress: (p) => steps.push(p.message ?? ""),
+  });
+  expect(textOf(r)).toBe("there is nothing");
+  expect(steps[0]).toMatch(/^turn started in session \d+$/);
+  expect(steps).toContain("calling read");
+});
+
+test("cancelling the MCP request cancels the turn", async () => {
+  const held = gate();
+  fake.enqueue(sseReply(openaiSse({ model: "fake-model", text: "too late" }), { gate: held.promise }));
+  const watcher = await d.client();
+  const ends: AgentEvent[] = [];
+  const watching = (async () => {
+    for await (const r of watcher.stream({ subscribeEvents: {} })) if (r.event?.kind === "end") ends.push(r.event);
+  })().catch(() => undefined);
+  await watcher.request({ ping: {} });
+  const before = fake.requests.length;
+  const abort = new AbortController();
+  const call = mcp.callTool({ name: "send_message", arguments: { agent: "crab", message: "slow" } }, undefined, {
+    signal: abort.signal,
+  });
+  await fake.waitForRequests(before + 1);
+  abort.abort();
+  await expect(call).rejects.toThrow();
+  await waitFor(() => ends.length > 0, 5000, "the turn to end");
+  expect(ends[0]!.payload!.end!.stopReason).toBe("aborted");
+  held.release();
+  watcher.close();
+  await watching;
 });
