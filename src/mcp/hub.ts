@@ -12,7 +12,7 @@
  *   eager servers connect at start;
  * - status for `crabtalk mcp` and direct calls for `crabtalk mcp call`.
  */
-import type { McpConfig } from "../config/mcp.ts";
+import type { McpConfig, McpServerConfig } from "../config/mcp.ts";
 import { META_TOOL } from "../config/mcp.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { errorMessage } from "../util/abort.ts";
@@ -38,7 +38,8 @@ export interface McpServerStatus {
   transport: "stdio" | "http";
   /** The command line or URL. */
   target: string;
-  state: McpState;
+  /** "disabled" for a server configured with enabled = false. */
+  state: McpState | "disabled";
   error?: string;
   /** null until the server has listed its tools once. */
   tools: McpToolStatus[] | null;
@@ -61,12 +62,17 @@ export interface HubOptions {
 
 export class McpHub {
   readonly servers = new Map<string, McpServer>();
+  /** Configured with enabled = false: listed, never started. */
+  private readonly disabled: McpServerConfig[] = [];
   private readonly removeHook: () => void;
 
   constructor(private readonly options: HubOptions) {
     const { runtime } = options;
     for (const config of options.config.servers) {
-      if (!config.enabled) continue;
+      if (!config.enabled) {
+        this.disabled.push(config);
+        continue;
+      }
       this.servers.set(
         config.name,
         new McpServer(config, {
@@ -153,7 +159,18 @@ export class McpHub {
   }
 
   list(): McpServerStatus[] {
-    return [...this.servers.values()].map((s) => status(s));
+    return [
+      ...[...this.servers.values()].map((s) => status(s)),
+      ...this.disabled.map((config) => ({
+        name: config.name,
+        transport: config.transport.kind,
+        target: targetOf(config),
+        state: "disabled" as const,
+        tools: null,
+        restarts: 0,
+        lastUsedMs: 0,
+      })),
+    ];
   }
 
   /** One server's status, connecting it first so its tools are listed; not_found names the servers. */
@@ -171,6 +188,10 @@ export class McpHub {
   private server(name: string): McpServer {
     const server = this.servers.get(name);
     if (!server) {
+      if (this.disabled.some((c) => c.name === name))
+        throw new McpNotFound(
+          `MCP server "${name}" is disabled; set enabled = true in [mcp.${name}] and restart the daemon`,
+        );
       const names = [...this.servers.keys()];
       throw new McpNotFound(
         `no MCP server is called "${name}"; ${names.length > 0 ? `configured: ${names.join(", ")}` : "none is configured"}`,
@@ -190,12 +211,16 @@ export class McpNotFound extends Error {
   override readonly name = "McpNotFound";
 }
 
+function targetOf(config: McpServerConfig): string {
+  const t = config.transport;
+  return t.kind === "http" ? t.url : [t.command, ...t.args].join(" ");
+}
+
 function status(s: McpServer): McpServerStatus {
-  const t = s.config.transport;
   return {
     name: s.name,
-    transport: t.kind,
-    target: t.kind === "http" ? t.url : [t.command, ...t.args].join(" "),
+    transport: s.config.transport.kind,
+    target: targetOf(s.config),
     state: s.state,
     ...(s.error !== undefined ? { error: s.error } : {}),
     tools:

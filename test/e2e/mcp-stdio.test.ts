@@ -42,6 +42,7 @@ ${stdioServer("everything", EVERYTHING, ["stdio"])}
 ${stdioServer("probe", PROBE, [], `env = { PROBE_LOG = "${probeLog}", PROBE_SECRET = "\${PROBE_SECRET_SRC}" }`)}
 ${stdioServer("hang", PROBE, ["hang-init"], "connect_timeout_ms = 1500")}
 ${stdioServer("sleepy", PROBE, [], "idle_timeout_s = 1")}
+${stdioServer("off", PROBE, [], "enabled = false")}
 [mcp.missing]
 command = "no-such-mcp-server-program"
 eager = true
@@ -230,6 +231,11 @@ describe("lifecycle", () => {
     expect(r.stdout).toContain('command "no-such-mcp-server-program" not found');
     const j = JSON.parse((await runCrabtalk(d.home, ["mcp", "--json"])).stdout) as { name: string; state: string }[];
     expect(j.find((s) => s.name === "missing")!.state).toBe("failed");
+    // A disabled server is listed as such and never started.
+    expect(j.find((s) => s.name === "off")!.state).toBe("disabled");
+    const off = await runCrabtalk(d.home, ["mcp", "tools", "off"]);
+    expect(off.code).not.toBe(0);
+    expect(off.stderr).toContain("set enabled = true");
   });
 
   test("an idle stdio server is stopped after idle_timeout_s and restarted on next use", async () => {
