@@ -9,7 +9,7 @@
  * `crate` is accepted as the reference's spelling of the same key.
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { basename, delimiter, isAbsolute, join, resolve } from "node:path";
 import {
   ConfigError,
   type ConfigContext,
@@ -38,7 +38,7 @@ export interface ServiceConfig {
   restart: RestartPolicy;
   /** Added to the allow-listed environment, ${VAR} expanded. */
   env: Record<string, string>;
-  /** The opaque `config` table, as JSON (sent in ExtConfigure); "{}" when none. */
+  /** The opaque `config` table, as JSON (sent in ExtConfigure), ${VAR} expanded in its strings; "{}" when none. */
   config: string;
   /** Whether the section writes a `config` table. */
   hasConfig: boolean;
@@ -117,7 +117,7 @@ function parseService(name: string, table: unknown, ctx: ConfigContext): Service
   if (table.config !== undefined) {
     if (!isTable(table.config))
       throw new ConfigError(ctx.file, `${at}.config`, "expected a table", "write config = { key = value, ... }");
-    config.config = JSON.stringify(table.config);
+    config.config = JSON.stringify(expandStrings(ctx, `${at}.config`, table.config));
   }
   if (table.timeout_ms !== undefined) {
     const ms = expectNumber(ctx, `${at}.timeout_ms`, table.timeout_ms, "write timeout_ms = 30000");
@@ -128,6 +128,15 @@ function parseService(name: string, table: unknown, ctx: ConfigContext): Service
   if (table.infer_model !== undefined)
     config.inferModel = expectString(ctx, `${at}.infer_model`, table.infer_model, 'write infer_model = "<model>"');
   return config;
+}
+
+/** ${VAR} expanded in every string of a config table (API keys stay out of the file). */
+function expandStrings(ctx: ConfigContext, key: string, v: unknown): unknown {
+  if (typeof v === "string") return expandEnv(ctx, key, v);
+  if (Array.isArray(v)) return v.map((x, i) => expandStrings(ctx, `${key}[${i}]`, x));
+  if (isTable(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expandStrings(ctx, `${key}.${k}`, x)]));
+  return v;
 }
 
 function oneOf<T extends string>(ctx: ConfigContext, key: string, v: unknown, allowed: readonly T[]): T {
@@ -163,6 +172,8 @@ function resolveCommand(ctx: ConfigContext, key: string, command: string): strin
     const path = join(dir, command);
     if (isExecutable(path)) return path;
   }
+  // The daemon's own subcommands (`crabtalk search`) work without crabtalk on PATH.
+  if (command === "crabtalk" && basename(process.execPath) === "crabtalk") return process.execPath;
   throw new ConfigError(
     ctx.file,
     key,
@@ -170,6 +181,27 @@ function resolveCommand(ctx: ConfigContext, key: string, command: string): strin
     "install it, write its absolute path, or add its directory to the daemon's PATH",
   );
 }
+
+/**
+ * Values of services' config worth hiding from logs: every `env` value and
+ * every string in a `config` table under a key that names a secret
+ * (api_key, token, password...).
+ */
+export function serviceSecrets(services: readonly ServiceConfig[]): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, secretKey: boolean): void => {
+    if (typeof v === "string" && secretKey) out.push(v);
+    else if (Array.isArray(v)) for (const x of v) walk(x, secretKey);
+    else if (isTable(v)) for (const [k, x] of Object.entries(v)) walk(x, secretKey || SECRET_KEY.test(k));
+  };
+  for (const s of services) {
+    out.push(...Object.values(s.env));
+    walk(JSON.parse(s.config), false);
+  }
+  return out;
+}
+
+const SECRET_KEY = /key|token|secret|password|passwd|credential|auth/i;
 
 function isExecutable(path: string): boolean {
   try {

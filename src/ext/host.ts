@@ -26,6 +26,7 @@ import { connectPipe, type FramedPipe } from "../transport/pipe.ts";
 import type { ExtResponse } from "../protocol/gen/ext.ts";
 import { errorMessage, sleep } from "../util/abort.ts";
 import { logger } from "../util/log.ts";
+import { redact } from "../util/redact.ts";
 import { VERSION } from "../util/version.ts";
 import { capabilityNames, hooksFrom, toolsFrom } from "./capabilities.ts";
 import { ExtClient, type ExtMessage } from "./client.ts";
@@ -363,7 +364,8 @@ export class ServiceHost {
   }
 
   private say(line: string): void {
-    log.info(`${this.cfg.name}: ${line}`);
-    this.log(`daemon ${line}`);
+    const clean = redact(line, this.deps.secrets());
+    log.info(`${this.cfg.name}: ${clean}`);
+    this.log(`daemon ${clean}`);
   }
 }

@@ -8,6 +8,7 @@ import type { Paths } from "../config/paths.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { allowedEnv } from "../tools/bash.ts";
 import { Services } from "./supervisor.ts";
+import { serviceSecrets } from "../config/services.ts";
 
 export function createServices(
   config: Config,
@@ -15,13 +16,14 @@ export function createServices(
   runtime: SessionRuntime,
   secrets: () => readonly string[],
 ): Services {
+  const own = serviceSecrets(config.services);
   return new Services(
     config.services,
     {
       paths,
       runtime,
       logMaxBytes: config.daemon.logMaxBytes,
-      secrets,
+      secrets: () => [...secrets(), ...own],
       childEnv: allowedEnv(process.env, paths.home),
     },
     config.file,

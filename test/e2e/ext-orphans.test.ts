@@ -4,14 +4,17 @@
  * one); kill -9 of the daemon leaves none of its children (extensions and
  * a gateway) behind; SIGTERM sends ExtShutdown, ends every child and
  * removes the service sockets. The gateway was given `serve --daemon
- * SOCKET --config JSON` and reached the daemon as a client.
+ * SOCKET --config JSON` and reached the daemon as a client; the secret in
+ * its config (${VAR} from the environment) is in neither log.
  */
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, tempHome } from "../helpers/daemon.ts";
 import { pidAlive, turnConfig, waitFor } from "../helpers/turn-kit.ts";
 import { observed, serviceSection, services, waitState } from "./ext-kit.ts";
+
+const SECRET = "gw-token-0123456789abcdef";
 
 function config(home: string): string {
   return (
@@ -23,14 +26,14 @@ function config(home: string): string {
       "gw",
       "gateway.ts",
       ["--record", join(home, "gw.jsonl")],
-      'kind = "gateway"\nconfig = { token = "t1" }',
+      'kind = "gateway"\nconfig = { token = "${SECRET}" }',
     )
   );
 }
 
 test("kill -9 of the daemon leaves no child behind; the socket served before any service was ready", async () => {
   const home = tempHome();
-  const d = await startDaemon({ home, config: config(home) });
+  const d = await startDaemon({ home, config: config(home), env: { SECRET } });
   try {
     const c = await d.client();
     // Ready to serve while "silent" has not (and never will) finish its handshake.
@@ -40,7 +43,11 @@ test("kill -9 of the daemon leaves no child behind; the socket served before any
     await waitState(c, "gw", "running");
     await waitFor(() => observed(join(home, "gw.jsonl")).some((o) => o.kind === "pong"), 10_000, "the gateway's ping");
     const argv = observed(join(home, "gw.jsonl")).find((o) => o.kind === "argv")!.argv as string[];
-    expect(argv.slice(-5)).toEqual(["serve", "--daemon", d.socket, "--config", '{"token":"t1"}']);
+    expect(argv.slice(-5)).toEqual(["serve", "--daemon", d.socket, "--config", `{"token":"${SECRET}"}`]);
+    // The secret reached the gateway, but neither its log nor the daemon's.
+    expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).toContain('--config {"token":"***"}');
+    expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).not.toContain(SECRET);
+    expect(readFileSync(join(home, "logs", "daemon.log"), "utf8")).not.toContain(SECRET);
     const pids = (await services(c)).map((s) => s.pid).filter((p) => p > 0);
     expect(pids).toHaveLength(4);
     c.close();
@@ -54,7 +61,7 @@ test("kill -9 of the daemon leaves no child behind; the socket served before any
 
 test("SIGTERM: ExtShutdown reaches the extension, every child exits, service sockets are removed", async () => {
   const home = tempHome();
-  const d = await startDaemon({ home, config: config(home) });
+  const d = await startDaemon({ home, config: config(home), env: { SECRET } });
   try {
     const c = await d.client();
     await waitState(c, "probe", "running");

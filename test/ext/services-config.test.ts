@@ -25,7 +25,7 @@ describe("[services.*]", () => {
 crate = "sh"
 args = ["search"]
 env = { KEY = "\${TOKEN}" }
-config = { backend = "duckduckgo", max_results = 5 }
+config = { backend = "duckduckgo", max_results = 5, api_key = "\${TOKEN}" }
 `);
     const [s] = cfg.services;
     expect(s).toMatchObject({
@@ -36,7 +36,7 @@ config = { backend = "duckduckgo", max_results = 5 }
       enabled: true,
       restart: "on_failure",
       env: { KEY: "s3cret" },
-      config: '{"backend":"duckduckgo","max_results":5}',
+      config: '{"backend":"duckduckgo","max_results":5,"api_key":"s3cret"}',
       hasConfig: true,
       timeoutMs: 30_000,
     });
