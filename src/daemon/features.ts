@@ -37,6 +37,12 @@ function installMemory(runtime: SessionRuntime, config: Config, paths: Paths): v
     (m) => log.warn(m),
   );
   logRefused("memory", runtime.registry.setSource(MEMORY_SOURCE, memory.tools()).refused);
+  // Load every folder in the background now, so the first recall does not pay for parsing every entry (about 1 s at 10,000).
+  for (const name of config.agents.agents.keys())
+    void memory
+      .storeFor(name)
+      ?.refresh()
+      .catch((err: unknown) => log.warn(`memory of agent ${name}: cannot load: ${(err as Error).message}`));
   const recallLimit = config.memory.recallLimit;
   runtime.hooks.add({
     name: "memory",

@@ -14,7 +14,9 @@
  * 10,000, almost all of it the stat pass (the BM25 search alone: 3 µs,
  * 20 µs, 0.24 ms). Past a few thousand entries a directory watcher that
  * marks changed names would be the next step; the BM25 index is already
- * updated per changed file, never rebuilt.
+ * updated per changed file, never rebuilt. The first read parses every
+ * entry (0.03 s at 100, 0.2 s at 1,000, about 1 s at 10,000, four fifths of
+ * it YAML), which the daemon does in the background at start.
  *
  * Writes are atomic (skills/files.ts writeFileAtomic) and each entry is its
  * own file, so concurrent remembers of different names never touch the same
