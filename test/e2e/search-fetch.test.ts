@@ -9,6 +9,7 @@
  * not. Each refusal also checks the target server was never asked.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { callTool, fixture, html, LocalServer, startSearch } from "./search-kit.ts";
 
 describe("reading pages (allow_private = true, as a test server needs)", () => {
@@ -149,4 +150,37 @@ describe("the address rule (allow_private = false)", () => {
     expect(toName.text).toContain("intranet.example.com resolves to 127.0.0.1, a loopback address");
     expect(inner.requests).toEqual([]);
   });
+});
+
+test("https: the connection goes to the checked address and TLS still verifies the URL's name", async () => {
+  const tls = join(import.meta.dir, "..", "fixtures", "search", "tls");
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: Bun.file(join(tls, "cert.pem")), key: Bun.file(join(tls, "key.pem")) },
+    fetch: (req) =>
+      new Response(`<title>Secure</title><p>host ${req.headers.get("host")}</p>`, {
+        headers: { "content-type": "text/html" },
+      }),
+  });
+  try {
+    await using ext = await startSearch(
+      {
+        allow_hosts: ["secure.example.com", "other.example.com"],
+        resolve: { "secure.example.com": "127.0.0.1", "other.example.com": "127.0.0.1" },
+      },
+      { NODE_EXTRA_CA_CERTS: join(tls, "cert.pem") },
+    );
+    const url = `https://secure.example.com:${server.port}/`;
+    expect(await callTool(ext, "web_fetch", { url })).toEqual({
+      text: `Title: Secure\nURL: ${url}\n\nhost secure.example.com:${server.port}`,
+      isError: false,
+    });
+    // Same address, a name the certificate does not carry: refused by TLS, not read.
+    const other = await callTool(ext, "web_fetch", { url: `https://other.example.com:${server.port}/` });
+    expect(other.isError).toBe(true);
+    expect(other.text).toContain(`fetching https://other.example.com:${server.port}/ failed`);
+  } finally {
+    server.stop(true);
+  }
 });
