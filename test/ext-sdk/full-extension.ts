@@ -98,7 +98,10 @@ await defineExtension({
     if (config.reject) throw new Error(`config refused: ${String(config.reject)}`);
     seen.configs.push(config);
   },
-  query: (query) => (query === "state" ? JSON.stringify(seen) : `query: ${query}`),
+  query: (query) => {
+    if (query === "fail") throw new ToolFailure("a ToolFailure outside a tool");
+    return query === "state" ? JSON.stringify(seen) : `query: ${query}`;
+  },
   schema: () => ({ type: "object", properties: { greeting: { type: "string" } } }),
   buildAgent: (agent) => ({ promptAddition: `Be kind, ${agent.name}.`, tools: ["echo"] }),
   beforeRun: (turn) => [{ role: "user", content: `(${turn.history.length} earlier messages for ${turn.agent})` }],

@@ -160,6 +160,8 @@ describe("one extension serving many requests", () => {
     expect(boom.error!.message).toBe("kaboom");
     const refused = await ext.call({ toolCall: { name: "refuse", args: "{}" } });
     expect(refused.toolResult).toEqual({ result: "no results for that", isError: true });
+    const hookFailure = await ext.call({ serviceQuery: { query: "fail" } });
+    expect(hookFailure.error!.message).toBe("a ToolFailure outside a tool"); // an error reply, not a tool result
     const unknown = await ext.call({ toolCall: { name: "nope", args: "{}" } });
     expect(unknown.error!.message).toContain('full has no tool "nope" (its tools: echo, info,');
     const badArgs = await ext.call({ toolCall: { name: "echo", args: "{not json" } });

@@ -106,11 +106,11 @@ export class Dispatcher {
     const state = { done: false };
     this.answer(req, this.context(id, state))
       .catch((err: unknown): Reply => {
-        if (!(err instanceof ToolFailure))
-          log(this.spec, `${describe(req)} failed: ${errorText(err, !(err instanceof RequestError))}`);
-        return err instanceof ToolFailure
-          ? { toolResult: { result: err.message, isError: true } }
-          : { error: { message: errorText(err, false) } };
+        // A ToolFailure is a tool's answer; thrown from a hook it is an error like any other.
+        if (err instanceof ToolFailure && req.msg === "toolCall")
+          return { toolResult: { result: err.message, isError: true } };
+        log(this.spec, `${describe(req)} failed: ${errorText(err, !(err instanceof RequestError))}`);
+        return { error: { message: errorText(err, false) } };
       })
       .then((reply) => {
         state.done = true;
