@@ -121,7 +121,15 @@ async function drive(
     out.push({ type: "message", message });
   };
   const finish = (stopReason: TurnStopReason, error?: { code: number; message: string }) => {
-    const end: LoopEnd = { type: "end", stopReason, usage, model, text, ...(error ? { error } : {}) };
+    const end: LoopEnd = {
+      type: "end",
+      stopReason,
+      usage,
+      model,
+      text,
+      ...(error ? { error } : {}),
+      ...(totalTokens(toolUsage) > 0 ? { toolUsage } : {}),
+    };
     out.push(end);
     out.end(end);
   };
@@ -167,7 +175,10 @@ async function drive(
     description: t.description,
     parameters: t.parameters,
   }));
-  const overBudget = () => options.maxTokensPerTurn !== undefined && totalTokens(usage) > options.maxTokensPerTurn;
+  // Tokens tools spent on their own model calls (a delegated task, an extension's inference): part of this turn's budget.
+  let toolUsage = emptyUsage();
+  const overBudget = () =>
+    options.maxTokensPerTurn !== undefined && totalTokens(usage) + totalTokens(toolUsage) > options.maxTokensPerTurn;
 
   for (let iteration = 0; ; iteration++) {
     if (signal.aborted) return finish("aborted");
@@ -228,6 +239,8 @@ async function drive(
     for (const [i, call] of calls.entries()) {
       const r = results[i]!;
       emitMessage(toolResult(call, r.output, r.isError));
+      const spent = spentUsage(r.details);
+      if (spent) toolUsage = addUsage(toolUsage, spent);
     }
     out.push({ type: "tools_complete" });
     if (signal.aborted) return finish("aborted");
@@ -236,6 +249,13 @@ async function drive(
 }
 
 const BUDGET_OUTPUT = "not run: this turn used up its token budget (max_tokens_per_turn)";
+
+/** The usage a tool reports in `details.spentUsage` (tokens it spent on model calls of its own), if any. */
+function spentUsage(details: Record<string, unknown> | undefined): Usage | undefined {
+  const u = details?.spentUsage as Partial<Usage> | undefined;
+  if (!u || typeof u.promptTokens !== "number" || typeof u.completionTokens !== "number") return undefined;
+  return { ...emptyUsage(), ...u } as Usage;
+}
 
 /** 1 MiB: far above any real edit, far below the 16 MiB frame every event must fit in. */
 export const DEFAULT_MAX_ARGUMENT_CHARS = 1024 * 1024;

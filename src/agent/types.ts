@@ -98,4 +98,6 @@ export type LoopEvent =
       model: string;
       text: string;
       error?: { code: number; message: string };
+      /** Tokens tools spent on model calls of their own during the turn (delegated tasks), when any. */
+      toolUsage?: Usage;
     };

@@ -9,6 +9,7 @@ import { statusCommand } from "./status.ts";
 import { agentsCommand } from "./agents.ts";
 import { configCommand, reloadCommand } from "./config.ts";
 import { doctorCommand } from "./doctor.ts";
+import { tasksCommand } from "./tasks.ts";
 import { logsCommand } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
 import { attachCommand } from "./attach.ts";
@@ -36,6 +37,7 @@ export const cli: CommandDef = defineCommand({
     config: configCommand,
     reload: reloadCommand,
     doctor: doctorCommand,
+    tasks: tasksCommand,
     logs: logsCommand,
     usage: usageCommand,
     sessions: sessionsCommand,

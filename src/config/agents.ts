@@ -69,6 +69,8 @@ export interface AgentConfig {
   memory?: MemoryScope;
   /** The MCP servers this agent may use (`mcp = ["fs"]`); none when omitted. Checked in mcp.ts. */
   mcp?: string[];
+  /** Agents it may delegate to ("*" = all); nobody when omitted (config/delegation.ts). */
+  members?: string[];
 }
 
 /** Same shape as agent/permissions.ts PermissionRules, so it can be passed straight to the engine. */
@@ -118,6 +120,7 @@ const AGENT_KEYS = [
   "skills",
   "memory",
   "mcp",
+  "members",
 ] as const;
 const BUDGET_KEYS = ["daily_tokens"] as const;
 /** Agent names become file names (agents/<name>.md) and wire identifiers, so keep them plain. */
@@ -184,6 +187,12 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
   // Written only when the config says so: omitted means no skills and shared memory.
   if (section.skills !== undefined) agent.skills = parseSkillGrant(section.skills, `${at}.skills`, ctx);
   if (section.memory !== undefined) agent.memory = parseMemoryScope(section.memory, `${at}.memory`, ctx);
+  if (section.members !== undefined)
+    agent.members = [
+      ...new Set(
+        expectStringArray(ctx, `${at}.members`, section.members, 'write members = ["researcher", "coder"] or ["*"]'),
+      ),
+    ];
   if (section.mcp !== undefined)
     agent.mcp = [...new Set(expectStringArray(ctx, `${at}.mcp`, section.mcp, 'write mcp = ["fs", "docs"]'))];
 

@@ -16,6 +16,7 @@ import { parseServices, type ServiceConfig } from "./services.ts";
 import { parseSkillDirs } from "./skills.ts";
 import { parseMemorySection, type MemorySettings } from "./memory.ts";
 import { checkAgentServers, parseMcp, type McpConfig } from "./mcp.ts";
+import { checkMembers, parseDelegation, type DelegationSettings } from "./delegation.ts";
 
 export interface Config {
   file: string;
@@ -27,6 +28,7 @@ export interface Config {
   skillDirs: string[];
   memory: MemorySettings;
   mcp: McpConfig;
+  delegation: DelegationSettings;
   /** The parsed document, for sections other modules validate. */
   raw: Table;
 }
@@ -41,6 +43,7 @@ const SECTIONS = [
   "memory",
   "mcp",
   "mcps",
+  "delegation",
 ] as const;
 
 export function parseToml(text: string, file: string): Table {
@@ -153,6 +156,7 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
   const daemon = parseDaemonSection(raw.daemon, ctx);
   const mcp = parseMcp(raw, ctx, opts.home);
   checkAgentServers(agents.agents, mcp, ctx);
+  checkMembers(agents.agents, ctx);
   const skillDirs = parseSkillDirs(isTable(raw.daemon) ? raw.daemon.skill_dirs : undefined, ctx, opts.home);
   return {
     file: ctx.file,
@@ -163,6 +167,7 @@ function parseSections(raw: Table, ctx: ConfigContext, opts: ParseOptions): Conf
     skillDirs,
     memory: parseMemorySection(raw.memory, ctx),
     mcp,
+    delegation: parseDelegation(raw.delegation, ctx),
     raw,
   };
 }

@@ -17,6 +17,9 @@ import { DEFAULT_TOOL_LIMITS, type AgentSpec, type RuntimeSettings } from "../se
 import { UsageLedger } from "../session/usage.ts";
 import { contextWindowFor } from "../session/compaction.ts";
 import { SessionError } from "../session/errors.ts";
+
+/** The grant of the delegation tools' source (src/delegation), added for agents with members. */
+const DELEGATION_GRANT = "delegation/*";
 import { providerSecrets, secretRedactor } from "../util/redact.ts";
 import { mcpSecrets } from "../config/mcp.ts";
 
@@ -42,7 +45,9 @@ export function settingsFrom(config: Config, mcpGrants?: (agent: string) => stri
   for (const [name, agent] of config.agents.agents) {
     mkdirSync(agent.cwd, { recursive: true, mode: 0o700 });
     const serverGrants = (agent.mcp ?? []).map((server) => `${server}/*`);
-    const tools = [...agent.tools, ...(mcpGrants ? mcpGrants(name) : serverGrants)];
+    // An agent with members is offered the delegation tools (delegate, tasks, collect): members is the grant.
+    const delegation = (agent.members ?? []).length > 0 ? [DELEGATION_GRANT] : [];
+    const tools = [...agent.tools, ...(mcpGrants ? mcpGrants(name) : serverGrants), ...delegation];
     agents.set(name, {
       name,
       model: agent.model,
@@ -53,6 +58,7 @@ export function settingsFrom(config: Config, mcpGrants?: (agent: string) => stri
       maxIterations: agent.maxIterations,
       thinking: agent.thinking,
       ...(agent.maxTokensPerTurn !== undefined ? { maxTokensPerTurn: agent.maxTokensPerTurn } : {}),
+      ...(agent.members !== undefined ? { members: agent.members } : {}),
     });
     grants.set(name, [...new Set([...tools, ...serverGrants])]);
   }
@@ -74,6 +80,7 @@ export function settingsFrom(config: Config, mcpGrants?: (agent: string) => stri
     compactThreshold: config.daemon.compactThreshold,
     ...(config.agents.budget.dailyTokens !== undefined ? { dailyTokens: config.agents.budget.dailyTokens } : {}),
     tools: { ...DEFAULT_TOOL_LIMITS },
+    delegation: { ...config.delegation },
     redact,
   };
 }

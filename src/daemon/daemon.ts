@@ -25,6 +25,8 @@ import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
 import { assembleRuntime, configSecrets } from "./assemble.ts";
 import { ConfigControl } from "./config-control.ts";
+import { installDelegation } from "../delegation/install.ts";
+import { taskHandlers } from "./handlers/tasks.ts";
 import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { turnHandlers } from "./handlers/turns.ts";
@@ -111,6 +113,7 @@ export class Daemon {
     const services = createServices(config, paths, runtime, () => configSecrets(this.config));
     this.services = services;
     installFeatures(runtime, config, paths);
+    const tasks = installDelegation(runtime);
     this.mcp = await startMcp(config, paths, runtime, this.options.env);
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
@@ -131,6 +134,7 @@ export class Daemon {
       ...sessionHandlers(runtime),
       ...serviceHandlers(services),
       ...mcpHandlers(() => this.mcp),
+      ...taskHandlers(tasks),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,

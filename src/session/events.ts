@@ -43,6 +43,8 @@ export interface EventPayloads {
     stopReason: string;
     error: string;
     errorCode: number;
+    /** What the turn's delegated tasks (and other tools' own model calls) spent, beside `usage`. */
+    tasksUsage?: UsageData;
   };
   approval: {
     callId: string;

@@ -28,6 +28,8 @@ export interface TurnHandle {
   /** Who may answer this turn's approval prompts. */
   approver: Approver;
   sender: string;
+  /** A tighter token cap than the agent's own for this turn (a delegated task inside its root's budget). */
+  tokenCap?: number;
 }
 
 export class LiveSession {

@@ -51,6 +51,7 @@ export function loopEventToBody(agent: string, e: LoopEvent): EventBody | null {
         stopReason: e.stopReason,
         error: e.error?.message ?? "",
         errorCode: e.error?.code ?? 0,
+        ...(e.toolUsage ? { tasksUsage: usageData(e.toolUsage) } : {}),
       });
     case "model_end":
       return body("modelEnd", { model: e.model, usage: usageData(e.usage), stopReason: e.message.stopReason ?? "" });

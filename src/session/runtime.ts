@@ -49,6 +49,8 @@ export interface TurnRequest {
   sender: string;
   /** Who may answer approval prompts of this turn (see bus.ts). */
   approver: Approver;
+  /** Tokens this turn may spend at most, below the agent's own cap (what its delegating root has left). */
+  tokenCap?: number;
 }
 
 /** A turn run to its end: what `send` answers. */
@@ -215,6 +217,11 @@ export class SessionRuntime {
     return loaded;
   }
 
+  /** The start seq of the turn running on a session now, 0 when none (for links from work it spawns). */
+  runningTurnOf(id: number): number {
+    return this.live.get(id)?.running?.startSeq ?? 0;
+  }
+
   /** BM25 over every session's user and assistant text, after live sessions' pending appends. */
   async search(query: string, limit: number): Promise<SearchHit[]> {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
@@ -312,6 +319,7 @@ export class SessionRuntime {
       abort: new AbortController(),
       approver: req.approver,
       sender: req.sender,
+      ...(req.tokenCap !== undefined ? { tokenCap: req.tokenCap } : {}),
     };
     const events = this.bus.subscribe({
       session: session.id,

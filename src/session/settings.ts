@@ -21,6 +21,8 @@ export interface AgentSpec {
   maxIterations: number;
   thinking: boolean;
   maxTokensPerTurn?: number;
+  /** Agents it may delegate to ("*" = every agent); none when omitted. */
+  members?: readonly string[];
 }
 
 export interface ToolLimits {
@@ -47,6 +49,8 @@ export interface RuntimeSettings {
   compactThreshold: number;
   dailyTokens?: number;
   tools: ToolLimits;
+  /** Delegation limits: chain depth, tasks at once per delegating turn. */
+  delegation: { maxDepth: number; maxParallel: number };
   /** Scrubs configured secrets from text the model, the trace or a client would see. */
   redact(text: string): string;
 }

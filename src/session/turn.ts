@@ -68,10 +68,11 @@ export async function runTurn(
   session.history.push(user);
   void session.append([{ kind: "message", message: user }]);
 
-  const remaining = env.usage.remainingToday();
-  const perTurn = spec.maxTokensPerTurn;
-  const maxTokensPerTurn =
-    remaining === undefined ? perTurn : perTurn === undefined ? remaining : Math.min(perTurn, remaining);
+  // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
+  const caps = [spec.maxTokensPerTurn, env.usage.remainingToday(), turn.tokenCap].filter(
+    (c): c is number => c !== undefined,
+  );
+  const maxTokensPerTurn = caps.length > 0 ? Math.min(...caps) : undefined;
 
   // Messages a hook adds for this turn only: they reach the model, the trace records them, history never holds them.
   const injected = await env.hooks.beforeRun(

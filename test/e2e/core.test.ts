@@ -173,7 +173,6 @@ describe("bad input", () => {
   test("features of later releases answer 501 naming the feature", async () => {
     const c = await d.client();
     for (const [req, word] of [
-      [{ tasks: {} }, "tasks"],
       [{ downloads: {} }, "downloads"],
       [{ hub: {} }, "hub packages"],
     ] as const) {

@@ -50,6 +50,7 @@ export function settingsFor(opts: KitOptions): RuntimeSettings {
     approvalTimeoutMs: opts.approvalTimeoutMs ?? 60_000,
     compactThreshold: opts.compactThreshold ?? 0.8,
     tools: { ...DEFAULT_TOOL_LIMITS },
+    delegation: { maxDepth: 3, maxParallel: 8 },
     redact: (text) => text,
   };
 }

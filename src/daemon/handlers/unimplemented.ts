@@ -1,6 +1,6 @@
 /**
  * Requests of the original protocol whose features arrive in later work
- * (hub packages, downloads, tasks): each
+ * (hub packages, downloads): each
  * answers ErrorMsg 501 naming the feature, so a client can tell "not yet"
  * from "broken".
  */
@@ -9,9 +9,6 @@ import type { HandlerTable, RequestKind } from "../router.ts";
 
 const LATER: Partial<Record<RequestKind, string>> = {
   hub: "hub packages (install/uninstall)",
-  tasks: "tasks",
-  killTask: "tasks",
-  subscribeTasks: "tasks",
   downloads: "downloads",
   subscribeDownloads: "downloads",
 };

@@ -328,6 +328,7 @@ export interface StreamEnd {
   stopReason: string;
   error: string;
   errorCode: number;
+  tasksUsage?: Usage;
 }
 
 export interface ApprovalRequest {
@@ -451,6 +452,12 @@ export interface TaskInfo {
   completionTokens: number;
   aliveSecs: number;
   blockedOn?: string;
+  session: number;
+  parentSession: number;
+  parentCallId: string;
+  startedMs: number;
+  durationMs: number;
+  depth: number;
 }
 
 export interface TaskList {
@@ -1800,6 +1807,11 @@ export const descriptor = {
          "type": "uint32",
          "id": 6,
          "protoName": "error_code"
+        },
+        "tasksUsage": {
+         "type": "Usage",
+         "id": 7,
+         "protoName": "tasks_usage"
         }
        }
       },
@@ -2209,6 +2221,34 @@ export const descriptor = {
          "options": {
           "proto3_optional": true
          }
+        },
+        "session": {
+         "type": "uint64",
+         "id": 13
+        },
+        "parentSession": {
+         "type": "uint64",
+         "id": 14,
+         "protoName": "parent_session"
+        },
+        "parentCallId": {
+         "type": "string",
+         "id": 15,
+         "protoName": "parent_call_id"
+        },
+        "startedMs": {
+         "type": "uint64",
+         "id": 16,
+         "protoName": "started_ms"
+        },
+        "durationMs": {
+         "type": "uint64",
+         "id": 17,
+         "protoName": "duration_ms"
+        },
+        "depth": {
+         "type": "uint32",
+         "id": 18
         }
        }
       },
