@@ -72,7 +72,7 @@ try {
 
     const index = new Bm25Index<number>();
     t = performance.now();
-    docs.forEach((d, i) => index.add(i, d));
+    for (const [i, d] of docs.entries()) index.add(i, d);
     const indexBuild = performance.now() - t;
     const search: number[] = [];
     for (const q of queries) {

@@ -207,7 +207,7 @@ export class TaskManager {
   /** Cancels a running task (KillTaskMsg, a cancelled parent): its turn is aborted, its session kept. */
   kill(id: number, why = "killed"): boolean {
     const task = this.tasks.get(id);
-    if (!task || task.state !== "running") return false;
+    if (task?.state !== "running") return false;
     task.state = "killed";
     task.error = `task ${id} was ${why}`;
     this.changed("status", task);

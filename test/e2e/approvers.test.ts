@@ -17,7 +17,7 @@ let d: DaemonHandle;
 
 beforeAll(async () => {
   fake = await FakeProvider.start();
-  d = await startDaemon({ config: turnConfig(fake.url, "", "") + `\n[permissions]\nbash = "ask"\n` });
+  d = await startDaemon({ config: `${turnConfig(fake.url, "", "")}\n[permissions]\nbash = "ask"\n` });
 });
 afterAll(async () => {
   await d.cleanup();

@@ -142,7 +142,7 @@ describe("delegation", () => {
       if (++arrived === 2) open();
       return barrier;
     };
-    scripts.set("lead-model", (req, n) =>
+    scripts.set("lead-model", (_req, n) =>
       n === 1
         ? tools("lead-model", [
             {
@@ -233,7 +233,7 @@ describe("delegation", () => {
 
   test("refusals at dispatch: a non-member, an unknown agent, a cycle; a task cannot use a tool its agent lacks", async () => {
     reset();
-    scripts.set("lead-model", (req, n) =>
+    scripts.set("lead-model", (_req, n) =>
       n === 1
         ? tools("lead-model", [
             { id: "c1", name: "delegate", args: { tasks: [{ agent: "crab", message: "x" }] } },
@@ -269,7 +269,7 @@ describe("delegation", () => {
 
   test("an ask tool inside a task is approved from the root client's connection", async () => {
     reset();
-    scripts.set("lead-model", (req, n) =>
+    scripts.set("lead-model", (_req, n) =>
       n === 1
         ? tools("lead-model", [
             { id: "call_ask", name: "delegate", args: { tasks: [{ agent: "coder", message: "run it" }] } },
