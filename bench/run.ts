@@ -18,6 +18,7 @@ const BENCHES = [
   "mcp.ts",
   "memory.ts",
   "ext.ts",
+  "delegation.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;
