@@ -19,6 +19,7 @@ import {
   streamTurn,
   toolResultsOf,
   turnConfig,
+  waitFor,
 } from "../helpers/turn-kit.ts";
 import { runCrabtalk } from "./cli-kit.ts";
 
@@ -187,7 +188,8 @@ test("crabtalk memory lists, shows, edits through $EDITOR (checking the frontmat
   expect(broken.code).toBe(1);
   expect(broken.stderr).toContain(`${join(mem, "coffee.md")}: its frontmatter has no "description"`);
   await tool("crab", "recall", { query: "cortado" });
-  expect(d.stderr()).toContain(`memory entry ${join(mem, "coffee.md")} skipped: its frontmatter has no "description"`);
+  const skipped = `memory entry ${join(mem, "coffee.md")} skipped: its frontmatter has no "description"`;
+  await waitFor(() => d.stderr().includes(skipped), 5000, "the skipped entry's log line");
 
   const rm = await runCrabtalk(home, ["memory", "rm", "Server 1"]);
   expect(rm.stdout).toBe(`removed ${join(mem, "server-1.md")}\n`);
@@ -210,6 +212,10 @@ test('backend = "off": no memory tools, no MEMORY.md in the prompt, no auto-reca
   expect((body.tools ?? []).map((t) => t.function.name)).toEqual(["read"]);
   expect(JSON.stringify(messagesOf(req))).not.toContain("Never shown");
   expect(JSON.stringify(messagesOf(req))).not.toContain("Green tea");
-  expect(off.stderr()).toContain('agent crab: grant "memory/*" matches no tool yet');
+  await waitFor(
+    () => off.stderr().includes('agent crab: grant "memory/*" matches no tool yet'),
+    5000,
+    "the start-up warning",
+  );
   rmSync(offHome, { recursive: true, force: true });
 });

@@ -99,7 +99,9 @@ afterAll(async () => {
 });
 
 test("broken frontmatter, a missing name and a duplicate are logged naming the file; hidden folders are not searched", async () => {
-  await waitFor(() => d.stderr().includes("broken/SKILL.md skipped"), 5000, "the broken skill's log line");
+  // One scan logs all three; stderr arrives in chunks, so wait for each.
+  for (const mark of ["broken/SKILL.md skipped", "nameless/SKILL.md skipped", 'skill "deploy" in '])
+    await waitFor(() => d.stderr().includes(mark), 5000, `the log line "${mark}"`);
   expect(d.stderr()).toContain(
     `skill ${join(home, "skills", "broken", "SKILL.md")} skipped: the frontmatter is not valid YAML`,
   );
