@@ -15,7 +15,6 @@ import type { Config } from "../config/load.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { body } from "../session/events.ts";
 import { logger } from "../util/log.ts";
-import { settingsFrom } from "./assemble.ts";
 import { configHandlers } from "./handlers/config.ts";
 import type { HandlerTable } from "./router.ts";
 import { Reloader, type ReloadParticipant, type ReloadReport } from "./reload.ts";
@@ -31,6 +30,8 @@ export interface ConfigControlDeps {
   parse(text: string): Config;
   current(): Config;
   setCurrent(config: Config): void;
+  /** Rebuilds the runtime's settings from the current config (SessionRuntime.reconfigure). */
+  applySettings(): void;
   runtime: SessionRuntime;
 }
 
@@ -47,7 +48,7 @@ export class ConfigControl {
       current: deps.current,
       adopt: (next) => {
         deps.setCurrent(next);
-        deps.runtime.reconfigure(settingsFrom(next));
+        deps.applySettings();
         this.watchIf(next.daemon.watchConfig);
       },
       participants: () => this.participants,

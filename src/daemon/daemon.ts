@@ -23,7 +23,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
 import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
-import { assembleRuntime, configSecrets } from "./assemble.ts";
+import { assembleRuntime, configSecrets, settingsFrom } from "./assemble.ts";
 import { ConfigControl } from "./config-control.ts";
 import { installDelegation } from "../delegation/install.ts";
 import { taskHandlers } from "./handlers/tasks.ts";
@@ -36,7 +36,7 @@ import { createServices } from "../ext/start.ts";
 import type { Services } from "../ext/supervisor.ts";
 import { installFeatures } from "./features.ts";
 import { mcpHandlers } from "./handlers/mcp.ts";
-import { startMcp } from "./mcp.ts";
+import { mcpReloadParticipant, startMcp } from "./mcp.ts";
 import type { McpHub } from "../mcp/hub.ts";
 
 const log = logger("daemon");
@@ -114,7 +114,8 @@ export class Daemon {
     this.services = services;
     installFeatures(runtime, config, paths);
     const tasks = installDelegation(runtime);
-    this.mcp = await startMcp(config, paths, runtime, this.options.env);
+    this.mcp = await startMcp(config, paths, runtime, this.options.env, () => this.applySettings());
+    this.applySettings();
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
     this.control = new ConfigControl({
@@ -125,8 +126,22 @@ export class Daemon {
       setCurrent: (next) => {
         this.config = next;
       },
+      applySettings: () => this.applySettings(),
       runtime,
     });
+    this.control.addParticipant({ name: "services", apply: (next) => services.reconcile(next.services) });
+    this.control.addParticipant(
+      mcpReloadParticipant({
+        hub: () => this.mcp,
+        setHub: (hub) => {
+          this.mcp = hub;
+        },
+        paths,
+        runtime,
+        env: this.options.env,
+        apply: () => this.applySettings(),
+      }),
+    );
     this.handlers = {
       ...unimplementedHandlers(),
       ...this.control.handlers(),
@@ -206,6 +221,12 @@ export class Daemon {
     const tcp = this.config.daemon.tcp ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}` : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
     services.start(); // after the listeners: clients are served before any service is ready
+  }
+
+  /** Rebuilds the runtime's settings from the current config (and the MCP hub's grants, which follow tool counts). */
+  private applySettings(): void {
+    const hub = this.mcp;
+    this.runtime?.reconfigure(settingsFrom(this.config, hub ? (agent) => hub.grantsFor(agent) : undefined));
   }
 
   /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */

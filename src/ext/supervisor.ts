@@ -155,6 +155,35 @@ export class Services {
     await this.host(name).restart();
   }
 
+  /**
+   * A reload: services whose settings are unchanged keep running (same
+   * process, same tools); a changed one is stopped and started with its new
+   * settings; a new one starts; a removed one stops and its tools are
+   * forgotten. Returns one line per change.
+   */
+  async reconcile(configs: readonly ServiceConfig[]): Promise<string[]> {
+    const changes: string[] = [];
+    const next = new Map(configs.map((c) => [c.name, c]));
+    for (const [name, host] of this.hosts) {
+      if (next.has(name)) continue;
+      await host.stop();
+      this.hosts.delete(name);
+      this.deps.runtime.registry.removeSource({ kind: "extension", name });
+      changes.push(`service ${name} removed`);
+    }
+    for (const cfg of configs) {
+      const host = this.hosts.get(cfg.name);
+      if (host && JSON.stringify(host.cfg) === JSON.stringify(cfg)) continue;
+      if (host) await host.stop();
+      const fresh = new ServiceHost(cfg, this.deps);
+      this.hosts.set(cfg.name, fresh);
+      if (this.hosts.size > 0) mkdirSync(join(this.deps.paths.home, "services"), { recursive: true, mode: 0o700 });
+      if (cfg.enabled) fresh.start();
+      changes.push(host ? `service ${cfg.name} changed: restarted` : `service ${cfg.name} added`);
+    }
+    return changes;
+  }
+
   private running(host: ServiceHost) {
     const client = host.connection;
     if (!client)

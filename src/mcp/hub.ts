@@ -66,7 +66,7 @@ export class McpHub {
   private readonly disabled: McpServerConfig[] = [];
   private readonly removeHook: () => void;
 
-  constructor(private readonly options: HubOptions) {
+  constructor(private options: HubOptions) {
     const { runtime } = options;
     for (const config of options.config.servers) {
       if (!config.enabled) {
@@ -198,6 +198,46 @@ export class McpHub {
       );
     }
     return server;
+  }
+
+  /**
+   * A reload: servers whose settings are unchanged keep their connection
+   * (and process); a changed one is stopped and replaced (it reconnects on
+   * next use, or at once when eager); a removed one stops and its tools are
+   * forgotten; agents' grants follow the new config. One line per change.
+   */
+  async reconcile(config: McpConfig, agentServers: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+    const changes: string[] = [];
+    this.options = { ...this.options, config, agentServers };
+    const enabled = new Map(config.servers.filter((s) => s.enabled).map((s) => [s.name, s]));
+    this.disabled.length = 0;
+    this.disabled.push(...config.servers.filter((s) => !s.enabled));
+    for (const [name, server] of this.servers) {
+      if (enabled.has(name)) continue;
+      await server.stop();
+      this.servers.delete(name);
+      this.options.runtime.registry.removeSource({ kind: "mcp", name });
+      changes.push(`mcp server ${name} removed`);
+    }
+    for (const cfg of enabled.values()) {
+      const old = this.servers.get(cfg.name);
+      if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) continue;
+      if (old) {
+        await old.stop();
+        this.options.runtime.registry.removeSource({ kind: "mcp", name: cfg.name });
+      }
+      const server = new McpServer(cfg, {
+        logsDir: this.options.logsDir,
+        home: this.options.home,
+        env: this.options.env,
+        onChange: (s, what) => this.changed(s, what),
+      });
+      this.servers.set(cfg.name, server);
+      if (cfg.eager)
+        server.ensure().catch((err) => log.warn(`mcp ${server.name}: eager start failed: ${errorMessage(err)}`));
+      changes.push(old ? `mcp server ${cfg.name} changed: reconnects` : `mcp server ${cfg.name} added`);
+    }
+    return changes;
   }
 
   /** Stops every server (stdio children end); for daemon shutdown. */
