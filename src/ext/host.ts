@@ -115,15 +115,18 @@ export class ServiceHost {
 
   /** Stops the service (ExtShutdown, up to 5 s, SIGTERM, SIGKILL) and its supervision. */
   async stop(): Promise<void> {
+    const was = this.state;
     this.stopping = true;
     this.wake.abort(new Error("stopping"));
     await this.terminate();
     await this.loop;
     this.state = "stopped";
+    if (was !== "stopped") this.say(`stopped (it was ${was})`);
   }
 
   /** Stops and starts again with a fresh backoff and failure count. */
   async restart(): Promise<void> {
+    this.say("restart requested");
     await this.stop();
     this.failures = [];
     this.backoffMs = BACKOFF_FIRST_MS;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CrabtalkClient } from "../../src/client/client.ts";
-import { runCli, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { binaryPath, runCli, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { turnConfig, waitFor } from "../helpers/turn-kit.ts";
 import { service, serviceSection, waitState } from "./ext-kit.ts";
 
@@ -91,11 +91,26 @@ test("crabtalk services [--json], services logs NAME, services restart NAME", as
   const logs = await runCli(["services", "logs", "healthy", "-n", "5"], env);
   expect(logs.code).toBe(0);
   expect(logs.stdout).toContain("daemon running: capabilities tools, query");
+  // `logs -f` follows the file: it prints the lines the restart writes.
+  const follow = Bun.spawn([binaryPath(), "services", "logs", "healthy", "-f", "-n", "0"], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  let followed = "";
+  void (async () => {
+    for await (const chunk of follow.stdout) followed += new TextDecoder().decode(chunk);
+  })();
   const restart = await runCli(["services", "restart", "healthy"], env);
   expect(restart.code).toBe(0);
   expect(restart.stdout).toContain("healthy: restarting");
   const after = await waitState(c, "healthy", "running", 15_000, (s) => s.pid !== before.pid);
   expect(after.pid).toBeGreaterThan(0);
+  await waitFor(() => followed.includes(`daemon started (pid ${after.pid})`), 5000, "logs -f to print the new start");
+  expect(followed).toContain("daemon restart requested");
+  expect(followed).toContain("daemon stopped (it was running)");
+  follow.kill();
+  await follow.exited;
   const unknown = await runCli(["services", "restart", "nope"], env);
   expect(unknown.code).not.toBe(0);
   expect(unknown.stderr).toContain('no service is called "nope"');
