@@ -15,7 +15,7 @@
 import { defineCommand } from "citty";
 import { exitQuietlyOnBrokenPipe } from "./render/pipe.ts";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathsFor, resolveHome } from "../config/paths.ts";
 import { readLines } from "../store/line-reader.ts";
 import { parseRecord } from "../store/fold.ts";
@@ -48,12 +48,43 @@ function messageText(content: unknown): string {
   return JSON.stringify(content);
 }
 
+/** Delegated tasks nested under a delegating call are drawn this deep at most. */
+const MAX_TREE_DEPTH = 4;
+
+/** The sessions of the tasks a delegate call started, from its result's details (see src/delegation/tools.ts). */
+function taskSessions(details: string | undefined): { session: number; agent?: string }[] {
+  if (!details) return [];
+  try {
+    const parsed = JSON.parse(details) as { tasks?: { session?: unknown; agent?: unknown }[] };
+    return (parsed.tasks ?? [])
+      .filter((t) => typeof t.session === "number")
+      .map((t) => ({ session: t.session as number, ...(typeof t.agent === "string" ? { agent: t.agent } : {}) }));
+  } catch {
+    return [];
+  }
+}
+
+/** A writer that starts every line with `prefix` (a nested task's timeline under its delegating call). */
+function indented(write: (s: string) => void, prefix: string): (s: string) => void {
+  let atStart = true;
+  return (s) => {
+    let out = "";
+    for (const ch of s) {
+      if (atStart && ch !== "\n") out += prefix;
+      atStart = ch === "\n";
+      out += ch;
+    }
+    write(out);
+  };
+}
+
 export async function renderTrace(
   file: string,
   session: number,
   style: Style,
   write: (s: string) => void,
   columns: () => number,
+  depth = 0,
 ): Promise<Totals> {
   const renderer = new TurnRenderer({
     style,
@@ -112,6 +143,15 @@ export async function renderTrace(
         }
         // The compaction marker record above already drew this one; the event is its copy for live clients.
         if (ev.event !== "compaction") renderer.event(ev);
+        // A delegate call: each task's own timeline, nested under it (the tree of the turn).
+        for (const task of ev.event === "toolResult" && depth < MAX_TREE_DEPTH
+          ? taskSessions(ev.toolResult!.details)
+          : []) {
+          const child = join(dirname(file), `${task.session}.jsonl`);
+          if (!existsSync(child)) continue;
+          const nested = indented(write, style.paint("dim", "  ┆ "));
+          await renderTrace(child, task.session, style, nested, () => Math.max(20, columns() - 4), depth + 1);
+        }
         break;
       }
       default:

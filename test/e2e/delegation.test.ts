@@ -191,6 +191,14 @@ describe("delegation", () => {
     expect(usage.find((r) => r.agent === "researcher")!.usage!.promptTokens).toBeGreaterThanOrEqual(100);
     expect(usage.find((r) => r.agent === "coder")!.usage!.promptTokens).toBeGreaterThanOrEqual(200);
     c.close();
+    // replay of the parent shows the tree: each task's own timeline nested under the delegate call.
+    const replay = await runCrabtalk(d.home, ["replay", String(leadSession)]);
+    expect(replay.code).toBe(0);
+    const nested = replay.stdout.split("\n").filter((l) => l.startsWith("  ┆ "));
+    expect(nested.some((l) => l.includes(`session ${out[0]!.session}`) && l.includes("agent researcher"))).toBe(true);
+    expect(nested.some((l) => l.includes("facts found"))).toBe(true);
+    expect(nested.some((l) => l.includes("code written"))).toBe(true);
+    expect(replay.stdout.indexOf("facts found")).toBeLessThan(replay.stdout.indexOf("all done"));
   });
 
   test("background delegation, then collect, returns both results", async () => {
