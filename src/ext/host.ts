@@ -12,11 +12,9 @@
  * exits or the connection breaks -> tools withdrawn (calls answer
  * "unavailable"), hooks removed, in-flight calls failed at once.
  *
- * Restarts: `never` never; `on_failure` after a failed attempt (a non-zero
- * exit, a signal, a failed handshake); `always` after any exit. Backoff
- * 1 s doubling to 60 s, reset after 60 s of healthy running; CRASH_LOOP
- * failures within CRASH_WINDOW_MS end in `failed` with the last exit code
- * and the last lines of its output.
+ * Restarts follow policy.ts (never / on_failure / always, backoff 1 s
+ * doubling to 60 s, reset after 60 s healthy); a crash loop ends in
+ * `failed` with the last exit code and the last lines of its output.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -33,6 +31,7 @@ import { ExtClient, type ExtMessage } from "./client.ts";
 import { type ServiceProcess, serviceLog, spawnService } from "./spawn.ts";
 import type { HostDeps } from "./deps.ts";
 import { inferFor } from "./infer.ts";
+import { CRASH_LOOP, CRASH_WINDOW_MS, decide, freshMemory, type RestartMemory } from "./policy.ts";
 
 const log = logger("services");
 
@@ -40,12 +39,6 @@ export type ServiceState = "starting" | "running" | "restarting" | "failed" | "s
 
 export const HANDSHAKE_STEP_MS = 10_000;
 export const SHUTDOWN_GRACE_MS = 5_000;
-export const BACKOFF_FIRST_MS = 1_000;
-export const BACKOFF_MAX_MS = 60_000;
-/** Running this long counts as healthy: the backoff and the failure count start over. */
-export const HEALTHY_MS = 60_000;
-export const CRASH_LOOP = 5;
-export const CRASH_WINDOW_MS = 120_000;
 /** How long a process that closed its connection may take to exit before it is stopped. */
 const LINGER_MS = 1_000;
 
@@ -70,8 +63,7 @@ export class ServiceHost {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake = new AbortController();
-  private failures: number[] = [];
-  private backoffMs = BACKOFF_FIRST_MS;
+  private memory: RestartMemory = freshMemory();
   /** Why this attempt's process was killed by the host (a protocol violation), if it was. */
   private faultWhy: string | null = null;
   readonly log: (line: string) => void;
@@ -128,8 +120,7 @@ export class ServiceHost {
   async restart(): Promise<void> {
     this.say("restart requested");
     await this.stop();
-    this.failures = [];
-    this.backoffMs = BACKOFF_FIRST_MS;
+    this.memory = freshMemory();
     this.lastError = "";
     this.start();
   }
@@ -150,37 +141,26 @@ export class ServiceHost {
       this.runningSince = 0;
       this.pid = 0;
       if (this.stopping) break;
-      if (ranMs >= HEALTHY_MS) {
-        this.backoffMs = BACKOFF_FIRST_MS;
-        this.failures = [];
-      }
-      const now = Date.now();
-      if (outcome.failed) {
-        this.lastError = outcome.why;
-        this.failures = [...this.failures.filter((t) => now - t < CRASH_WINDOW_MS), now];
-      }
+      if (outcome.failed) this.lastError = outcome.why;
       const policy = this.cfg.restart;
-      const again = policy === "always" || (policy === "on_failure" && outcome.failed);
-      if (!again) {
-        this.state = outcome.failed ? "failed" : "stopped";
-        this.say(`${this.state}: ${outcome.why} (restart = "${policy}")`);
-        break;
-      }
-      if (this.failures.length >= CRASH_LOOP) {
-        const tail = this.child?.tail().slice(-5) ?? [];
-        this.state = "failed";
-        this.lastError = `crash loop: ${CRASH_LOOP} failures within ${CRASH_WINDOW_MS / 1000} s; last: ${outcome.why}${tail.length ? `; last output: ${tail.join(" | ")}` : ""}`;
-        this.say(`failed: ${this.lastError}; \`crabtalk services restart ${this.cfg.name}\` tries again`);
+      const next = decide(policy, { failed: outcome.failed, ranMs, now: Date.now() }, this.memory);
+      this.memory = next.memory;
+      if (next.action === "stop") {
+        this.state = next.state;
+        if (next.crashLoop) {
+          const tail = this.child?.tail().slice(-5) ?? [];
+          this.lastError = `crash loop: ${CRASH_LOOP} failures within ${CRASH_WINDOW_MS / 1000} s; last: ${outcome.why}${tail.length ? `; last output: ${tail.join(" | ")}` : ""}`;
+          this.say(`failed: ${this.lastError}; \`crabtalk services restart ${this.cfg.name}\` tries again`);
+        } else this.say(`${this.state}: ${outcome.why} (restart = "${policy}")`);
         break;
       }
       this.state = "restarting";
-      this.say(`${outcome.why}; restarting in ${this.backoffMs} ms`);
+      this.say(`${outcome.why}; restarting in ${next.delayMs} ms`);
       try {
-        await sleep(this.backoffMs, this.wake.signal);
+        await sleep(next.delayMs, this.wake.signal);
       } catch {
         break;
       }
-      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
       this.restarts++;
     }
   }
