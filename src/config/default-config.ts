@@ -69,8 +69,10 @@ models = ["${model}"]  # run \`ollama pull ${model}\` first; no key needed
 # daemon reads it on start and on reload.
 # Picked: ${picked}.
 
+# Daemon settings (socket, TCP port, logging); the defaults work. Each
+# commented block below is a valid example: remove its "# " to use it.
 # [daemon]
-# Daemon settings (socket, TCP port, logging) go here; the defaults work.
+# tcp = "127.0.0.1:6688"
 
 # A provider serves the models it lists. Add more [provider.<name>] tables for
 # more endpoints; each model name must belong to exactly one provider.
@@ -88,7 +90,7 @@ ${provider.startsWith("[provider.anthropic]") ? OPENAI_EXAMPLE : ANTHROPIC_EXAMP
 # An agent: a model plus a system prompt and tools.
 # [agents.crab]
 # model = "${model}"
-# system = "You are crab, a concise and careful assistant."
+# system_prompt = "You are crab, a concise and careful assistant."
 `;
   return { text, picked, model };
 }
