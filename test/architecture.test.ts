@@ -41,7 +41,7 @@ const ALLOWED: Record<string, string[]> = {
   skills: ["agent", "config", "session", "util", "skills"],
   memory: ["agent", "config", "provider", "session", "util", "skills", "memory"],
   // Delegated tasks: turns of other agents through the runtime, tools in the registry.
-  delegation: ["agent", "session", "tools", "util", "delegation"],
+  delegation: ["agent", "provider", "session", "tools", "util", "delegation"],
 };
 
 function files(dir: string): string[] {

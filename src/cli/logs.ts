@@ -14,6 +14,35 @@ export function lastLines(text: string, n: number): string[] {
   return n <= 0 ? [] : lines.slice(-n);
 }
 
+/**
+ * Prints the last `n` lines of a log file, then, with `follow`, what is
+ * appended to it as it comes (polled every 200 ms; a file that shrank was
+ * rotated and is read from its start). Never returns while following.
+ */
+export async function printLog(file: string, n: number, follow: boolean): Promise<void> {
+  let offset = 0;
+  if (existsSync(file)) {
+    const text = readFileSync(file, "utf8");
+    for (const line of lastLines(text, n)) process.stdout.write(`${line}\n`);
+    offset = Buffer.byteLength(text);
+  }
+  if (!follow) return;
+  await new Promise<void>(() => {
+    setInterval(() => {
+      if (!existsSync(file)) return;
+      const size = statSync(file).size;
+      if (size < offset) offset = 0; // rotated
+      if (size === offset) return;
+      const fd = openSync(file, "r");
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      offset = size;
+      process.stdout.write(buf);
+    }, 200);
+  });
+}
+
 export const logsCommand = defineCommand({
   meta: { name: "logs", description: "Print the daemon log ($CRABTALK_HOME/logs/daemon.log). -f keeps following it." },
   args: {
@@ -33,26 +62,6 @@ export const logsCommand = defineCommand({
     const file = pathsFor(resolveHome()).logFile;
     if (!existsSync(file) && !args.follow)
       throw new CliFailure(`no log file at ${file}: has the daemon ever run with this CRABTALK_HOME?`);
-    let offset = 0;
-    if (existsSync(file)) {
-      const text = readFileSync(file, "utf8");
-      for (const line of lastLines(text, n)) process.stdout.write(`${line}\n`);
-      offset = Buffer.byteLength(text);
-    }
-    if (!args.follow) return;
-    await new Promise<void>(() => {
-      setInterval(() => {
-        if (!existsSync(file)) return;
-        const size = statSync(file).size;
-        if (size < offset) offset = 0; // rotated
-        if (size === offset) return;
-        const fd = openSync(file, "r");
-        const buf = Buffer.alloc(size - offset);
-        readSync(fd, buf, 0, buf.length, offset);
-        closeSync(fd);
-        offset = size;
-        process.stdout.write(buf);
-      }, 200);
-    });
+    await printLog(file, n, args.follow === true);
   },
 });

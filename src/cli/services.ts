@@ -6,11 +6,11 @@
  * about it); read directly, so it works when the daemon is down.
  * `crabtalk services restart NAME`: stops the service and starts it afresh.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { pathsFor, resolveHome } from "../config/paths.ts";
-import { lastLines } from "./logs.ts";
+import { printLog } from "./logs.ts";
 import { visibleControls as sanitize } from "./render/sanitize.ts";
 import { CliFailure, connectionArgs, EXIT_USAGE, printJson, withClient } from "./shared.ts";
 
@@ -63,27 +63,7 @@ const logsCommand = defineCommand({
     const file = join(pathsFor(resolveHome()).logs, `${args.name}.log`);
     if (!existsSync(file) && !args.follow)
       throw new CliFailure(`no log at ${file}: is a service called "${args.name}" configured, and has it started?`);
-    let offset = 0;
-    if (existsSync(file)) {
-      const text = readFileSync(file, "utf8");
-      for (const line of lastLines(text, n)) process.stdout.write(`${line}\n`);
-      offset = Buffer.byteLength(text);
-    }
-    if (!args.follow) return;
-    await new Promise<void>(() => {
-      setInterval(() => {
-        if (!existsSync(file)) return;
-        const size = statSync(file).size;
-        if (size < offset) offset = 0; // rotated
-        if (size === offset) return;
-        const fd = openSync(file, "r");
-        const buf = Buffer.alloc(size - offset);
-        readSync(fd, buf, 0, buf.length, offset);
-        closeSync(fd);
-        offset = size;
-        process.stdout.write(buf);
-      }, 200);
-    });
+    await printLog(file, n, args.follow === true);
   },
 });
 

@@ -13,6 +13,7 @@
 import type { SessionRuntime } from "../session/runtime.ts";
 import { isKind, type UsageData } from "../session/events.ts";
 import { SessionError } from "../session/errors.ts";
+import { addUsage, emptyUsage } from "../provider/types.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("tasks");
@@ -55,24 +56,6 @@ export interface DelegationCall {
   session: number;
   callId: string;
   signal: AbortSignal;
-}
-
-const zero = (): UsageData => ({
-  promptTokens: 0,
-  completionTokens: 0,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  reasoningTokens: 0,
-});
-
-export function addUsage(a: UsageData, b: UsageData): UsageData {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
-    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
-  };
 }
 
 export class TaskManager {
@@ -158,7 +141,7 @@ export class TaskManager {
       chain: [...(parentTask?.chain ?? [call.agent]), target],
       state: "running",
       startedAt: Date.now(),
-      usage: zero(),
+      usage: emptyUsage(),
       done: new Promise<Task>((resolve) => {
         resolveDone = resolve;
       }),

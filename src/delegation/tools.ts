@@ -13,7 +13,8 @@
 import type { Tool, ToolContext, ToolOutput } from "../agent/types.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { addUsage, type Task, type TaskManager } from "./tasks.ts";
+import { addUsage, emptyUsage } from "../provider/types.ts";
+import type { Task, TaskManager } from "./tasks.ts";
 
 /** How long `collect` waits by default; the model can ask for up to the cap. */
 const DEFAULT_COLLECT_S = 300;
@@ -39,13 +40,7 @@ const json = (value: unknown): string => JSON.stringify(value, null, 2);
 function spent(tasks: readonly Task[]) {
   const fresh = tasks.filter((t) => t.state !== "running" && !t.charged);
   for (const t of fresh) t.charged = true;
-  return fresh.reduce((u, t) => addUsage(u, t.usage), {
-    promptTokens: 0,
-    completionTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-  });
+  return fresh.reduce((u, t) => addUsage(u, t.usage), emptyUsage());
 }
 
 export function delegationTools(runtime: SessionRuntime, manager: TaskManager): Tool[] {
