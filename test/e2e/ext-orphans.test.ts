@@ -67,6 +67,8 @@ test("SIGTERM: ExtShutdown reaches the extension, every child exits, service soc
     await waitState(c, "probe", "running");
     await waitState(c, "reference", "running");
     await waitState(c, "gw", "running");
+    // A gateway is "running" from its spawn; its pong says it got as far as handling SIGTERM.
+    await waitFor(() => observed(join(home, "gw.jsonl")).some((o) => o.kind === "pong"), 10_000, "the gateway's ping");
     const pids = (await services(c)).map((s) => s.pid).filter((p) => p > 0);
     c.close();
     expect(existsSync(join(home, "services", "probe.sock"))).toBe(true);
