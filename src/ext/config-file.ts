@@ -33,6 +33,11 @@ function inline(value: unknown, path: string): string {
   throw new TypeError(`${path} has a value TOML cannot hold (${typeof value})`);
 }
 
+/** Throws a TypeError naming the first value TOML cannot hold (null, NaN...). */
+export function checkTomlValue(value: Record<string, unknown>): void {
+  inline(value, "config");
+}
+
 type Doc = Record<string, unknown>;
 
 /** The edited text, or null when the textual edit does not apply. */

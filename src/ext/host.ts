@@ -330,16 +330,18 @@ export class ServiceHost {
     this.removeHooks = null;
   }
 
-  /** Orderly stop of the current process: ExtShutdown, SHUTDOWN_GRACE_MS, SIGTERM, 2 s, SIGKILL. */
+  /** Orderly stop of the current process: ExtShutdown and up to SHUTDOWN_GRACE_MS (a running extension), SIGTERM, 2 s, SIGKILL. */
   private async terminate(): Promise<void> {
     const child = this.child;
     if (!child || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
     const gone = child.exited.then(() => true);
     const within = (ms: number) => Promise.race([gone, Bun.sleep(ms).then(() => false)]);
-    // Not awaited: an extension that stopped reading must not hold the shutdown.
-    if (this.client) void this.client.notify({ shutdown: {} }).catch(() => {});
-    if (this.cfg.kind === "gateway") child.proc.kill("SIGTERM");
-    if (await within(SHUTDOWN_GRACE_MS)) return;
+    // A running extension is asked first; a gateway, or an extension still in its handshake, gets SIGTERM at once.
+    if (this.cfg.kind === "extension" && this.state === "running" && this.client) {
+      // Not awaited: an extension that stopped reading must not hold the shutdown.
+      void this.client.notify({ shutdown: {} }).catch(() => {});
+      if (await within(SHUTDOWN_GRACE_MS)) return;
+    }
     child.proc.kill("SIGTERM");
     if (await within(2_000)) return;
     child.proc.kill("SIGKILL");

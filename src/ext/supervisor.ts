@@ -13,7 +13,7 @@ import { ServiceUnavailable } from "./client.ts";
 import type { HostDeps } from "./deps.ts";
 import { ServiceHost, type ServiceState } from "./host.ts";
 import { ORPHAN_PROOF } from "./spawn.ts";
-import { writeServiceConfig } from "./config-file.ts";
+import { checkTomlValue, writeServiceConfig } from "./config-file.ts";
 
 const log = logger("services");
 
@@ -130,9 +130,10 @@ export class Services {
   }
 
   /**
-   * Validates `json` (a JSON object), writes it as the service's `config`
-   * table (atomically, see config-file.ts), and sends ExtConfigure to the
-   * running extension. Returns whether the running extension took it.
+   * Validates `json` (a JSON object), sends ExtConfigure to the running
+   * extension (one that refuses it leaves the file as it was), then writes
+   * it as the service's `config` table (atomically, see config-file.ts).
+   * Returns whether a running extension took it.
    */
   async setConfig(name: string, json: string): Promise<{ applied: boolean }> {
     const host = this.host(name);
@@ -144,11 +145,14 @@ export class Services {
     }
     if (typeof value !== "object" || value === null || Array.isArray(value))
       throw new TypeError(`the config of ${name} must be a JSON object, like {"max_results": 5}`);
+    checkTomlValue(value as Record<string, unknown>);
+    // The running extension sees it first: a config it refuses is not written.
+    const text = JSON.stringify(value);
+    const applied = host.connection !== null;
+    if (applied) await host.configure(text);
     writeServiceConfig(this.configFile, name, value as Record<string, unknown>);
-    host.cfg = { ...host.cfg, config: JSON.stringify(value), hasConfig: true };
-    if (!host.connection) return { applied: false };
-    await host.configure(host.cfg.config);
-    return { applied: true };
+    host.cfg = { ...host.cfg, config: text, hasConfig: true };
+    return { applied };
   }
 
   async restart(name: string): Promise<void> {

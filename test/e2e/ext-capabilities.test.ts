@@ -194,6 +194,14 @@ describe("nine capabilities", () => {
     expect(toml).toContain('config = { colour = "blue", n = 3 }');
     expect(toml).toContain("[agents.crab]");
     await expect(c.request({ setServiceConfig: { service: "probe", config: "[1]" } })).rejects.toThrow(/JSON object/);
+    await expect(c.request({ setServiceConfig: { service: "probe", config: '{"a":null}' } })).rejects.toThrow(
+      /config.a is null, which TOML cannot hold/,
+    );
+    // A config the extension refuses is not written.
+    await expect(c.request({ setServiceConfig: { service: "probe", config: '{"refuse":true}' } })).rejects.toThrow(
+      /service error: refusing this config/,
+    );
+    expect(readFileSync(join(d.home, "crabtalk.toml"), "utf8")).toBe(toml);
     c.close();
   });
 });
