@@ -133,8 +133,9 @@ export class McpHub {
       return;
     }
     if (server.state === "failed") this.announce(server, "error", `mcp server ${server.name} failed: ${server.error}`);
-    if (server.state === "ready" && server.restarts > 0)
+    else if (server.state === "ready" && server.restarts > 0)
       this.announce(server, "warn", `mcp server ${server.name} is ready again (restart ${server.restarts})`);
+    else this.announce(server, "info", `mcp server ${server.name} is ${server.state}`);
     if (server.state === "failed" && server.config.restart === "never")
       this.options.runtime.registry.withdrawSource(
         { kind: "mcp", name: server.name },
@@ -143,18 +144,14 @@ export class McpHub {
   }
 
   /**
-   * Failures and recoveries go to every `SubscribeEvents` watcher as a
-   * notice outside any session (session 0, no agent), as hook failures do
-   * inside one; the rest of the lifecycle is in the log and `crabtalk mcp`.
+   * Every state change (idle, connecting, ready, failed; recoveries as
+   * warnings) goes to every `SubscribeEvents` watcher as a notice outside
+   * any session (session 0, no agent), as hook failures do inside one.
    */
-  private announce(server: McpServer, level: "warn" | "error", message: string): void {
-    this.options.runtime.bus.publish({
-      agent: "",
-      session: 0,
-      seq: 0,
-      turn: 0,
-      ts: Date.now(),
-      body: { kind: "notice", data: { source: `mcp:${server.name}`, level, message } },
+  private announce(server: McpServer, level: "info" | "warn" | "error", message: string): void {
+    this.options.runtime.publishDaemonEvent({
+      kind: "notice",
+      data: { source: `mcp:${server.name}`, level, message },
     });
   }
 

@@ -37,7 +37,13 @@ export class AgentBuilder {
     this.settingsGeneration++;
   }
 
-  async build(spec: AgentSpec): Promise<BuiltAgent> {
+  /**
+   * `latest` gives the agent's spec as the settings hold it now: the build
+   * hooks may change settings (an MCP server connecting for this agent's
+   * first turn brings its tool count, and with it the agent's grants), so
+   * tools are resolved with the grants as they are after the hooks ran.
+   */
+  async build(spec: AgentSpec, latest: () => AgentSpec | undefined = () => spec): Promise<BuiltAgent> {
     const key = `${this.settingsGeneration}:${this.hooks.version}`;
     let cached = this.prompts.get(spec.name);
     if (!cached || cached.key !== key) {
@@ -45,7 +51,7 @@ export class AgentBuilder {
       this.prompts.set(spec.name, cached);
     }
     const { system: cachedSystem, hookTools } = await cached.prompt;
-    const grants = new Grants(spec.grants);
+    const grants = new Grants((latest() ?? spec).grants);
     const resolved = this.registry.resolve(grants, { name: spec.name, cwd: spec.cwd });
     const perTurn = await this.hooks.turnPrompt({ name: spec.name });
     const system = [cachedSystem, ...perTurn].filter((p) => p !== undefined && p.length > 0).join("\n\n") || undefined;

@@ -61,7 +61,7 @@ export interface EventPayloads {
   /** Messages a hook added to this turn's model requests only (never to history): recorded so nothing is hidden. */
   injected: { source: string; messages: { role: string; content: string }[] };
   /** Something around the turn went wrong without failing it (a hook that threw or timed out). */
-  notice: { source: string; level: "warn" | "error"; message: string };
+  notice: { source: string; level: "info" | "warn" | "error"; message: string };
   /** Daemon-wide (session 0): the config was reloaded. */
   reloaded: { changes: string[]; needsRestart: string[]; trigger: string };
 }

@@ -157,7 +157,7 @@ export class SessionRuntime {
 
   /** The agent as its next turn runs it (see agent-builder.ts). */
   buildAgent(spec: AgentSpec): Promise<BuiltAgent> {
-    return this.builder.build(spec);
+    return this.builder.build(spec, () => this.current.agents.get(spec.name));
   }
 
   get liveCount(): number {

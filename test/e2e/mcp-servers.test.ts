@@ -82,6 +82,11 @@ model = "fake-model"
 tools = []
 mcp = ["many"]
 
+[agents.lazybig]
+model = "fake-model"
+tools = []
+mcp = ["lazymany"]
+
 [permissions]
 many__t3 = "ask"
 
@@ -94,6 +99,7 @@ url = "${url}"
 ${stdioServer("fs", FILESYSTEM, [notes])}
 ${stdioServer("memory", MEMORY, [], `env = { MEMORY_FILE_PATH = "${join(home, "memory.jsonl")}" }`)}
 ${stdioServer("many", PROBE, [], 'env = { PROBE_TOOLS = "45" }\neager = true')}
+${stdioServer("lazymany", PROBE, [], 'env = { PROBE_TOOLS = "45" }')}
 `,
   );
   d = await startDaemon({ home, config });
@@ -194,6 +200,13 @@ describe("the mcp meta-tool", () => {
     const refused = resultOf(await streamTurn(c, { agent: "big", content: "use web" }));
     expect(refused.isError).toBe(true);
     expect(refused.output).toContain("not granted");
+    // A server that connects only on its agent's first turn: that very turn is already offered `mcp`.
+    expect((await server(c, "lazymany")).state).toBe("idle");
+    scriptCall(fake, "mcp", { server: "lazymany", tool: "t1", arguments: {} });
+    const lazyFirst = fake.requests.length;
+    expect(resultOf(await streamTurn(c, { agent: "lazybig", content: "first turn" })).output).toBe("t1 ran");
+    expect(offeredTools(fake.requests[lazyFirst]!)).toContain("mcp");
+    expect(offeredTools(fake.requests[lazyFirst]!).filter((t) => t.startsWith("lazymany__"))).toEqual([]);
     // The agent under the threshold still sees each tool by name.
     scriptCall(fake, "web__echo", { message: "x" });
     const small = fake.requests.length;
