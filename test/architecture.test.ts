@@ -22,7 +22,7 @@ import { join, relative, sep } from "node:path";
 const SRC = join(import.meta.dir, "..", "src");
 
 const ALLOWED: Record<string, string[]> = {
-  cli: ["client", "config", "util", "protocol", "store", "cli", "ext", "skills", "memory"],
+  cli: ["client", "config", "util", "protocol", "store", "cli", "ext", "skills", "memory", "acp"],
   client: ["transport", "protocol", "config", "util", "client"],
   daemon: ["*"],
   protocol: ["util", "protocol"],
@@ -40,6 +40,8 @@ const ALLOWED: Record<string, string[]> = {
   util: ["util"],
   skills: ["agent", "config", "session", "util", "skills"],
   memory: ["agent", "config", "provider", "session", "util", "skills", "memory"],
+  // The editors' bridge (`crabtalk acp`) is a client of the daemon like the CLI: never daemon or session code.
+  acp: ["client", "protocol", "config", "util", "acp"],
   // Delegated tasks: turns of other agents through the runtime, tools in the registry.
   delegation: ["agent", "provider", "session", "tools", "util", "delegation"],
 };
@@ -157,5 +159,21 @@ test("the extension SDK stands alone, and only `crabtalk search` loads the searc
         if (target.startsWith(join("ext", "search")))
           violations.push(`${rel} imports ${target} statically (only a dynamic import() in cli/search.ts may)`);
   }
+  expect(violations).toEqual([]);
+});
+
+test("only `crabtalk acp` loads the ACP bridge and its SDK, lazily", () => {
+  const violations: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    const text = readFileSync(file, "utf8");
+    const inAcp = rel.startsWith(`acp${sep}`);
+    // Outside src/acp the SDK is never imported; the bridge is reached only by cli/acp.ts's dynamic import().
+    if (!inAcp && /from "@agentclientprotocol\/sdk/.test(text)) violations.push(`${rel} imports the ACP SDK`);
+    if (!inAcp && importsOf(file).some((t) => t.startsWith(`acp${sep}`)))
+      violations.push(`${rel} imports src/acp statically (only a dynamic import() in cli/acp.ts may)`);
+  }
+  const index = readFileSync(join(SRC, "cli", "index.ts"), "utf8");
+  if (/from "\.\/acp\.ts"/.test(index)) violations.push("cli/index.ts imports cli/acp.ts statically");
   expect(violations).toEqual([]);
 });

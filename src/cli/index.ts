@@ -54,5 +54,6 @@ export const cli: CommandDef = defineCommand({
     services: servicesCommand,
     memory: memoryCommand,
     search: searchCommand,
+    acp: () => import("./acp.ts").then((m) => m.acpCommand),
   },
 });

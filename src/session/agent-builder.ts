@@ -21,6 +21,8 @@ export interface GrantReport {
   agent: string;
   model: string;
   grants: { grant: string; tools: string[] }[];
+  /** The agent's configured working directory: its tools run there. */
+  cwd: string;
 }
 
 export class AgentBuilder {
@@ -76,6 +78,7 @@ export class AgentBuilder {
       agent: spec.name,
       model: spec.model,
       grants: new Grants(spec.grants).resolve(all),
+      cwd: spec.cwd,
     }));
   }
 }

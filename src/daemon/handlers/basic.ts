@@ -14,7 +14,7 @@ export interface StatusSource {
   runningTurns(): number;
   connectionCount(): number;
   /** Each agent's grants and what they resolve to now. */
-  agents(): { agent: string; model: string; grants: { grant: string; tools: string[] }[] }[];
+  agents(): { agent: string; model: string; grants: { grant: string; tools: string[] }[]; cwd: string }[];
 }
 
 export function basicHandlers(source: StatusSource): HandlerTable {

@@ -552,6 +552,7 @@ export interface AgentGrants {
   agent: string;
   model: string;
   grants: GrantResolution[];
+  cwd: string;
 }
 
 export interface GrantResolution {
@@ -2563,6 +2564,10 @@ export const descriptor = {
          "rule": "repeated",
          "type": "GrantResolution",
          "id": 3
+        },
+        "cwd": {
+         "type": "string",
+         "id": 4
         }
        }
       },

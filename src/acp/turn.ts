@@ -1,0 +1,134 @@
+/**
+ * One ACP prompt turn: a StreamMsg to the daemon whose events are sent to
+ * the editor as `session/update` notifications, in order, and whose
+ * approval requests become `session/request_permission` requests answered
+ * back to the daemon with ApproveMsg. Resolves with the ACP stop reason.
+ *
+ * The turn belongs to the daemon, not to this connection: if the editor
+ * goes away, the daemon stops sending to us and the turn runs on (attach
+ * and events still see it). Only `session/cancel` stops it (CancelMsg).
+ */
+import { type AgentContext, RequestError, type SessionUpdate, type StopReason } from "@agentclientprotocol/sdk";
+import type { CrabtalkClient } from "../client/client.ts";
+import { DaemonError } from "../client/errors.ts";
+import type { ApprovalRequest } from "../protocol/gen/crabtalk.ts";
+import { parseArguments, stopReasonOf, toolKindOf, toolTitle, updatesOfEvent } from "./mapping.ts";
+
+/** What the bridge keeps per ACP session. */
+export interface BridgeSession {
+  /** The ACP session id the editor uses (the daemon session id once one exists). */
+  readonly id: string;
+  agent: string;
+  cwd: string;
+  /** The daemon session; 0 until the first prompt creates it. */
+  daemonSession: number;
+  /** Set while a prompt runs: aborting it withdraws pending permission requests. */
+  running: AbortController | null;
+  cancelled: boolean;
+}
+
+export const ALLOW_ONCE = "allow-once";
+export const REJECT_ONCE = "reject-once";
+
+export interface TurnDeps {
+  daemon: CrabtalkClient;
+  editor: AgentContext;
+  log: (line: string) => void;
+  /** Called once the daemon has named the session this turn runs on (the first prompt creates it). */
+  onDaemonSession: (session: BridgeSession, daemonSession: number) => Promise<void>;
+}
+
+export async function runPrompt(deps: TurnDeps, session: BridgeSession, content: string): Promise<StopReason> {
+  const notify = (update: SessionUpdate) => deps.editor.notify("session/update", { sessionId: session.id, update });
+  const running = new AbortController();
+  session.running = running;
+  session.cancelled = false;
+  const approvals: Promise<void>[] = [];
+  try {
+    for await (const reply of deps.daemon.stream({
+      stream: {
+        agent: session.agent,
+        content,
+        session: session.daemonSession || undefined,
+        sender: "acp",
+        approver: "requester",
+        client: "acp",
+      },
+    })) {
+      const ev = reply.stream;
+      if (!ev) continue;
+      if (ev.event === "start" && !session.daemonSession) {
+        session.daemonSession = ev.start!.session;
+        await deps.onDaemonSession(session, ev.start!.session);
+      }
+      // Not awaited: the editor may take its time, and the turn's other events (a parallel call's output) flow meanwhile.
+      if (ev.event === "approval") approvals.push(askPermission(deps, session, ev.approval!, running.signal));
+      for (const update of updatesOfEvent(ev)) await notify(update);
+      if (ev.event === "end") return session.cancelled ? "cancelled" : stopReasonOf(ev.end!.stopReason);
+    }
+    throw RequestError.internalError(undefined, "the daemon closed the turn's stream before it ended");
+  } catch (err) {
+    if (err instanceof DaemonError)
+      throw new RequestError(-32603, `crabtalk daemon: ${err.message} (code ${err.code})`, { code: err.code });
+    throw err;
+  } finally {
+    session.running = null;
+    running.abort(new Error("the turn ended"));
+    await Promise.allSettled(approvals);
+  }
+}
+
+/**
+ * Asks the editor about one call under `ask` and gives the daemon its answer.
+ * A cancelled request (the editor's, or ours when the turn ends first) is a
+ * rejection; the daemon's own approval timeout still applies meanwhile.
+ */
+async function askPermission(
+  deps: TurnDeps,
+  session: BridgeSession,
+  approval: ApprovalRequest,
+  turnOver: AbortSignal,
+): Promise<void> {
+  let allow = false;
+  let reason = "the user rejected this call in the editor";
+  try {
+    const answer = await deps.editor.request(
+      "session/request_permission",
+      {
+        sessionId: session.id,
+        toolCall: {
+          toolCallId: approval.callId,
+          title: toolTitle({ name: approval.tool, arguments: approval.arguments }),
+          name: approval.tool,
+          kind: toolKindOf(approval.tool),
+          status: "pending",
+          rawInput: parseArguments(approval.arguments),
+        },
+        options: [
+          { optionId: ALLOW_ONCE, name: "Allow once", kind: "allow_once" },
+          { optionId: REJECT_ONCE, name: "Reject", kind: "reject_once" },
+        ],
+      },
+      { cancellationSignal: turnOver, stopWaitingOnCancel: true },
+    );
+    if (answer.outcome.outcome === "selected") allow = answer.outcome.optionId === ALLOW_ONCE;
+    else reason = "the editor cancelled the permission request";
+  } catch (err) {
+    if (turnOver.aborted) return;
+    reason = `the editor did not answer the permission request: ${(err as Error).message}`;
+  }
+  try {
+    await deps.daemon.request({
+      approve: {
+        callId: approval.callId,
+        response: allow ? "allow" : "deny",
+        session: approval.session || session.daemonSession,
+        reason: allow ? undefined : reason,
+        taskId: 0,
+      },
+    });
+  } catch (err) {
+    // 404: answered elsewhere (attach), timed out, or the turn was cancelled: nothing waits for us any more.
+    deps.log(`approval of call ${approval.callId} not delivered: ${(err as Error).message}`);
+  }
+}
