@@ -34,8 +34,9 @@ import type {
   SessionList,
   StreamEvent,
 } from "../../../src/protocol/gen/crabtalk.ts";
+import { ConnectionClosed } from "../../../src/transport/framing.ts";
 import { type ChannelCodec, RequestChannel } from "../../../src/transport/request-channel.ts";
-import { DaemonNotRunning, Disconnected, daemonError, SlowClient } from "./errors.ts";
+import { DaemonNotRunning, Disconnected, daemonError, ShuttingDown, SlowClient } from "./errors.ts";
 import { connected, socketPipe } from "./node-pipe.ts";
 
 /** A request as sent: one member of ClientMessage's oneof (the request id is the client's). */
@@ -87,9 +88,14 @@ const CODEC: ChannelCodec<Init<ClientMessage>, ServerMessage> = {
   cancel: (id) => ({ unsubscribe: { requestId: id } }),
 };
 
-/** Errors after which a resilient stream reconnects and re-attaches. */
+/** Errors after which a resilient stream reconnects and re-attaches: the connection went (or is going) away, or 408. */
 function resumable(err: unknown): err is Error {
-  return err instanceof Disconnected || err instanceof SlowClient;
+  return (
+    err instanceof Disconnected ||
+    err instanceof ConnectionClosed ||
+    err instanceof SlowClient ||
+    err instanceof ShuttingDown
+  );
 }
 
 export class CrabtalkClient {
@@ -287,6 +293,8 @@ export class CrabtalkClient {
       // 408 ends the stream, not always the connection: the same channel can re-attach.
     } else {
       this.channel?.close();
+      // A daemon shutting down may still accept a connection: give it time to go before trying.
+      if (cause instanceof ShuttingDown) await new Promise((r) => setTimeout(r, delay));
       for (;;) {
         try {
           await this.live();
