@@ -44,6 +44,8 @@ const ALLOWED: Record<string, string[]> = {
   acp: ["client", "protocol", "config", "util", "acp"],
   // Delegated tasks: turns of other agents through the runtime, tools in the registry.
   delegation: ["agent", "provider", "session", "tools", "util", "delegation"],
+  // Scheduled runs: turns through the runtime, job specs from config; never daemon or protocol.
+  cron: ["config", "session", "util", "cron"],
 };
 
 function files(dir: string): string[] {

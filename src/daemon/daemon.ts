@@ -38,6 +38,7 @@ import { installFeatures } from "./features.ts";
 import { mcpHandlers } from "./handlers/mcp.ts";
 import { mcpReloadParticipant, startMcp } from "./mcp.ts";
 import type { McpHub } from "../mcp/hub.ts";
+import { startCron, type CronService } from "./cron.ts";
 
 const log = logger("daemon");
 
@@ -69,6 +70,7 @@ export class Daemon {
   services: Services | null = null;
   mcp: McpHub | null = null;
   private control: ConfigControl | null = null;
+  cron: CronService | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -142,6 +144,8 @@ export class Daemon {
         apply: () => this.applySettings(),
       }),
     );
+    this.cron = startCron(paths, runtime);
+    this.control.addParticipant(this.cron.participant());
     this.handlers = {
       ...unimplementedHandlers(),
       ...this.control.handlers(),
@@ -291,6 +295,7 @@ export class Daemon {
   private async shutdown(reason: string): Promise<void> {
     log.info(`shutting down (${reason})`);
     this.control?.close();
+    this.cron?.stop();
     if (this.partialSweeper) clearInterval(this.partialSweeper);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();

@@ -1,0 +1,135 @@
+/**
+ * Wires the scheduler into the daemon: $CRABTALK_HOME/crons.toml is read at
+ * start and on every reload (bad entries are logged with file, id and reason;
+ * the others run), runs are turns through the runtime, their state lives in
+ * cron-state.json, and a `once` job is removed from crons.toml after its run.
+ */
+import { join } from "node:path";
+import { readCronsFile, writeCronsFile, type CronJobSpec, type CronsFile } from "../config/crons.ts";
+import type { Paths } from "../config/paths.ts";
+import { runCronTurn } from "../cron/runner.ts";
+import { compileSchedule } from "../cron/schedule.ts";
+import { Scheduler, systemClock, type Clock } from "../cron/scheduler.ts";
+import { CronState, type JobState, type SlotRecord } from "../cron/state.ts";
+import type { SessionRuntime } from "../session/runtime.ts";
+import { logger } from "../util/log.ts";
+import type { ReloadParticipant } from "./reload.ts";
+
+const log = logger("cron");
+
+export interface CronEnd {
+  job: CronJobSpec;
+  record: SlotRecord;
+  content: string;
+}
+
+export class CronService {
+  readonly file: string;
+  readonly scheduler: Scheduler;
+  readonly state: CronState;
+  private current: CronsFile = { jobs: [], errors: [], maxConcurrentRuns: 4 };
+  private readonly lastContent = new Map<string, string>();
+  /** Told of every finished run (the event bus publishes cron:<id>:done|failed). */
+  onEnd: (end: CronEnd) => void = () => undefined;
+
+  constructor(
+    paths: Paths,
+    private readonly runtime: SessionRuntime,
+    clock: Clock = systemClock,
+  ) {
+    this.file = join(paths.home, "crons.toml");
+    this.state = new CronState(join(paths.home, "cron-state.json"));
+    this.scheduler = new Scheduler({
+      clock,
+      state: this.state,
+      maxConcurrent: 4,
+      run: async (job, _slot, session) => {
+        const result = await runCronTurn(this.runtime, job, session);
+        this.lastContent.set(job.id, result.content);
+        return result;
+      },
+      onRunEnd: (job, record) => {
+        const content = this.lastContent.get(job.id) ?? "";
+        this.lastContent.delete(job.id);
+        if (record.status === "failed") log.warn(`cron ${job.id}: run failed: ${record.error ?? "unknown error"}`);
+        this.onEnd({ job, record, content });
+      },
+      onOnce: (job) => this.removeOnce(job.id),
+    });
+  }
+
+  /** Reads crons.toml and makes it the job set; returns one line per change or problem. */
+  reconcile(): string[] {
+    const next = readCronsFile(this.file, (job) => this.validate(job));
+    for (const e of next.errors) log.error(e);
+    const before = new Map(this.current.jobs.map((j) => [j.id, JSON.stringify(j)]));
+    const changes: string[] = [];
+    for (const j of next.jobs) {
+      const was = before.get(j.id);
+      if (was === undefined) changes.push(`cron ${j.id}: added`);
+      else if (was !== JSON.stringify(j)) changes.push(`cron ${j.id}: changed`);
+      before.delete(j.id);
+    }
+    for (const id of before.keys()) changes.push(`cron ${id}: removed`);
+    this.current = next;
+    this.scheduler.maxConcurrent = next.maxConcurrentRuns;
+    for (const e of this.scheduler.load(next.jobs)) log.error(`${this.file}: ${e}`);
+    return changes;
+  }
+
+  private validate(job: CronJobSpec): string | null {
+    const s = compileSchedule(job);
+    if (typeof s === "string") return s;
+    if (!this.runtime.agent(job.agent)) return `agent "${job.agent}" is not configured in crabtalk.toml`;
+    return null;
+  }
+
+  jobs(): CronJobSpec[] {
+    return this.current.jobs;
+  }
+
+  jobState(id: string): JobState | undefined {
+    return this.state.get(id);
+  }
+
+  /** Replaces the job set in crons.toml (atomically) and applies it. Throws with the reason when `jobs` holds a bad entry. */
+  write(jobs: CronJobSpec[]): string[] {
+    for (const j of jobs) {
+      const problem = this.validate(j);
+      if (problem) throw new Error(`cron "${j.id}": ${problem}`);
+    }
+    writeCronsFile(this.file, jobs, this.current.maxConcurrentRuns);
+    return this.reconcile();
+  }
+
+  private removeOnce(id: string): void {
+    try {
+      const file = readCronsFile(this.file, () => null);
+      writeCronsFile(
+        this.file,
+        file.jobs.filter((j) => j.id !== id),
+        file.maxConcurrentRuns,
+      );
+      this.current = { ...this.current, jobs: this.current.jobs.filter((j) => j.id !== id) };
+      log.info(`cron ${id}: ran once; removed from ${this.file}`);
+    } catch (err) {
+      log.error(`cron ${id}: ran once but could not be removed from ${this.file}: ${(err as Error).message}`);
+    }
+  }
+
+  participant(): ReloadParticipant {
+    return { name: "cron", apply: async () => this.reconcile() };
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+}
+
+/** Starts the scheduler with the jobs in crons.toml. */
+export function startCron(paths: Paths, runtime: SessionRuntime): CronService {
+  const service = new CronService(paths, runtime);
+  const changes = service.reconcile();
+  if (changes.length) log.info(`${service.jobs().length} cron job(s) loaded from ${service.file}`);
+  return service;
+}
