@@ -42,6 +42,7 @@ beforeAll(async () => {
     home,
     config:
       turnConfig(fake.url, 'tools = ["probe/*", "reference/*"]') +
+      '\n[agents.plain]\nmodel = "fake-model"\ntools = ["read"]\n' +
       serviceSection("probe", "probe.ts", ["--record", record], 'timeout_ms = 5000\nconfig = { colour = "red" }') +
       serviceSection("reference", "reference.ts", []),
   });
@@ -122,6 +123,21 @@ describe("nine capabilities", () => {
     expect(kinds).toContain("start");
     expect(kinds).toContain("toolResult");
     expect(observed(record).find((o) => o.kind === "toolCall")).toMatchObject({ agent: "crab", callId: "call_1" });
+  });
+
+  test("build_agent tools: offered to an agent its grants allow, callable; not to one without the grant", async () => {
+    const toolNames = (req: (typeof fake.requests)[number]) =>
+      ((req.body as { tools?: { function: { name: string } }[] }).tools ?? []).map((t) => t.function.name);
+    fake.enqueue(reply({ toolCalls: [{ id: "call_ao", name: "probe_agent_only", args: {} }] }), reply({ text: "ok" }));
+    const before = fake.requests.length;
+    const c = await d.client();
+    await streamTurn(c, { content: "agent only" });
+    expect(toolNames(fake.requests[before]!)).toContain("probe_agent_only");
+    expect(toolResultsOf(fake.requests[before + 1]!)).toEqual([{ id: "call_ao", text: "agent-only tool for crab" }]);
+    fake.enqueue(reply({ text: "plain answer" }));
+    await streamTurn(c, { agent: "plain", content: "hi" });
+    c.close();
+    expect(toolNames(fake.requests.at(-1)!)).toEqual(["read"]);
   });
 
   test("infer: the extension's inference is answered by the fake provider and booked under ext:probe", async () => {
