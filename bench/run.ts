@@ -19,6 +19,7 @@ const BENCHES = [
   "memory.ts",
   "ext.ts",
   "delegation.ts",
+  "acp.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;

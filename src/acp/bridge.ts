@@ -30,7 +30,7 @@ import { DaemonError } from "../client/errors.ts";
 import type { AgentGrants } from "../protocol/gen/crabtalk.ts";
 import { VERSION } from "../util/version.ts";
 import { cwdRefusal, promptText, updatesOfHistory } from "./mapping.ts";
-import { type BridgeSession, runPrompt } from "./turn.ts";
+import { type BridgeSession, cancelTurn, runPrompt } from "./turn.ts";
 
 export interface BridgeOptions {
   daemon: CrabtalkClient;
@@ -170,11 +170,7 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
       if (!s?.running) return;
       s.cancelled = true;
       s.running.abort(new Error("cancelled by the editor"));
-      if (!s.daemonSession) return;
-      await daemon.request({ cancel: { session: s.daemonSession } }).catch((err: Error) => {
-        // 404: the turn ended before the cancel arrived; the prompt answers with how it really ended.
-        log(`cancel of session ${s.daemonSession}: ${err.message}`);
-      });
+      if (s.daemonSession) await cancelTurn({ daemon, log }, s.daemonSession);
     })
     .onRequest(methods.agent.session.setMode, async ({ params, client }) => {
       const s = sessionFor(params.sessionId);

@@ -161,7 +161,7 @@ export function promptText(blocks: ContentBlock[]): string {
     else if (b.type === "resource_link") parts.push(`[${b.name}](${b.uri})`);
     else if (b.type === "resource" && "text" in b.resource)
       parts.push(`Content of ${b.resource.uri}:\n\`\`\`\n${b.resource.text}\n\`\`\``);
-    else throw new Error(`crabtalk acp takes text, resource links and text resources; got a ${b.type} block`);
+    else throw new Error(`crabtalk acp takes text, resource links and text resources; got a block of type ${b.type}`);
   }
   return parts.join("\n\n");
 }

@@ -60,6 +60,8 @@ export async function runPrompt(deps: TurnDeps, session: BridgeSession, content:
       if (ev.event === "start" && !session.daemonSession) {
         session.daemonSession = ev.start!.session;
         await deps.onDaemonSession(session, ev.start!.session);
+        // A session/cancel that came before the daemon named the session could not be sent then.
+        if (session.cancelled) await cancelTurn(deps, session.daemonSession);
       }
       // Not awaited: the editor may take its time, and the turn's other events (a parallel call's output) flow meanwhile.
       if (ev.event === "approval") approvals.push(askPermission(deps, session, ev.approval!, running.signal));
@@ -76,6 +78,13 @@ export async function runPrompt(deps: TurnDeps, session: BridgeSession, content:
     running.abort(new Error("the turn ended"));
     await Promise.allSettled(approvals);
   }
+}
+
+/** CancelMsg for the turn running on a daemon session; a 404 means it ended first (the prompt says how). */
+export async function cancelTurn(deps: Pick<TurnDeps, "daemon" | "log">, daemonSession: number): Promise<void> {
+  await deps.daemon.request({ cancel: { session: daemonSession } }).catch((err: Error) => {
+    deps.log(`cancel of session ${daemonSession}: ${err.message}`);
+  });
 }
 
 /**

@@ -16,7 +16,6 @@ import {
 } from "@agentclientprotocol/sdk";
 import type { Subprocess } from "bun";
 import { binaryPath } from "../helpers/daemon.ts";
-import { waitFor } from "../helpers/turn-kit.ts";
 
 export type PermissionAnswer = (req: RequestPermissionRequest) => RequestPermissionResponse;
 
@@ -64,6 +63,8 @@ export function startEditor(home: string, socket: string, args: string[] = []): 
       proc.stdin.end();
     },
   });
+  // Resolved from the notification handler itself, so a wait ends the moment its update arrives (no polling).
+  const waiters = new Set<(n: SessionNotification) => void>();
   const editor: Editor = {
     proc,
     conn: undefined as unknown as ClientConnection,
@@ -72,17 +73,22 @@ export function startEditor(home: string, socket: string, args: string[] = []): 
     answer: allowOnce,
     stderr: () => stderrText,
     updatesOf: (id) => editor.updates.filter((n) => n.sessionId === id).map((n) => n.update),
-    waitForUpdate: async (what, pred) => {
-      let hit: SessionNotification | undefined;
-      await waitFor(
-        () => {
-          hit = editor.updates.find(pred);
-          return hit !== undefined;
-        },
-        15_000,
-        what,
-      );
-      return hit!;
+    waitForUpdate: (what, pred) => {
+      const hit = editor.updates.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`timed out after 15000 ms waiting for ${what}`));
+        }, 15_000);
+        const waiter = (n: SessionNotification) => {
+          if (!pred(n)) return;
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve(n);
+        };
+        waiters.add(waiter);
+      });
     },
     close: async () => {
       editor.conn.close();
@@ -98,6 +104,7 @@ export function startEditor(home: string, socket: string, args: string[] = []): 
   const app = client({ name: "test-editor" })
     .onNotification(methods.client.session.update, ({ params }) => {
       editor.updates.push(params);
+      for (const waiter of [...waiters]) waiter(params);
     })
     .onRequest(methods.client.session.requestPermission, ({ params }) => {
       editor.permissionRequests.push(params);
