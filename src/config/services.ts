@@ -97,7 +97,9 @@ function parseService(name: string, table: unknown, ctx: ConfigContext): Service
       'write command = "<program>" (a path, or a name on PATH) and args = [...]',
     );
   const command = expectString(ctx, commandKey, rawCommand, 'write command = "<program>"');
-  const executable = resolveCommand(ctx, commandKey, command);
+  // A disabled service may name a program that is not installed yet.
+  const disabled = table.enabled === false;
+  const executable = disabled ? command : resolveCommand(ctx, commandKey, command);
   const config: ServiceConfig = {
     name,
     kind,

@@ -56,7 +56,12 @@ export class Services {
   /** Starts every enabled service in the background; returns at once. */
   start(): void {
     if (this.hosts.size === 0) return;
-    mkdirSync(join(this.deps.paths.home, "services"), { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(join(this.deps.paths.home, "services"), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      // Each extension then fails to listen and says so in its status; the daemon serves on.
+      log.error(`cannot create ${join(this.deps.paths.home, "services")}: ${(err as Error).message}`);
+    }
     if (!ORPHAN_PROOF.ok) log.warn(ORPHAN_PROOF.why);
     for (const host of this.hosts.values()) if (host.cfg.enabled) host.start();
   }

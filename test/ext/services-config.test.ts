@@ -73,6 +73,8 @@ config = { backend = "duckduckgo", max_results = 5, api_key = "\${TOKEN}" }
       "Fix: install it",
     );
     fails('[services.a]\ncommand = "/nonexistent/bin"\n', "is not an executable file");
+    // A disabled service may name a program not installed yet.
+    expect(parse('[services.a]\ncommand = "not-installed-yet"\nenabled = false\n').services[0]!.enabled).toBe(false);
     fails("[services.a]\nargs = []\n", "no command");
     fails('[services.a]\ncommand = "sh"\ncolour = 1\n', 'unknown key "colour"');
     fails('[services.a]\ncommand = "sh"\nenv = { K = "${NOPE_UNSET}" }\n', "NOPE_UNSET is not set");
