@@ -11,6 +11,7 @@
  * rendered, so the turn on screen continues with nothing missing. A turn
  * the daemon lost in the restart is reported as interrupted.
  */
+import { TasksView } from "./tasks-view.ts";
 import { CrabtalkClient, DaemonError, DaemonNotRunning, Disconnected } from "../../client/client.ts";
 import type { StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import type { EndpointOptions } from "../../client/endpoint.ts";
@@ -46,6 +47,7 @@ const INTERRUPTED_GRACE_MS = 1500;
 
 export class AttachRepl {
   client: CrabtalkClient | null = null;
+  private tasksView: TasksView | null = null;
   agent: string;
   session: number | null;
   lastSeq = 0;
@@ -79,6 +81,10 @@ export class AttachRepl {
     const client = await CrabtalkClient.connect(this.opts.endpoint);
     this.client = client;
     void client.closedPromise.then(() => this.lost(client));
+    // Delegated tasks of the watched session's turns get live lines (agent, tool calls, elapsed).
+    this.tasksView?.stop();
+    this.tasksView = new TasksView(client, this.renderer, () => this.session);
+    this.tasksView.start();
     try {
       const status = await client.request({ status: {} });
       this.daemonPid = status.status?.pid ?? 0;

@@ -47,7 +47,10 @@ export class TurnRenderer {
   private md: MarkdownStream;
   private mode: "none" | "text" | "thinking" = "none";
   private atLineStart = true;
-  private liveShown = false;
+  /** Lines of the live region now on screen (the spinner line, then one per running task); 0 when none. */
+  private liveLines = 0;
+  /** Delegated tasks running under this turn: one live line each. */
+  private readonly tasks = new Map<number, { agent: string; tools: number; startedAt: number }>();
   private waiting = false;
   private readonly running = new Map<string, RunningTool>();
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -135,6 +138,17 @@ export class TurnRenderer {
       default:
         return;
     }
+  }
+
+  /** A delegated task of this turn is running (or made another tool call): it gets a live line under the spinner. */
+  setTask(id: number, task: { agent: string; tools: number; startedAt: number }): void {
+    this.tasks.set(id, task);
+    this.tick();
+  }
+
+  /** A delegated task ended: its live line goes. */
+  removeTask(id: number): void {
+    if (this.tasks.delete(id)) this.tick();
   }
 
   /** A line of its own (a notice from the caller), printed cleanly between whatever is on screen. */
@@ -234,40 +248,61 @@ export class TurnRenderer {
     this.atLineStart = text.endsWith("\n");
   }
 
+  /** Erases the live region: its first line, then each line below it, and back up to where it started. */
   private clearLive(): void {
-    if (!this.liveShown) return;
-    this.opts.sink.write("\r\x1b[K");
-    this.liveShown = false;
+    if (this.liveLines === 0) return;
+    let out = "\r\x1b[K";
+    for (let i = 1; i < this.liveLines; i++) out += "\x1b[1B\x1b[K";
+    if (this.liveLines > 1) out += `\x1b[${this.liveLines - 1}A`;
+    this.opts.sink.write(out);
+    this.liveLines = 0;
   }
 
   /** Redraws (or removes) the live line and keeps the spinner timer running only while there is one. */
   private tick(): void {
     if (!this.opts.animate) return;
-    const line = this.atLineStart && !this.held ? this.liveText() : null;
-    if (line === null) {
+    const lines = this.atLineStart && !this.held ? this.liveText() : null;
+    if (lines === null) {
       this.clearLive();
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       return;
     }
-    this.opts.sink.write(`\r${line}\x1b[K`);
-    this.liveShown = true;
+    // Redraw in place: each line cleared to its end, lines left over from a taller region erased, cursor back on the first.
+    const previous = this.liveLines;
+    let out = `\r${lines[0]}\x1b[K`;
+    for (const line of lines.slice(1)) out += `\n${line}\x1b[K`;
+    for (let i = lines.length; i < previous; i++) out += "\n\x1b[K";
+    const down = Math.max(lines.length, previous) - 1;
+    if (down > 0) out += `\x1b[${down}A\r`;
+    this.opts.sink.write(out);
+    this.liveLines = lines.length;
     this.timer ??= setInterval(() => {
       this.frame = (this.frame + 1) % SPINNER.length;
       this.tick();
     }, SPINNER_MS);
   }
 
-  private liveText(): string | null {
+  private liveText(): string[] | null {
     const { style } = this.opts;
     const spin = style.paint("cyan", SPINNER[this.frame]!);
     const first = this.running.values().next().value;
+    let head: string | null = null;
     if (first) {
       const more = this.running.size > 1 ? ` +${this.running.size - 1} more` : "";
-      return this.toolLine(spin, first.call, formatDurationMs(Date.now() - first.startedAt) + more);
-    }
-    if (this.waiting) return `${spin} ${style.paint("dim", "working… (Ctrl-C cancels)")}`;
-    return null;
+      head = this.toolLine(spin, first.call, formatDurationMs(Date.now() - first.startedAt) + more);
+    } else if (this.waiting) head = `${spin} ${style.paint("dim", "working… (Ctrl-C cancels)")}`;
+    if (head === null) return null;
+    const now = Date.now();
+    const taskLines = [...this.tasks.entries()].map(([id, t]) => {
+      const calls = `${t.tools} tool call${t.tools === 1 ? "" : "s"}`;
+      const text = truncate(
+        `${t.agent} · task ${id} · ${calls} · ${formatDurationMs(now - t.startedAt)}`,
+        this.width - 4,
+      );
+      return `  ${style.paint("dim", `↳ ${text}`)}`;
+    });
+    return [head, ...taskLines];
   }
 
   /** Stops the timer; call when the view goes away. */
