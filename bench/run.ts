@@ -20,6 +20,7 @@ const BENCHES = [
   "ext.ts",
   "delegation.ts",
   "acp.ts",
+  "sdk.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;
