@@ -10,7 +10,7 @@
 import { defineCommand } from "citty";
 import { pathsFor, resolveHome } from "../config/paths.ts";
 import { DaemonNotRunning } from "../client/client.ts";
-import { CliFailure, EXIT_USAGE, connectionArgs, tcpFlag } from "./shared.ts";
+import { CliFailure, EXIT_USAGE, connectionArgs, clientOptions } from "./shared.ts";
 import { colorEnabled, columnsOf, makeStyle } from "./render/style.ts";
 import { TurnRenderer } from "./render/turn.ts";
 import { TerminalInput } from "./attach/input.ts";
@@ -63,7 +63,7 @@ export const attachCommand = defineCommand({
       async (line): Promise<[string[], string]> => completeSlash(line, await skills(repl.agent)),
     );
     const repl: AttachRepl = new AttachRepl({
-      endpoint: { socket: args.socket, tcp: tcpFlag(args.tcp) },
+      endpoint: clientOptions(args),
       agent: args.agent || "crab",
       session: sessionId,
       input,

@@ -10,7 +10,7 @@
 import { defineCommand } from "citty";
 import { exitQuietlyOnBrokenPipe } from "./render/pipe.ts";
 import { CrabtalkClient, DaemonError, DaemonNotRunning, Disconnected } from "../client/client.ts";
-import { connectionArgs, printJson, tcpFlag } from "./shared.ts";
+import { connectionArgs, printJson, clientOptions } from "./shared.ts";
 import { colorEnabled, columnsOf, makeStyle } from "./render/style.ts";
 import { EventLines } from "./render/events-line.ts";
 
@@ -37,7 +37,7 @@ export const eventsCommand = defineCommand({
       if (args.json) process.stderr.write(`crabtalk: ${text}\n`);
       else out.write(`${style.paint("dim", `── ${text}`)}\n`);
     };
-    const endpoint = { socket: args.socket, tcp: tcpFlag(args.tcp) };
+    const endpoint = clientOptions(args);
     let waitingSaid = false;
     let everConnected = false;
     for (;;) {

@@ -1,5 +1,6 @@
 /**
- * Global connection flags. `--socket PATH` and `--tcp [HOST:PORT]` may come
+ * Global connection flags. `--socket PATH`, `--tcp [HOST:PORT]`, `--token T`,
+ * `--tls` and `--fingerprint SHA256` may come
  * before the command (`crabtalk --tcp status`), as users of dockerd-style
  * tools expect; citty only parses flags after the subcommand, so they are
  * moved behind the command name, where every client command declares them.
@@ -13,9 +14,12 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("-")) break;
-    if (arg === "--socket" && i + 1 < argv.length) {
+    if ((arg === "--socket" || arg === "--token" || arg === "--fingerprint") && i + 1 < argv.length) {
       hoisted.push(arg, argv[++i]!);
-    } else if (arg.startsWith("--socket=") || arg.startsWith("--tcp=")) {
+    } else if (
+      arg === "--tls" ||
+      ["--socket=", "--tcp=", "--token=", "--fingerprint="].some((prefix) => arg.startsWith(prefix))
+    ) {
       hoisted.push(arg);
     } else if (arg === "--tcp") {
       const next = argv[i + 1];

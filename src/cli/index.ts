@@ -22,6 +22,8 @@ import { servicesCommand } from "./services.ts";
 import { memoryCommand } from "./memory.ts";
 import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand } from "./sessions.ts";
 import { searchCommand } from "./search.ts";
+import { tokenCommand } from "./token.ts";
+import { tlsCommand } from "./tls.ts";
 
 export const cli: CommandDef = defineCommand({
   meta: {
@@ -55,5 +57,7 @@ export const cli: CommandDef = defineCommand({
     memory: memoryCommand,
     search: searchCommand,
     acp: () => import("./acp.ts").then((m) => m.acpCommand),
+    token: tokenCommand,
+    tls: tlsCommand,
   },
 });

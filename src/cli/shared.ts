@@ -3,8 +3,9 @@
  * client with a clear "daemon not running" message, and the exit codes
  * scripts can trust: 0 success, 1 failure, 2 usage error.
  */
-import { CrabtalkClient, DaemonError, DaemonNotRunning } from "../client/client.ts";
+import { CertificateRefused, CrabtalkClient, DaemonError, DaemonNotRunning } from "../client/client.ts";
 import { consola } from "consola";
+import type { EndpointOptions } from "../client/endpoint.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -32,11 +33,28 @@ export const connectionArgs = {
     description: "Connect over TCP: to HOST:PORT, or with an empty value to the port in $CRABTALK_HOME/crabtalk.tcp",
     valueHint: "HOST:PORT",
   },
+  token: {
+    type: "string",
+    description: "Token for a TCP daemon that requires one (default: $CRABTALK_TOKEN)",
+    valueHint: "TOKEN",
+  },
+  tls: {
+    type: "boolean",
+    description: "Speak TLS over TCP (the certificate is pinned: --fingerprint, or known_hosts)",
+  },
+  fingerprint: {
+    type: "string",
+    description: "With --tls: the server certificate's SHA-256 (crabtalk tls init prints it)",
+    valueHint: "SHA256",
+  },
 } as const;
 
 export interface ConnectionFlags {
   socket?: string;
   tcp?: string | boolean;
+  token?: string;
+  tls?: boolean;
+  fingerprint?: string;
 }
 
 /** citty parses a bare `--tcp` as "" or true; both mean "use the port file". */
@@ -46,12 +64,24 @@ export function tcpFlag(value: string | boolean | undefined): string | boolean |
   return value;
 }
 
+/** The client SDK's connection options from the global flags (and $CRABTALK_TOKEN). */
+export function clientOptions(flags: ConnectionFlags): EndpointOptions {
+  return {
+    socket: flags.socket,
+    tcp: tcpFlag(flags.tcp),
+    token: flags.token || process.env.CRABTALK_TOKEN || undefined,
+    tls: Boolean(flags.tls) || Boolean(flags.fingerprint),
+    fingerprint: flags.fingerprint || undefined,
+  };
+}
+
 export async function withClient<T>(flags: ConnectionFlags, fn: (client: CrabtalkClient) => Promise<T>): Promise<T> {
   let client: CrabtalkClient;
   try {
-    client = await CrabtalkClient.connect({ socket: flags.socket, tcp: tcpFlag(flags.tcp) });
+    client = await CrabtalkClient.connect(clientOptions(flags));
   } catch (err) {
-    if (err instanceof DaemonNotRunning) throw new CliFailure(err.message);
+    if (err instanceof DaemonNotRunning || err instanceof CertificateRefused) throw new CliFailure(err.message);
+    if (err instanceof DaemonError) throw new CliFailure(`daemon answered ${err.code}: ${err.message}`);
     throw err;
   }
   try {

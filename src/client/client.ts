@@ -23,6 +23,8 @@
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
 import { connectPipe } from "../transport/pipe.ts";
+import { CertificateRefused } from "../transport/socket.ts";
+import { ConnectionClosed } from "../transport/framing.ts";
 import { type ChannelCodec, RequestChannel, RequestTimeout } from "../transport/request-channel.ts";
 import { DaemonError, DaemonNotRunning, Disconnected } from "./errors.ts";
 import { describeEndpoint, resolveEndpoint, type EndpointOptions } from "./endpoint.ts";
@@ -66,8 +68,26 @@ const CODEC: ChannelCodec<Init<ClientMessage>, ServerMessage> = {
 export class CrabtalkClient {
   private constructor(private readonly channel: RequestChannel<Init<ClientMessage>, ServerMessage>) {}
 
-  /** Connects over the Unix socket (default) or TCP. Throws DaemonNotRunning with how to start it. */
+  /**
+   * Connects over the Unix socket (default) or TCP (optionally TLS). With a
+   * token, authenticates before resolving (a wrong one rejects with
+   * DaemonError 401). Throws DaemonNotRunning with how to start it, and
+   * CertificateRefused when a TLS certificate does not match its pin.
+   */
   static async connect(options: EndpointOptions = {}): Promise<CrabtalkClient> {
+    const client = await CrabtalkClient.open(options);
+    if (options.token && options.tcp) {
+      try {
+        await client.request({ auth: { token: options.token } });
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+    }
+    return client;
+  }
+
+  private static async open(options: EndpointOptions): Promise<CrabtalkClient> {
     const endpoint = resolveEndpoint(options);
     try {
       const pipe = await connectPipe(endpoint);
@@ -81,6 +101,7 @@ export class CrabtalkClient {
         }),
       );
     } catch (err) {
+      if (err instanceof CertificateRefused || err instanceof ConnectionClosed) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (
         code === "ENOENT" ||
@@ -135,4 +156,4 @@ export class CrabtalkClient {
   }
 }
 
-export { DaemonError, DaemonNotRunning, Disconnected };
+export { CertificateRefused, DaemonError, DaemonNotRunning, Disconnected };

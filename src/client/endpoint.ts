@@ -1,12 +1,15 @@
 /**
  * Where a client connects: an explicit socket path, an explicit TCP
  * address, the TCP port the daemon wrote to crabtalk.tcp, or (the default)
- * the Unix socket in $CRABTALK_HOME.
+ * the Unix socket in $CRABTALK_HOME. TCP may speak TLS, with the server's
+ * certificate pinned (known-hosts.ts).
  */
 import { readFileSync } from "node:fs";
 import { pathsFor, resolveHome } from "../config/paths.ts";
 import type { Endpoint } from "../transport/socket.ts";
 import { DaemonNotRunning } from "./errors.ts";
+import { tlsPin } from "./known-hosts.ts";
+import { join } from "node:path";
 
 export interface EndpointOptions {
   /** Unix socket path; overrides the home's socket. */
@@ -15,6 +18,14 @@ export interface EndpointOptions {
   tcp?: boolean | string;
   /** $CRABTALK_HOME; default from the environment. */
   home?: string;
+  /** TCP only: sent as the Auth first frame (remote daemons require one). */
+  token?: string;
+  /** TCP only: speak TLS. */
+  tls?: boolean;
+  /** With tls: accept only this certificate SHA-256 ("AB:CD:..." or hex). Without it, known_hosts decides. */
+  fingerprint?: string;
+  /** Trust-on-first-use file; default $CRABTALK_HOME/known_hosts. */
+  knownHosts?: string;
 }
 
 export function describeEndpoint(e: Endpoint): string {
@@ -27,7 +38,9 @@ export function resolveEndpoint(options: EndpointOptions = {}): Endpoint {
   if (typeof options.tcp === "string" && options.tcp.length > 0) {
     const m = /^(.*):(\d+)$/.exec(options.tcp);
     if (!m) throw new Error(`--tcp expects HOST:PORT, got "${options.tcp}"`);
-    return { hostname: m[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1", port: Number(m[2]) };
+    const hostname = m[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1";
+    const port = Number(m[2]);
+    return { hostname, port, ...withTls(options, home, `${hostname}:${port}`) };
   }
   if (options.tcp) {
     let text: string;
@@ -39,7 +52,17 @@ export function resolveEndpoint(options: EndpointOptions = {}): Endpoint {
     const port = Number(text.trim());
     if (!Number.isInteger(port) || port <= 0)
       throw new Error(`${paths.tcpPortFile} holds "${text.trim()}", not a port number`);
-    return { hostname: "127.0.0.1", port };
+    return { hostname: "127.0.0.1", port, ...withTls(options, home, `127.0.0.1:${port}`) };
   }
   return { unix: options.socket ?? paths.socket };
+}
+
+function withTls(options: EndpointOptions, home: string, address: string): { tls?: ReturnType<typeof tlsPin> } {
+  if (!options.tls && !options.fingerprint) return {};
+  return {
+    tls: tlsPin(address, {
+      fingerprint: options.fingerprint,
+      knownHostsFile: options.knownHosts ?? join(home, "known_hosts"),
+    }),
+  };
 }

@@ -2,7 +2,12 @@
  * The `[daemon]` section: listeners and runtime limits of the daemon process.
  *
  *   [daemon]
- *   tcp = "127.0.0.1:6688"      # loopback HOST:PORT, or false to listen on the Unix socket only
+ *   tcp = "127.0.0.1:6688"      # HOST:PORT, or false to listen on the Unix socket only; a non-loopback
+ *                               # address needs tokens (crabtalk token create); $CRABTALK_TCP overrides it
+ *   tls_cert = "~/.crabtalk/tls/cert.pem"  # with tls_key: TCP speaks TLS (crabtalk tls init makes both)
+ *   tls_key = "~/.crabtalk/tls/key.pem"
+ *   loopback_trusted = false    # with tokens: loopback clients of this user may still skip the token
+ *   tokens_file = "/run/secrets/crabtalk_tokens"  # default $CRABTALK_HOME/tokens.toml
  *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
  *   client_stall_timeout_ms = 30000
  *   log_max_bytes = 10485760    # daemon.log rotates past this size
@@ -11,6 +16,8 @@
  *   watch_config = false        # reload when crabtalk.toml is saved
  */
 import { isIPv4, isIPv6 } from "node:net";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import {
   ConfigError,
   expectBool,
@@ -31,6 +38,12 @@ export interface DaemonSettings {
   compactThreshold: number;
   /** Reload when crabtalk.toml is saved (an in-place write or an editor's rename-over). */
   watchConfig: boolean;
+  /** Both set: TCP speaks TLS with this certificate and key (absolute paths). */
+  tls: { cert: string; key: string } | null;
+  /** With tokens configured, loopback clients of the daemon's user may skip the token. */
+  loopbackTrusted: boolean;
+  /** Absolute path of the token store; null = $CRABTALK_HOME/tokens.toml. */
+  tokensFile: string | null;
 }
 
 export const DEFAULT_TCP = { host: "127.0.0.1", port: 6688 };
@@ -43,6 +56,9 @@ export const defaultDaemonSettings = (): DaemonSettings => ({
   approvalTimeoutMs: 5 * 60_000,
   compactThreshold: 0.8,
   watchConfig: false,
+  tls: null,
+  loopbackTrusted: false,
+  tokensFile: null,
 });
 
 const KEYS = [
@@ -55,6 +71,10 @@ const KEYS = [
   /** Parsed by config/skills.ts (it needs the home to resolve paths). */
   "skill_dirs",
   "watch_config",
+  "tls_cert",
+  "tls_key",
+  "loopback_trusted",
+  "tokens_file",
 ] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {
@@ -75,36 +95,77 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The gate for a TCP listener anyone else could reach. Loopback peers are
- * identified by their uid (transport/peer-uid.ts); a peer from the network has
- * no uid to check, so without authentication a non-loopback bind would hand
- * the agent's bash tool to every host that can route to it. This is the hook
- * the remote-access work replaces with a token check; until tokens exist it refuses.
+ * The rule for a TCP listener others could reach. Loopback peers are
+ * identified by their uid (transport/peer-uid.ts); a peer from the network
+ * has no uid to check, so a non-loopback bind is allowed only with tokens
+ * configured (every TCP client then authenticates). Returns the refusal
+ * (problem and fix) for start-up, or null.
  */
-export function checkTcpExposure(ctx: ConfigContext, host: string): void {
-  if (isLoopbackHost(host)) return;
-  throw new ConfigError(
-    ctx.file,
-    "daemon.tcp",
-    `"${host}" is not a loopback address, and listening there would let anyone who can reach it run tools as you: this version has no authentication for remote clients`,
-    'bind loopback (tcp = "127.0.0.1:6688" or "[::1]:6688") or set tcp = false, and reach the daemon through its Unix socket (ssh, docker exec) until token authentication arrives',
-  );
+export function checkTcpExposure(
+  tcp: { host: string; port: number } | null,
+  tokenCount: number,
+  tokensFile: string,
+): { problem: string; fix: string } | null {
+  if (!tcp || isLoopbackHost(tcp.host) || tokenCount > 0) return null;
+  return {
+    problem: `[daemon] tcp = "${tcp.host}:${tcp.port}" is not a loopback address, and ${tokensFile} holds no tokens: anyone who can reach it could run tools as you`,
+    fix: `create a token first (crabtalk token create laptop --scope chat), and add TLS (crabtalk tls init); or bind loopback (tcp = "127.0.0.1:6688") or set tcp = false`,
+  };
+}
+
+/** "~/x" and relative paths (under $CRABTALK_HOME is not known here, so under the user's home) to absolute. */
+function absolutePath(ctx: ConfigContext, value: string): string {
+  const home = ctx.env.HOME ?? homedir();
+  if (value === "~") return home;
+  if (value.startsWith("~/")) return join(home, value.slice(2));
+  return isAbsolute(value) ? value : join(home, value);
+}
+
+/** [daemon] tcp, or $CRABTALK_TCP over it (the container image sets it). */
+function applyTcp(settings: DaemonSettings, raw: Record<string, unknown>, ctx: ConfigContext): void {
+  const fromEnv = ctx.env.CRABTALK_TCP;
+  const value = fromEnv !== undefined && fromEnv !== "" ? fromEnv : raw.tcp;
+  const key = fromEnv ? "CRABTALK_TCP" : "daemon.tcp";
+  if (value === false || value === "false") settings.tcp = null;
+  else if (value !== undefined) {
+    const text = expectString(ctx, key, value, 'write tcp = "127.0.0.1:6688" or tcp = false');
+    const hp = parseHostPort(text);
+    if (!hp) throw new ConfigError(ctx.file, key, `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
+    settings.tcp = hp;
+  }
 }
 
 export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSettings {
   const settings = defaultDaemonSettings();
-  if (raw === undefined) return settings;
+  if (raw === undefined) {
+    applyTcp(settings, {}, ctx);
+    return settings;
+  }
   if (!isTable(raw)) throw new ConfigError(ctx.file, "daemon", "expected a table", "write it as a [daemon] section");
   rejectUnknownKeys(ctx, "daemon", raw, KEYS);
-  if (raw.tcp === false) settings.tcp = null;
-  else if (raw.tcp !== undefined) {
-    const text = expectString(ctx, "daemon.tcp", raw.tcp, 'write tcp = "127.0.0.1:6688" or tcp = false');
-    const hp = parseHostPort(text);
-    if (!hp)
-      throw new ConfigError(ctx.file, "daemon.tcp", `"${text}" is not HOST:PORT`, 'write tcp = "127.0.0.1:6688"');
-    checkTcpExposure(ctx, hp.host);
-    settings.tcp = hp;
-  }
+  applyTcp(settings, raw, ctx);
+  const path = (key: "tls_cert" | "tls_key" | "tokens_file"): string | null =>
+    raw[key] === undefined
+      ? null
+      : absolutePath(ctx, expectString(ctx, `daemon.${key}`, raw[key], `write ${key} = "/absolute/path"`));
+  const cert = path("tls_cert");
+  const key = path("tls_key");
+  if ((cert === null) !== (key === null))
+    throw new ConfigError(
+      ctx.file,
+      cert === null ? "daemon.tls_key" : "daemon.tls_cert",
+      "tls_cert and tls_key go together",
+      "set both (crabtalk tls init prints them) or neither",
+    );
+  settings.tls = cert && key ? { cert, key } : null;
+  settings.tokensFile = path("tokens_file");
+  if (raw.loopback_trusted !== undefined)
+    settings.loopbackTrusted = expectBool(
+      ctx,
+      "daemon.loopback_trusted",
+      raw.loopback_trusted,
+      "write loopback_trusted = true or false",
+    );
   const positive = (key: (typeof KEYS)[number], fallback: number): number => {
     if (raw[key] === undefined) return fallback;
     const n = expectNumber(ctx, `daemon.${key}`, raw[key], `set ${key} to a positive whole number`);

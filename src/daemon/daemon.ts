@@ -39,6 +39,7 @@ import { mcpHandlers } from "./handlers/mcp.ts";
 import { mcpReloadParticipant, startMcp } from "./mcp.ts";
 import type { McpHub } from "../mcp/hub.ts";
 import { startCron, type CronService } from "./cron.ts";
+import { RemoteAccess } from "./remote.ts";
 
 const log = logger("daemon");
 
@@ -71,6 +72,7 @@ export class Daemon {
   mcp: McpHub | null = null;
   private control: ConfigControl | null = null;
   cron: CronService | null = null;
+  private remote: RemoteAccess | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -108,6 +110,14 @@ export class Daemon {
       log.info(
         `no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`,
       );
+    const remote = new RemoteAccess(config.daemon, paths.home, async (id) => {
+      try {
+        return (await this.runtime?.loadStored(id))?.meta.agent;
+      } catch {
+        return undefined;
+      }
+    });
+    this.remote = remote;
     const hidden = makeNonDumpable(); // before any tool runs: see tools/nondumpable.ts
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
@@ -163,6 +173,7 @@ export class Daemon {
         runningTurns: () => runtime.runningTurns(),
         agents: () => runtime.grantReport(),
         connectionCount: () => this.routers.size,
+        remote: () => ({ ...remote.status(), tls: this.config.daemon.tls !== null }),
       }),
     };
     this.listeners = openListeners(
@@ -170,7 +181,22 @@ export class Daemon {
       this.config.daemon.tcp,
       {
         onOpen: (conn) => {
-          const refusal = this.refusal(conn);
+          const tcpAccess = conn.tcp ? remote.onTcpOpen(conn) : { requiresToken: false, banned: false };
+          if (tcpAccess.banned) {
+            log.warn(`refusing connection from ${conn.peer}: the address is banned after failed authentications`);
+            conn.offer(
+              serverMessage.encode({
+                error: {
+                  code: ErrorCode.BudgetExceeded,
+                  message: "too many failed authentications from this address; it is banned for a while",
+                },
+              }),
+            );
+            setTimeout(() => conn.close(), 50);
+            return;
+          }
+          // A connection that must present a token is judged by the token, not by its owner's uid.
+          const refusal = tcpAccess.requiresToken ? null : this.refusal(conn);
           if (refusal) {
             log.warn(`refusing connection from ${conn.peer}: ${refusal.log}`);
             conn.offer(serverMessage.encode({ error: { code: refusal.code, message: refusal.message } }));
@@ -190,7 +216,10 @@ export class Daemon {
             setTimeout(() => conn.close(), 50);
             return;
           }
-          this.routers.set(conn, new ConnectionRouter(conn, this.handlers));
+          this.routers.set(
+            conn,
+            new ConnectionRouter(conn, this.handlers, remote.accessFor(conn, tcpAccess.requiresToken)),
+          );
         },
         onFrame: (conn, payload) => this.routers.get(conn)?.onFrame(payload),
         onOversized: (conn, err) => this.routers.get(conn)?.onOversized(err),
@@ -204,7 +233,9 @@ export class Daemon {
         },
       },
       { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs },
+      this.config.daemon.tls,
     );
+    remote.startSweeping(() => this.routers.values());
     // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
     const partialLimit = this.config.daemon.clientStallTimeoutMs;
     this.partialSweeper = setInterval(
@@ -222,7 +253,9 @@ export class Daemon {
       Math.min(10_000, Math.max(100, partialLimit / 4)),
     );
     this.partialSweeper.unref?.();
-    const tcp = this.config.daemon.tcp ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}` : "";
+    const tcp = this.config.daemon.tcp
+      ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}${this.config.daemon.tls ? " (TLS)" : ""}${remote.gate.requiresToken() ? " (tokens required)" : ""}`
+      : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
     services.start(); // after the listeners: clients are served before any service is ready
   }
@@ -296,6 +329,7 @@ export class Daemon {
     log.info(`shutting down (${reason})`);
     this.control?.close();
     this.cron?.stop();
+    this.remote?.stop();
     if (this.partialSweeper) clearInterval(this.partialSweeper);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();

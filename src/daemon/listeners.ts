@@ -1,6 +1,7 @@
 /**
  * The daemon's two front doors: the owner-only Unix socket and the loopback
- * TCP port (whose number is written to crabtalk.tcp for clients to find).
+ * TCP port (whose number is written to crabtalk.tcp for clients to find),
+ * plain or TLS (tls_cert/tls_key).
  */
 import { chmodSync, lstatSync, unlinkSync, writeFileSync } from "node:fs";
 import { listenTcp, listenUnix, type ConnectionHandlers, type Listener } from "../transport/socket.ts";
@@ -51,6 +52,7 @@ export function openListeners(
   tcp: { host: string; port: number } | null,
   handlers: ConnectionHandlers,
   queue: OutboundQueueOptions,
+  tls: { cert: string; key: string } | null = null,
 ): OpenListeners {
   removeStaleSocket(paths.socket);
   // umask 077 while binding: the socket is never reachable by others, not even briefly.
@@ -70,7 +72,7 @@ export function openListeners(
   let tcpListener: Listener | null = null;
   if (tcp) {
     try {
-      tcpListener = listenTcp(tcp.host, tcp.port, handlers, queue);
+      tcpListener = listenTcp(tcp.host, tcp.port, handlers, { ...queue, tls: tls ?? undefined });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" && !/in use/i.test((err as Error).message)) {
         unix.stop(true);
@@ -79,7 +81,7 @@ export function openListeners(
           `cannot listen on TCP ${tcp.host}:${tcp.port}: ${(err as Error).message}. Fix: set [daemon] tcp to a loopback address this machine has (127.0.0.1 or [::1]), or tcp = false`,
         );
       }
-      tcpListener = listenTcp(tcp.host, 0, handlers, queue);
+      tcpListener = listenTcp(tcp.host, 0, handlers, { ...queue, tls: tls ?? undefined });
       log.warn(
         `TCP port ${tcp.port} is in use; listening on ${tcp.host}:${tcpListener.port} instead (written to ${paths.tcpPortFile})`,
       );

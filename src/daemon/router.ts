@@ -11,6 +11,11 @@
  * Errors: handlers return values and throw; this file is the one place where
  * a throw becomes an ErrorMsg frame. Bad input never closes the connection
  * unless the byte stream itself is unusable (oversized frame).
+ *
+ * Access: SCOPE_OF below is the one table of which token scope each request
+ * kind needs (read < chat < admin); a connection that must authenticate
+ * (auth.ts decides) answers 401 and closes on anything but Auth first, and a
+ * token whose scope is too small gets 403 naming the scope needed.
  */
 import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
@@ -25,6 +30,9 @@ import {
 import { wireErrorOf } from "./errors.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
+import type { Scope } from "../config/tokens.ts";
+import { OWNER, UNAUTHORIZED, type Principal } from "./auth.ts";
+import { guardAgents, type ReplyFilter, type SessionAgent } from "./agent-filter.ts";
 
 const log = logger("router");
 
@@ -36,7 +44,71 @@ export interface RequestContext {
   requestId: RequestId | undefined;
   /** Aborted when the client disconnects or unsubscribes this stream. */
   signal: AbortSignal;
+  /** Who this connection acts as (the owner on the Unix socket). */
+  principal: Principal;
 }
+
+/**
+ * The scope each request kind needs. `read` sees, `chat` also talks (turns,
+ * cancel, approve, compact), `admin` may change the daemon (config, reload,
+ * services, MCP, kill, delete, hub). Typed over every kind, so a new request
+ * kind does not compile until it is placed here.
+ */
+export const SCOPE_OF: Record<RequestKind, Scope> = {
+  auth: "read",
+  ping: "read",
+  status: "read",
+  sessions: "read",
+  getHistory: "read",
+  attach: "read",
+  subscribeEvents: "read",
+  usage: "read",
+  searchSessions: "read",
+  unsubscribe: "read",
+  tasks: "read",
+  subscribeTasks: "read",
+  downloads: "read",
+  subscribeDownloads: "read",
+  send: "chat",
+  stream: "chat",
+  cancel: "chat",
+  approve: "chat",
+  compact: "chat",
+  kill: "admin",
+  deleteSession: "admin",
+  killTask: "admin",
+  hub: "admin",
+  getConfig: "admin",
+  setConfig: "admin",
+  reload: "admin",
+  serviceQuery: "admin",
+  getServiceSchema: "admin",
+  getAllSchemas: "admin",
+  getServices: "admin",
+  setServiceConfig: "admin",
+  restartService: "admin",
+  mcpServers: "admin",
+  mcpCall: "admin",
+};
+
+const RANK: Record<Scope, number> = { read: 0, chat: 1, admin: 2 };
+
+/** How one connection is let in: the owner, or a token it must present first. */
+export interface ConnectionAccess {
+  /** True: every frame before a successful Auth answers 401 and closes. */
+  requiresToken: boolean;
+  authenticate(token: string): Promise<Principal>;
+  /** False once the token is revoked or expired. */
+  stillValid(principal: Principal): boolean;
+  sessionAgent: SessionAgent;
+}
+
+const OWNER_ACCESS: ConnectionAccess = {
+  requiresToken: false,
+  authenticate: () => Promise.resolve(OWNER),
+  stillValid: () => true,
+  sessionAgent: () => Promise.resolve(undefined),
+};
 
 /** A handler answers one reply, or a stream of replies. */
 export type HandlerResult = Reply | AsyncIterable<Reply>;
@@ -68,10 +140,28 @@ export class ConnectionRouter {
   private untracked = 0;
   private readonly connectionAbort = new AbortController();
 
+  private principal: Principal | null;
+  private authenticating = false;
+
   constructor(
     private readonly conn: FramedConnection,
     private readonly handlers: HandlerTable,
-  ) {}
+    private readonly access: ConnectionAccess = OWNER_ACCESS,
+  ) {
+    this.principal = access.requiresToken ? null : OWNER;
+  }
+
+  /** The token this connection authenticated with, if any. */
+  get tokenPrincipal(): Principal | null {
+    return this.principal?.kind === "token" ? this.principal : null;
+  }
+
+  /** Answers 401 and closes (a revoked or expired token, or a frame before Auth). */
+  refuse(message: string): void {
+    this.reply(undefined, { error: { code: UNAUTHORIZED, message } });
+    setTimeout(() => this.conn.close(), 50);
+    this.principal = null;
+  }
 
   onClose(): void {
     this.connectionAbort.abort(new ConnectionClosed());
@@ -137,6 +227,17 @@ export class ConnectionRouter {
       });
       return;
     }
+    if (kind === "auth") {
+      this.onAuth(request.auth?.token ?? "", requestId);
+      return;
+    }
+    if (this.principal === null || this.authenticating) {
+      log.info(`connection ${this.conn.id} (${this.conn.peer}): "${kind}" before authenticating; closing`);
+      this.refuse(
+        `this connection needs a token: send Auth{token} as the first frame (crabtalk --token T, or CRABTALK_TOKEN=T) and wait for its Ack`,
+      );
+      return;
+    }
     if (requestId !== undefined || CONTROL.has(kind)) {
       if (requestId !== undefined && this.inFlight.has(requestId)) {
         this.reply(requestId, {
@@ -179,6 +280,48 @@ export class ConnectionRouter {
     this.serial = this.serial.then(() => this.run(kind, request, undefined)).finally(() => this.serialBacklog--);
   }
 
+  private onAuth(token: string, requestId: RequestId | undefined): void {
+    if (this.authenticating || this.principal?.kind === "token") {
+      this.refuse("Auth is sent once, as the first frame");
+      return;
+    }
+    this.authenticating = true;
+    this.access.authenticate(token).then(
+      (principal) => {
+        this.authenticating = false;
+        this.principal = principal;
+        const name = principal.kind === "token" ? `token "${principal.name}" (${principal.scope})` : "the owner";
+        this.conn.offer(serverMessage.encode({ ack: { message: `authenticated as ${name}` }, requestId }));
+      },
+      (err) => {
+        this.authenticating = false;
+        const wire = wireErrorOf(err);
+        this.conn.offer(serverMessage.encode({ error: wire, requestId }));
+        this.principal = null;
+        setTimeout(() => this.conn.close(), 50);
+      },
+    );
+  }
+
+  /** Throws 401 (token gone) or 403 (scope too small) before a request runs; returns its reply filter. */
+  private async admit(kind: RequestKind, body: unknown): Promise<ReplyFilter | undefined> {
+    const principal = this.principal;
+    if (principal === null) throw new WireError(UNAUTHORIZED, "not authenticated");
+    if (principal.kind === "owner") return undefined;
+    if (!this.access.stillValid(principal)) {
+      this.refuse(`token "${principal.name}" was revoked or has expired; this connection is closed`);
+      throw new ConnectionClosed();
+    }
+    const needed = SCOPE_OF[kind] ?? "admin";
+    if (RANK[principal.scope] < RANK[needed])
+      throw new WireError(
+        ErrorCode.Forbidden,
+        `"${kind}" needs the ${needed} scope; token "${principal.name}" has ${principal.scope}`,
+      );
+    if (!principal.agents) return undefined;
+    return guardAgents(kind, (body ?? {}) as Record<string, unknown>, principal.agents, this.access.sessionAgent);
+  }
+
   private async run(kind: RequestKind, request: ClientMessage, requestId: RequestId | undefined): Promise<void> {
     const controller = new AbortController();
     if (requestId !== undefined) this.inFlight.set(requestId, controller);
@@ -187,8 +330,10 @@ export class ConnectionRouter {
     if (this.connectionAbort.signal.aborted) onConnectionClosed();
     else this.connectionAbort.signal.addEventListener("abort", onConnectionClosed, { once: true });
     const signal = controller.signal;
-    const ctx: RequestContext = { conn: this.conn, requestId, signal };
+    const ctx: RequestContext = { conn: this.conn, requestId, signal, principal: this.principal ?? OWNER };
     try {
+      const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
+      const filter = await this.admit(kind, body);
       if (kind === "unsubscribe") {
         const target = request.unsubscribe?.requestId ?? 0;
         const stream = this.inFlight.get(target);
@@ -201,16 +346,17 @@ export class ConnectionRouter {
       const handler = this.handlers[kind] as Handler<RequestKind> | undefined;
       if (!handler)
         throw new WireError(ErrorCode.NotImplemented, `request "${kind}" is not implemented by this daemon yet`);
-      const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
       const result = await handler(body, ctx);
       if (!isStream(result)) {
         // Encoded now, so only the bytes wait for room, not the decoded reply (a history is several times its encoding).
-        await this.send(requestId, result);
+        const out = filter ? filter(result) : result;
+        if (out) await this.send(requestId, out);
         return;
       }
       for await (const reply of result) {
         if (signal.aborted) break;
-        await this.send(requestId, reply);
+        const out = filter ? filter(reply) : reply;
+        if (out) await this.send(requestId, out);
       }
     } catch (err) {
       if (err instanceof ConnectionClosed || this.conn.isClosed) return;

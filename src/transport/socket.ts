@@ -49,7 +49,11 @@ export class PartialFrameBudget {
 const processBudget = new PartialFrameBudget();
 
 /** Listener options: the outbound queue's, plus the budget for partial inbound frames. */
-export type ListenOptions = OutboundQueueOptions & { partialFrames?: PartialFrameBudget };
+export type ListenOptions = OutboundQueueOptions & {
+  partialFrames?: PartialFrameBudget;
+  /** TCP only: speak TLS with this certificate and key (PEM file paths). */
+  tls?: { cert: string; key: string };
+};
 
 export interface FramedConnection {
   readonly id: number;
@@ -211,7 +215,7 @@ function socketHandlers(
   budget: PartialFrameBudget | null,
   acceptedTcp = false,
 ) {
-  const { partialFrames: _, ...queueOptions } = options;
+  const { partialFrames: _, tls: _tls, ...queueOptions } = options;
   return {
     open(socket: Socket<ConnState>) {
       const conn = new Connection(socket, peerOf(socket), handlers, queueOptions, budget);
@@ -259,6 +263,7 @@ export function listenTcp(
   const server: TCPSocketListener<ConnState> = Bun.listen<ConnState>({
     hostname,
     port,
+    ...(options.tls ? { tls: { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } } : {}),
     socket: socketHandlers(
       (s) => `${s.remoteAddress}:${s.remotePort}`,
       handlers,
@@ -270,7 +275,25 @@ export function listenTcp(
   return { port: server.port, stop: (closeActive = true) => server.stop(closeActive) };
 }
 
-export type Endpoint = { unix: string } | { hostname: string; port: number };
+/**
+ * A TLS client endpoint: the server's certificate is not checked against CAs
+ * (crabtalk certificates are self-signed); `verify` gets its SHA-256
+ * fingerprint ("AB:CD:...") once the handshake is done and returns why it
+ * is refused, or null to accept. Nothing is sent before it accepts.
+ */
+export interface TlsPin {
+  verify(fingerprint256: string): string | null;
+}
+
+export type Endpoint = { unix: string } | { hostname: string; port: number; tls?: TlsPin };
+
+/** The server's certificate did not match the pinned or known fingerprint. */
+export class CertificateRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CertificateRefused";
+  }
+}
 
 /** Opens a framed connection to a listener. Rejects when nothing listens there. */
 export async function connectFramed(
@@ -292,7 +315,46 @@ export async function connectFramed(
     null,
   );
   const options = "unix" in endpoint ? { unix: endpoint.unix } : { hostname: endpoint.hostname, port: endpoint.port };
-  await Bun.connect<ConnState>({ ...options, socket: base } as Parameters<typeof Bun.connect<ConnState>>[0]);
+  const pin = "unix" in endpoint ? undefined : endpoint.tls;
+  if (!pin) {
+    await Bun.connect<ConnState>({ ...options, socket: base } as Parameters<typeof Bun.connect<ConnState>>[0]);
+    if (!opened) throw new ConnectionClosed("connection did not open");
+    return opened;
+  }
+  // TLS: the connection counts as open only once the handshake is done and the fingerprint accepted.
+  const { promise: shaken, resolve, reject } = Promise.withResolvers<void>();
+  const socket = await Bun.connect<ConnState>({
+    ...options,
+    tls: { rejectUnauthorized: false },
+    socket: {
+      ...base,
+      handshake(s: Socket<ConnState>, success: boolean, error: Error | null) {
+        if (!success) {
+          reject(new ConnectionClosed(`TLS handshake failed: ${error?.message ?? "unknown error"}`));
+          s.end();
+          return;
+        }
+        const fingerprint = s.getPeerX509Certificate()?.fingerprint256 ?? "";
+        const refused = pin.verify(fingerprint);
+        if (refused) {
+          reject(new CertificateRefused(refused));
+          s.end();
+          return;
+        }
+        resolve();
+      },
+      close(s: Socket<ConnState>) {
+        reject(new ConnectionClosed("the server closed the connection during the TLS handshake"));
+        base.close(s);
+      },
+    },
+  } as Parameters<typeof Bun.connect<ConnState>>[0]);
+  try {
+    await shaken;
+  } catch (err) {
+    socket.end();
+    throw err;
+  }
   if (!opened) throw new ConnectionClosed("connection did not open");
   return opened;
 }

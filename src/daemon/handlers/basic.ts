@@ -15,6 +15,8 @@ export interface StatusSource {
   connectionCount(): number;
   /** Each agent's grants and what they resolve to now. */
   agents(): { agent: string; model: string; grants: { grant: string; tools: string[] }[]; cwd: string }[];
+  /** Remote access counters (daemon/remote.ts). */
+  remote?(): { authFailures: number; bannedAddresses: string[]; tokens: number; tls: boolean };
 }
 
 export function basicHandlers(source: StatusSource): HandlerTable {
@@ -33,6 +35,7 @@ export function basicHandlers(source: StatusSource): HandlerTable {
         runningTurns: source.runningTurns(),
         connections: source.connectionCount(),
         agents: source.agents(),
+        ...source.remote?.(),
       },
     }),
   };

@@ -3,7 +3,7 @@
 
 export interface ClientMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall";
+  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall" | "auth";
   send?: SendMsg;
   stream?: StreamMsg;
   ping?: Ping;
@@ -37,6 +37,7 @@ export interface ClientMessage {
   restartService?: RestartServiceMsg;
   mcpServers?: McpServersMsg;
   mcpCall?: McpCallMsg;
+  auth?: AuthMsg;
   requestId?: number | bigint;
 }
 
@@ -138,6 +139,10 @@ export interface SetServiceConfigMsg {
 
 export interface RestartServiceMsg {
   service: string;
+}
+
+export interface AuthMsg {
+  token: string;
 }
 
 export interface SubscribeEvents {
@@ -546,6 +551,10 @@ export interface DaemonStatus {
   runningTurns: number;
   connections: number;
   agents: AgentGrants[];
+  authFailures: number;
+  bannedAddresses: string[];
+  tokens: number;
+  tls: boolean;
 }
 
 export interface AgentGrants {
@@ -699,7 +708,8 @@ export const descriptor = {
           "unsubscribe",
           "restartService",
           "mcpServers",
-          "mcpCall"
+          "mcpCall",
+          "auth"
          ]
         },
         "_requestId": {
@@ -857,6 +867,10 @@ export const descriptor = {
          "type": "McpCallMsg",
          "id": 46,
          "protoName": "mcp_call"
+        },
+        "auth": {
+         "type": "AuthMsg",
+         "id": 70
         },
         "requestId": {
          "type": "uint64",
@@ -1160,6 +1174,14 @@ export const descriptor = {
       "RestartServiceMsg": {
        "fields": {
         "service": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "AuthMsg": {
+       "fields": {
+        "token": {
          "type": "string",
          "id": 1
         }
@@ -2547,6 +2569,25 @@ export const descriptor = {
          "rule": "repeated",
          "type": "AgentGrants",
          "id": 11
+        },
+        "authFailures": {
+         "type": "uint64",
+         "id": 70,
+         "protoName": "auth_failures"
+        },
+        "bannedAddresses": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 71,
+         "protoName": "banned_addresses"
+        },
+        "tokens": {
+         "type": "uint32",
+         "id": 72
+        },
+        "tls": {
+         "type": "bool",
+         "id": 73
         }
        }
       },

@@ -1,0 +1,82 @@
+/**
+ * Remote access wiring for the daemon: the token gate, the start-up rule for
+ * exposed TCP, the per-connection access given to each router, and the
+ * sweep that closes connections whose token was revoked or expired.
+ */
+import type { DaemonSettings } from "../config/daemon.ts";
+import { checkTcpExposure } from "../config/daemon.ts";
+import { tokensFileIn } from "../config/tokens.ts";
+import type { FramedConnection } from "../transport/socket.ts";
+import { logger } from "../util/log.ts";
+import { Gate, loopbackListener } from "./auth.ts";
+import type { SessionAgent } from "./agent-filter.ts";
+import type { ConnectionAccess, ConnectionRouter } from "./router.ts";
+import { StartupError } from "./startup-error.ts";
+
+const log = logger("auth");
+
+/** How often the token store is checked for changes (and expiries) with nothing else asking. */
+const SWEEP_MS = 250;
+
+export class RemoteAccess {
+  readonly gate: Gate;
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    settings: DaemonSettings,
+    home: string,
+    private readonly sessionAgent: SessionAgent,
+  ) {
+    const file = settings.tokensFile ?? tokensFileIn(home);
+    this.gate = new Gate(file, {
+      loopbackListener: settings.tcp ? loopbackListener(settings.tcp.host) : true,
+      loopbackTrusted: settings.loopbackTrusted,
+    });
+    const refusal = checkTcpExposure(settings.tcp, this.gate.tokenCount, file);
+    if (refusal) throw new StartupError(`${refusal.problem}. Fix: ${refusal.fix}`);
+  }
+
+  /** Whether a TCP connection must authenticate, or why it is refused now (banned address). */
+  onTcpOpen(conn: FramedConnection): { requiresToken: boolean; banned: boolean } {
+    const address = conn.tcp?.remoteAddress ?? "";
+    return { requiresToken: this.gate.requiresToken(), banned: this.gate.isBanned(address) };
+  }
+
+  accessFor(conn: FramedConnection, requiresToken: boolean): ConnectionAccess {
+    const address = conn.tcp?.remoteAddress ?? "unix";
+    return {
+      requiresToken,
+      authenticate: (token) => this.gate.authenticate(address, token),
+      stillValid: (principal) => {
+        this.gate.refresh();
+        return this.gate.stillValid(principal);
+      },
+      sessionAgent: this.sessionAgent,
+    };
+  }
+
+  /** Starts closing connections whose token is revoked or expired, within SWEEP_MS of the change. */
+  startSweeping(routers: () => Iterable<ConnectionRouter>): void {
+    this.sweeper = setInterval(() => {
+      this.gate.refresh();
+      for (const router of routers()) {
+        const principal = router.tokenPrincipal;
+        if (principal && !this.gate.stillValid(principal)) {
+          log.info(
+            `closing a connection of token "${principal.kind === "token" ? principal.name : ""}": revoked or expired`,
+          );
+          router.refuse("this connection's token was revoked or has expired; the connection is closed");
+        }
+      }
+    }, SWEEP_MS);
+    this.sweeper.unref?.();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  status(): { authFailures: number; bannedAddresses: string[]; tokens: number } {
+    return { authFailures: this.gate.failures, bannedAddresses: this.gate.banned(), tokens: this.gate.tokenCount };
+  }
+}
