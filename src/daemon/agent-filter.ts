@@ -9,7 +9,11 @@
  * than its limit; `total` counts what the token can see on that page.
  */
 import { ErrorCode, WireError } from "../protocol/errors.ts";
-import type { Reply, RequestKind } from "./router.ts";
+import type { Init } from "../protocol/codec.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
+
+type Reply = Init<ServerMessage>;
+type RequestKind = NonNullable<ClientMessage["msg"]>;
 
 /** Finds the agent of a stored session, or undefined when there is none. */
 export type SessionAgent = (session: number) => Promise<string | undefined>;

@@ -16,7 +16,7 @@ import { SCOPE_OF, type RequestKind } from "../../src/daemon/router.ts";
 import { binaryPath, runCli, startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { createToken, homeEnv, remoteConfig, tlsInit } from "./remote-kit.ts";
+import { createToken, homeEnv, remoteConfig, tlsInit, waitForLog } from "./remote-kit.ts";
 
 setDefaultTimeout(60_000);
 
@@ -214,7 +214,7 @@ describe("tokens", () => {
     const err = await connect(wrong).catch((e) => e);
     expect(err).toBeInstanceOf(DaemonError);
     expect((err as DaemonError).code).toBe(401);
-    expect(d.stderr()).toContain('token name "chat"');
+    await waitForLog(d.stderr, 'token name "chat"');
     expect(d.stderr()).not.toContain(wrong);
   });
 
@@ -240,7 +240,7 @@ describe("tokens", () => {
     await client.closedPromise;
     const ended = await stream;
     expect(ended === undefined || ended instanceof Error).toBe(true);
-    expect(d.stderr()).toContain('closing a connection of token "doomed"');
+    await waitForLog(d.stderr, 'closing a connection of token "doomed"');
     const again = await connect(token).catch((e) => e);
     expect((again as DaemonError).code).toBe(401);
   });

@@ -45,3 +45,12 @@ model = "fake-model"
 model = "fake-model"
 `;
 }
+
+/** Waits until the daemon's stderr holds `text` (stderr arrives in chunks, after the socket's answer). */
+export async function waitForLog(stderr: () => string, text: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!stderr().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`the daemon did not log "${text}" within ${timeoutMs} ms:\n${stderr()}`);
+    await Bun.sleep(10);
+  }
+}
