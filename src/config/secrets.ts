@@ -48,6 +48,23 @@ export function secretEntries(doc: Table): SecretEntry[] {
   return out;
 }
 
+/**
+ * A copy of a JSON-like value with every secret string (by the key rule
+ * above) shown as "***": for config a client may see (a service's config
+ * table, after ${VAR} expansion, holds real tokens).
+ */
+export function redactSecretValues(value: unknown, underSecretTable = false, key = ""): unknown {
+  if (typeof value === "string") return underSecretTable || SECRET_KEY.test(key) ? REDACTED : value;
+  if (Array.isArray(value)) return value.map((v) => redactSecretValues(v, underSecretTable, key));
+  if (isTable(value)) {
+    const out: Table = {};
+    for (const [k, v] of Object.entries(value))
+      out[k] = redactSecretValues(v, underSecretTable || SECRET_TABLES.has(k), k);
+    return out;
+  }
+  return value;
+}
+
 /** A literal secret, as opposed to a ${VAR} reference that is safe to show. */
 export function isLiteral(value: string): boolean {
   return value !== REDACTED && !/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value.trim()) && value.length > 0;

@@ -42,7 +42,7 @@ test("agents --json lists each grant with the tools it resolves to now", async (
     grants: { grant: string; tools: string[] }[];
   }[];
   expect(agents.find((a) => a.agent === "crab")!.grants.map((g) => g.grant)).toEqual(["bash", "read", "write", "edit"]);
-  expect(agents.find((a) => a.agent === "researcher")).toEqual({
+  expect(agents.find((a) => a.agent === "researcher")).toMatchObject({
     agent: "researcher",
     model: "m",
     grants: [

@@ -48,6 +48,10 @@ test("kill -9 of the daemon leaves no child behind; the socket served before any
     expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).toContain('--config {"token":"***"}');
     expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).not.toContain(SECRET);
     expect(readFileSync(join(home, "logs", "daemon.log"), "utf8")).not.toContain(SECRET);
+    // Nor the protocol: GetServices shows the secret-named value as ***.
+    const gw = (await services(c)).find((s) => s.name === "gw")!;
+    expect(gw.config).not.toContain(SECRET);
+    expect(JSON.parse(gw.config)).toEqual({ token: "***" });
     const pids = (await services(c)).map((s) => s.pid).filter((p) => p > 0);
     expect(pids).toHaveLength(4);
     c.close();

@@ -3,6 +3,7 @@
  * queries and schemas that reach an extension, its config table, and a
  * restart. Translation only: the work is src/ext/supervisor.ts's.
  */
+import { redactSecretValues } from "../../config/secrets.ts";
 import { ServiceError, ServiceTimeout, ServiceUnavailable } from "../../ext/client.ts";
 import { type Services, UnknownService } from "../../ext/supervisor.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
@@ -25,6 +26,16 @@ async function translated<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A service's config as a client may see it: secret-named values (tokens, keys, anything under env) as "***". */
+function shownConfig(json: string): string {
+  if (!json) return json;
+  try {
+    return JSON.stringify(redactSecretValues(JSON.parse(json)));
+  } catch {
+    return "";
+  }
+}
+
 export function serviceHandlers(services: Services): HandlerTable {
   return {
     getServices: () => ({
@@ -42,7 +53,7 @@ export function serviceHandlers(services: Services): HandlerTable {
           lastError: s.lastError,
           droppedEvents: s.droppedEvents,
           lastExitCode: s.lastExitCode,
-          config: s.config,
+          config: shownConfig(s.config),
         })),
       },
     }),
