@@ -9,7 +9,8 @@
  * `session/prompt` creates the daemon session. A new session's ACP id is
  * "new-N" for the life of this connection; the daemon's id is announced with
  * a `session_info_update` (`_meta.crabtalk.session`) and is the id to give
- * `session/load` later, which replays that session's history as updates.
+ * `session/load` later, which replays that session's history as updates
+ * (`session/list` offers the daemon's sessions, newest first).
  *
  * Modes are the daemon's agents (a session's agent can change until its
  * first prompt; a daemon session keeps its agent after that). The model is
@@ -43,6 +44,8 @@ export interface BridgeOptions {
 }
 
 const MODEL_OPTION = "model";
+/** Sessions per session/list page: a screenful in an editor's picker. */
+const LIST_PAGE = 50;
 
 /** Serves one editor until it closes the connection (or the daemon goes away). */
 export async function serveAcp(options: BridgeOptions): Promise<void> {
@@ -105,6 +108,7 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
           // Text, links and text resources only (see mapping.promptText); no editor-provided MCP servers.
           promptCapabilities: { image: false, audio: false, embeddedContext: true },
           mcpCapabilities: { http: false, sse: false },
+          sessionCapabilities: { list: {} },
         },
         agentInfo: { name: "crabtalk", title: "crabtalk", version: VERSION },
         authMethods: [],
@@ -149,6 +153,31 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
       for (const update of updatesOfHistory(history.history!.messages))
         await client.notify("session/update", { sessionId: s.id, update });
       return { modes: modesOf(s, all), configOptions: configOf(spec) };
+    })
+    .onRequest(methods.agent.session.list, async ({ params }) => {
+      // The daemon's sessions, newest activity first; the cursor is the offset of the next page.
+      const offset = params.cursor ? Number(params.cursor) : 0;
+      if (!Number.isSafeInteger(offset) || offset < 0)
+        throw RequestError.invalidParams(
+          { cursor: params.cursor },
+          `cursor "${params.cursor}" is not one this agent gave`,
+        );
+      const cwds = new Map((await agents()).map((a) => [a.agent, a.cwd]));
+      const page = (await daemonCall(() => daemon.request({ sessions: { offset, limit: LIST_PAGE } }))).sessions!;
+      const next = offset + page.sessions.length;
+      return {
+        sessions: page.sessions
+          // A session is listed for a cwd its agent may open (see mapping.cwdRefusal); its cwd is the agent's.
+          .filter((info) => !params.cwd || cwdRefusal(params.cwd, info.agent, cwds.get(info.agent) ?? "") === null)
+          .map((info) => ({
+            sessionId: String(info.id),
+            cwd: cwds.get(info.agent) ?? "",
+            title: info.title || `crabtalk session ${info.id} (${info.agent})`,
+            ...(info.lastActiveMs ? { updatedAt: new Date(info.lastActiveMs).toISOString() } : {}),
+            _meta: { crabtalk: { session: info.id, agent: info.agent, running: info.running } },
+          })),
+        ...(page.sessions.length > 0 && next < page.total ? { nextCursor: String(next) } : {}),
+      };
     })
     .onRequest(methods.agent.session.prompt, async ({ params, client }) => {
       const s = sessionFor(params.sessionId);

@@ -83,6 +83,7 @@ describe("crabtalk acp", () => {
     expect(init.agentCapabilities?.loadSession).toBe(true);
     expect(init.agentCapabilities?.promptCapabilities).toMatchObject({ image: false, audio: false });
     expect(init.agentCapabilities?.mcpCapabilities).toMatchObject({ http: false, sse: false });
+    expect(init.agentCapabilities?.sessionCapabilities?.list).toEqual({});
   });
 
   test("new session: agents as modes, the agent's model, a cwd outside the agent's refused with the reason", async () => {
@@ -201,10 +202,14 @@ describe("crabtalk acp", () => {
     await waitFor(() => !pidAlive(pid), 10_000, "the tool's process to be gone");
   });
 
-  test("load: an earlier session's history arrives as updates, and the next prompt continues it", async () => {
+  test("list and load: an earlier session's history arrives as updates, and the next prompt continues it", async () => {
     expect(firstSession).toBeGreaterThan(0);
     await using editor = await openEditor();
     const sessionId = String(firstSession);
+    // session/list offers the daemon's sessions, the earlier one among them, for a cwd their agent may open.
+    const listed = await editor.conn.agent.request(methods.agent.session.list, { cwd: work });
+    expect(listed.sessions.find((x) => x.sessionId === sessionId)).toMatchObject({ cwd: work });
+    expect((await editor.conn.agent.request(methods.agent.session.list, { cwd: "/" })).sessions).toEqual([]);
     const loaded = await editor.conn.agent.request(methods.agent.session.load, {
       sessionId,
       cwd: work,
