@@ -24,6 +24,7 @@ import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand
 import { searchCommand } from "./search.ts";
 import { tokenCommand } from "./token.ts";
 import { tlsCommand } from "./tls.ts";
+import { cronCommand } from "./cron.ts";
 
 export const cli: CommandDef = defineCommand({
   meta: {
@@ -56,6 +57,7 @@ export const cli: CommandDef = defineCommand({
     services: servicesCommand,
     memory: memoryCommand,
     search: searchCommand,
+    cron: cronCommand,
     acp: () => import("./acp.ts").then((m) => m.acpCommand),
     token: tokenCommand,
     tls: tlsCommand,

@@ -91,11 +91,6 @@ export function parseCrons(text: string, file: string, validate: (job: CronJobSp
       refuse("not a table", "write it as [[cron]] with keys");
       continue;
     }
-    const unknown = Object.keys(entry).filter((k) => !KEYS.has(k));
-    if (unknown.length) {
-      refuse(`unknown key(s) ${unknown.join(", ")}`, `use only ${[...KEYS].join(", ")}`);
-      continue;
-    }
     const job = entryToSpec(entry);
     if (typeof job === "string") {
       refuse(job, "see the [[cron]] keys in the README");
@@ -122,7 +117,10 @@ function str(t: Table, key: string, def?: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-function entryToSpec(t: Table): CronJobSpec | string {
+/** A [[cron]] table (TOML key names) as a job, or the reason it is not one. */
+export function entryToSpec(t: Table): CronJobSpec | string {
+  const unknown = Object.keys(t).filter((k) => !KEYS.has(k));
+  if (unknown.length) return `unknown key(s) ${unknown.join(", ")}; use only ${[...KEYS].join(", ")}`;
   const id = str(t, "id");
   if (!id || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id))
     return "id must be 1-64 letters, digits, '.', '_' or '-' (it names the job in sources cron:<id>:done)";
@@ -156,26 +154,37 @@ function entryToSpec(t: Table): CronJobSpec | string {
   };
 }
 
-/** The TOML for `jobs`, keys spelled as a user writes them (defaults left out). */
-export function cronsToToml(jobs: CronJobSpec[], maxConcurrentRuns: number): string {
-  const cron = jobs.map((j) => {
-    const t: Table = { id: j.id, schedule: j.schedule, agent: j.agent, message: j.message };
-    if (j.timezone) t.timezone = j.timezone;
-    if (j.session !== "continue") t.session = j.session;
-    if (j.quietHours) t.quiet_hours = j.quietHours;
-    if (j.overlap !== "skip") t.overlap = j.overlap;
-    if (j.catchUp !== "last") t.catch_up = j.catchUp;
-    if (j.once) t.once = true;
-    if (!j.enabled) t.enabled = false;
-    return t;
-  });
-  const head = maxConcurrentRuns !== DEFAULT_MAX_CONCURRENT_RUNS ? { max_concurrent_runs: maxConcurrentRuns } : {};
-  return `# crabtalk scheduled runs (rewritten by the daemon and \`crabtalk cron\`)\n${stringify({ ...head, cron })}\n`;
+/** A job as the table a user would write (defaults left out). */
+export function specToEntry(j: CronJobSpec): Table {
+  const t: Table = { id: j.id, schedule: j.schedule, agent: j.agent, message: j.message };
+  if (j.timezone) t.timezone = j.timezone;
+  if (j.session !== "continue") t.session = j.session;
+  if (j.quietHours) t.quiet_hours = j.quietHours;
+  if (j.overlap !== "skip") t.overlap = j.overlap;
+  if (j.catchUp !== "last") t.catch_up = j.catchUp;
+  if (j.once) t.once = true;
+  if (!j.enabled) t.enabled = false;
+  return t;
 }
 
-/** Writes crons.toml atomically (temp file + rename): a crash leaves the old file or the new one. */
-export function writeCronsFile(file: string, jobs: CronJobSpec[], maxConcurrentRuns: number): void {
+/**
+ * Rewrites crons.toml's [[cron]] array through `edit`, atomically (temp file +
+ * rename). Other entries, including ones the daemon refused, are kept as they
+ * are; comments are not (the file is written from its parsed form).
+ */
+export function editCronsFile(file: string, edit: (entries: Table[]) => Table[]): void {
+  let doc: Table = {};
+  try {
+    doc = parse(readFileSync(file, "utf8")) as Table;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`${file} cannot be rewritten: ${(err as Error).message}. Fix the file by hand first`);
+  }
+  const entries = Array.isArray(doc.cron) ? (doc.cron as unknown[]).filter(isTable) : [];
+  doc.cron = edit(entries);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, cronsToToml(jobs, maxConcurrentRuns), { mode: 0o600 });
+  writeFileSync(tmp, `# crabtalk scheduled runs (rewritten by the daemon and \`crabtalk cron\`)\n${stringify(doc)}\n`, {
+    mode: 0o600,
+  });
   renameSync(tmp, file);
 }

@@ -5,7 +5,7 @@
  * cron-state.json, and a `once` job is removed from crons.toml after its run.
  */
 import { join } from "node:path";
-import { readCronsFile, writeCronsFile, type CronJobSpec, type CronsFile } from "../config/crons.ts";
+import { editCronsFile, readCronsFile, specToEntry, type CronJobSpec, type CronsFile } from "../config/crons.ts";
 import type { Paths } from "../config/paths.ts";
 import { runCronTurn } from "../cron/runner.ts";
 import { compileSchedule } from "../cron/schedule.ts";
@@ -16,6 +16,16 @@ import { logger } from "../util/log.ts";
 import type { ReloadParticipant } from "./reload.ts";
 
 const log = logger("cron");
+
+/** A refused cron request; the handler maps the kind to a wire code. */
+export class CronRequestError extends Error {
+  constructor(
+    readonly kind: "bad_request" | "conflict" | "not_found",
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface CronEnd {
   job: CronJobSpec;
@@ -92,24 +102,46 @@ export class CronService {
     return this.state.get(id);
   }
 
-  /** Replaces the job set in crons.toml (atomically) and applies it. Throws with the reason when `jobs` holds a bad entry. */
-  write(jobs: CronJobSpec[]): string[] {
-    for (const j of jobs) {
-      const problem = this.validate(j);
-      if (problem) throw new Error(`cron "${j.id}": ${problem}`);
-    }
-    writeCronsFile(this.file, jobs, this.current.maxConcurrentRuns);
+  /** crons.toml entries refused at the last read (file, id, reason). */
+  errors(): string[] {
+    return this.current.errors;
+  }
+
+  /**
+   * Creates (`create`: refused when the id exists) or replaces a job, written
+   * atomically to crons.toml and applied at once. Throws CronRequestError.
+   */
+  set(job: CronJobSpec, create: boolean): string[] {
+    const problem = this.validate(job);
+    if (problem) throw new CronRequestError("bad_request", `cron "${job.id}": ${problem}`);
+    const exists = this.current.jobs.some((j) => j.id === job.id);
+    if (create && exists)
+      throw new CronRequestError("conflict", `cron "${job.id}" exists; choose another id or update it`);
+    if (!create && !exists)
+      throw new CronRequestError("not_found", `no cron job "${job.id}"; create it first (crabtalk cron add)`);
+    editCronsFile(this.file, (entries) => {
+      const i = entries.findIndex((e) => e.id === job.id);
+      if (i < 0) return [...entries, specToEntry(job)];
+      return entries.map((e, k) => (k === i ? specToEntry(job) : e));
+    });
     return this.reconcile();
+  }
+
+  remove(id: string): string[] {
+    if (!this.current.jobs.some((j) => j.id === id))
+      throw new CronRequestError("not_found", `no cron job "${id}"; see crabtalk cron for the ids`);
+    editCronsFile(this.file, (entries) => entries.filter((e) => e.id !== id));
+    return this.reconcile();
+  }
+
+  runNow(id: string): void {
+    if (!this.scheduler.runNow(id))
+      throw new CronRequestError("not_found", `no cron job "${id}"; see crabtalk cron for the ids`);
   }
 
   private removeOnce(id: string): void {
     try {
-      const file = readCronsFile(this.file, () => null);
-      writeCronsFile(
-        this.file,
-        file.jobs.filter((j) => j.id !== id),
-        file.maxConcurrentRuns,
-      );
+      editCronsFile(this.file, (entries) => entries.filter((e) => e.id !== id));
       this.current = { ...this.current, jobs: this.current.jobs.filter((j) => j.id !== id) };
       log.info(`cron ${id}: ran once; removed from ${this.file}`);
     } catch (err) {

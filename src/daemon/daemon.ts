@@ -40,6 +40,7 @@ import { mcpReloadParticipant, startMcp } from "./mcp.ts";
 import type { McpHub } from "../mcp/hub.ts";
 import { startCron, type CronService } from "./cron.ts";
 import { RemoteAccess } from "./remote.ts";
+import { cronHandlers } from "./handlers/cron.ts";
 
 const log = logger("daemon");
 
@@ -164,6 +165,7 @@ export class Daemon {
       ...serviceHandlers(services),
       ...mcpHandlers(() => this.mcp),
       ...taskHandlers(tasks),
+      ...cronHandlers(this.cron),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,

@@ -3,7 +3,7 @@
 
 export interface ClientMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall" | "auth";
+  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall" | "auth" | "cronList" | "cronSet" | "cronDelete" | "cronRun" | "publishEvent" | "busStatus" | "subscribeBus" | "unsubscribeBus";
   send?: SendMsg;
   stream?: StreamMsg;
   ping?: Ping;
@@ -38,6 +38,14 @@ export interface ClientMessage {
   mcpServers?: McpServersMsg;
   mcpCall?: McpCallMsg;
   auth?: AuthMsg;
+  cronList?: CronListMsg;
+  cronSet?: CronSetMsg;
+  cronDelete?: CronDeleteMsg;
+  cronRun?: CronRunMsg;
+  publishEvent?: PublishEventMsg;
+  busStatus?: BusStatusMsg;
+  subscribeBus?: SubscribeBusMsg;
+  unsubscribeBus?: UnsubscribeBusMsg;
   requestId?: number | bigint;
 }
 
@@ -189,7 +197,7 @@ export interface Unsubscribe {
 
 export interface ServerMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult" | "reloaded";
+  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult" | "cronList" | "busStatus" | "reloaded";
   response?: SendResponse;
   stream?: StreamEvent;
   download?: DownloadEvent;
@@ -213,6 +221,8 @@ export interface ServerMessage {
   attached?: Attached;
   mcpServers?: McpServerList;
   mcpResult?: McpCallResult;
+  cronList?: CronList;
+  busStatus?: BusStatus;
   reloaded?: ReloadReport;
   requestId?: number | bigint;
 }
@@ -245,7 +255,7 @@ export interface ToolCallInfo {
 
 export interface StreamEvent {
   /** Which member of oneof `event` is set. */
-  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd" | "toolProgress" | "injected" | "notice" | "reloaded";
+  event?: "start" | "chunk" | "thinking" | "toolStart" | "toolResult" | "toolsComplete" | "end" | "approval" | "compaction" | "error" | "modelEnd" | "toolProgress" | "injected" | "notice" | "reloaded" | "busEvent";
   start?: StreamStart;
   chunk?: StreamChunk;
   thinking?: StreamThinking;
@@ -261,6 +271,7 @@ export interface StreamEvent {
   injected?: InjectedEvent;
   notice?: NoticeEvent;
   reloaded?: ReloadReport;
+  busEvent?: BusEvent;
   seq: number;
   session: number;
   timestampMs: number;
@@ -665,6 +676,111 @@ export interface McpCallResult {
   durationMs: number;
 }
 
+export interface CronJob {
+  id: string;
+  schedule: string;
+  timezone: string;
+  agent: string;
+  message: string;
+  session: string;
+  quietHours: string;
+  overlap: string;
+  catchUp: string;
+  once: boolean;
+  enabled?: boolean;
+}
+
+export interface CronRunRecord {
+  slotMs: number;
+  outcome: string;
+  reason: string;
+  status: string;
+  session: number;
+  tokens: number;
+  error: string;
+  startedMs: number;
+  endedMs: number;
+}
+
+export interface CronJobInfo {
+  job?: CronJob;
+  nextRunMs?: number;
+  lastRun?: CronRunRecord;
+  lastError: string;
+  history: CronRunRecord[];
+  session: number;
+}
+
+export interface CronListMsg {
+  id: string;
+  history: boolean;
+}
+
+export interface CronSetMsg {
+  job?: CronJob;
+  create: boolean;
+}
+
+export interface CronDeleteMsg {
+  id: string;
+}
+
+export interface CronRunMsg {
+  id: string;
+}
+
+export interface CronList {
+  jobs: CronJobInfo[];
+  errors: string[];
+}
+
+export interface BusEvent {
+  source: string;
+  payload: string;
+  hops: number;
+  chain: string[];
+  id: string;
+}
+
+export interface PublishEventMsg {
+  source: string;
+  payload: string;
+}
+
+export interface BusSubscription {
+  source: string;
+  targetAgent: string;
+  message: string;
+  once: boolean;
+}
+
+export interface BusStatusMsg {
+}
+
+export interface SubscribeBusMsg {
+  subscription?: BusSubscription;
+}
+
+export interface UnsubscribeBusMsg {
+  source: string;
+  targetAgent: string;
+}
+
+export interface DeadLetter {
+  event?: BusEvent;
+  targetAgent: string;
+  reason: string;
+  atMs: number;
+  attempts: number;
+}
+
+export interface BusStatus {
+  subscriptions: BusSubscription[];
+  deadLetters: DeadLetter[];
+  queued: number;
+  errors: string[];
+}
+
 /** protobuf descriptor of proto/crabtalk.proto, for protobufjs Root.fromJSON. */
 export const descriptor = {
  "nested": {
@@ -709,7 +825,15 @@ export const descriptor = {
           "restartService",
           "mcpServers",
           "mcpCall",
-          "auth"
+          "auth",
+          "cronList",
+          "cronSet",
+          "cronDelete",
+          "cronRun",
+          "publishEvent",
+          "busStatus",
+          "subscribeBus",
+          "unsubscribeBus"
          ]
         },
         "_requestId": {
@@ -871,6 +995,46 @@ export const descriptor = {
         "auth": {
          "type": "AuthMsg",
          "id": 70
+        },
+        "cronList": {
+         "type": "CronListMsg",
+         "id": 60,
+         "protoName": "cron_list"
+        },
+        "cronSet": {
+         "type": "CronSetMsg",
+         "id": 61,
+         "protoName": "cron_set"
+        },
+        "cronDelete": {
+         "type": "CronDeleteMsg",
+         "id": 62,
+         "protoName": "cron_delete"
+        },
+        "cronRun": {
+         "type": "CronRunMsg",
+         "id": 63,
+         "protoName": "cron_run"
+        },
+        "publishEvent": {
+         "type": "PublishEventMsg",
+         "id": 64,
+         "protoName": "publish_event"
+        },
+        "busStatus": {
+         "type": "BusStatusMsg",
+         "id": 65,
+         "protoName": "bus_status"
+        },
+        "subscribeBus": {
+         "type": "SubscribeBusMsg",
+         "id": 66,
+         "protoName": "subscribe_bus"
+        },
+        "unsubscribeBus": {
+         "type": "UnsubscribeBusMsg",
+         "id": 67,
+         "protoName": "unsubscribe_bus"
         },
         "requestId": {
          "type": "uint64",
@@ -1338,6 +1502,8 @@ export const descriptor = {
           "attached",
           "mcpServers",
           "mcpResult",
+          "cronList",
+          "busStatus",
           "reloaded"
          ]
         },
@@ -1446,6 +1612,16 @@ export const descriptor = {
          "type": "McpCallResult",
          "id": 46,
          "protoName": "mcp_result"
+        },
+        "cronList": {
+         "type": "CronList",
+         "id": 60,
+         "protoName": "cron_list"
+        },
+        "busStatus": {
+         "type": "BusStatus",
+         "id": 61,
+         "protoName": "bus_status"
         },
         "reloaded": {
          "type": "ReloadReport",
@@ -1556,7 +1732,8 @@ export const descriptor = {
           "toolProgress",
           "injected",
           "notice",
-          "reloaded"
+          "reloaded",
+          "busEvent"
          ]
         }
        },
@@ -1625,6 +1802,11 @@ export const descriptor = {
         "reloaded": {
          "type": "ReloadReport",
          "id": 40
+        },
+        "busEvent": {
+         "type": "BusEvent",
+         "id": 60,
+         "protoName": "bus_event"
         },
         "seq": {
          "type": "uint64",
@@ -2945,6 +3127,345 @@ export const descriptor = {
          "type": "uint64",
          "id": 3,
          "protoName": "duration_ms"
+        }
+       }
+      },
+      "CronJob": {
+       "oneofs": {
+        "_enabled": {
+         "oneof": [
+          "enabled"
+         ]
+        }
+       },
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        },
+        "schedule": {
+         "type": "string",
+         "id": 2
+        },
+        "timezone": {
+         "type": "string",
+         "id": 3
+        },
+        "agent": {
+         "type": "string",
+         "id": 4
+        },
+        "message": {
+         "type": "string",
+         "id": 5
+        },
+        "session": {
+         "type": "string",
+         "id": 6
+        },
+        "quietHours": {
+         "type": "string",
+         "id": 7,
+         "protoName": "quiet_hours"
+        },
+        "overlap": {
+         "type": "string",
+         "id": 8
+        },
+        "catchUp": {
+         "type": "string",
+         "id": 9,
+         "protoName": "catch_up"
+        },
+        "once": {
+         "type": "bool",
+         "id": 10
+        },
+        "enabled": {
+         "type": "bool",
+         "id": 11,
+         "options": {
+          "proto3_optional": true
+         }
+        }
+       }
+      },
+      "CronRunRecord": {
+       "fields": {
+        "slotMs": {
+         "type": "uint64",
+         "id": 1,
+         "protoName": "slot_ms"
+        },
+        "outcome": {
+         "type": "string",
+         "id": 2
+        },
+        "reason": {
+         "type": "string",
+         "id": 3
+        },
+        "status": {
+         "type": "string",
+         "id": 4
+        },
+        "session": {
+         "type": "uint64",
+         "id": 5
+        },
+        "tokens": {
+         "type": "uint64",
+         "id": 6
+        },
+        "error": {
+         "type": "string",
+         "id": 7
+        },
+        "startedMs": {
+         "type": "uint64",
+         "id": 8,
+         "protoName": "started_ms"
+        },
+        "endedMs": {
+         "type": "uint64",
+         "id": 9,
+         "protoName": "ended_ms"
+        }
+       }
+      },
+      "CronJobInfo": {
+       "oneofs": {
+        "_nextRunMs": {
+         "oneof": [
+          "nextRunMs"
+         ]
+        },
+        "_lastRun": {
+         "oneof": [
+          "lastRun"
+         ]
+        }
+       },
+       "fields": {
+        "job": {
+         "type": "CronJob",
+         "id": 1
+        },
+        "nextRunMs": {
+         "type": "uint64",
+         "id": 2,
+         "protoName": "next_run_ms",
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "lastRun": {
+         "type": "CronRunRecord",
+         "id": 3,
+         "protoName": "last_run",
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "lastError": {
+         "type": "string",
+         "id": 4,
+         "protoName": "last_error"
+        },
+        "history": {
+         "rule": "repeated",
+         "type": "CronRunRecord",
+         "id": 5
+        },
+        "session": {
+         "type": "uint64",
+         "id": 6
+        }
+       }
+      },
+      "CronListMsg": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        },
+        "history": {
+         "type": "bool",
+         "id": 2
+        }
+       }
+      },
+      "CronSetMsg": {
+       "fields": {
+        "job": {
+         "type": "CronJob",
+         "id": 1
+        },
+        "create": {
+         "type": "bool",
+         "id": 2
+        }
+       }
+      },
+      "CronDeleteMsg": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "CronRunMsg": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "CronList": {
+       "fields": {
+        "jobs": {
+         "rule": "repeated",
+         "type": "CronJobInfo",
+         "id": 1
+        },
+        "errors": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "BusEvent": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "payload": {
+         "type": "string",
+         "id": 2
+        },
+        "hops": {
+         "type": "uint32",
+         "id": 3
+        },
+        "chain": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 4
+        },
+        "id": {
+         "type": "string",
+         "id": 5
+        }
+       }
+      },
+      "PublishEventMsg": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "payload": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "BusSubscription": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "targetAgent": {
+         "type": "string",
+         "id": 2,
+         "protoName": "target_agent"
+        },
+        "message": {
+         "type": "string",
+         "id": 3
+        },
+        "once": {
+         "type": "bool",
+         "id": 4
+        }
+       }
+      },
+      "BusStatusMsg": {
+       "fields": {}
+      },
+      "SubscribeBusMsg": {
+       "fields": {
+        "subscription": {
+         "type": "BusSubscription",
+         "id": 1
+        }
+       }
+      },
+      "UnsubscribeBusMsg": {
+       "fields": {
+        "source": {
+         "type": "string",
+         "id": 1
+        },
+        "targetAgent": {
+         "type": "string",
+         "id": 2,
+         "protoName": "target_agent"
+        }
+       }
+      },
+      "DeadLetter": {
+       "fields": {
+        "event": {
+         "type": "BusEvent",
+         "id": 1
+        },
+        "targetAgent": {
+         "type": "string",
+         "id": 2,
+         "protoName": "target_agent"
+        },
+        "reason": {
+         "type": "string",
+         "id": 3
+        },
+        "atMs": {
+         "type": "uint64",
+         "id": 4,
+         "protoName": "at_ms"
+        },
+        "attempts": {
+         "type": "uint32",
+         "id": 5
+        }
+       }
+      },
+      "BusStatus": {
+       "fields": {
+        "subscriptions": {
+         "rule": "repeated",
+         "type": "BusSubscription",
+         "id": 1
+        },
+        "deadLetters": {
+         "rule": "repeated",
+         "type": "DeadLetter",
+         "id": 2,
+         "protoName": "dead_letters"
+        },
+        "queued": {
+         "type": "uint32",
+         "id": 3
+        },
+        "errors": {
+         "rule": "repeated",
+         "type": "string",
+         "id": 4
         }
        }
       }
