@@ -89,6 +89,15 @@ export const SCOPE_OF: Record<RequestKind, Scope> = {
   restartService: "admin",
   mcpServers: "admin",
   mcpCall: "admin",
+  // Cron and the event bus: listing reads; a run or a published event starts turns; jobs and subscriptions change the daemon.
+  cronList: "read",
+  busStatus: "read",
+  cronRun: "chat",
+  publishEvent: "chat",
+  cronSet: "admin",
+  cronDelete: "admin",
+  subscribeBus: "admin",
+  unsubscribeBus: "admin",
 };
 
 const RANK: Record<Scope, number> = { read: 0, chat: 1, admin: 2 };
