@@ -237,6 +237,20 @@ export async function checkDaemon(paths: Paths): Promise<Finding[]> {
     } catch {
       // A daemon without services support: nothing to check there.
     }
+    try {
+      const servers = (await client.request({ mcpServers: {} }, { timeoutMs: 5000 })).mcpServers?.servers ?? [];
+      for (const s of servers) {
+        const bad = s.state === "failed";
+        out.push({
+          check: `mcp server ${s.name}`,
+          status: bad ? "fail" : "ok",
+          detail: bad ? `failed: ${s.error ?? `see logs/mcp-${s.name}.log`}` : s.state,
+          ...(bad ? { fix: `check [mcp.${s.name}] (command or url), then crabtalk mcp tools ${s.name} to retry` } : {}),
+        });
+      }
+    } catch {
+      // No MCP support in that daemon: nothing to check.
+    }
     return out;
   } finally {
     client.close();

@@ -57,6 +57,25 @@ test("a healthy home passes: exit 0, every check ok or skipped", async () => {
   expect(fake.requests.some((q) => q.path === "/v1/models")).toBe(true);
 });
 
+test("an MCP server that failed is reported with its fix", async () => {
+  await using d = await startDaemon({
+    config: `${config(fake.url)}\n[mcp.missing]\ncommand = "no-such-mcp-server-program"\neager = true\n`,
+  });
+  chmodSync(join(d.home, "crabtalk.toml"), 0o600);
+  const c = await d.client();
+  for (let i = 0; i < 100; i++) {
+    const s = (await c.request({ mcpServers: {} })).mcpServers!.servers.find((x) => x.name === "missing");
+    if (s?.state === "failed") break;
+    await Bun.sleep(50);
+  }
+  c.close();
+  const r = await runCrabtalk(d.home, ["doctor", "--json", "--offline"]);
+  expect(r.code).toBe(1);
+  const finding = (JSON.parse(r.stdout) as Finding[]).find((f) => f.check === "mcp server missing")!;
+  expect(finding.status).toBe("fail");
+  expect(finding.fix).toContain("[mcp.missing]");
+});
+
 test("a broken home: each problem with its fix, exit 1; --fix repairs the safe ones", async () => {
   const home = tempHome();
   chmodSync(home, 0o755);
