@@ -11,6 +11,9 @@
 #   --systemd        also install and enable a systemd service (system unit as
 #                    root, user unit otherwise) running `crabtalk daemon`
 #   --no-verify      skip the SHA-256 check (not recommended)
+#   --units-only DIR write the systemd units (DIR/system/crabtalk.service and
+#                    DIR/user/crabtalk.service, for the binary in --prefix)
+#                    and exit: to review them, or to verify them in a test
 # Environment:
 #   CRABTALK_DOWNLOAD_URL  base URL holding crabtalk-<os>-<arch> and .sha256
 #                          files (default: the GitHub release of --version)
@@ -20,12 +23,14 @@ prefix=""
 version="latest"
 systemd=0
 verify=1
+units_only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="$2"; shift 2 ;;
     --version) version="$2"; shift 2 ;;
     --systemd) systemd=1; shift ;;
     --no-verify) verify=0; shift ;;
+    --units-only) units_only="$2"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0" 2>/dev/null || true; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -52,6 +57,60 @@ if [ -z "$prefix" ]; then
 fi
 bindir="$prefix/bin"
 mkdir -p "$bindir"
+
+# The units --systemd installs. Both restart on failure and stop with
+# SIGTERM, waiting longer than the daemon's shutdown_grace_ms (10 s).
+system_unit() {
+  cat <<UNIT
+[Unit]
+Description=crabtalk agent daemon
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=crabtalk
+Environment=CRABTALK_HOME=/var/lib/crabtalk/.crabtalk
+EnvironmentFile=-/etc/crabtalk/env
+ExecStart=$bindir/crabtalk daemon
+Restart=on-failure
+RestartSec=2
+KillSignal=SIGTERM
+TimeoutStopSec=30
+NoNewPrivileges=true
+ProtectSystem=full
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+user_unit() {
+  cat <<UNIT
+[Unit]
+Description=crabtalk agent daemon
+
+[Service]
+EnvironmentFile=-%h/.config/crabtalk/env
+ExecStart=$bindir/crabtalk daemon
+Restart=on-failure
+RestartSec=2
+KillSignal=SIGTERM
+TimeoutStopSec=30
+
+[Install]
+WantedBy=default.target
+UNIT
+}
+
+if [ -n "$units_only" ]; then
+  mkdir -p "$units_only/system" "$units_only/user"
+  system_unit > "$units_only/system/crabtalk.service"
+  user_unit > "$units_only/user/crabtalk.service"
+  say "wrote $units_only/system/crabtalk.service and $units_only/user/crabtalk.service (ExecStart $bindir/crabtalk)"
+  exit 0
+fi
+
 
 fetch() {
   if command -v curl >/dev/null 2>&1; then curl -fsSL "$1" -o "$2"
@@ -80,49 +139,22 @@ if [ "$systemd" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
     unit=/etc/systemd/system/crabtalk.service
     id crabtalk >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/crabtalk --shell /usr/sbin/nologin crabtalk
-    cat > "$unit" <<UNIT
-[Unit]
-Description=crabtalk agent daemon
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-User=crabtalk
-Environment=CRABTALK_HOME=/var/lib/crabtalk/.crabtalk
-EnvironmentFile=-/etc/crabtalk/env
-ExecStart=$bindir/crabtalk daemon
-Restart=on-failure
-RestartSec=2
-KillSignal=SIGTERM
-TimeoutStopSec=30
-NoNewPrivileges=true
-ProtectSystem=full
-PrivateTmp=true
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+    system_unit > "$unit"
     systemctl daemon-reload
     systemctl enable --now crabtalk
     say "systemd service crabtalk enabled; API keys go in /etc/crabtalk/env (OPENAI_API_KEY=...)"
   else
     unitdir="$HOME/.config/systemd/user"
     mkdir -p "$unitdir"
-    cat > "$unitdir/crabtalk.service" <<UNIT
-[Unit]
-Description=crabtalk agent daemon
-
-[Service]
-EnvironmentFile=-%h/.config/crabtalk/env
-ExecStart=$bindir/crabtalk daemon
-Restart=on-failure
-RestartSec=2
-
-[Install]
-WantedBy=default.target
-UNIT
+    user_unit > "$unitdir/crabtalk.service"
     systemctl --user daemon-reload
     systemctl --user enable --now crabtalk
-    say "user service crabtalk enabled; API keys go in ~/.config/crabtalk/env; run 'loginctl enable-linger' to keep it running after logout"
+    say "user service crabtalk enabled; API keys go in ~/.config/crabtalk/env"
+    # Without lingering a user service stops at logout; enabling it for oneself is allowed on most systems.
+    if loginctl enable-linger "$(id -un)" 2>/dev/null; then
+      say "lingering enabled: crabtalk keeps running after you log out"
+    else
+      say "could not enable lingering, so crabtalk stops when you log out; ask an administrator to run: sudo loginctl enable-linger $(id -un)"
+    fi
   fi
 fi

@@ -8,6 +8,8 @@
  *   tls_key = "~/.crabtalk/tls/key.pem"
  *   loopback_trusted = false    # with tokens: loopback clients of this user may still skip the token
  *   tokens_file = "/run/secrets/crabtalk_tokens"  # default $CRABTALK_HOME/tokens.toml
+ * Containers may set $CRABTALK_TCP, $CRABTALK_TOKENS_FILE, $CRABTALK_TLS_CERT and
+ * $CRABTALK_TLS_KEY instead (they win over the file).
  *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
  *   client_stall_timeout_ms = 30000
  *   log_max_bytes = 10485760    # daemon.log rotates past this size
@@ -121,6 +123,24 @@ function absolutePath(ctx: ConfigContext, value: string): string {
   return isAbsolute(value) ? value : join(home, value);
 }
 
+/**
+ * What a container passes as environment instead of a config file: the token
+ * store and the TLS pair as mounted secrets ($CRABTALK_TOKENS_FILE,
+ * $CRABTALK_TLS_CERT with $CRABTALK_TLS_KEY), over the config's keys.
+ */
+function applyEnvPaths(settings: DaemonSettings, ctx: ConfigContext): void {
+  const { CRABTALK_TOKENS_FILE: tokens, CRABTALK_TLS_CERT: cert, CRABTALK_TLS_KEY: key } = ctx.env;
+  if (tokens) settings.tokensFile = absolutePath(ctx, tokens);
+  if (cert && key) settings.tls = { cert: absolutePath(ctx, cert), key: absolutePath(ctx, key) };
+  else if (cert || key)
+    throw new ConfigError(
+      ctx.file,
+      cert ? "CRABTALK_TLS_CERT" : "CRABTALK_TLS_KEY",
+      "CRABTALK_TLS_CERT and CRABTALK_TLS_KEY go together",
+      "set both to the mounted certificate and key, or neither",
+    );
+}
+
 /** [daemon] tcp, or $CRABTALK_TCP over it (the container image sets it). */
 function applyTcp(settings: DaemonSettings, raw: Record<string, unknown>, ctx: ConfigContext): void {
   const fromEnv = ctx.env.CRABTALK_TCP;
@@ -139,6 +159,7 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
   const settings = defaultDaemonSettings();
   if (raw === undefined) {
     applyTcp(settings, {}, ctx);
+    applyEnvPaths(settings, ctx);
     return settings;
   }
   if (!isTable(raw)) throw new ConfigError(ctx.file, "daemon", "expected a table", "write it as a [daemon] section");
@@ -159,6 +180,7 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
     );
   settings.tls = cert && key ? { cert, key } : null;
   settings.tokensFile = path("tokens_file");
+  applyEnvPaths(settings, ctx);
   if (raw.loopback_trusted !== undefined)
     settings.loopbackTrusted = expectBool(
       ctx,

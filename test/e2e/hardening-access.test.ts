@@ -148,10 +148,9 @@ describe("a non-loopback bind", () => {
 
 describe("deploy/Dockerfile", () => {
   const dockerfile = readFileSync(join(ROOT, "deploy", "Dockerfile"), "utf8");
-  test("publishes no port and binds nothing beyond loopback; clients use the Unix socket", () => {
-    expect(dockerfile).not.toMatch(/^\s*EXPOSE\b/m);
+  test("binds nothing beyond loopback unless CRABTALK_TCP is set (which requires tokens); local clients use the Unix socket", () => {
     expect(dockerfile).not.toMatch(/tcp\s*=\s*\\?"(0\.0\.0\.0|\[::\])/);
-    expect(dockerfile).not.toMatch(/\s(-p|--publish)\s/);
+    expect(dockerfile).not.toMatch(/^ENV CRABTALK_TCP/m);
     expect(dockerfile).toContain("docker exec -it crabtalk crabtalk attach");
   });
   test("creates /data private, so the daemon's start-up check accepts the volume", () => {
