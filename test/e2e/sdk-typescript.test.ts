@@ -58,6 +58,43 @@ test("the tarball holds the bundle and declarations, and installs with its one d
   expect(existsSync(join(project, "node_modules", "protobufjs"))).toBe(true);
 });
 
+test("its declarations type a consumer's code under strict tsc (nodenext, no skipLibCheck)", () => {
+  writeFileSync(
+    join(project, "consumer.ts"),
+    [
+      'import { CrabtalkClient, NotFound, type StreamEvent } from "@crabtalk/client";',
+      "const client: CrabtalkClient = await CrabtalkClient.connect({ socket: process.argv[2] });",
+      'for await (const event of client.stream("crab", "hi")) {',
+      "  const text: string | undefined = event.chunk?.content;",
+      "  const same: StreamEvent = event;",
+      "  console.log(text, same.seq);",
+      "}",
+      "try {",
+      "  await client.history(1);",
+      "} catch (err) {",
+      "  if (err instanceof NotFound) console.log(err.code satisfies number);",
+      "}",
+      // A wrong type must be caught, or the check proves nothing.
+      "// @ts-expect-error version is a string",
+      "const wrong: number = (await client.status()).version;",
+      "console.log(wrong);",
+    ].join("\n"),
+  );
+  const tsc = join(import.meta.dir, "..", "..", "node_modules", "typescript", "bin", "tsc");
+  const types = join(import.meta.dir, "..", "..", "node_modules", "@types");
+  const flags = [
+    "--noEmit",
+    "--strict",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--target",
+    "es2022",
+  ];
+  run(["node", tsc, ...flags, "--typeRoots", types, "--types", "node", "consumer.ts"], project);
+});
+
 test("under Node: a turn streams, and survives its connection being cut mid-turn (no gap, no duplicate)", async () => {
   const text = "one two three four five six seven eight nine ten eleven twelve";
   const pieces = split(text, 6);

@@ -35,7 +35,7 @@ import type {
   StreamEvent,
 } from "../../../src/protocol/gen/crabtalk.ts";
 import { ConnectionClosed } from "../../../src/transport/framing.ts";
-import { type ChannelCodec, RequestChannel } from "../../../src/transport/request-channel.ts";
+import { type ChannelCodec, ChannelOverflow, RequestChannel } from "../../../src/transport/request-channel.ts";
 import { DaemonNotRunning, Disconnected, daemonError, ShuttingDown, SlowClient } from "./errors.ts";
 import { connected, socketPipe } from "./node-pipe.ts";
 
@@ -88,10 +88,16 @@ const CODEC: ChannelCodec<Init<ClientMessage>, ServerMessage> = {
   cancel: (id) => ({ unsubscribe: { requestId: id } }),
 };
 
-/** Errors after which a resilient stream reconnects and re-attaches: the connection went (or is going) away, or 408. */
+/**
+ * Errors after which a resilient stream reconnects and re-attaches: the
+ * connection went (or is going) away, 408, or this side's own buffer of
+ * unread replies overflowed (the stream was cancelled; re-attaching resumes
+ * it from the last seq the caller read).
+ */
 function resumable(err: unknown): err is Error {
   return (
     err instanceof Disconnected ||
+    err instanceof ChannelOverflow ||
     err instanceof ConnectionClosed ||
     err instanceof SlowClient ||
     err instanceof ShuttingDown
@@ -289,8 +295,8 @@ export class CrabtalkClient {
     const timeoutMs = this.options.reconnect?.timeoutMs ?? 30_000;
     let delay = this.options.reconnect?.delayMs ?? 100;
     const deadline = Date.now() + timeoutMs;
-    if (this.channel && !this.channel.isClosed && cause instanceof SlowClient) {
-      // 408 ends the stream, not always the connection: the same channel can re-attach.
+    if (this.channel && !this.channel.isClosed && (cause instanceof SlowClient || cause instanceof ChannelOverflow)) {
+      // These end the stream, not the connection: the same channel can re-attach.
     } else {
       this.channel?.close();
       // A daemon shutting down may still accept a connection: give it time to go before trying.
