@@ -21,6 +21,7 @@ const BENCHES = [
   "delegation.ts",
   "acp.ts",
   "sdk.ts",
+  "remote.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;
