@@ -99,3 +99,16 @@ test("watcher: survives a daemon restart and misses nothing", async () => {
   const text = events.map((l) => /^\d+ chunk (.*)$/.exec(l)?.[1]).filter((t) => t !== undefined);
   expect(text.map((t) => JSON.parse(t) as string).join("")).toBe("first turnsecond turn after restart");
 }, 60_000);
+
+test("the guide's TypeScript client runs as written (its package import pointed at sdk/typescript)", async () => {
+  const guide = await Bun.file(join(import.meta.dir, "..", "..", "docs", "build-a-client.md")).text();
+  const block = /^```ts\n([\s\S]*?)^```/m.exec(guide)?.[1];
+  if (!block) throw new Error("docs/build-a-client.md has no ```ts block");
+  const sdk = join(import.meta.dir, "..", "..", "sdk", "typescript", "src", "index.ts");
+  const file = join(tempHome("crabtalk-guide-"), "guide.ts");
+  await Bun.write(file, block.replace('"@crabtalk/client"', JSON.stringify(sdk)));
+  fake.enqueue(reply("three files"));
+  const p = spawnLines([process.execPath, file], { env: { CRABTALK_HOME: home } });
+  expect(await p.exited).toBe(0);
+  expect(p.lines.map((l) => l.raw)).toEqual(["three files", "[stop, 5 tokens]", "no such session"]);
+});
