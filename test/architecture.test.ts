@@ -46,6 +46,8 @@ const ALLOWED: Record<string, string[]> = {
   delegation: ["agent", "provider", "session", "tools", "util", "delegation"],
   // Scheduled runs: turns through the runtime, job specs from config; never daemon or protocol.
   cron: ["config", "session", "util", "cron"],
+  // The event bus: turns through the runtime, subscriptions from config; never daemon or protocol.
+  events: ["config", "session", "util", "events"],
 };
 
 function files(dir: string): string[] {

@@ -25,6 +25,7 @@ import { searchCommand } from "./search.ts";
 import { tokenCommand } from "./token.ts";
 import { tlsCommand } from "./tls.ts";
 import { cronCommand } from "./cron.ts";
+import { publishCommand, subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./publish.ts";
 
 export const cli: CommandDef = defineCommand({
   meta: {
@@ -58,6 +59,10 @@ export const cli: CommandDef = defineCommand({
     memory: memoryCommand,
     search: searchCommand,
     cron: cronCommand,
+    publish: publishCommand,
+    subscribe: subscribeCommand,
+    unsubscribe: unsubscribeCommand,
+    subscriptions: subscriptionsCommand,
     acp: () => import("./acp.ts").then((m) => m.acpCommand),
     token: tokenCommand,
     tls: tlsCommand,

@@ -41,6 +41,8 @@ import type { McpHub } from "../mcp/hub.ts";
 import { startCron, type CronService } from "./cron.ts";
 import { RemoteAccess } from "./remote.ts";
 import { cronHandlers } from "./handlers/cron.ts";
+import { startBus, type BusService } from "./bus.ts";
+import { busHandlers } from "./handlers/bus.ts";
 
 const log = logger("daemon");
 
@@ -73,6 +75,7 @@ export class Daemon {
   mcp: McpHub | null = null;
   private control: ConfigControl | null = null;
   cron: CronService | null = null;
+  bus: BusService | null = null;
   private remote: RemoteAccess | null = null;
 
   constructor(private readonly options: DaemonOptions) {
@@ -157,6 +160,8 @@ export class Daemon {
     );
     this.cron = startCron(paths, runtime);
     this.control.addParticipant(this.cron.participant());
+    this.bus = startBus(paths, runtime, this.cron);
+    this.control.addParticipant(this.bus.participant());
     this.handlers = {
       ...unimplementedHandlers(),
       ...this.control.handlers(),
@@ -166,6 +171,7 @@ export class Daemon {
       ...mcpHandlers(() => this.mcp),
       ...taskHandlers(tasks),
       ...cronHandlers(this.cron),
+      ...busHandlers(this.bus),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,
@@ -336,6 +342,7 @@ export class Daemon {
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
+    this.bus?.close(); // after the turns in flight: their end events are still queued
     await this.services?.stop();
     await this.mcp?.close();
     // Clients go before the store closes, so none of them is answered by a closed store.

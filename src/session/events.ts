@@ -64,6 +64,8 @@ export interface EventPayloads {
   notice: { source: string; level: "info" | "warn" | "error"; message: string };
   /** Daemon-wide (session 0): the config was reloaded. */
   reloaded: { changes: string[]; needsRestart: string[]; trigger: string };
+  /** Daemon-wide (session 0): an event published on the event bus (src/events/bus.ts). */
+  busEvent: { id: string; source: string; payload: string; hops: number; chain: string[] };
 }
 
 export type EventKind = keyof EventPayloads;

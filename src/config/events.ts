@@ -1,0 +1,100 @@
+/**
+ * $CRABTALK_HOME/events.toml: the event bus's subscriptions. Each
+ * [[subscription]] starts a turn of `target_agent` when an event whose source
+ * matches `source` (exact or a glob with `*`) is published. Like crons.toml,
+ * a bad entry is reported (file, entry, reason, fix) and the others work; the
+ * daemon and `crabtalk subscribe` rewrite the file atomically.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { parse, stringify, TomlError } from "smol-toml";
+import { isTable, type Table } from "./errors.ts";
+
+export interface SubscriptionSpec {
+  source: string;
+  targetAgent: string;
+  /** Template with {payload} and {source}; empty: the payload itself. */
+  message: string;
+  once: boolean;
+}
+
+export interface EventsFile {
+  subscriptions: SubscriptionSpec[];
+  errors: string[];
+}
+
+const KEYS = new Set(["source", "target_agent", "message", "once"]);
+
+/** A [[subscription]] table as a spec, or the reason it is not one. */
+export function entryToSubscription(t: Table): SubscriptionSpec | string {
+  const unknown = Object.keys(t).filter((k) => !KEYS.has(k));
+  if (unknown.length) return `unknown key(s) ${unknown.join(", ")}; use only ${[...KEYS].join(", ")}`;
+  if (typeof t.source !== "string" || !/^[A-Za-z0-9*][A-Za-z0-9:._*/@-]{0,199}$/.test(t.source))
+    return 'source must be an event source such as "agent:researcher:done" or a glob such as "cron:*:done"';
+  if (typeof t.target_agent !== "string" || !t.target_agent) return "target_agent is required (the agent to run)";
+  if (t.message !== undefined && typeof t.message !== "string") return "message must be a string";
+  if (t.once !== undefined && typeof t.once !== "boolean") return "once must be true or false";
+  return { source: t.source, targetAgent: t.target_agent, message: (t.message as string) ?? "", once: t.once === true };
+}
+
+export function subscriptionToEntry(s: SubscriptionSpec): Table {
+  const t: Table = { source: s.source, target_agent: s.targetAgent };
+  if (s.message) t.message = s.message;
+  if (s.once) t.once = true;
+  return t;
+}
+
+export function readEventsFile(file: string, validate: (s: SubscriptionSpec) => string | null): EventsFile {
+  const out: EventsFile = { subscriptions: [], errors: [] };
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return out;
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : "";
+    out.errors.push(`${file}: invalid TOML${where}: ${(err as Error).message.split("\n")[0]}. Fix: correct the syntax`);
+    return out;
+  }
+  const entries = (doc as Table).subscription ?? [];
+  if (!Array.isArray(entries)) {
+    out.errors.push(`${file}: "subscription" must be an array of tables. Fix: write each as [[subscription]]`);
+    return out;
+  }
+  for (const [index, entry] of (entries as unknown[]).entries()) {
+    const label = `subscription #${index + 1}${isTable(entry) && typeof entry.source === "string" ? ` (${entry.source})` : ""}`;
+    const spec = isTable(entry) ? entryToSubscription(entry) : "not a table";
+    const problem = typeof spec === "string" ? spec : validate(spec);
+    if (problem || typeof spec === "string") {
+      out.errors.push(`${file}: ${label}: ${problem}. Fix: correct the entry; the other subscriptions work`);
+      continue;
+    }
+    out.subscriptions.push(spec);
+  }
+  return out;
+}
+
+/** Rewrites events.toml's [[subscription]] array through `edit`, atomically; other entries are kept as they are. */
+export function editEventsFile(file: string, edit: (entries: Table[]) => Table[]): void {
+  let doc: Table = {};
+  try {
+    doc = parse(readFileSync(file, "utf8")) as Table;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`${file} cannot be rewritten: ${(err as Error).message}. Fix the file by hand first`);
+  }
+  const entries = Array.isArray(doc.subscription) ? (doc.subscription as unknown[]).filter(isTable) : [];
+  doc.subscription = edit(entries);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(
+    tmp,
+    `# crabtalk event subscriptions (rewritten by the daemon and \`crabtalk subscribe\`)\n${stringify(doc)}\n`,
+    {
+      mode: 0o600,
+    },
+  );
+  renameSync(tmp, file);
+}

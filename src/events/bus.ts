@@ -1,0 +1,219 @@
+/**
+ * The event bus: events are how agents trigger agents. A published event
+ * (built-in: agent:<name>:done|failed, cron:<id>:done|failed; external:
+ * PublishEvent) that matches a subscription goes into the durable queue
+ * before the publisher is answered, then each matching subscription starts
+ * a turn of its target with sender `event:<source>`.
+ *
+ * Loops end: an event carries its hop count and chain ("agent@source" steps).
+ * A delivery past MAX_HOPS, or one that would re-enter an agent already on
+ * its chain with the same source, is dropped and recorded with the chain in
+ * the dead-letter list. A turn that cannot start is retried with backoff and
+ * ends there too after MAX_ATTEMPTS.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { SubscriptionSpec } from "../config/events.ts";
+import { body, isKind, type SessionEvent } from "../session/events.ts";
+import type { SessionRuntime } from "../session/runtime.ts";
+import { logger } from "../util/log.ts";
+import { DurableQueue, type BusEventRecord, type Pending } from "./queue.ts";
+
+const log = logger("bus");
+
+export const MAX_HOPS = 8;
+const MAX_ATTEMPTS = 4;
+const BACKOFF_MS = 500;
+const DEAD_LETTERS_KEPT = 200;
+
+export interface DeadLetter {
+  event: BusEventRecord;
+  targetAgent: string;
+  reason: string;
+  at: number;
+  attempts: number;
+}
+
+export interface BusDeps {
+  runtime: Pick<SessionRuntime, "startTurn" | "publishDaemonEvent">;
+  queueFile: string;
+  deadFile: string;
+  subscriptions(): SubscriptionSpec[];
+  /** A `once` subscription delivered: the owner removes it from events.toml. */
+  onOnce(sub: SubscriptionSpec): void;
+}
+
+/** "cron:*:done" -> a matcher; `*` matches any run of characters. */
+export function globMatch(pattern: string, source: string): boolean {
+  if (!pattern.includes("*")) return pattern === source;
+  const re = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`);
+  return re.test(source);
+}
+const escapeRegExp = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+
+const keyOf = (s: SubscriptionSpec) => `${s.source}\u2192${s.targetAgent}`;
+
+export class EventBusService {
+  private readonly queue: DurableQueue;
+  private dead: DeadLetter[] = [];
+  /** Sessions started by a delivery: their end event continues the chain. */
+  private readonly origins = new Map<number, { hops: number; chain: string[] }>();
+  /** Final text so far per session, from observed events (the payload of agent:<name>:done). */
+  private readonly texts = new Map<number, string>();
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly deps: BusDeps) {
+    this.queue = new DurableQueue(deps.queueFile);
+    try {
+      this.dead = JSON.parse(readFileSync(deps.deadFile, "utf8")) as DeadLetter[];
+    } catch {
+      this.dead = [];
+    }
+  }
+
+  /** Delivers what a previous run left in the queue (after a crash or a stop). */
+  resume(): void {
+    const left = this.queue.list();
+    if (left.length) log.info(`delivering ${left.length} event(s) left in the queue by the previous run`);
+    for (const p of left) void this.deliver(p);
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  deadLetters(): DeadLetter[] {
+    return this.dead;
+  }
+
+  /**
+   * Publishes an event; when any subscription matches, it is durable (in the
+   * queue, fsynced) when this returns. Returns the event's id.
+   */
+  publish(source: string, payload: string, origin: { hops: number; chain: string[] } = { hops: 0, chain: [] }): string {
+    const event: BusEventRecord = {
+      id: `${Date.now().toString(36)}-${process.pid}-${++this.seq}`,
+      source,
+      payload,
+      hops: origin.hops,
+      chain: origin.chain,
+      at: Date.now(),
+    };
+    this.deps.runtime.publishDaemonEvent(
+      body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain }),
+    );
+    if (!this.deps.subscriptions().some((s) => globMatch(s.source, source))) return event.id;
+    if (this.closed) {
+      log.warn(`${source} published after the bus closed (shutdown); it is not delivered`);
+      return event.id;
+    }
+    const p = this.queue.add(event);
+    queueMicrotask(() => void this.deliver(p));
+    return event.id;
+  }
+
+  /** Runtime observer: turns' final text, and agent:<name>:done|failed at each end. */
+  observe(e: SessionEvent): void {
+    if (e.session === 0) return;
+    if (isKind(e, "start") || isKind(e, "toolStart")) this.texts.set(e.session, "");
+    else if (isKind(e, "chunk")) this.texts.set(e.session, (this.texts.get(e.session) ?? "") + e.body.data.content);
+    else if (isKind(e, "end")) {
+      const end = e.body.data;
+      const text = this.texts.get(e.session) ?? "";
+      this.texts.delete(e.session);
+      const origin = this.origins.get(e.session);
+      this.origins.delete(e.session);
+      const failed = end.stopReason === "error";
+      this.publish(`agent:${end.agent || e.agent}:${failed ? "failed" : "done"}`, failed ? end.error : text, origin);
+    }
+  }
+
+  /** Events being delivered now: a retry never runs beside its own first try. */
+  private readonly busy = new Set<string>();
+
+  private async deliver(p: Pending): Promise<void> {
+    if (this.closed || this.busy.has(p.event.id)) return;
+    this.busy.add(p.event.id);
+    try {
+      await this.deliverOnce(p);
+    } finally {
+      this.busy.delete(p.event.id);
+    }
+  }
+
+  private async deliverOnce(p: Pending): Promise<void> {
+    const { event } = p;
+    let retryIn = 0;
+    for (const sub of this.deps.subscriptions()) {
+      if (!globMatch(sub.source, event.source)) continue;
+      const key = keyOf(sub);
+      if (p.sent.has(key)) continue;
+      const step = `${sub.targetAgent}@${event.source}`;
+      if (event.hops + 1 > MAX_HOPS) {
+        this.drop(p, sub, key, `hop limit: delivery would be hop ${event.hops + 1} (at most ${MAX_HOPS})`, 0);
+        continue;
+      }
+      if (event.chain.includes(step)) {
+        this.drop(p, sub, key, `loop: ${sub.targetAgent} is already on the chain with source ${event.source}`, 0);
+        continue;
+      }
+      const content = sub.message
+        ? sub.message.replaceAll("{payload}", event.payload).replaceAll("{source}", event.source)
+        : event.payload || `(event ${event.source} with no payload)`;
+      try {
+        const { session } = await this.deps.runtime.startTurn(
+          { agent: sub.targetAgent, content, sender: `event:${event.source}`, approver: { kind: "none" } },
+          { interactive: false },
+        );
+        this.origins.set(session.id, { hops: event.hops + 1, chain: [...event.chain, step] });
+        this.queue.markSent(event.id, key);
+        log.info(`${event.source} -> ${sub.targetAgent}: turn started on session ${session.id}`);
+        if (sub.once) this.deps.onOnce(sub);
+      } catch (err) {
+        const n = (this.attempts.get(`${event.id}|${key}`) ?? 0) + 1;
+        this.attempts.set(`${event.id}|${key}`, n);
+        const reason = (err as Error).message;
+        if (n >= MAX_ATTEMPTS) {
+          this.drop(p, sub, key, `the turn could not start after ${n} attempts: ${reason}`, n);
+          continue;
+        }
+        log.warn(`${event.source} -> ${sub.targetAgent}: attempt ${n} failed (${reason}); retrying`);
+        retryIn = Math.max(retryIn, BACKOFF_MS * 2 ** (n - 1));
+      }
+    }
+    if (retryIn === 0) {
+      this.queue.markDone(event.id);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.deliver(p);
+    }, retryIn);
+    this.timers.add(timer);
+  }
+
+  private drop(p: Pending, sub: SubscriptionSpec, key: string, reason: string, attempts: number): void {
+    const chain = [...p.event.chain, `${sub.targetAgent}@${p.event.source}`].join(" -> ");
+    log.warn(`dropped ${p.event.source} -> ${sub.targetAgent}: ${reason}; chain ${chain}`);
+    this.dead.push({
+      event: p.event,
+      targetAgent: sub.targetAgent,
+      reason: `${reason}; chain ${chain}`,
+      at: Date.now(),
+      attempts,
+    });
+    if (this.dead.length > DEAD_LETTERS_KEPT) this.dead.splice(0, this.dead.length - DEAD_LETTERS_KEPT);
+    const tmp = `${this.deps.deadFile}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(this.dead), { mode: 0o600 });
+    renameSync(tmp, this.deps.deadFile);
+    this.queue.markSent(p.event.id, key);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.queue.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The event bus over a real in-process runtime (scripted model): a chain of
+ * ten agents, each subscribed to the previous one's done event, stops at the
+ * hop limit and records the chain; globs match as documented.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SubscriptionSpec } from "../../src/config/events.ts";
+import { EventBusService, globMatch, MAX_HOPS } from "../../src/events/bus.ts";
+import { reply, scripted } from "../agent/script.ts";
+import { makeRuntime } from "../helpers/runtime-kit.ts";
+import { waitFor } from "../helpers/turn-kit.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("event bus", () => {
+  test(`a chain of distinct agents stops past ${MAX_HOPS} hops and is recorded with its chain`, async () => {
+    const names = Array.from({ length: 11 }, (_, i) => `a${i}`);
+    const m = scripted(Array.from({ length: 20 }, (_, i) => reply({ text: `step ${i}` })));
+    const { runtime } = makeRuntime({ models: { m: m.stream }, agents: names.map((name) => ({ name })) });
+    const subs: SubscriptionSpec[] = names
+      .slice(0, -1)
+      .map((n, i) => ({ source: `agent:${n}:done`, targetAgent: names[i + 1]!, message: "", once: false }));
+    const dir = mkdtempSync(join(tmpdir(), "crabtalk-bus-unit-"));
+    dirs.push(dir);
+    const bus = new EventBusService({
+      runtime,
+      queueFile: join(dir, "q.jsonl"),
+      deadFile: join(dir, "dead.json"),
+      subscriptions: () => subs,
+      onOnce: () => undefined,
+    });
+    const remove = runtime.hooks.add({ name: "bus", observe: (e) => bus.observe(e) });
+    await runtime.startTurn({ agent: "a0", content: "go", sender: "t", approver: { kind: "none" } });
+    await waitFor(() => bus.deadLetters().length === 1, 10_000, "the hop-limit dead letter");
+    const dead = bus.deadLetters()[0]!;
+    expect(dead.reason).toStartWith(`hop limit: delivery would be hop ${MAX_HOPS + 1}`);
+    expect(dead.event.source).toBe(`agent:a${MAX_HOPS}:done`);
+    expect(dead.reason).toContain("a1@agent:a0:done -> a2@agent:a1:done");
+    // a0 by the user plus MAX_HOPS deliveries.
+    expect(m.requests.length).toBe(MAX_HOPS + 1);
+    await waitFor(() => bus.queued === 0, 5000, "the queue to empty");
+    remove();
+    bus.close();
+  });
+
+  test("globs: * matches any run of characters; without * the match is exact", () => {
+    expect(globMatch("cron:*:done", "cron:nightly:done")).toBe(true);
+    expect(globMatch("cron:*:done", "cron:nightly:failed")).toBe(false);
+    expect(globMatch("agent:*", "agent:a:b:done")).toBe(true);
+    expect(globMatch("a.b", "axb")).toBe(false);
+    expect(globMatch("deploy:web", "deploy:web")).toBe(true);
+  });
+});
