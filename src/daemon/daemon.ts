@@ -224,10 +224,9 @@ export class Daemon {
             setTimeout(() => conn.close(), 50);
             return;
           }
-          this.routers.set(
-            conn,
-            new ConnectionRouter(conn, this.handlers, remote.accessFor(conn, tcpAccess.requiresToken)),
-          );
+          const router = new ConnectionRouter(conn, this.handlers, remote.accessFor(conn, tcpAccess.requiresToken));
+          this.routers.set(conn, router);
+          if (tcpAccess.requiresToken) remote.enforceDeadline(conn, router);
         },
         onFrame: (conn, payload) => this.routers.get(conn)?.onFrame(payload),
         onOversized: (conn, err) => this.routers.get(conn)?.onOversized(err),

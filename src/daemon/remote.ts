@@ -18,6 +18,13 @@ const log = logger("auth");
 /** How often the token store is checked for changes (and expiries) with nothing else asking. */
 const SWEEP_MS = 250;
 
+/**
+ * How long a connection that must authenticate may stay without doing so:
+ * without a deadline, silent connections would hold the daemon's connection
+ * slots (1,024) for anyone who can reach the port.
+ */
+export const AUTH_DEADLINE_MS = 10_000;
+
 export class RemoteAccess {
   readonly gate: Gate;
   private sweeper: ReturnType<typeof setInterval> | null = null;
@@ -70,6 +77,17 @@ export class RemoteAccess {
       }
     }, SWEEP_MS);
     this.sweeper.unref?.();
+  }
+
+  /** Closes the router's connection with 401 if it has not authenticated within AUTH_DEADLINE_MS. */
+  enforceDeadline(conn: FramedConnection, router: ConnectionRouter): void {
+    const timer = setTimeout(() => {
+      if (router.authenticated || conn.isClosed) return;
+      log.info(`${conn.peer} did not authenticate within ${AUTH_DEADLINE_MS} ms; closing`);
+      router.refuse(`no Auth within ${AUTH_DEADLINE_MS / 1000} s; send Auth{token} as the first frame`);
+    }, AUTH_DEADLINE_MS);
+    timer.unref?.();
+    void conn.closed.then(() => clearTimeout(timer));
   }
 
   stop(): void {

@@ -160,6 +160,11 @@ export class ConnectionRouter {
     this.principal = access.requiresToken ? null : OWNER;
   }
 
+  /** False until a connection that must authenticate has done so. */
+  get authenticated(): boolean {
+    return this.principal !== null;
+  }
+
   /** The token this connection authenticated with, if any. */
   get tokenPrincipal(): Principal | null {
     return this.principal?.kind === "token" ? this.principal : null;

@@ -17,6 +17,7 @@ import { runCli, startDaemon, tempHome, type DaemonHandle } from "../helpers/dae
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { BAN_AFTER } from "../../src/daemon/auth.ts";
+import { AUTH_DEADLINE_MS } from "../../src/daemon/remote.ts";
 import { createToken, homeEnv, remoteConfig, tlsInit, waitForLog } from "./remote-kit.ts";
 
 setDefaultTimeout(90_000);
@@ -98,6 +99,14 @@ describe("TLS", () => {
     const text = Buffer.concat(chunks).toString("latin1");
     expect(text).not.toContain("0.1.0");
     expect(text).not.toContain("authenticated");
+  });
+
+  test("a connection that never authenticates is closed with 401 after the deadline", async () => {
+    const started = Date.now();
+    const silent = await CrabtalkClient.connect({ home, tcp: addr(), tls: true, fingerprint });
+    await silent.closedPromise;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(AUTH_DEADLINE_MS - 100);
+    await waitForLog(d.stderr, "did not authenticate within");
   });
 
   test("send, attach and events work remotely with a token over TLS", async () => {
