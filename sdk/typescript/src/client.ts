@@ -19,6 +19,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createConnection } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
@@ -34,9 +35,10 @@ import type {
   SessionList,
   StreamEvent,
 } from "../../../src/protocol/gen/crabtalk.ts";
+import { tlsPin } from "../../../src/client/known-hosts.ts";
 import { ConnectionClosed } from "../../../src/transport/framing.ts";
 import { type ChannelCodec, ChannelOverflow, RequestChannel } from "../../../src/transport/request-channel.ts";
-import { DaemonNotRunning, Disconnected, daemonError, ShuttingDown, SlowClient } from "./errors.ts";
+import { CertificateRefused, DaemonNotRunning, Disconnected, daemonError, ShuttingDown, SlowClient } from "./errors.ts";
 import { connected, socketPipe } from "./node-pipe.ts";
 
 /** A request as sent: one member of ClientMessage's oneof (the request id is the client's). */
@@ -49,7 +51,15 @@ export interface ConnectOptions {
   tcp?: string | boolean;
   /** The daemon's home; default $CRABTALK_HOME, else ~/.crabtalk. */
   home?: string;
-  /** Opens the carrier yourself (TLS, a tunnel): resolve with a connected duplex stream. Overrides socket and tcp. */
+  /** Sent as the Auth first frame on every (re)connect; a remote daemon's TCP listener requires one. */
+  token?: string;
+  /** TCP only: TLS, with the certificate pinned (self-signed daemons: `crabtalk tls init`). */
+  tls?: boolean;
+  /** With tls: accept only the certificate with this SHA-256 ("AB:CD:..." or hex); without it, known_hosts decides (trust on first use). */
+  fingerprint?: string;
+  /** The known-hosts file for tls without a fingerprint; default $CRABTALK_HOME/known_hosts. */
+  knownHosts?: string;
+  /** Opens the carrier yourself (a tunnel, your own TLS): resolve with a connected duplex stream. Overrides socket and tcp. */
   dial?: () => Promise<Duplex>;
   /** How long resilient streams keep trying to reconnect (default 30 s), and the first pause between tries (100 ms, doubling to 2 s). */
   reconnect?: { timeoutMs?: number; delayMs?: number };
@@ -121,10 +131,14 @@ export class CrabtalkClient {
   /** Where this client connects, for messages. */
   get endpoint(): string {
     if (this.options.dial) return "a custom dial";
-    const home = this.options.home ?? process.env.CRABTALK_HOME ?? join(homedir(), ".crabtalk");
+    const home = this.home;
     if (typeof this.options.tcp === "string") return this.options.tcp;
     if (this.options.tcp) return `127.0.0.1:${readFileSync(join(home, "crabtalk.tcp"), "utf8").trim()}`;
     return this.options.socket ?? join(home, "crabtalk.sock");
+  }
+
+  private get home(): string {
+    return this.options.home ?? process.env.CRABTALK_HOME ?? join(homedir(), ".crabtalk");
   }
 
   // ------------------------------------------------------------ the verbs
@@ -262,19 +276,7 @@ export class CrabtalkClient {
   private async open(): Promise<Channel> {
     let carrier: Duplex;
     try {
-      if (this.options.dial) carrier = await this.options.dial();
-      else {
-        const where = this.endpoint;
-        const socket =
-          this.options.tcp !== undefined && this.options.tcp !== false
-            ? createConnection({
-                host: where.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""),
-                port: Number(where.split(":").pop()),
-              })
-            : createConnection({ path: where });
-        carrier = socket;
-        await connected(socket);
-      }
+      carrier = this.options.dial ? await this.options.dial() : await this.dialEndpoint();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ECONNREFUSED" || code === "ECONNRESET")
@@ -286,8 +288,52 @@ export class CrabtalkClient {
       onUnsolicited: (reply) => (reply.error ? daemonError(reply.error.code, reply.error.message) : undefined),
       closedError: () => new Disconnected(),
     });
+    if (this.options.token) {
+      try {
+        await channel.request({ auth: { token: this.options.token } });
+      } catch (err) {
+        channel.close();
+        throw err;
+      }
+    }
     this.channel = channel;
     return channel;
+  }
+
+  /** A socket to the configured endpoint: Unix, TCP, or TCP with a pinned TLS certificate. */
+  private async dialEndpoint(): Promise<Duplex> {
+    const where = this.endpoint;
+    if (this.options.tcp === undefined || this.options.tcp === false) {
+      const socket = createConnection({ path: where });
+      await connected(socket);
+      return socket;
+    }
+    const host = where.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    const port = Number(where.split(":").pop());
+    if (!this.options.tls && !this.options.fingerprint) {
+      const socket = createConnection({ host, port });
+      await connected(socket);
+      return socket;
+    }
+    // Self-signed certificates: trust is the pin, checked before anything (the token above all) is sent.
+    const socket: TLSSocket = tlsConnect({ host, port, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.once("secureConnect", () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    const pin = tlsPin(where, {
+      fingerprint: this.options.fingerprint,
+      knownHostsFile: this.options.knownHosts ?? join(this.home, "known_hosts"),
+    });
+    const refused = pin.verify(socket.getPeerCertificate().fingerprint256);
+    if (refused) {
+      socket.destroy();
+      throw new CertificateRefused(refused);
+    }
+    return socket;
   }
 
   /** Reconnects for a resilient stream, retrying while the daemon is away, up to reconnect.timeoutMs. */

@@ -25,6 +25,9 @@ export class DaemonNotRunning extends CrabtalkError {
   }
 }
 
+/** A TLS certificate did not match its pin (the `fingerprint` option, or the known-hosts file). */
+export class CertificateRefused extends CrabtalkError {}
+
 /** The connection closed before the reply (or the end of the stream) arrived. */
 export class Disconnected extends CrabtalkError {
   constructor(reason = "the connection to the daemon closed before the reply arrived") {
@@ -44,7 +47,9 @@ export class DaemonError extends CrabtalkError {
 
 /** 400: the request is malformed. */
 export class BadRequest extends DaemonError {}
-/** 403: the daemon serves another user. */
+/** 401: the token is missing, wrong or revoked (remote TCP needs one). */
+export class Unauthorized extends DaemonError {}
+/** 403: the daemon serves another user, or the token's scope does not allow this. */
 export class Forbidden extends DaemonError {}
 /** 404: no such session, agent or call. */
 export class NotFound extends DaemonError {}
@@ -61,6 +66,7 @@ export class ShuttingDown extends DaemonError {}
 
 const BY_CODE: Record<number, new (code: number, message: string) => DaemonError> = {
   400: BadRequest,
+  401: Unauthorized,
   403: Forbidden,
   404: NotFound,
   408: SlowClient,

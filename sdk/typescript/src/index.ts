@@ -6,6 +6,7 @@ export { type AttachOptions, type ConnectOptions, CrabtalkClient, type Request, 
 export {
   BadRequest,
   BudgetExceeded,
+  CertificateRefused,
   Conflict,
   CrabtalkError,
   DaemonError,
@@ -16,6 +17,7 @@ export {
   ProviderFailed,
   ShuttingDown,
   SlowClient,
+  Unauthorized,
 } from "./errors.ts";
 export type {
   AgentEvent,
