@@ -62,7 +62,7 @@ describe("transports", () => {
       expect(code).toBe(1);
       expect(stderr).toContain("403");
       expect(stderr).toContain("another user");
-      expect(d.stderr()).toContain("refusing connection");
+      await d.waitLog("refusing connection");
       // The owner is still served over TCP.
       const mine = await CrabtalkClient.connect({ tcp: `127.0.0.1:${d.tcpPort()}` });
       expect((await mine.request({ ping: {} })).msg).toBe("pong");
@@ -220,7 +220,7 @@ describe("lifecycle", () => {
     expect(existsSync(join(home, "crabtalk.lock"))).toBe(true);
     await using second = await startDaemon({ home });
     expect(await pingWorks(second)).toBe(true);
-    expect(second.stderr()).toContain("stale lock");
+    await second.waitLog("stale lock");
   });
 
   test("a lock naming a dead pid is stale too", async () => {
@@ -351,7 +351,7 @@ describe("connection limits", () => {
     stuck.write(bytes.subarray(0, 3));
     await Promise.race([stuck.closed, Bun.sleep(5000)]);
     expect(stuck.isClosed()).toBe(true);
-    expect(d.stderr()).toContain("half-sent");
+    await d.waitLog("half-sent");
     expect(await pingWorks(d)).toBe(true);
   });
 });

@@ -86,8 +86,8 @@ describe("cron e2e", () => {
     const info = list.sessions!.sessions.find((s) => s.id === st.session);
     expect(info?.createdBy).toBe("cron:tick");
     await waitFor(() => d.stderr().includes('cron "ghost"'), 5000, "the ghost entry's error");
-    expect(d.stderr()).toContain(`${join(home, "crons.toml")}: cron "broken"`);
-    expect(d.stderr()).toContain('agent "nobody" is not configured');
+    await d.waitLog(`${join(home, "crons.toml")}: cron "broken"`);
+    await d.waitLog('agent "nobody" is not configured');
     expect(state(home).broken).toBeUndefined();
   }, 30_000);
 
@@ -113,7 +113,7 @@ describe("cron e2e", () => {
     await waitFor(() => !readFileSync(join(home, "crons.toml"), "utf8").includes('"one"'), 10_000, "once removed");
     expect(requestsWith("once-job")).toHaveLength(1);
     expect(readFileSync(join(home, "crons.toml"), "utf8")).toContain('"slow"');
-    expect(d.stderr()).toContain("cron one: ran once; removed");
+    await d.waitLog("cron one: ran once; removed");
   }, 30_000);
 
   test("stopped across slots: catch_up = last runs once, none records missed; ten restarts never run a slot twice", async () => {

@@ -17,7 +17,7 @@ test("with OPENAI_API_KEY set: default config uses it by reference and the log s
   expect(text).toContain("${OPENAI_API_KEY}");
   expect(text).not.toContain(SECRET);
   expect(statSync(file).mode & 0o777).toBe(0o600);
-  expect(d.stderr()).toContain("wrote a default");
+  await d.waitLog("wrote a default");
   expect(d.stderr().toLowerCase()).toContain("openai");
   expect(d.stderr()).not.toContain(SECRET);
 });

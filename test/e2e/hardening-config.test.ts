@@ -106,7 +106,7 @@ describe("item 5: directories the daemon did not create keep their mode", () => 
       chownSync(home, NOBODY, NOBODY);
       chmodSync(home, 0o777);
       await using d = await startDaemon({ home, config: "[daemon]\ntcp = false\n" });
-      expect(d.stderr()).toContain(`${home} belongs to uid ${NOBODY} and is open to other users (mode 0777)`);
+      await d.waitLog(`${home} belongs to uid ${NOBODY} and is open to other users (mode 0777)`);
       expect(mode(home)).toBe(0o777);
       // What the daemon creates in it is private.
       expect(mode(join(home, "sessions"))).toBe(0o700);

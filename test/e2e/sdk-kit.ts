@@ -101,7 +101,7 @@ export function spawnLines(cmd: string[], options: { cwd?: string; env?: Record<
     }
     ended = true;
   })();
-  void (async () => {
+  const stderrDone = (async () => {
     for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
   })();
   return {
@@ -128,7 +128,8 @@ export function spawnLines(cmd: string[], options: { cwd?: string; env?: Record<
         clearTimeout(timer);
       }
     },
-    exited: proc.exited,
+    // After its output is read to the end: exit can be seen before the last chunk of a pipe.
+    exited: Promise.all([proc.exited, stdoutDone, stderrDone]).then(([code]) => code),
     kill: () => proc.kill(),
   };
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { extRequest } from "../../src/protocol/codec.ts";
+import { waitFor } from "../helpers/turn-kit.ts";
 import { bunRun, DaemonSide } from "./daemon-side.ts";
 
 const FULL = bunRun(join(import.meta.dir, "full-extension.ts"));
@@ -227,7 +228,12 @@ describe("how an extension ends", () => {
     const { spawnExtension } = await import("./daemon-side.ts");
     const lonely = spawnExtension(FULL, ["--connect-timeout-ms", "300"]);
     expect(await lonely.proc.exited).toBe(1);
-    expect(lonely.stderr()).toContain("nobody connected to");
+    // Its exit can be seen before the last chunk of its stderr pipe is read.
+    await waitFor(
+      () => lonely.stderr().includes("nobody connected to"),
+      10_000,
+      "the extension to log nobody connected",
+    );
     expect(existsSync(lonely.socket)).toBe(false);
     const bad = Bun.spawn([...FULL, "serve"], { stderr: "pipe", stdout: "ignore" });
     expect(await bad.exited).toBe(2);

@@ -39,6 +39,11 @@ export interface DaemonHandle {
   socket: string;
   /** Everything the daemon wrote to stderr so far. */
   stderr(): string;
+  /**
+   * Waits until stderr contains `text`: a line logged before a reply or a
+   * socket event can still be in the pipe when the test sees that event.
+   */
+  waitLog(text: string, timeoutMs?: number): Promise<void>;
   client(): Promise<CrabtalkClient>;
   tcpPort(): number;
   /** Sends a signal and resolves with the exit code. */
@@ -81,6 +86,16 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
     proc,
     socket,
     stderr: () => stderrText,
+    async waitLog(text, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!stderrText.includes(text)) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `the daemon did not log ${JSON.stringify(text)} within ${timeoutMs} ms; its stderr:\n${stderrText}`,
+          );
+        await Bun.sleep(20);
+      }
+    },
     client: () => CrabtalkClient.connect({ home }),
     tcpPort: () => Number(require("node:fs").readFileSync(join(home, "crabtalk.tcp"), "utf8").trim()),
     async stop(signal = "SIGTERM") {
