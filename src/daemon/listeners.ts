@@ -3,7 +3,7 @@
  * TCP port (whose number is written to crabtalk.tcp for clients to find),
  * plain or TLS (tls_cert/tls_key).
  */
-import { chmodSync, lstatSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { listenTcp, listenUnix, type ConnectionHandlers, type Listener } from "../transport/socket.ts";
 import type { OutboundQueueOptions } from "../transport/outbound-queue.ts";
 import { logger } from "../util/log.ts";
@@ -86,9 +86,13 @@ export function openListeners(
         `TCP port ${tcp.port} is in use; listening on ${tcp.host}:${tcpListener.port} instead (written to ${paths.tcpPortFile})`,
       );
     }
+    // Written aside and renamed into place: a client reading it meanwhile sees no file or the whole port, never an empty one.
+    const partial = `${paths.tcpPortFile}.${process.pid}.tmp`;
     try {
-      writeFileSync(paths.tcpPortFile, `${tcpListener.port}\n`, { mode: 0o600 });
+      writeFileSync(partial, `${tcpListener.port}\n`, { mode: 0o600 });
+      renameSync(partial, paths.tcpPortFile);
     } catch (err) {
+      removeQuietly(partial);
       tcpListener.stop(true);
       unix.stop(true);
       removeQuietly(paths.socket);
