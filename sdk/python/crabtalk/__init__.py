@@ -11,6 +11,7 @@ from .client import Client
 from .errors import (
     BadRequest,
     BudgetExceeded,
+    CertificateRefused,
     Conflict,
     CrabtalkError,
     DaemonError,
@@ -21,6 +22,7 @@ from .errors import (
     ProviderFailed,
     ShuttingDown,
     SlowClient,
+    Unauthorized,
 )
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Client",
     "BadRequest",
     "BudgetExceeded",
+    "CertificateRefused",
     "Conflict",
     "CrabtalkError",
     "DaemonError",
@@ -38,4 +41,5 @@ __all__ = [
     "ProviderFailed",
     "ShuttingDown",
     "SlowClient",
+    "Unauthorized",
 ]

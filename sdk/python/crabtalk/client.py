@@ -18,12 +18,14 @@ raise the typed error and leave retrying to the caller."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import ssl
 import struct
 from typing import AsyncIterator, Callable, Optional
 
 from . import crabtalk_pb2 as pb
-from .errors import DaemonNotRunning, Disconnected, ShuttingDown, SlowClient, daemon_error
+from .errors import CertificateRefused, DaemonNotRunning, Disconnected, ShuttingDown, SlowClient, daemon_error
 
 MAX_FRAME = 16 * 1024 * 1024
 _CLOSED = object()  # queued to every pending request when the connection ends
@@ -111,7 +113,15 @@ class Client:
         home: Optional[str] = None,
         reconnect_timeout: float = 30.0,
         on_reconnect: Optional[Callable[[int, int, Exception], None]] = None,
+        token: Optional[str] = None,
+        tls: bool = False,
+        fingerprint: Optional[str] = None,
+        known_hosts: Optional[str] = None,
     ):
+        self.token = token
+        self.tls = tls or fingerprint is not None
+        self.fingerprint = fingerprint
+        self.known_hosts = known_hosts
         self.home = home or os.environ.get("CRABTALK_HOME") or os.path.expanduser("~/.crabtalk")
         self.socket = socket
         self.tcp = tcp
@@ -123,7 +133,8 @@ class Client:
 
     @classmethod
     async def connect(cls, **options) -> "Client":
-        """Options: socket (path), tcp ("HOST:PORT"), home, reconnect_timeout, on_reconnect(session, after_seq, cause)."""
+        """Options: socket (path), tcp ("HOST:PORT"), home, reconnect_timeout, on_reconnect(session, after_seq, cause),
+        token (sent as the Auth first frame on every connect), tls with fingerprint or known_hosts (the certificate pin)."""
         client = cls(**options)
         await client._live()
         return client
@@ -298,13 +309,57 @@ class Client:
         try:
             if self.tcp:
                 host, _, port = self.tcp.rpartition(":")
-                reader, writer = await asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port))
+                host = host.strip("[]") or "127.0.0.1"
+                context = None
+                if self.tls:
+                    # Self-signed certificates: trust is the pin, checked before anything is sent.
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
+                if context is not None:
+                    self._check_pin(writer)
             else:
                 reader, writer = await asyncio.open_unix_connection(self.endpoint)
         except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError) as err:
             raise DaemonNotRunning(self.endpoint, type(err).__name__) from err
-        self._conn = _Connection(reader, writer)
-        return self._conn
+        conn = _Connection(reader, writer)
+        if self.token:
+            _, queue = await conn.start(pb.ClientMessage(auth=pb.AuthMsg(token=self.token)))
+            reply = await queue.get()
+            if reply is _CLOSED or reply.WhichOneof("msg") == "error":
+                conn.close()
+                raise conn.error() if reply is _CLOSED else daemon_error(reply.error.code, reply.error.message)
+        self._conn = conn
+        return conn
+
+    def _check_pin(self, writer: asyncio.StreamWriter) -> None:
+        """The certificate's SHA-256 must be the given fingerprint, or the one known_hosts saved (first use saves it)."""
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        seen = hashlib.sha256(der).hexdigest()
+        norm = lambda text: text.strip().lower().removeprefix("sha256:").replace(":", "")  # noqa: E731
+        if self.fingerprint is not None:
+            if seen != norm(self.fingerprint):
+                writer.close()
+                raise CertificateRefused(
+                    f"the certificate of {self.tcp} has fingerprint SHA256:{seen}, not the pinned {self.fingerprint}; refusing to connect"
+                )
+            return
+        path = self.known_hosts or os.path.join(self.home, "known_hosts")
+        known = {}
+        if os.path.exists(path):
+            for line in open(path):
+                parts = line.split()
+                if len(parts) == 2 and not line.startswith("#"):
+                    known[parts[0]] = norm(parts[1])
+        if self.tcp not in known:
+            with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as f:
+                f.write(f"{self.tcp} {seen}\n")
+        elif known[self.tcp] != seen:
+            writer.close()
+            raise CertificateRefused(
+                f"the certificate of {self.tcp} changed (now SHA256:{seen}, {path} says {known[self.tcp]}); refusing to connect"
+            )
 
     async def _recover(self, session: int, after_seq: int, cause: Exception) -> None:
         """Reconnects for a resilient stream, retrying while the daemon is away."""

@@ -18,6 +18,10 @@ class DaemonNotRunning(CrabtalkError):
         )
 
 
+class CertificateRefused(CrabtalkError):
+    """A TLS certificate did not match its pin (fingerprint, or the known-hosts file)."""
+
+
 class Disconnected(CrabtalkError):
     def __init__(self, reason: str = "the connection to the daemon closed before the reply arrived"):
         super().__init__(reason)
@@ -32,6 +36,10 @@ class DaemonError(CrabtalkError):
 
 class BadRequest(DaemonError):
     """400: the request is malformed."""
+
+
+class Unauthorized(DaemonError):
+    """401: the token is missing, wrong or revoked (remote TCP needs one)."""
 
 
 class Forbidden(DaemonError):
@@ -64,6 +72,7 @@ class ShuttingDown(DaemonError):
 
 _BY_CODE = {
     400: BadRequest,
+    401: Unauthorized,
     403: Forbidden,
     404: NotFound,
     408: SlowClient,

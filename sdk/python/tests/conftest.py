@@ -93,15 +93,38 @@ def fake():
     provider.stop()
 
 
+def binary() -> str:
+    path = os.environ.get("CRABTALK_BIN") or str(REPO / "dist" / "crabtalk")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} does not exist: build it with `bun scripts/build-binary.ts` (or set CRABTALK_BIN)")
+    return path
+
+
+def home_env(home: str) -> dict:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "CRABTALK_HOME": home}
+
+
+def start_daemon(home: str, config: str, ready_file: str = "crabtalk.sock"):
+    """Starts the compiled daemon in `home`; returns the process once `ready_file` exists (socket or port file)."""
+    Path(home, "crabtalk.toml").write_text(config)
+    proc = subprocess.Popen([binary(), "daemon"], env=home_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(os.path.join(home, ready_file)):  # written once the daemon listens
+        if proc.poll() is not None:
+            pytest.fail(f"the daemon exited with {proc.returncode}: {proc.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the daemon did not write {ready_file} within 15 s")
+        time.sleep(0.02)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def daemon(fake):
-    binary = os.environ.get("CRABTALK_BIN") or str(REPO / "dist" / "crabtalk")
-    if not os.path.exists(binary):
-        pytest.fail(f"{binary} does not exist: build it with `bun scripts/build-binary.ts` (or set CRABTALK_BIN)")
     home = tempfile.mkdtemp(prefix="crabtalk-py-")
     work = os.path.join(home, "work")
     os.makedirs(work)
-    Path(home, "crabtalk.toml").write_text(
+    proc = start_daemon(
+        home,
         f"""[daemon]
 tcp = false
 [provider.fake]
@@ -113,19 +136,9 @@ model = "fake-model"
 cwd = "{work}"
 [permissions]
 bash = "ask"
-"""
+""",
     )
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "CRABTALK_HOME": home}
-    proc = subprocess.Popen([binary, "daemon"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    socket = os.path.join(home, "crabtalk.sock")
-    deadline = time.monotonic() + 15
-    while not os.path.exists(socket):  # the socket file appears once the daemon listens
-        if proc.poll() is not None:
-            pytest.fail(f"the daemon exited with {proc.returncode}: {proc.stderr.read().decode()}")
-        if time.monotonic() > deadline:
-            pytest.fail("the daemon did not create its socket within 15 s")
-        time.sleep(0.02)
-    yield {"home": home, "socket": socket, "work": work}
+    yield {"home": home, "socket": os.path.join(home, "crabtalk.sock"), "work": work}
     proc.terminate()
     proc.wait(10)
 
