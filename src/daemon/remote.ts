@@ -12,6 +12,7 @@ import { Gate, loopbackListener } from "./auth.ts";
 import type { SessionAgent } from "./agent-filter.ts";
 import type { ConnectionAccess, ConnectionRouter } from "./router.ts";
 import { StartupError } from "./startup-error.ts";
+import { TurnOwners } from "./own-turns.ts";
 
 const log = logger("auth");
 
@@ -27,6 +28,7 @@ export const AUTH_DEADLINE_MS = 10_000;
 
 export class RemoteAccess {
   readonly gate: Gate;
+  private readonly turnOwners = new TurnOwners();
   private sweeper: ReturnType<typeof setInterval> | null = null;
 
   constructor(
@@ -59,6 +61,7 @@ export class RemoteAccess {
         return this.gate.stillValid(principal);
       },
       sessionAgent: this.sessionAgent,
+      turnOwners: this.turnOwners,
     };
   }
 

@@ -33,6 +33,7 @@ import { logger } from "../util/log.ts";
 import type { Scope } from "../config/tokens.ts";
 import { OWNER, UNAUTHORIZED, type Principal } from "./auth.ts";
 import { guardAgents, type ReplyFilter, type SessionAgent } from "./agent-filter.ts";
+import { guardOwnTurns, TurnOwners } from "./own-turns.ts";
 
 const log = logger("router");
 
@@ -50,7 +51,7 @@ export interface RequestContext {
 
 /**
  * The scope each request kind needs. `read` sees, `chat` also talks (turns,
- * cancel, approve, compact), `admin` may change the daemon (config, reload,
+ * cancel and approve on its own turns (own-turns.ts), compact), `admin` may change the daemon (config, reload,
  * services, MCP, kill, delete, hub). Typed over every kind, so a new request
  * kind does not compile until it is placed here.
  */
@@ -110,6 +111,8 @@ export interface ConnectionAccess {
   /** False once the token is revoked or expired. */
   stillValid(principal: Principal): boolean;
   sessionAgent: SessionAgent;
+  /** Which sessions each token started turns in (chat tokens cancel and approve only those). */
+  turnOwners: TurnOwners;
 }
 
 const OWNER_ACCESS: ConnectionAccess = {
@@ -117,6 +120,7 @@ const OWNER_ACCESS: ConnectionAccess = {
   authenticate: () => Promise.resolve(OWNER),
   stillValid: () => true,
   sessionAgent: () => Promise.resolve(undefined),
+  turnOwners: new TurnOwners(),
 };
 
 /** A handler answers one reply, or a stream of replies. */
@@ -317,7 +321,7 @@ export class ConnectionRouter {
     );
   }
 
-  /** Throws 401 (token gone) or 403 (scope too small) before a request runs; returns its reply filter. */
+  /** Throws 401 (token gone) or 403 (scope too small, another's turn, another agent) before a request runs; returns its reply filter. */
   private async admit(kind: RequestKind, body: unknown): Promise<ReplyFilter | undefined> {
     const principal = this.principal;
     if (principal === null) throw new WireError(UNAUTHORIZED, "not authenticated");
@@ -332,8 +336,17 @@ export class ConnectionRouter {
         ErrorCode.Forbidden,
         `"${kind}" needs the ${needed} scope; token "${principal.name}" has ${principal.scope}`,
       );
-    if (!principal.agents) return undefined;
-    return guardAgents(kind, (body ?? {}) as Record<string, unknown>, principal.agents, this.access.sessionAgent);
+    const fields = (body ?? {}) as Record<string, unknown>;
+    const own =
+      principal.scope === "admin" ? undefined : guardOwnTurns(kind, fields, principal.name, this.access.turnOwners);
+    const agents = principal.agents
+      ? await guardAgents(kind, fields, principal.agents, this.access.sessionAgent)
+      : undefined;
+    if (!own || !agents) return own ?? agents;
+    return (reply) => {
+      const kept = agents(reply);
+      return kept ? own(kept) : null;
+    };
   }
 
   private async run(kind: RequestKind, request: ClientMessage, requestId: RequestId | undefined): Promise<void> {

@@ -14,7 +14,7 @@ import type { ClientMessage, ServerMessage } from "../../src/protocol/gen/crabta
 import type { Init } from "../../src/protocol/codec.ts";
 import { SCOPE_OF, type RequestKind } from "../../src/daemon/router.ts";
 import { binaryPath, runCli, startDaemon, tempHome, type DaemonHandle } from "../helpers/daemon.ts";
-import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { createToken, homeEnv, remoteConfig, tlsInit, waitForLog } from "./remote-kit.ts";
 
@@ -204,6 +204,47 @@ describe("--agents", () => {
     } finally {
       owner.close();
       limited.close();
+    }
+  });
+});
+
+/** Starts a turn held by the fake provider; resolves with its session once StreamStart arrives. */
+async function heldTurn(
+  client: CrabtalkClient,
+  release: Promise<void>,
+): Promise<{ session: number; done: Promise<unknown> }> {
+  fake.enqueue(sseReply(openaiSse({ text: "late" }), { gate: release }));
+  const stream = client.stream({ stream: { agent: "crab", content: "hold" } })[Symbol.asyncIterator]();
+  const first = await stream.next();
+  const session = Number(first.value?.stream?.start?.session ?? 0);
+  const done = (async () => {
+    while (!(await stream.next()).done);
+  })().catch((e) => e);
+  return { session, done };
+}
+
+describe("chat tokens and turns", () => {
+  test("a chat token cancels its own turn, but not a turn someone else started (403)", async () => {
+    const owner = await d.client();
+    const chatClient = await connect(tokens.chat);
+    try {
+      const ownersGate = gate();
+      const theirs = await heldTurn(owner, ownersGate.promise);
+      const refused = await chatClient.request({ cancel: { session: theirs.session } }).catch((e) => e);
+      expect((refused as DaemonError).code).toBe(403);
+      expect((refused as DaemonError).message).toContain('token "chat" may cancel only turns it started');
+      ownersGate.release();
+      await theirs.done;
+
+      const mineGate = gate();
+      const mine = await heldTurn(chatClient, mineGate.promise);
+      const ack = await chatClient.request({ cancel: { session: mine.session } });
+      expect(ack.msg).not.toBe("error");
+      mineGate.release();
+      await mine.done;
+    } finally {
+      owner.close();
+      chatClient.close();
     }
   });
 });
