@@ -66,7 +66,8 @@ export class Gate {
     this.stamp = stamp;
     try {
       this.tokens = readTokens(this.tokensFile);
-      log.info(`token store ${this.tokensFile}: ${this.tokens.length} token(s)`);
+      // Quiet while there is no store: a daemon without remote clients says nothing about tokens.
+      if (stamp !== "none") log.info(`token store ${this.tokensFile}: ${this.tokens.length} token(s)`);
     } catch (err) {
       log.error(`${(err as Error).message}; keeping the ${this.tokens.length} token(s) read before`);
     }
