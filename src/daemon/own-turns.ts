@@ -18,8 +18,8 @@ export class TurnOwners {
 
   record(token: string, session: number): void {
     if (!session) return;
-    let sessions = this.byToken.get(token);
-    if (!sessions) this.byToken.set(token, (sessions = new Set()));
+    const sessions = this.byToken.get(token) ?? new Set<number>();
+    this.byToken.set(token, sessions);
     sessions.add(session);
   }
 
