@@ -48,4 +48,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exit(await main(process.argv.slice(2)));
+const code = await main(process.argv.slice(2));
+// Output to a pipe may still be queued: exit once it is flushed, or a large `--json` answer is cut short.
+await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+process.exit(code);
