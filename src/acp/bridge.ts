@@ -31,7 +31,7 @@ import { DaemonError } from "../client/errors.ts";
 import type { AgentGrants } from "../protocol/gen/crabtalk.ts";
 import { VERSION } from "../util/version.ts";
 import { cwdRefusal, promptText, updatesOfHistory } from "./mapping.ts";
-import { type BridgeSession, cancelTurn, runPrompt } from "./turn.ts";
+import { type BridgeSession, cancelTurn, followTurn, runPrompt } from "./turn.ts";
 
 export interface BridgeOptions {
   daemon: CrabtalkClient;
@@ -138,9 +138,22 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
           { sessionId: params.sessionId },
           `session/load takes a crabtalk session id (a whole number, as \`crabtalk sessions\` lists), got "${params.sessionId}"`,
         );
-      const history = await daemonCall(() => daemon.request({ getHistory: { session: id } }));
-      const { spec, all } = await agentNamed(history.history!.agent);
-      checkCwd(params.cwd, spec);
+      // Attach (live only) before reading the history, so a turn in flight is followed from here on.
+      const live = daemon.stream({ attach: { session: id, client: "acp" } })[Symbol.asyncIterator]();
+      const attached = await daemonCall(() => live.next());
+      const runningTurn = attached.value?.attached?.runningTurn ?? 0;
+      if (!runningTurn) await live.return?.();
+      let history: Awaited<ReturnType<typeof daemon.request>>;
+      let spec: AgentGrants;
+      let all: AgentGrants[];
+      try {
+        history = await daemonCall(() => daemon.request({ getHistory: { session: id } }));
+        ({ spec, all } = await agentNamed(history.history!.agent));
+        checkCwd(params.cwd, spec);
+      } catch (err) {
+        await live.return?.();
+        throw err;
+      }
       const s: BridgeSession = {
         id: params.sessionId,
         agent: spec.agent,
@@ -152,6 +165,11 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
       sessions.set(s.id, s);
       for (const update of updatesOfHistory(history.history!.messages))
         await client.notify("session/update", { sessionId: s.id, update });
+      if (runningTurn) {
+        log(`session ${id} has a turn running: following it`);
+        const rest = { [Symbol.asyncIterator]: () => live };
+        void followTurn({ daemon, editor: client, log, onDaemonSession: announce }, s, rest);
+      }
       return { modes: modesOf(s, all), configOptions: configOf(spec) };
     })
     .onRequest(methods.agent.session.list, async ({ params }) => {
@@ -184,7 +202,7 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
       if (s.running)
         throw RequestError.invalidRequest(
           { sessionId: s.id },
-          `a prompt is already running on session ${s.id}: wait for it, or send session/cancel`,
+          `a turn is already running on session ${s.id}: wait for it, or send session/cancel`,
         );
       let content: string;
       try {

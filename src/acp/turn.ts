@@ -40,29 +40,63 @@ export interface TurnDeps {
 }
 
 export async function runPrompt(deps: TurnDeps, session: BridgeSession, content: string): Promise<StopReason> {
+  try {
+    const end = await forwardTurn(deps, session, turnEvents(deps.daemon, session, content), async (ev) => {
+      if (ev.event !== "start" || session.daemonSession) return;
+      session.daemonSession = ev.start!.session;
+      await deps.onDaemonSession(session, ev.start!.session);
+      // A session/cancel that came before the daemon named the session could not be sent then.
+      if (session.cancelled) await cancelTurn(deps, session.daemonSession);
+    });
+    if (end === null)
+      throw RequestError.internalError(undefined, "the daemon closed the turn's stream before it ended");
+    return session.cancelled ? "cancelled" : stopReasonOf(end);
+  } catch (err) {
+    if (err instanceof DaemonError)
+      throw new RequestError(-32603, `crabtalk daemon: ${err.message} (code ${err.code})`, { code: err.code });
+    throw err;
+  }
+}
+
+/**
+ * Follows a turn that was already running when the editor loaded its
+ * session (started by another client, or by this editor before it closed):
+ * its live events become updates and its approvals permission requests,
+ * until it ends. What it streamed before the load is not replayed (the
+ * history replay shows what the session has stored).
+ */
+export async function followTurn(deps: TurnDeps, session: BridgeSession, live: AsyncIterable<ServerMessage>) {
+  async function* events(): AsyncGenerator<StreamEvent> {
+    for await (const reply of live) if (reply.stream) yield reply.stream;
+  }
+  try {
+    await forwardTurn(deps, session, events(), async () => {});
+  } catch (err) {
+    deps.log(`following the running turn of session ${session.daemonSession}: ${(err as Error).message}`);
+  }
+}
+
+/** Sends a turn's events to the editor until its end; resolves with the daemon's stop reason (null: no end came). */
+async function forwardTurn(
+  deps: TurnDeps,
+  session: BridgeSession,
+  events: AsyncIterable<StreamEvent>,
+  onEvent: (ev: StreamEvent) => Promise<void>,
+): Promise<string | null> {
   const notify = (update: SessionUpdate) => deps.editor.notify("session/update", { sessionId: session.id, update });
   const running = new AbortController();
   session.running = running;
   session.cancelled = false;
   const approvals: Promise<void>[] = [];
   try {
-    for await (const ev of turnEvents(deps.daemon, session, content)) {
-      if (ev.event === "start" && !session.daemonSession) {
-        session.daemonSession = ev.start!.session;
-        await deps.onDaemonSession(session, ev.start!.session);
-        // A session/cancel that came before the daemon named the session could not be sent then.
-        if (session.cancelled) await cancelTurn(deps, session.daemonSession);
-      }
+    for await (const ev of events) {
+      await onEvent(ev);
       // Not awaited: the editor may take its time, and the turn's other events (a parallel call's output) flow meanwhile.
       if (ev.event === "approval") approvals.push(askPermission(deps, session, ev.approval!, running.signal));
       for (const update of updatesOfEvent(ev)) await notify(update);
-      if (ev.event === "end") return session.cancelled ? "cancelled" : stopReasonOf(ev.end!.stopReason);
+      if (ev.event === "end") return ev.end!.stopReason;
     }
-    throw RequestError.internalError(undefined, "the daemon closed the turn's stream before it ended");
-  } catch (err) {
-    if (err instanceof DaemonError)
-      throw new RequestError(-32603, `crabtalk daemon: ${err.message} (code ${err.code})`, { code: err.code });
-    throw err;
+    return null;
   } finally {
     session.running = null;
     running.abort(new Error("the turn ended"));
@@ -124,8 +158,8 @@ export async function cancelTurn(deps: Pick<TurnDeps, "daemon" | "log">, daemonS
 
 /**
  * Asks the editor about one call under `ask` and gives the daemon its answer.
- * A cancelled request (the editor's, or ours when the turn ends first) is a
- * rejection; the daemon's own approval timeout still applies meanwhile.
+ * The editor's "cancelled" outcome is a rejection; a request that fails or is
+ * withdrawn because the turn ended leaves the daemon's approval as it is.
  */
 async function askPermission(
   deps: TurnDeps,
@@ -158,8 +192,11 @@ async function askPermission(
     if (answer.outcome.outcome === "selected") allow = answer.outcome.optionId === ALLOW_ONCE;
     else reason = "the editor cancelled the permission request";
   } catch (err) {
-    if (turnOver.aborted) return;
-    reason = `the editor did not answer the permission request: ${(err as Error).message}`;
+    // No answer (the editor closed, or failed the request): the call stays pending for another client
+    // (attach, the editor reopened) or the daemon's approval timeout, as if nobody had seen it.
+    if (!turnOver.aborted)
+      deps.log(`permission request for call ${approval.callId} unanswered: ${(err as Error).message}`);
+    return;
   }
   try {
     await deps.daemon.request({

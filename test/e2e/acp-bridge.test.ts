@@ -270,6 +270,43 @@ describe("crabtalk acp", () => {
     c.close();
   });
 
+  test("an editor that loads a session with a turn in flight follows it live to its end", async () => {
+    const first = await openEditor(["--agent", "careful"]);
+    const never = new Promise<never>(() => {});
+    first.answer = () => never as never; // this editor leaves before answering
+    const { sessionId } = await first.conn.agent.request(methods.agent.session.new, { cwd: work, mcpServers: [] });
+    bashThenAnswer("call_held", "echo held-then-allowed", "answered after the reload", "careful-model");
+    void first.conn.agent
+      .request(methods.agent.session.prompt, { sessionId, prompt: [{ type: "text", text: "held" }] })
+      .catch(() => {});
+    const session = await daemonSessionOf(first, sessionId);
+    await waitFor(() => first.permissionRequests.length === 1, 15_000, "the permission request");
+    expect(await first.close()).toBe(0);
+
+    // The turn waits on its approval; a new editor loads the session and follows it.
+    await using second = await openEditor();
+    await second.conn.agent.request(methods.agent.session.load, {
+      sessionId: String(session),
+      cwd: work,
+      mcpServers: [],
+    });
+    const busy = second.conn.agent.request(methods.agent.session.prompt, {
+      sessionId: String(session),
+      prompt: [{ type: "text", text: "too early" }],
+    });
+    await expect(busy).rejects.toThrow("a turn is already running");
+    const c = await d.client();
+    await c.request({ approve: { callId: "call_held", response: "allow", session, taskId: 0 } });
+    c.close();
+    await second.waitForUpdate("the final answer, live", (u) => {
+      return u.update.sessionUpdate === "agent_message_chunk" && JSON.stringify(u.update).includes("reload");
+    });
+    const ups = second.updatesOf(String(session));
+    const result = ups.find((u) => u.sessionUpdate === "tool_call_update" && u.toolCallId === "call_held");
+    expect(JSON.stringify(result)).toContain("held-then-allowed");
+    expect(answerText(ups)).toBe("answered after the reload");
+  });
+
   test("no daemon: a clear error naming the command to start it, exit non-zero", async () => {
     const home = tempHome();
     const proc = Bun.spawn([binaryPath(), "acp"], {
