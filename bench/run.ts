@@ -22,6 +22,7 @@ const BENCHES = [
   "acp.ts",
   "sdk.ts",
   "remote.ts",
+  "cron.ts",
 ];
 const only = process.argv.slice(2);
 let failed = 0;

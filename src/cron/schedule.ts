@@ -31,9 +31,18 @@ export function compileSchedule(job: Pick<CronJobSpec, "schedule" | "timezone" |
   }
   if (job.schedule.trim().startsWith("@every"))
     return `"${job.schedule}" is not "@every <number><s|m|h|d>" (e.g. "@every 15m")`;
-  const cron = sharedCron(job.schedule, job.timezone);
-  if (typeof cron === "string") return `schedule "${job.schedule}" is not a cron expression: ${cron}`;
-  return { next: (after) => cron.next(after), quiet };
+  const first = sharedCron(job.schedule, job.timezone);
+  if (typeof first === "string") return `schedule "${job.schedule}" is not a cron expression: ${first}`;
+  return lazySchedule(job.schedule, job.timezone, quiet);
+}
+
+/**
+ * The parsed form is looked up per call, not held: a parsed Cron is ~80 KB,
+ * too much to keep for each of 10,000 jobs. (A function of its own, so the
+ * closure's scope holds two strings and the quiet predicate, nothing parsed.)
+ */
+function lazySchedule(schedule: string, timezone: string, quiet: (ms: number) => boolean): Schedule {
+  return { next: (after) => (sharedCron(schedule, timezone) as SharedCron).next(after), quiet };
 }
 
 /** A parsed Cron with its last answer remembered: jobs sharing it ask the same question at load and at a shared slot. */
@@ -53,11 +62,13 @@ class SharedCron {
 }
 
 /**
- * Jobs with the same expression and zone share one parsed Cron (it is
- * stateless for nextRun), so 10,000 jobs over a few dozen schedules parse a
- * few dozen times.
+ * Parsed expressions, most recently used last, at most CACHE_MAX (a parsed
+ * Cron holds ~80 KB of lookup tables in croner 10): jobs with
+ * the same expression and zone share one, and a daemon with 10,000 distinct
+ * schedules parses one again (microseconds) only when it comes due.
  */
 const crons = new Map<string, SharedCron | string>();
+const CACHE_MAX = 32;
 
 function sharedCron(pattern: string, zone: string): SharedCron | string {
   const key = `${zone}\u0000${pattern}`;
@@ -68,8 +79,9 @@ function sharedCron(pattern: string, zone: string): SharedCron | string {
     } catch (err) {
       c = (err as Error).message;
     }
-    crons.set(key, c);
-  }
+    if (crons.size >= CACHE_MAX) crons.delete(crons.keys().next().value as string);
+  } else crons.delete(key);
+  crons.set(key, c);
   return c;
 }
 

@@ -172,6 +172,7 @@ export class Scheduler {
   /** Stops the timer; runs in flight finish on their own (the runtime's shutdown bounds them). */
   stop(): void {
     this.stopped = true;
+    this.deps.state.save();
     if (this.timer !== null) this.deps.clock.clearTimer(this.timer);
     this.timer = null;
   }
@@ -265,7 +266,7 @@ export class Scheduler {
       status: "running",
       startedAt: this.deps.clock.now(),
     });
-    this.deps.state.save();
+    this.deps.state.saveSoon(); // the slot itself was claimed (saved) before it was queued
     entry.running++;
     this.running++;
     const done = this.deps
@@ -283,8 +284,7 @@ export class Scheduler {
           st.lastError = result.error;
         }
         if (spec.session === "continue" && result.session !== undefined) st.session = result.session;
-        this.deps.state.touch();
-        this.deps.state.save();
+        this.deps.state.saveSoon();
         this.deps.onRunEnd?.(spec, rec);
         if (spec.once && this.jobs.get(spec.id) === entry) {
           this.jobs.delete(spec.id);

@@ -35,6 +35,8 @@ export interface JobState {
 }
 
 const HISTORY = 50;
+/** With 10,000 jobs the file is megabytes: run starts and ends are written together, at most this often. */
+const SAVE_SOON_MS = 250;
 
 export class CronState {
   private jobs: Record<string, JobState> = {};
@@ -85,8 +87,29 @@ export class CronState {
     this.dirty = true;
   }
 
+  private soon: ReturnType<typeof setTimeout> | null = null;
+
+  /**
+   * Saves within SAVE_SOON_MS, coalescing: for records that need not be on
+   * disk before anything else happens (a run's start and end). Claims of
+   * slots use save(), which is immediate.
+   */
+  saveSoon(): void {
+    this.dirty = true;
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      this.save();
+    }, SAVE_SOON_MS);
+    this.soon.unref?.();
+  }
+
   /** Writes the file when anything changed since the last save. */
   save(): void {
+    if (this.soon) {
+      clearTimeout(this.soon);
+      this.soon = null;
+    }
     if (!this.dirty) return;
     const tmp = `${this.file}.tmp-${process.pid}`;
     writeFileSync(tmp, JSON.stringify({ version: 1, jobs: this.jobs }), { mode: 0o600 });

@@ -68,9 +68,13 @@ export class CronService {
     });
   }
 
-  /** Reads crons.toml and makes it the job set; returns one line per change or problem. */
+  /** Reads crons.toml and makes it the job set; returns one line per change. */
   reconcile(): string[] {
-    const next = readCronsFile(this.file, (job) => this.validate(job));
+    // Schedules are compiled once, by the scheduler (it reports the bad ones); here only the agent is checked.
+    const next = readCronsFile(this.file, (job) => this.agentProblem(job));
+    this.scheduler.maxConcurrent = next.maxConcurrentRuns;
+    for (const e of this.scheduler.load(next.jobs)) next.errors.push(`${this.file}: ${e}; the other jobs run`);
+    next.jobs = next.jobs.filter((j) => this.scheduler.has(j.id));
     for (const e of next.errors) log.error(e);
     const before = new Map(this.current.jobs.map((j) => [j.id, JSON.stringify(j)]));
     const changes: string[] = [];
@@ -82,16 +86,16 @@ export class CronService {
     }
     for (const id of before.keys()) changes.push(`cron ${id}: removed`);
     this.current = next;
-    this.scheduler.maxConcurrent = next.maxConcurrentRuns;
-    for (const e of this.scheduler.load(next.jobs)) log.error(`${this.file}: ${e}`);
     return changes;
+  }
+
+  private agentProblem(job: CronJobSpec): string | null {
+    return this.runtime.agent(job.agent) ? null : `agent "${job.agent}" is not configured in crabtalk.toml`;
   }
 
   private validate(job: CronJobSpec): string | null {
     const s = compileSchedule(job);
-    if (typeof s === "string") return s;
-    if (!this.runtime.agent(job.agent)) return `agent "${job.agent}" is not configured in crabtalk.toml`;
-    return null;
+    return typeof s === "string" ? s : this.agentProblem(job);
   }
 
   jobs(): CronJobSpec[] {
@@ -155,6 +159,11 @@ export class CronService {
 
   stop(): void {
     this.scheduler.stop();
+  }
+
+  /** Writes what runs that ended during the shutdown grace recorded. */
+  flush(): void {
+    this.state.save();
   }
 }
 

@@ -342,6 +342,7 @@ export class Daemon {
     this.listeners?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
     this.bus?.close(); // after the turns in flight: their end events are still queued
+    this.cron?.flush();
     await this.services?.stop();
     await this.mcp?.close();
     // Clients go before the store closes, so none of them is answered by a closed store.
