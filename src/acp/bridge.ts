@@ -47,8 +47,8 @@ const MODEL_OPTION = "model";
 /** Sessions per session/list page: a screenful in an editor's picker. */
 const LIST_PAGE = 50;
 
-/** Serves one editor until it closes the connection (or the daemon goes away). */
-export async function serveAcp(options: BridgeOptions): Promise<void> {
+/** Serves one editor until it closes the connection, or the daemon goes away (which ends the bridge too). */
+export async function serveAcp(options: BridgeOptions): Promise<"editor-closed" | "daemon-gone"> {
   const { daemon, log } = options;
   const sessions = new Map<string, BridgeSession>();
   let newCount = 0;
@@ -263,10 +263,9 @@ export async function serveAcp(options: BridgeOptions): Promise<void> {
 
   const connection = app.connect(ndJsonStream(options.output, options.input));
   await Promise.race([connection.closed, daemon.closedPromise]);
-  if (daemon.isClosed && !connection.signal.aborted) {
-    log("the daemon closed the connection; stopping");
-    connection.close(new Error("the crabtalk daemon went away"));
-  }
+  if (connection.signal.aborted) return "editor-closed";
+  connection.close(new Error("the crabtalk daemon went away"));
+  return "daemon-gone";
 }
 
 /** A daemon error as the JSON-RPC error the editor shows (404 keeps its meaning). */

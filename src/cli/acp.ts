@@ -9,7 +9,7 @@
  */
 import { Readable, Writable } from "node:stream";
 import { defineCommand } from "citty";
-import { connectionArgs, withClient } from "./shared.ts";
+import { CliFailure, connectionArgs, withClient } from "./shared.ts";
 
 export const acpCommand = defineCommand({
   meta: {
@@ -30,13 +30,17 @@ export const acpCommand = defineCommand({
     // Connect first: with no daemon, the editor gets a clear error on stderr and a non-zero exit, not a silent hang.
     await withClient(args, async (daemon) => {
       const { serveAcp } = await import("../acp/bridge.ts");
-      await serveAcp({
+      const end = await serveAcp({
         daemon,
         agent: args.agent,
         input: Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>,
         output: Writable.toWeb(process.stdout) as WritableStream<Uint8Array>,
         log: (line) => process.stderr.write(`crabtalk acp: ${line}\n`),
       });
+      if (end === "daemon-gone")
+        throw new CliFailure(
+          "the crabtalk daemon closed the connection (stopped or restarted); start it with `crabtalk daemon` and reopen the agent in the editor",
+        );
     });
   },
 });

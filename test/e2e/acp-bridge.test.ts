@@ -107,6 +107,8 @@ describe("crabtalk acp", () => {
         if (r.event?.kind === "end") return;
       }
     })();
+    // Frames on one connection are handled in order and subscribing is synchronous: once answered, the watcher is on.
+    expect((await watcher.request({ ping: {} })).msg).toBe("pong");
     await using editor = await openEditor();
     const { sessionId } = await editor.conn.agent.request(methods.agent.session.new, { cwd: work, mcpServers: [] });
     bashThenAnswer("call_echo", "echo hello-acp", "the tool said hello-acp");
@@ -305,6 +307,17 @@ describe("crabtalk acp", () => {
     const result = ups.find((u) => u.sessionUpdate === "tool_call_update" && u.toolCallId === "call_held");
     expect(JSON.stringify(result)).toContain("held-then-allowed");
     expect(answerText(ups)).toBe("answered after the reload");
+  });
+
+  test("the daemon stopping ends the bridge with the reason, exit non-zero", async () => {
+    await using other = await startDaemon({ config: config(fake.url) });
+    const editor = startEditor(other.home, other.socket);
+    await initialize(editor);
+    expect(await other.stop()).toBe(0);
+    expect(await editor.proc.exited).toBe(1);
+    // stderr is read in the background: wait for the line rather than race the reader.
+    await waitFor(() => editor.stderr().includes("the crabtalk daemon closed the connection"), 5_000, "the reason");
+    editor.conn.close();
   });
 
   test("no daemon: a clear error naming the command to start it, exit non-zero", async () => {
