@@ -44,13 +44,17 @@ export function subscriptionToEntry(s: SubscriptionSpec): Table {
 }
 
 export function readEventsFile(file: string, validate: (s: SubscriptionSpec) => string | null): EventsFile {
-  const out: EventsFile = { subscriptions: [], errors: [] };
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    return out;
+    return { subscriptions: [], errors: [] };
   }
+  return parseEvents(text, file, validate);
+}
+
+export function parseEvents(text: string, file: string, validate: (s: SubscriptionSpec) => string | null): EventsFile {
+  const out: EventsFile = { subscriptions: [], errors: [] };
   let doc: unknown;
   try {
     doc = parse(text);

@@ -89,10 +89,15 @@ export class EventBusService {
   }
 
   /**
-   * Publishes an event; when any subscription matches, it is durable (in the
+   * Publishes an event (`external`: from a client); when any subscription matches, it is durable (in the
    * queue, fsynced) when this returns. Returns the event's id.
    */
-  publish(source: string, payload: string, origin: { hops: number; chain: string[] } = { hops: 0, chain: [] }): string {
+  publish(
+    source: string,
+    payload: string,
+    origin: { hops: number; chain: string[] } = { hops: 0, chain: [] },
+    external = false,
+  ): string {
     const event: BusEventRecord = {
       id: `${Date.now().toString(36)}-${process.pid}-${++this.seq}`,
       source,
@@ -101,10 +106,13 @@ export class EventBusService {
       chain: origin.chain,
       at: Date.now(),
     };
-    this.deps.runtime.publishDaemonEvent(
-      body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain }),
-    );
-    if (!this.deps.subscriptions().some((s) => globMatch(s.source, source))) return event.id;
+    const matched = this.deps.subscriptions().some((s) => globMatch(s.source, source));
+    // Watchers see what the bus acts on and what clients publish, not every turn's end (they see those as end events).
+    if (matched || external)
+      this.deps.runtime.publishDaemonEvent(
+        body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain }),
+      );
+    if (!matched) return event.id;
     if (this.closed) {
       log.warn(`${source} published after the bus closed (shutdown); it is not delivered`);
       return event.id;

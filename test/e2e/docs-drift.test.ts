@@ -16,6 +16,8 @@
  *   starts with a `# [table]` line; each run is uncommented and the whole
  *   file (active part plus every example) must parse. Prose belongs above
  *   the `# [table]` line, never inside a run.
+ * - A block whose first line is `# $CRABTALK_HOME/crons.toml` or
+ *   `# $CRABTALK_HOME/events.toml` is validated by that file's parser instead.
  * - A README command exists when `crabtalk <words> --help` exits 0 and its
  *   USAGE line names those words (the CLI prints the top-level usage, with
  *   exit 0, for an unknown command, so the exit code alone proves nothing).
@@ -25,6 +27,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { defaultConfig } from "../../src/config/default-config.ts";
+import { parseCrons } from "../../src/config/crons.ts";
+import { parseEvents } from "../../src/config/events.ts";
+import { compileSchedule } from "../../src/cron/schedule.ts";
 import { binaryPath, tempHome } from "../helpers/daemon.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -60,8 +65,20 @@ function placeholderEnv(text: string): Record<string, string> {
   return env;
 }
 
-/** Parses `text` as crabtalk.toml; returns the error message, or null when valid. */
+/** Parses `text` as crabtalk.toml (or as crons.toml / events.toml when its first line names that file); returns the error, or null when valid. */
 function validate(text: string, where: string): string | null {
+  const agentsExist = () => null;
+  if (text.startsWith("# $CRABTALK_HOME/crons.toml")) {
+    const r = parseCrons(text, where, (job) => {
+      const s = compileSchedule(job);
+      return typeof s === "string" ? s : null;
+    });
+    return r.errors[0] ?? (r.jobs.length ? null : "no [[cron]] job in the block");
+  }
+  if (text.startsWith("# $CRABTALK_HOME/events.toml")) {
+    const r = parseEvents(text, where, agentsExist);
+    return r.errors[0] ?? (r.subscriptions.length ? null : "no [[subscription]] in the block");
+  }
   try {
     parseConfig(
       text,

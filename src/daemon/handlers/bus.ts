@@ -18,7 +18,7 @@ export function busHandlers(service: BusService): HandlerTable {
           ErrorCode.BadRequest,
           `"${req.source}" is not an event source: use letters, digits and : . _ / @ - (e.g. "deploy:web:done"), no globs`,
         );
-      const id = service.bus.publish(req.source, req.payload);
+      const id = service.bus.publish(req.source, req.payload, undefined, true);
       return { ack: { message: `published ${req.source} (event ${id})` } };
     },
     busStatus: () => ({
