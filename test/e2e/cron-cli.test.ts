@@ -1,10 +1,11 @@
 /**
  * `crabtalk cron` against the compiled daemon: add (written to crons.toml and
  * scheduled at once), list with last and next run (text and --json), run now,
- * history, rm; a duplicate id and a bad schedule are refused with the reason.
+ * history, rm; a duplicate id and a bad schedule are refused with the reason;
+ * `crabtalk reload` applies crons.toml and events.toml edited by hand.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
@@ -90,4 +91,24 @@ test("a duplicate id, a bad schedule, an unknown agent and an unknown job are re
   const replace = await cli("cron", "add", "--id", "dup", "--schedule", "@hourly", "--message", "y", "--replace");
   expect(replace.stdout).toContain("cron dup: updated");
   expect((await jobs()).find((j) => j.job.id === "dup")!.job.schedule).toBe("@hourly");
+});
+
+test("crabtalk reload re-reads crons.toml and events.toml: a job and a subscription added by hand apply", async () => {
+  writeFileSync(
+    join(d.home, "crons.toml"),
+    `[[cron]]\nid = "by-hand"\nschedule = "@every 1s"\nmessage = "by-hand-job"\nonce = true\n`,
+  );
+  writeFileSync(
+    join(d.home, "events.toml"),
+    `[[subscription]]\nsource = "cron:by-hand:done"\ntarget_agent = "crab"\nmessage = "after {source}"\n`,
+  );
+  const r = await runCrabtalk(d.home, ["reload", "--json"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("cron by-hand: added");
+  expect(r.stdout).toContain("subscription cron:by-hand:done -> crab: added");
+  await waitFor(
+    () => fake.requests.some((q) => q.rawBody.includes("after cron:by-hand:done")),
+    10_000,
+    "the subscription's turn after the job's run",
+  );
 });
