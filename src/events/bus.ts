@@ -1,6 +1,7 @@
 /**
  * The event bus: events are how agents trigger agents. A published event
- * (built-in: agent:<name>:done|failed, cron:<id>:done|failed; external:
+ * (built-in: agent:<name>:done|failed and session:<id>:end after each turn,
+ * cron:<id>:done|failed; external:
  * PublishEvent) that matches a subscription goes into the durable queue
  * before the publisher is answered, then each matching subscription starts
  * a turn of its target with sender `event:<source>`.
@@ -122,7 +123,7 @@ export class EventBusService {
     return event.id;
   }
 
-  /** Runtime observer: turns' final text, and agent:<name>:done|failed at each end. */
+  /** Runtime observer: turns' final text, and agent:<name>:done|failed and session:<id>:end at each turn's end. */
   observe(e: SessionEvent): void {
     if (e.session === 0) return;
     if (isKind(e, "start") || isKind(e, "toolStart")) this.texts.set(e.session, "");
@@ -134,7 +135,9 @@ export class EventBusService {
       const origin = this.origins.get(e.session);
       this.origins.delete(e.session);
       const failed = end.stopReason === "error";
-      this.publish(`agent:${end.agent || e.agent}:${failed ? "failed" : "done"}`, failed ? end.error : text, origin);
+      const payload = failed ? end.error : text;
+      this.publish(`agent:${end.agent || e.agent}:${failed ? "failed" : "done"}`, payload, origin);
+      this.publish(`session:${e.session}:end`, payload, origin);
     }
   }
 

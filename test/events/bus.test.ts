@@ -49,6 +49,34 @@ describe("event bus", () => {
     bus.close();
   });
 
+  test("session:<id>:end follows each turn of that session, with its final text", async () => {
+    const m = scripted([reply({ text: "first answer" }), reply({ text: "follow-up" })]);
+    const { runtime } = makeRuntime({ models: { m: m.stream }, agents: [{ name: "a" }, { name: "b" }] });
+    const dir = mkdtempSync(join(tmpdir(), "crabtalk-bus-unit-"));
+    dirs.push(dir);
+    const subs: SubscriptionSpec[] = [];
+    const bus = new EventBusService({
+      runtime,
+      queueFile: join(dir, "q.jsonl"),
+      deadFile: join(dir, "dead.json"),
+      subscriptions: () => subs,
+      onOnce: () => undefined,
+    });
+    const remove = runtime.hooks.add({ name: "bus", observe: (e) => bus.observe(e) });
+    const first = await runtime.startTurn({ agent: "a", content: "go", sender: "t", approver: { kind: "none" } });
+    subs.push({
+      source: `session:${first.session.id}:end`,
+      targetAgent: "b",
+      message: "ended: {payload}",
+      once: false,
+    });
+    await waitFor(() => m.requests.length === 2, 10_000, "b's turn");
+    const last = m.requests[1]!.messages.at(-1)!;
+    expect(last.content).toBe("ended: first answer");
+    remove();
+    bus.close();
+  });
+
   test("globs: * matches any run of characters; without * the match is exact", () => {
     expect(globMatch("cron:*:done", "cron:nightly:done")).toBe(true);
     expect(globMatch("cron:*:done", "cron:nightly:failed")).toBe(false);
