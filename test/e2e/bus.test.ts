@@ -3,7 +3,8 @@
  * agent:researcher:done starts writer with the payload in its template; a
  * glob subscription (cron:*:done) matches a cron job's result; PublishEvent
  * from a client (`crabtalk publish`) starts a turn; an A->B->A loop stops and
- * is recorded with its chain; subscribe/unsubscribe rewrite events.toml; and
+ * is recorded with its chain; subscribe/unsubscribe rewrite events.toml; a
+ * delivery refused every time ends as a dead letter; and
  * an event not yet delivered when the daemon is killed (-9) is delivered
  * exactly once after the restart, and not again after another kill.
  */
@@ -130,6 +131,22 @@ describe("event bus", () => {
     const un = await runCrabtalk(h, ["unsubscribe", "deploy:*"]);
     expect(un.stdout).toContain("removed 1 subscription(s)");
     expect((await status(h)).subscriptions).toEqual([]);
+  }, 30_000);
+
+  test("a delivery whose turn keeps being refused is retried, then dead-lettered with the reason", async () => {
+    const h = home(`[[subscription]]\nsource = "job:*"\ntarget_agent = "writer"\n`);
+    await using d = await startDaemon({ home: h, config: config(["writer"], "[budget]\ndaily_tokens = 10\n") });
+    const c = await d.client();
+    await c.request({ send: { agent: "writer", content: "spend the budget" } });
+    expect((await runCrabtalk(h, ["publish", "job:2", "never-delivered"])).code).toBe(0);
+    await waitFor(async () => (await status(h)).deadLetters.length === 1, 15_000, "the dead letter");
+    const s = await status(h);
+    expect(s.deadLetters[0]!.reason).toContain("the turn could not start after 4 attempts: daily token budget");
+    expect(s.queued).toBe(0);
+    expect(d.stderr()).toContain("job:2 -> writer: attempt 3 failed");
+    const text = await runCrabtalk(h, ["subscriptions"]);
+    expect(text.stdout).toContain("dead letters (1):");
+    expect(userTexts("never-delivered")).toHaveLength(0);
   }, 30_000);
 
   test("kill -9 between publish and delivery: delivered exactly once after the restart, not again after another kill", async () => {
