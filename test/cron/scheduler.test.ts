@@ -61,7 +61,10 @@ function job(id: string, over: Partial<CronJobSpec> = {}): CronJobSpec {
 }
 
 const dirs: string[] = [];
+const schedulers: Scheduler[] = [];
 afterEach(() => {
+  // Stopped first: stop() saves the state now, so no delayed save (a real 250 ms timer) fires into a removed directory.
+  for (const s of schedulers.splice(0)) s.stop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 function stateFile(): string {
@@ -73,12 +76,14 @@ function stateFile(): string {
 const T0 = Date.parse("2026-06-01T10:00:30Z");
 
 function make(clock: FakeClock, file: string, run: (id: string, slot: number) => Promise<RunResult>, max = 4) {
-  return new Scheduler({
+  const s = new Scheduler({
     clock,
     state: new CronState(file),
     maxConcurrent: max,
     run: (j, slot) => run(j.id, slot),
   });
+  schedulers.push(s);
+  return s;
 }
 
 describe("scheduler", () => {
