@@ -126,7 +126,14 @@ export class Daemon {
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const runtime = await assembleRuntime(config, paths);
     this.runtime = runtime;
-    const services = createServices(config, paths, runtime, () => configSecrets(this.config));
+    // Each service's state changes go on the event bus as `service:<name>:<state>` (the bus starts below).
+    const services = createServices(
+      config,
+      paths,
+      runtime,
+      () => configSecrets(this.config),
+      (name, state) => void this.bus?.bus.publish(`service:${name}:${state}`, state),
+    );
     this.services = services;
     installFeatures(runtime, config, paths);
     const tasks = installDelegation(runtime);

@@ -15,4 +15,6 @@ export interface HostDeps {
   secrets: () => readonly string[];
   /** The allow-listed environment every child gets (tools' own), before the service's `env`. */
   childEnv: Record<string, string>;
+  /** Told of every state change of a service (starting, running, restarting, failed, stopped). */
+  onState?(service: string, state: string): void;
 }

@@ -48,7 +48,18 @@ interface Outcome {
 }
 
 export class ServiceHost {
-  state: ServiceState = "stopped";
+  private current: ServiceState = "stopped";
+
+  get state(): ServiceState {
+    return this.current;
+  }
+
+  /** Every change of state is told to the daemon (the event bus publishes `service:<name>:<state>`). */
+  private set state(next: ServiceState) {
+    if (next === this.current) return;
+    this.current = next;
+    this.deps.onState?.(this.cfg.name, next);
+  }
   pid = 0;
   restarts = 0;
   runningSince = 0;

@@ -15,6 +15,7 @@ export function createServices(
   paths: Paths,
   runtime: SessionRuntime,
   secrets: () => readonly string[],
+  onState?: (service: string, state: string) => void,
 ): Services {
   const own = serviceSecrets(config.services);
   return new Services(
@@ -25,6 +26,7 @@ export function createServices(
       logMaxBytes: config.daemon.logMaxBytes,
       secrets: () => [...secrets(), ...own],
       childEnv: allowedEnv(process.env, paths.home),
+      ...(onState ? { onState } : {}),
     },
     config.file,
   );

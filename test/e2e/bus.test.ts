@@ -173,3 +173,18 @@ describe("event bus", () => {
     await d3.cleanup();
   }, 60_000);
 });
+
+describe("service sources", () => {
+  test("a service's state changes publish service:<name>:<state>: a subscription to its running state starts a turn", async () => {
+    const { serviceSection } = await import("./ext-kit.ts");
+    const h = home(
+      `[[subscription]]\nsource = "service:probe:running"\ntarget_agent = "watcher"\nmessage = "service probe is {payload}"\n`,
+    );
+    await using d = await startDaemon({
+      home: h,
+      config: config(["watcher"], serviceSection("probe", "probe.ts", [])),
+    });
+    await waitFor(() => userTexts("service probe is running").length > 0, 20_000, "the watcher's turn");
+    expect(await sendersOf(d.home, "event:service:probe:running")).toHaveLength(1);
+  }, 30_000);
+});
