@@ -16,8 +16,14 @@ const client = await CrabtalkClient.connect();
 /** The answer so far of each turn in flight, by session: text deltas since its start. */
 const answers = new Map<number, string>();
 let printed = 0;
-console.log("listening"); // subscribed: turns from now on are seen
-for await (const { agent, session, payload } of client.events()) {
+// Start the subscription, then ping: the daemon handles one connection's frames in order, so once the
+// pong is back the subscription is in place and no turn from now on can be missed.
+const events = client.events()[Symbol.asyncIterator]();
+const first = events.next();
+await client.ping();
+console.log("listening");
+for (let next = await first; !next.done; next = await events.next()) {
+  const { agent, session, payload } = next.value;
   if (!payload) continue;
   if (payload.start) answers.set(session, "");
   else if (payload.chunk) answers.set(session, (answers.get(session) ?? "") + payload.chunk.content);
@@ -29,4 +35,5 @@ for await (const { agent, session, payload } of client.events()) {
     if (++printed >= limit) break;
   }
 }
+await events.return?.(undefined);
 client.close();
