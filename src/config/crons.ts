@@ -4,9 +4,10 @@
  * Unlike crabtalk.toml, one bad entry does not refuse the file: it is reported
  * (file, entry id, reason, fix) and every other job still runs.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parse, stringify, TomlError } from "smol-toml";
+import { readFileSync } from "node:fs";
+import { parse, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
+import { editTableArrayFile } from "./table-file.ts";
 
 export interface CronJobSpec {
   id: string;
@@ -173,18 +174,5 @@ export function specToEntry(j: CronJobSpec): Table {
  * are; comments are not (the file is written from its parsed form).
  */
 export function editCronsFile(file: string, edit: (entries: Table[]) => Table[]): void {
-  let doc: Table = {};
-  try {
-    doc = parse(readFileSync(file, "utf8")) as Table;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-      throw new Error(`${file} cannot be rewritten: ${(err as Error).message}. Fix the file by hand first`);
-  }
-  const entries = Array.isArray(doc.cron) ? (doc.cron as unknown[]).filter(isTable) : [];
-  doc.cron = edit(entries);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# crabtalk scheduled runs (rewritten by the daemon and \`crabtalk cron\`)\n${stringify(doc)}\n`, {
-    mode: 0o600,
-  });
-  renameSync(tmp, file);
+  editTableArrayFile(file, "cron", "crabtalk scheduled runs (rewritten by the daemon and `crabtalk cron`)", edit);
 }

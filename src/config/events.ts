@@ -5,9 +5,10 @@
  * a bad entry is reported (file, entry, reason, fix) and the others work; the
  * daemon and `crabtalk subscribe` rewrite the file atomically.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parse, stringify, TomlError } from "smol-toml";
+import { readFileSync } from "node:fs";
+import { parse, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
+import { editTableArrayFile } from "./table-file.ts";
 
 export interface SubscriptionSpec {
   source: string;
@@ -83,22 +84,10 @@ export function parseEvents(text: string, file: string, validate: (s: Subscripti
 
 /** Rewrites events.toml's [[subscription]] array through `edit`, atomically; other entries are kept as they are. */
 export function editEventsFile(file: string, edit: (entries: Table[]) => Table[]): void {
-  let doc: Table = {};
-  try {
-    doc = parse(readFileSync(file, "utf8")) as Table;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-      throw new Error(`${file} cannot be rewritten: ${(err as Error).message}. Fix the file by hand first`);
-  }
-  const entries = Array.isArray(doc.subscription) ? (doc.subscription as unknown[]).filter(isTable) : [];
-  doc.subscription = edit(entries);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(
-    tmp,
-    `# crabtalk event subscriptions (rewritten by the daemon and \`crabtalk subscribe\`)\n${stringify(doc)}\n`,
-    {
-      mode: 0o600,
-    },
+  editTableArrayFile(
+    file,
+    "subscription",
+    "crabtalk event subscriptions (rewritten by the daemon and `crabtalk subscribe`)",
+    edit,
   );
-  renameSync(tmp, file);
 }

@@ -6,7 +6,7 @@
  * this key holds now", so a get-edit-set round trip never loses a key and
  * never needs to see one.
  *
- * What counts as a secret: any string whose key names one (api_key, key,
+ * What counts as a secret: every string whose key names one (api_key, key,
  * token, secret, password, authorization, credentials...) and any string
  * under an `env` or `headers` table (values there are credentials more often
  * than not, and a header's name says nothing reliable).

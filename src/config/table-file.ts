@@ -1,0 +1,30 @@
+/**
+ * Rewriting a TOML file that holds one array of tables (crons.toml's
+ * [[cron]], events.toml's [[subscription]]): read, let the caller edit the
+ * entries, write atomically (temp file + rename, 0600). Entries the caller
+ * leaves alone are kept as parsed, refused ones included; comments are not
+ * (the file is written from its parsed form), so a header says so.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { parse, stringify } from "smol-toml";
+import { isTable, type Table } from "./errors.ts";
+
+export function editTableArrayFile(
+  file: string,
+  key: string,
+  header: string,
+  edit: (entries: Table[]) => Table[],
+): void {
+  let doc: Table = {};
+  try {
+    doc = parse(readFileSync(file, "utf8")) as Table;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`${file} cannot be rewritten: ${(err as Error).message}. Fix the file by hand first`);
+  }
+  const entries = Array.isArray(doc[key]) ? (doc[key] as unknown[]).filter(isTable) : [];
+  doc[key] = edit(entries);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `# ${header}\n${stringify(doc)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
