@@ -45,7 +45,21 @@ test("notifier: one line per final answer, for every agent", async () => {
   const a = await c.send("crab", "hello");
   const b = await c.send("ops", "hello");
   c.close();
-  expect(await p.exited).toBe(0);
+  // Bounded, so a notifier that missed an answer fails here with what it printed (and not the whole file at the timeout).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([
+    p.exited,
+    new Promise<number>((_, reject) => {
+      timer = setTimeout(() => {
+        p.kill();
+        reject(
+          new Error(`the notifier did not exit within 20 s; stdout: ${JSON.stringify(p.lines)}; stderr: ${p.stderr()}`),
+        );
+      }, 20_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  expect(code).toBe(0);
   expect(p.lines.map((l) => l.raw)).toEqual([
     "listening",
     `crab #${a.session}: crab says hi [stop]`,
