@@ -11,7 +11,7 @@
 import { type AgentContext, RequestError, type SessionUpdate, type StopReason } from "@agentclientprotocol/sdk";
 import type { CrabtalkClient } from "../client/client.ts";
 import { DaemonError } from "../client/errors.ts";
-import { ErrorCode } from "../protocol/errors.ts";
+import { followTurn as turnEvents } from "../client/turn.ts";
 import type { ApprovalRequest, ServerMessage, StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { parseArguments, stopReasonOf, toolKindOf, toolTitle, updatesOfEvent } from "./mapping.ts";
 
@@ -41,13 +41,29 @@ export interface TurnDeps {
 
 export async function runPrompt(deps: TurnDeps, session: BridgeSession, content: string): Promise<StopReason> {
   try {
-    const end = await forwardTurn(deps, session, turnEvents(deps.daemon, session, content), async (ev) => {
-      if (ev.event !== "start" || session.daemonSession) return;
-      session.daemonSession = ev.start!.session;
-      await deps.onDaemonSession(session, ev.start!.session);
-      // A session/cancel that came before the daemon named the session could not be sent then.
-      if (session.cancelled) await cancelTurn(deps, session.daemonSession);
-    });
+    const end = await forwardTurn(
+      deps,
+      session,
+      turnEvents(
+        deps.daemon,
+        {
+          agent: session.agent,
+          content,
+          session: session.daemonSession || undefined,
+          sender: "acp",
+          approver: "requester",
+          client: "acp",
+        },
+        "acp",
+      ),
+      async (ev) => {
+        if (ev.event !== "start" || session.daemonSession) return;
+        session.daemonSession = ev.start!.session;
+        await deps.onDaemonSession(session, ev.start!.session);
+        // A session/cancel that came before the daemon named the session could not be sent then.
+        if (session.cancelled) await cancelTurn(deps, session.daemonSession);
+      },
+    );
     if (end === null)
       throw RequestError.internalError(undefined, "the daemon closed the turn's stream before it ended");
     return session.cancelled ? "cancelled" : stopReasonOf(end);
@@ -101,51 +117,6 @@ async function forwardTurn(
     session.running = null;
     running.abort(new Error("the turn ended"));
     await Promise.allSettled(approvals);
-  }
-}
-
-/**
- * The events of one turn, start to end. A slow editor holds up our reads; if
- * the daemon drops us for falling behind (408), attach again after the last
- * seq seen: the rest is replayed from the session's trace, nothing missed or
- * twice (as `crabtalk send` does).
- */
-async function* turnEvents(
-  daemon: CrabtalkClient,
-  session: BridgeSession,
-  content: string,
-): AsyncGenerator<StreamEvent> {
-  let lastSeq = 0;
-  let started = false;
-  let source: AsyncIterable<ServerMessage> = daemon.stream({
-    stream: {
-      agent: session.agent,
-      content,
-      session: session.daemonSession || undefined,
-      sender: "acp",
-      approver: "requester",
-      client: "acp",
-    },
-  });
-  for (;;) {
-    try {
-      for await (const reply of source) {
-        const ev = reply.stream;
-        if (!ev || ev.seq <= lastSeq) continue;
-        if (ev.event === "start") {
-          // After a re-attach, a later turn's start means ours is over.
-          if (started) return;
-          started = true;
-        }
-        lastSeq = ev.seq;
-        yield ev;
-        if (ev.event === "end") return;
-      }
-      return;
-    } catch (err) {
-      if (!(err instanceof DaemonError) || err.code !== ErrorCode.SlowClient || !session.daemonSession) throw err;
-      source = daemon.stream({ attach: { session: session.daemonSession, afterSeq: lastSeq, client: "acp" } });
-    }
   }
 }
 

@@ -17,45 +17,7 @@ import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from ".
 import { visibleControls } from "./render/sanitize.ts";
 import { colorEnabled, makeStyle } from "./render/style.ts";
 import { describeStop, formatUsage } from "./render/format.ts";
-import type { CrabtalkClient } from "../client/client.ts";
-import { DaemonError } from "../client/errors.ts";
-import { ErrorCode } from "../protocol/errors.ts";
-
-/**
- * The events of one turn, start to end. A 408 (this client fell behind)
- * becomes an attach after the last seq seen, which replays the rest from
- * the session's trace and goes on live: nothing missed, nothing twice.
- */
-async function* turnEvents(
-  client: CrabtalkClient,
-  stream: { agent: string; content: string; session: number | undefined },
-): AsyncGenerator<StreamEvent> {
-  let session = 0;
-  let lastSeq = 0;
-  let started = false;
-  let source: AsyncIterable<{ stream?: StreamEvent }> = client.stream({ stream: { ...stream, sender: "cli" } });
-  for (;;) {
-    try {
-      for await (const reply of source) {
-        const ev = reply.stream;
-        if (!ev || ev.seq <= lastSeq) continue;
-        if (ev.event === "start") {
-          // On a re-attach, a later turn's start means ours is over (its end was seen or cut).
-          if (started) return;
-          started = true;
-          session = ev.start!.session;
-        }
-        lastSeq = ev.seq;
-        yield ev;
-        if (ev.event === "end") return;
-      }
-      return;
-    } catch (err) {
-      if (!(err instanceof DaemonError) || err.code !== ErrorCode.SlowClient || !session) throw err;
-      source = client.stream({ attach: { session, afterSeq: lastSeq } });
-    }
-  }
-}
+import { followTurn } from "../client/turn.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -114,7 +76,7 @@ export const sendCommand = defineCommand({
       };
       process.on("SIGINT", onSigint);
       try {
-        for await (const ev of turnEvents(client, { agent, content, session })) {
+        for await (const ev of followTurn(client, { agent, content, session, sender: "cli" })) {
           if (args.json) printJson(ev);
           if (ev.event === "start") sessionId = ev.start!.session;
           if (ev.event === "chunk") answer += ev.chunk!.content;
