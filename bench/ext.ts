@@ -22,13 +22,14 @@ import { CrabtalkClient } from "../src/client/client.ts";
 import { toolsFrom } from "../src/ext/capabilities.ts";
 import { ExtClient } from "../src/ext/client.ts";
 import { connectPipe } from "../src/transport/pipe.ts";
-import { binaryPath, tempHome } from "../test/helpers/daemon.ts";
+import { tempHome } from "../test/helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../test/helpers/fake-provider.ts";
 import { openaiSse } from "../test/helpers/sse-builders.ts";
 import { turnConfig } from "../test/helpers/turn-kit.ts";
 import { serviceSection } from "../test/e2e/ext-kit.ts";
 import { FIXTURES } from "../test/e2e/ext-kit.ts";
 import { median, percentile, printTable } from "./stats.ts";
+import { startTimed, stopTimed } from "./timed-daemon.ts";
 
 const CALLS = Number(process.env.CALLS ?? 2000);
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
@@ -118,38 +119,8 @@ printTable(
 );
 
 // Daemons for 2-4.
-interface Running {
-  home: string;
-  proc: ReturnType<typeof Bun.spawn>;
-  ms: number;
-}
-async function start(config: string): Promise<Running> {
-  const home = tempHome("crabtalk-bench-ext-");
-  writeFileSync(join(home, "crabtalk.toml"), config);
-  const t0 = performance.now();
-  const proc = Bun.spawn([binaryPath(), "daemon"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CRABTALK_HOME: home },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  for (;;) {
-    try {
-      const c = await CrabtalkClient.connect({ home });
-      await c.request({ ping: {} });
-      c.close();
-      return { home, proc, ms: performance.now() - t0 };
-    } catch {
-      if (performance.now() - t0 > 15_000) throw new Error("daemon did not start in 15 s");
-      await Bun.sleep(2);
-    }
-  }
-}
-async function stop(r: Running): Promise<void> {
-  r.proc.kill("SIGTERM");
-  await r.proc.exited;
-  rmSync(r.home, { recursive: true, force: true });
-}
+const start = (config: string) => startTimed(config, "crabtalk-bench-ext-");
+const stop = stopTimed;
 async function waitRunning(c: CrabtalkClient, name: string, notPid = -1): Promise<number> {
   for (;;) {
     const s = (await c.request({ getServices: {} })).serviceList!.services.find((x) => x.name === name)!;

@@ -1,25 +1,10 @@
-/**
- * MCP costs, `bun bench/mcp.ts` (compiled binary: dist/crabtalk or $CRABTALK_BIN):
- *
- * 1. Start time (spawn until the socket answers a ping, polled every 2 ms)
- *    and idle VmRSS of a daemon with no MCP server against one with
- *    server-everything configured but not yet used: the SDK is imported on
- *    first use only, so the two should match.
- * 2. A tool call (server-everything's echo over stdio) through the daemon
- *    (`McpCallMsg`, what `crabtalk mcp call` sends) against the same call
- *    from the SDK's own client straight to a server it spawned: median and
- *    p99 over CALLS calls after WARMUP, and the daemon's first call (SDK
- *    load, spawn, initialize, tools/list).
- */
-import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CrabtalkClient } from "../src/client/client.ts";
-import { binaryPath, tempHome } from "../test/helpers/daemon.ts";
 import { rssOf } from "../test/helpers/turn-kit.ts";
 import { EVERYTHING, stdioServer } from "../test/mcp/kit.ts";
 import { median, percentile, printTable } from "./stats.ts";
+import { startTimed, stopTimed } from "./timed-daemon.ts";
 
 const STARTS = Number(process.env.STARTS ?? 15);
 const CALLS = Number(process.env.CALLS ?? 300);
@@ -27,40 +12,8 @@ const WARMUP = 30;
 const BASE = `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m"]\n`;
 const WITH_MCP = `${BASE}${stdioServer("everything", EVERYTHING, ["stdio"])}`;
 
-interface Running {
-  home: string;
-  proc: ReturnType<typeof Bun.spawn>;
-  ms: number;
-}
-
-async function start(config: string): Promise<Running> {
-  const home = tempHome("crabtalk-bench-mcp-");
-  writeFileSync(join(home, "crabtalk.toml"), config);
-  const t0 = performance.now();
-  const proc = Bun.spawn([binaryPath(), "daemon"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CRABTALK_HOME: home },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  for (;;) {
-    try {
-      const c = await CrabtalkClient.connect({ home });
-      await c.request({ ping: {} });
-      c.close();
-      return { home, proc, ms: performance.now() - t0 };
-    } catch {
-      if (performance.now() - t0 > 15_000) throw new Error("daemon did not start in 15 s");
-      await Bun.sleep(2);
-    }
-  }
-}
-
-async function stop(r: Running): Promise<void> {
-  r.proc.kill("SIGTERM");
-  await r.proc.exited;
-  rmSync(r.home, { recursive: true, force: true });
-}
+const start = (config: string) => startTimed(config, "crabtalk-bench-mcp-");
+const stop = stopTimed;
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
