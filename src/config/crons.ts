@@ -5,9 +5,8 @@
  * (file, entry id, reason, fix) and every other job still runs.
  */
 import { readFileSync } from "node:fs";
-import { parse, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
-import { editTableArrayFile } from "./table-file.ts";
+import { editTableArrayFile, parseSideFile } from "./table-file.ts";
 
 export interface CronJobSpec {
   id: string;
@@ -63,15 +62,13 @@ export function readCronsFile(file: string, validate: (job: CronJobSpec) => stri
 
 export function parseCrons(text: string, file: string, validate: (job: CronJobSpec) => string | null): CronsFile {
   const out: CronsFile = { jobs: [], errors: [], maxConcurrentRuns: DEFAULT_MAX_CONCURRENT_RUNS };
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : "";
-    out.errors.push(`${file}: invalid TOML${where}: ${(err as Error).message.split("\n")[0]}. Fix: correct the syntax`);
+  const parsed = parseSideFile(text, file);
+  if ("error" in parsed) {
+    out.errors.push(parsed.error);
     return out;
   }
-  const root = doc as Table;
+  const doc = parsed.doc;
+  const root = doc;
   const max = root.max_concurrent_runs;
   if (max !== undefined) {
     if (typeof max === "number" && Number.isInteger(max) && max >= 1) out.maxConcurrentRuns = max;

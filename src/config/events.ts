@@ -6,9 +6,8 @@
  * daemon and `crabtalk subscribe` rewrite the file atomically.
  */
 import { readFileSync } from "node:fs";
-import { parse, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
-import { editTableArrayFile } from "./table-file.ts";
+import { editTableArrayFile, parseSideFile } from "./table-file.ts";
 
 export interface SubscriptionSpec {
   source: string;
@@ -56,15 +55,13 @@ export function readEventsFile(file: string, validate: (s: SubscriptionSpec) => 
 
 export function parseEvents(text: string, file: string, validate: (s: SubscriptionSpec) => string | null): EventsFile {
   const out: EventsFile = { subscriptions: [], errors: [] };
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : "";
-    out.errors.push(`${file}: invalid TOML${where}: ${(err as Error).message.split("\n")[0]}. Fix: correct the syntax`);
+  const parsed = parseSideFile(text, file);
+  if ("error" in parsed) {
+    out.errors.push(parsed.error);
     return out;
   }
-  const entries = (doc as Table).subscription ?? [];
+  const doc = parsed.doc;
+  const entries = doc.subscription ?? [];
   if (!Array.isArray(entries)) {
     out.errors.push(`${file}: "subscription" must be an array of tables. Fix: write each as [[subscription]]`);
     return out;

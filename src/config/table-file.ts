@@ -6,8 +6,24 @@
  * (the file is written from its parsed form), so a header says so.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parse, stringify } from "smol-toml";
+import { parse, stringify, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
+
+/**
+ * Parses a file the daemon reads alongside crabtalk.toml (crons.toml,
+ * events.toml): the document, or the problem as one line with file, line,
+ * column and the fix, so the rest of the daemon goes on without it.
+ */
+export function parseSideFile(text: string, file: string): { doc: Table } | { error: string } {
+  try {
+    return { doc: parse(text) as Table };
+  } catch (err) {
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : "";
+    return {
+      error: `${file}: invalid TOML${where}: ${(err as Error).message.split("\n")[0]}. Fix: correct the syntax`,
+    };
+  }
+}
 
 export function editTableArrayFile(
   file: string,

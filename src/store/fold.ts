@@ -12,10 +12,12 @@ import {
   type LoadedSession,
   type MetaRecord,
   type NewRecord,
+  type SessionInit,
   type SessionPage,
   type SessionSummary,
   type ListOptions,
   type StoredRecord,
+  STORE_FORMAT_VERSION,
   TURN_END_TYPES,
   TURN_START_TYPES,
 } from "./types.ts";
@@ -52,6 +54,21 @@ export function deriveTitle(text: string): string {
 /** A fresh copy of a short string (join builds a new buffer), sharing nothing with its source. */
 function detach(s: string): string {
   return Array.from(s).join("");
+}
+
+/** The first line of a new session's file. */
+export function metaRecord(init: SessionInit, id: number, ts: number): MetaRecord {
+  const meta: MetaRecord = {
+    ts,
+    kind: "meta",
+    v: STORE_FORMAT_VERSION,
+    id,
+    agent: init.agent,
+    createdBy: init.createdBy,
+    createdAt: ts,
+  };
+  if (init.title !== undefined) meta.title = init.title;
+  return meta;
 }
 
 export function summaryFromMeta(meta: MetaRecord): SessionSummary {

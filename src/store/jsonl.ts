@@ -36,6 +36,7 @@ import { join } from "node:path";
 import {
   SessionFolder,
   looksLikeEvent,
+  metaRecord,
   pageSummaries,
   parseRecord,
   prepareBatch,
@@ -49,7 +50,6 @@ import {
   type EventRecord,
   type ListOptions,
   type LoadedSession,
-  type MetaRecord,
   type NewRecord,
   type SearchHit,
   type SearchOptions,
@@ -59,7 +59,6 @@ import {
   type SessionSummary,
   type StoredRecord,
   type TornLine,
-  STORE_FORMAT_VERSION,
   SessionNotFoundError,
   StoreClosedError,
 } from "./types.ts";
@@ -133,16 +132,7 @@ export class JsonlSessionStore implements SessionStore {
         await writeAtomic(this.dir, join(this.dir, "next-id"), `${id + 1}\n`, sync);
         this.nextId = id + 1;
         const ts = Date.now();
-        const meta: MetaRecord = {
-          ts,
-          kind: "meta",
-          v: STORE_FORMAT_VERSION,
-          id,
-          agent: init.agent,
-          createdBy: init.createdBy,
-          createdAt: ts,
-        };
-        if (init.title !== undefined) meta.title = init.title;
+        const meta = metaRecord(init, id, ts);
         if (!(await createExclusive(this.dir, this.path(id), `${serialize(meta)}\n`, sync))) continue;
         const fresh = new SessionFolder(meta).summary;
         this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });

@@ -9,6 +9,7 @@
  */
 import {
   SessionFolder,
+  metaRecord,
   pageSummaries,
   parseRecord,
   prepareBatch,
@@ -30,7 +31,6 @@ import {
   type SessionStore,
   type SessionSummary,
   type StoredRecord,
-  STORE_FORMAT_VERSION,
   SessionNotFoundError,
   StoreClosedError,
 } from "./types.ts";
@@ -50,16 +50,7 @@ export class MemorySessionStore implements SessionStore {
     this.checkOpen();
     const id = this.nextId++;
     const ts = Date.now();
-    const meta: MetaRecord = {
-      ts,
-      kind: "meta",
-      v: STORE_FORMAT_VERSION,
-      id,
-      agent: init.agent,
-      createdBy: init.createdBy,
-      createdAt: ts,
-    };
-    if (init.title !== undefined) meta.title = init.title;
+    const meta = metaRecord(init, id, ts);
     const summary = summaryFromMeta(meta);
     this.sessions.set(id, { lines: [serialize(meta)], summary, dirty: false });
     return { ...summary };
