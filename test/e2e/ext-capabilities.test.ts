@@ -25,6 +25,7 @@ import {
   toolResultsOf,
   turnConfig,
   waitFor,
+  systemTextOf,
 } from "../helpers/turn-kit.ts";
 import { observed, serviceSection, waitState } from "./ext-kit.ts";
 
@@ -92,10 +93,7 @@ describe("nine capabilities", () => {
     expect(textOf(events)).toBe("done");
     const [first, second] = fake.requests.slice(before);
     // build_agent: the addition is in the system prompt the provider saw.
-    const system = messagesOf(first!)
-      .filter((m) => m.role === "system")
-      .map(contentText)
-      .join("\n");
+    const system = systemTextOf(first!);
     expect(system).toContain("PROMPT-ADDITION-FROM-probe");
     // before_run: the injected message reached the provider...
     expect(messagesOf(first!).map(contentText)).toContain("INJECTED-BY-probe");

@@ -22,6 +22,7 @@ import {
   toolResultsOf,
   turnConfig,
   waitFor,
+  systemTextOf,
 } from "../helpers/turn-kit.ts";
 import { waitState } from "./ext-kit.ts";
 
@@ -88,10 +89,7 @@ test("tools, build_agent, before_run, after_run and events in one real turn", as
   const events = await streamTurn(c, { content: "echo something" });
   expect(textOf(events)).toBe("done");
   const [first, second] = fake.requests.slice(before);
-  const system = messagesOf(first!)
-    .filter((m) => m.role === "system")
-    .map(contentText)
-    .join("\n");
+  const system = systemTextOf(first!);
   expect(system).toContain("Be kind, crab.");
   const injected = messagesOf(first!)
     .map(contentText)

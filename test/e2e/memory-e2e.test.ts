@@ -20,6 +20,7 @@ import {
   toolResultsOf,
   turnConfig,
   waitFor,
+  systemTextOf,
 } from "../helpers/turn-kit.ts";
 import { runCrabtalk } from "./cli-kit.ts";
 
@@ -120,7 +121,7 @@ test("a rare term outranks a common one; a hand edit is found by its new words, 
 test("MEMORY.md is in the system prompt inside <memory>, hand-edited or replaced by the memory tool", async () => {
   writeFileSync(join(mem, "MEMORY.md"), "The user prefers metric units.\n");
   await tool("crab", "recall", { query: "anything" });
-  const system = () => contentText(messagesOf(fake.requests.at(-1)!).find((m) => m.role === "system")!);
+  const system = () => systemTextOf(fake.requests.at(-1)!);
   expect(system()).toContain("<memory>\nThe user prefers metric units.\n</memory>");
   expect(await tool("crab", "memory", { content: "Call the user Sam." })).toBe(
     `MEMORY.md replaced (${join(mem, "MEMORY.md")})`,

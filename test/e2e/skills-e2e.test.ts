@@ -24,6 +24,7 @@ import {
   toolResultsOf,
   turnConfig,
   waitFor,
+  systemTextOf,
 } from "../helpers/turn-kit.ts";
 import { runCrabtalk } from "./cli-kit.ts";
 
@@ -126,7 +127,7 @@ test("/deploy now reaches the provider expanded, with the catalogue in the syste
   const req = fake.requests[before]!;
   const expanded = 'now please\n\n<skill name="deploy">\nRun make deploy, then watch the dashboard.\n</skill>';
   expect(lastUserText(req)).toBe(expanded);
-  const system = contentText(messagesOf(req).find((m) => m.role === "system")!);
+  const system = systemTextOf(req);
   expect(system).toContain("- deploy: Ship the service to production");
   expect(system).toContain("- triage: Sort incoming bugs");
   expect(system).not.toContain("secret");
@@ -158,7 +159,7 @@ test("an ungranted /deploy and skill{name:deploy} are refused; the grant's own s
   const events = await streamTurn(c, { agent: "intern", content: "call skill deploy" });
   expect(toolResultsOf(fake.requests.at(-1)!)[0]!.text).toContain('skill "deploy" is not granted to agent intern');
   expect(textOf(events)).not.toContain("make deploy");
-  const system = contentText(messagesOf(fake.requests.at(-1)!).find((m) => m.role === "system")!);
+  const system = systemTextOf(fake.requests.at(-1)!);
   expect(system).toContain("- lint: Run the linters");
   expect(system).not.toContain("deploy");
 

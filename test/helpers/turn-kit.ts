@@ -80,6 +80,14 @@ export function contentText(m: WireChatMessage): string {
   return "";
 }
 
+/** The system prompt a request carried, all system messages joined. */
+export function systemTextOf(req: RecordedRequest): string {
+  return messagesOf(req)
+    .filter((m) => m.role === "system")
+    .map(contentText)
+    .join("\n");
+}
+
 /** The tool results a request carries after its last assistant message, in order. */
 export function toolResultsOf(req: RecordedRequest): { id: string; text: string }[] {
   const msgs = messagesOf(req);
