@@ -48,6 +48,7 @@ export class RemoteAccess {
   /** Whether a TCP connection must authenticate, or why it is refused now (banned address). */
   onTcpOpen(conn: FramedConnection): { requiresToken: boolean; banned: boolean } {
     const address = conn.tcp?.remoteAddress ?? "";
+    this.gate.refresh(); // a token created a moment ago already decides whether this connection must authenticate
     return { requiresToken: this.gate.requiresToken(), banned: this.gate.isBanned(address) };
   }
 
@@ -68,8 +69,11 @@ export class RemoteAccess {
   /** Starts closing connections whose token is revoked or expired, within SWEEP_MS of the change. */
   startSweeping(routers: () => Iterable<ConnectionRouter>): void {
     this.sweeper = setInterval(() => {
+      // Nothing to sweep without a token connection (the usual local daemon): no file check either.
+      const withTokens = [...routers()].filter((r) => r.tokenPrincipal);
+      if (withTokens.length === 0) return;
       this.gate.refresh();
-      for (const router of routers()) {
+      for (const router of withTokens) {
         const principal = router.tokenPrincipal;
         if (principal && !this.gate.stillValid(principal)) {
           log.info(
@@ -98,6 +102,7 @@ export class RemoteAccess {
   }
 
   status(): { authFailures: number; bannedAddresses: string[]; tokens: number } {
+    this.gate.refresh();
     return { authFailures: this.gate.failures, bannedAddresses: this.gate.banned(), tokens: this.gate.tokenCount };
   }
 }
