@@ -22,7 +22,7 @@ import { join, relative, sep } from "node:path";
 const SRC = join(import.meta.dir, "..", "src");
 
 const ALLOWED: Record<string, string[]> = {
-  cli: ["client", "config", "util", "protocol", "store", "cli", "ext", "skills", "memory", "acp"],
+  cli: ["client", "config", "util", "protocol", "store", "cli", "ext", "skills", "memory", "acp", "gateway"],
   client: ["transport", "protocol", "config", "util", "client"],
   daemon: ["*"],
   protocol: ["util", "protocol"],
@@ -42,6 +42,10 @@ const ALLOWED: Record<string, string[]> = {
   memory: ["agent", "config", "provider", "session", "util", "skills", "memory"],
   // The editors' bridge (`crabtalk acp`) is a client of the daemon like the CLI: never daemon or session code.
   acp: ["client", "protocol", "config", "util", "acp"],
+  // Gateways (Telegram) are clients of the daemon like the CLI: never daemon or session code.
+  gateway: ["client", "protocol", "config", "util", "gateway"],
+  // The dashboard's browser code and its assets: a client of the daemon over the WebSocket bridge.
+  web: ["client", "protocol", "transport", "util", "web"],
   // Delegated tasks: turns of other agents through the runtime, tools in the registry.
   delegation: ["agent", "provider", "session", "tools", "util", "delegation"],
   // Scheduled runs: turns through the runtime, job specs from config; never daemon or protocol.
