@@ -60,30 +60,52 @@ async function runtimeFor(target: Target): Promise<string> {
   return binary;
 }
 
-async function build(target: Target, outfile: string, cross: boolean): Promise<void> {
-  const started = performance.now();
+export interface CompileOptions {
+  entry: string;
+  outfile: string;
+  target?: Bun.Build.CompileTarget;
+  executablePath?: string;
+  define?: Record<string, string>;
+}
+
+/**
+ * The one way crabtalk compiles an executable; bench/startup.ts compiles its
+ * floor program with it too, so the start-up ratio compares like with like.
+ */
+export async function compileExecutable(options: CompileOptions): Promise<void> {
   const result = await Bun.build({
-    entrypoints: [join(root, "src", "main.ts")],
+    entrypoints: [options.entry],
     minify: true,
     sourcemap: "none",
     // Dynamic imports (the MCP SDK) become chunks kept inside the binary and parsed only on first use.
     splitting: true,
     format: "esm",
     bytecode: true,
-    define: { CRABTALK_VERSION: JSON.stringify(version) },
+    define: options.define ?? {},
     compile: {
-      target: target.bunTarget,
-      outfile,
+      ...(options.target ? { target: options.target } : {}),
+      outfile: options.outfile,
       autoloadBunfig: false,
       autoloadDotenv: false,
-      ...(cross ? { executablePath: await runtimeFor(target) } : {}),
+      ...(options.executablePath ? { executablePath: options.executablePath } : {}),
     },
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
-    throw new Error(`build for ${target.name} failed`);
+    throw new Error(`compiling ${options.entry} into ${options.outfile} failed`);
   }
-  chmodSync(outfile, 0o755);
+  chmodSync(options.outfile, 0o755);
+}
+
+async function build(target: Target, outfile: string, cross: boolean): Promise<void> {
+  const started = performance.now();
+  await compileExecutable({
+    entry: join(root, "src", "main.ts"),
+    outfile,
+    target: target.bunTarget,
+    define: { CRABTALK_VERSION: JSON.stringify(version) },
+    ...(cross ? { executablePath: await runtimeFor(target) } : {}),
+  });
   const digest = createHash("sha256").update(readFileSync(outfile)).digest("hex");
   writeFileSync(`${outfile}.sha256`, `${digest}  ${outfile.split("/").pop()}\n`);
   const mb = (readFileSync(outfile).byteLength / 1024 / 1024).toFixed(1);
@@ -92,10 +114,12 @@ async function build(target: Target, outfile: string, cross: boolean): Promise<v
   );
 }
 
-mkdirSync(dist, { recursive: true });
-if (process.argv.includes("--all")) {
-  const host = hostTarget();
-  for (const target of TARGETS) await build(target, join(dist, `crabtalk-${target.name}`), target.name !== host.name);
-} else {
-  await build(hostTarget(), join(dist, "crabtalk"), false);
+if (import.meta.main) {
+  mkdirSync(dist, { recursive: true });
+  if (process.argv.includes("--all")) {
+    const host = hostTarget();
+    for (const target of TARGETS) await build(target, join(dist, `crabtalk-${target.name}`), target.name !== host.name);
+  } else {
+    await build(hostTarget(), join(dist, "crabtalk"), false);
+  }
 }
