@@ -185,3 +185,19 @@ test("only `crabtalk acp` loads the ACP bridge and its SDK, lazily", () => {
   if (/from "\.\/acp\.ts"/.test(index)) violations.push("cli/index.ts imports cli/acp.ts statically");
   expect(violations).toEqual([]);
 });
+
+test("only `crabtalk telegram` loads the gateway and grammy, lazily", () => {
+  const violations: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    const text = readFileSync(file, "utf8");
+    const inGateway = rel.startsWith(`gateway${sep}`);
+    // Outside src/gateway grammy is never imported; the gateway is reached only by cli/telegram.ts's dynamic import().
+    if (!inGateway && /from "grammy/.test(text)) violations.push(`${rel} imports grammy`);
+    if (!inGateway && importsOf(file).some((t) => t.startsWith(`gateway${sep}`)))
+      violations.push(`${rel} imports src/gateway statically (only a dynamic import() in cli/telegram.ts may)`);
+  }
+  const index = readFileSync(join(SRC, "cli", "index.ts"), "utf8");
+  if (/from "\.\/telegram\.ts"/.test(index)) violations.push("cli/index.ts imports cli/telegram.ts statically");
+  expect(violations).toEqual([]);
+});

@@ -64,6 +64,7 @@ export const cli: CommandDef = defineCommand({
     unsubscribe: unsubscribeCommand,
     subscriptions: subscriptionsCommand,
     acp: () => import("./acp.ts").then((m) => m.acpCommand),
+    telegram: () => import("./telegram.ts").then((m) => m.telegramCommand),
     token: tokenCommand,
     tls: tlsCommand,
   },

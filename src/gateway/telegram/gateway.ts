@@ -1,0 +1,167 @@
+/**
+ * The Telegram gateway process: an ordinary client of the daemon (the
+ * client SDK only) that long-polls the Bot API through grammy's Api and
+ * turns chat messages into turns. The poll loop never waits on a turn: each
+ * update is dispatched to its chat's queue (queue.ts), so chats are
+ * independent. It exits 1 when the daemon connection closes (the daemon's
+ * supervisor restarts it) and 0 on SIGTERM/SIGINT.
+ */
+import { join } from "node:path";
+import { Api, GrammyError } from "grammy/web";
+import type { Message, Update } from "grammy/types";
+import { CrabtalkClient } from "../../client/client.ts";
+import type { EndpointOptions } from "../../client/endpoint.ts";
+import { decideAccess, type BotIdentity } from "./access.ts";
+import { readAgents } from "./agents.ts";
+import { Approvals } from "./approvals.ts";
+import { parseCommand, runCommand } from "./commands.ts";
+import type { TelegramConfig } from "./config.ts";
+import { attachmentOf, saveAttachment, TooLarge } from "./inbox.ts";
+import { NotifyDelivery } from "./notify.ts";
+import { ChatQueues, MAX_QUEUED_PER_CHAT } from "./queue.ts";
+import { ChatSessions } from "./state.ts";
+import { describeTelegramError } from "./telegram-errors.ts";
+import { runTurn, type TurnDeps } from "./turn.ts";
+
+export interface ServeOptions {
+  endpoint: EndpointOptions;
+  config: TelegramConfig;
+  home: string;
+}
+
+const POLL_BACKOFF_MAX_MS = 30_000;
+
+export async function serveTelegram(opts: ServeOptions): Promise<number> {
+  const { config, home } = opts;
+  // The token is in every Bot API URL: no line of ours carries it.
+  const log = (line: string) => process.stderr.write(`telegram: ${line.replaceAll(config.token, "<token>")}\n`);
+  const api = new Api(config.token, { apiRoot: config.apiRoot });
+  let me: BotIdentity;
+  try {
+    const got = await api.getMe();
+    me = { id: got.id, username: got.username };
+  } catch (err) {
+    if (err instanceof GrammyError && err.error_code === 401) {
+      log("Telegram refused the bot token (401); check token in [services.telegram.config] (from @BotFather)");
+      return 2;
+    }
+    log(`cannot reach the Bot API at ${config.apiRoot}: ${describeTelegramError(err)}`);
+    return 1;
+  }
+  const daemon = await CrabtalkClient.connect(opts.endpoint);
+  const clientName = `telegram-${me.id}`;
+  const dir = join(home, "gateways", "telegram");
+  const sessions = new ChatSessions(join(dir, `chats-${me.id}.json`), config.agent);
+  const running = new Map<number, number>();
+  const approvals = new Approvals(api, daemon, log);
+  const queues = new ChatQueues((chat, err) => log(`chat ${chat}: ${(err as Error).message}`));
+  const turnDeps: TurnDeps = {
+    api,
+    daemon,
+    clientName,
+    sessions,
+    approvals,
+    editIntervalMs: config.editIntervalMs,
+    log,
+    running,
+  };
+  const notify = new NotifyDelivery(api, config.notify, join(dir, `notify-${me.id}.json`), log);
+  void notify.run(daemon).catch((err: unknown) => log(`notify stopped: ${(err as Error).message}`));
+
+  const reply = (chat: number, text: string) =>
+    api
+      .sendMessage(chat, text)
+      .catch((err: unknown) => log(`chat ${chat}: reply failed: ${describeTelegramError(err)}`));
+
+  const onMessage = async (msg: Message): Promise<void> => {
+    const access = decideAccess(msg, me, config.allowedUsers);
+    if (!access.serve) {
+      if (access.log) log(access.why);
+      return;
+    }
+    const chat = msg.chat.id;
+    const command = parseCommand(access.text);
+    if (command) {
+      const answer = await runCommand(
+        { daemon, sessions, queues, running, home },
+        chat,
+        command.name,
+        command.arg,
+      ).catch((err: unknown) => `⚠ ${(err as Error).message}`);
+      if (answer !== null) {
+        await reply(chat, answer);
+        return;
+      }
+    }
+    const attachment = attachmentOf(msg);
+    if (!access.text.trim() && !attachment) return;
+    const ahead = queues.push(chat, async () => {
+      let content = access.text;
+      if (attachment) {
+        try {
+          const agentDir = (await readAgents(daemon, home)).cwdOf(sessions.agentOf(chat));
+          const path = await saveAttachment(api, config, attachment, join(agentDir, "inbox"), config.maxFileBytes);
+          content = `${content}${content ? "\n\n" : ""}[attached file: ${path}]`;
+        } catch (err) {
+          const why =
+            err instanceof TooLarge ? err.message : `the attachment could not be saved: ${(err as Error).message}`;
+          await reply(chat, `⚠ ${why}`);
+          if (err instanceof TooLarge || !content.trim()) return;
+        }
+      }
+      await runTurn(turnDeps, chat, msg.from!.id, content);
+    });
+    if (ahead === null) await reply(chat, `⚠ ${MAX_QUEUED_PER_CHAT} messages are already waiting; wait, or /stop`);
+    else if (ahead > 0) await reply(chat, `Queued: ${ahead} ahead of it; it runs when the current answer ends.`);
+  };
+
+  const onUpdate = async (u: Update): Promise<void> => {
+    if (u.message) return onMessage(u.message);
+    const q = u.callback_query;
+    if (!q) return;
+    if (!config.allowedUsers.has(q.from.id)) {
+      log(`refused a button press by user ${q.from.id}: not in allowed_users`);
+      await api.answerCallbackQuery(q.id).catch(() => {});
+      return;
+    }
+    await approvals.press(q);
+  };
+
+  const stop = new AbortController();
+  let exitCode = 0;
+  void daemon.closedPromise.then(() => {
+    if (stop.signal.aborted) return;
+    log("the daemon closed the connection; exiting so the supervisor starts a fresh gateway");
+    exitCode = 1;
+    stop.abort();
+  });
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+
+  log(
+    `serving @${me.username} as client ${clientName}; default agent ${config.agent}; ${config.allowedUsers.size} allowed user(s)${config.allowedUsers.size === 0 ? " (allowed_users is empty: nobody is served)" : ""}`,
+  );
+  let offset = 0;
+  let backoff = 1000;
+  while (!stop.signal.aborted) {
+    try {
+      const updates = await api.getUpdates(
+        { offset, timeout: config.pollTimeoutSeconds, allowed_updates: ["message", "callback_query"] },
+        // grammy types its signal parameter with a polyfill's AbortSignal; the runtime one is what it uses.
+        stop.signal as unknown as Parameters<Api["getUpdates"]>[1],
+      );
+      backoff = 1000;
+      for (const u of updates) {
+        offset = Math.max(offset, u.update_id + 1);
+        void onUpdate(u).catch((err: unknown) => log(`update ${u.update_id}: ${(err as Error).message}`));
+      }
+    } catch (err) {
+      if (stop.signal.aborted) break;
+      log(`getUpdates failed: ${describeTelegramError(err)}; retrying in ${backoff} ms`);
+      await Bun.sleep(backoff);
+      backoff = Math.min(POLL_BACKOFF_MAX_MS, backoff * 2);
+    }
+  }
+  notify.stop();
+  daemon.close();
+  return exitCode;
+}

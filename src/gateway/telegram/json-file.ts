@@ -1,0 +1,30 @@
+/**
+ * The gateway's durable files (chat map, notify cursor) under
+ * $CRABTALK_HOME/gateways/telegram/: read once at start, written whole and
+ * atomically (a temporary file, fsync, rename), so a kill at any moment
+ * leaves either the old content or the new, never half of one.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+export function readJson<T>(file: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    throw new Error(`${file} is unreadable (${(err as Error).message}); move it aside to start over`);
+  }
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(value, null, 1)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}

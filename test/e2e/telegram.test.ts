@@ -1,0 +1,67 @@
+/**
+ * Issue 19 acceptance, the Telegram gateway run by the compiled daemon as a
+ * `kind = "gateway"` service against the Bot API emulator
+ * (test/helpers/telegram-emulator.ts) and a scripted model: streaming with
+ * throttled edits, deny by default, long answers split at boundaries, and
+ * chats that never wait for each other.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { gatewaySection, pacedSse, TelegramEmulator } from "../helpers/telegram-emulator.ts";
+import { lastUserText, turnConfig } from "../helpers/turn-kit.ts";
+
+const ALICE = 111;
+const BOB = 222;
+const STRANGER = 999;
+
+let fake: FakeProvider;
+let emu: TelegramEmulator;
+let d: DaemonHandle;
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  emu = await TelegramEmulator.start();
+  d = await startDaemon({
+    config: turnConfig(fake.url) + gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB] }),
+  });
+  await emu.waitFor("the gateway's first getUpdates", () => emu.callsOf("getUpdates").length > 0);
+});
+afterAll(async () => {
+  await d.cleanup();
+  await emu.stop();
+  await fake.stop();
+});
+
+const gatewayLog = () => readFileSync(join(d.home, "logs", "telegram.log"), "utf8");
+
+test("an allowed user's message gets a streamed answer: one message, several edits a second apart, the exact final text", async () => {
+  const answer = "Crabs walk sideways. They have ten legs! And (mostly) hard shells - see below.";
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 8 }), 400));
+  await emu.send({ user: ALICE, text: "tell me about crabs" });
+  const final = await emu.waitFor("the final answer", () =>
+    emu.messages(ALICE).find((m) => m.text === answer && m.parseMode === "MarkdownV2"),
+  );
+  expect(emu.messages(ALICE)).toHaveLength(1);
+  expect(final.text).toBe(answer);
+  const writes = emu.calls.filter(
+    (c) => (c.method === "sendMessage" || c.method === "editMessageText") && Number(c.body.chat_id) === ALICE,
+  );
+  expect(writes.filter((c) => c.method === "editMessageText").length).toBeGreaterThanOrEqual(2);
+  // At most about one edit a second (the final pass may follow the last streamed edit sooner: it is throttled too).
+  for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(950);
+  expect(emu.callsOf("sendChatAction", ALICE).some((c) => c.body.action === "typing")).toBe(true);
+  expect(lastUserText(fake.requests.at(-1)!)).toBe("tell me about crabs");
+});
+
+test("a user not in allowed_users gets nothing, costs no provider request, and their id is logged", async () => {
+  const before = fake.requests.length;
+  await emu.send({ user: STRANGER, text: "let me in" });
+  await emu.waitFor("the refusal in the gateway's log", () => gatewayLog().includes(`refused user ${STRANGER}`));
+  expect(fake.requests.length).toBe(before);
+  expect(emu.messages(STRANGER)).toEqual([]);
+  expect(emu.calls.some((c) => Number(c.body.chat_id) === STRANGER)).toBe(false);
+});
