@@ -8,6 +8,8 @@
  *   tls_key = "~/.crabtalk/tls/key.pem"
  *   loopback_trusted = false    # with tokens: loopback clients of this user may still skip the token
  *   tokens_file = "/run/secrets/crabtalk_tokens"  # default $CRABTALK_HOME/tokens.toml
+ *   http = "127.0.0.1:6689"     # the web dashboard (off by default); HOST:PORT, port 0 = any free port
+ *                               # (written to $CRABTALK_HOME/crabtalk.http); a non-loopback address needs tokens
  * Containers may set $CRABTALK_TCP, $CRABTALK_TOKENS_FILE, $CRABTALK_TLS_CERT and
  * $CRABTALK_TLS_KEY instead (they win over the file).
  *   shutdown_grace_ms = 10000   # how long SIGTERM waits for turns in flight
@@ -46,6 +48,8 @@ export interface DaemonSettings {
   loopbackTrusted: boolean;
   /** Absolute path of the token store; null = $CRABTALK_HOME/tokens.toml. */
   tokensFile: string | null;
+  /** The web dashboard's listener (daemon/http/); null (the default) when off. */
+  http: { host: string; port: number } | null;
 }
 
 export const DEFAULT_TCP = { host: "127.0.0.1", port: 6688 };
@@ -61,6 +65,7 @@ export const defaultDaemonSettings = (): DaemonSettings => ({
   tls: null,
   loopbackTrusted: false,
   tokensFile: null,
+  http: null,
 });
 
 const KEYS = [
@@ -77,6 +82,7 @@ const KEYS = [
   "tls_key",
   "loopback_trusted",
   "tokens_file",
+  "http",
 ] as const;
 
 export function parseHostPort(value: string): { host: string; port: number } | null {
@@ -155,6 +161,32 @@ function applyTcp(settings: DaemonSettings, raw: Record<string, unknown>, ctx: C
   }
 }
 
+/** [daemon] http: "HOST:PORT", or false / absent for off. */
+function parseHttp(value: unknown, ctx: ConfigContext): { host: string; port: number } | null {
+  if (value === undefined || value === false) return null;
+  const text = expectString(ctx, "daemon.http", value, 'write http = "127.0.0.1:6689" or http = false');
+  const hp = parseHostPort(text);
+  if (!hp)
+    throw new ConfigError(ctx.file, "daemon.http", `"${text}" is not HOST:PORT`, 'write http = "127.0.0.1:6689"');
+  return hp;
+}
+
+/**
+ * The same rule as checkTcpExposure for the dashboard's listener: a page
+ * others can reach is allowed only when tokens exist (they log in with one).
+ */
+export function checkHttpExposure(
+  http: { host: string; port: number } | null,
+  tokenCount: number,
+  tokensFile: string,
+): { problem: string; fix: string } | null {
+  if (!http || isLoopbackHost(http.host) || tokenCount > 0) return null;
+  return {
+    problem: `[daemon] http = "${http.host}:${http.port}" is not a loopback address, and ${tokensFile} holds no tokens: anyone who can reach it could open the dashboard`,
+    fix: `create a token first (crabtalk token create laptop --scope chat) and add TLS (crabtalk tls init); or bind loopback (http = "127.0.0.1:6689")`,
+  };
+}
+
 export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSettings {
   const settings = defaultDaemonSettings();
   if (raw === undefined) {
@@ -180,6 +212,7 @@ export function parseDaemonSection(raw: unknown, ctx: ConfigContext): DaemonSett
     );
   settings.tls = cert && key ? { cert, key } : null;
   settings.tokensFile = path("tokens_file");
+  settings.http = parseHttp(raw.http, ctx);
   applyEnvPaths(settings, ctx);
   if (raw.loopback_trusted !== undefined)
     settings.loopbackTrusted = expectBool(

@@ -68,6 +68,15 @@ export async function guardAgents(
       throw new WireError(ErrorCode.Forbidden, `this token may only see ${agents.join(", ")}`);
     return (reply) => (reply.event && !allowed(reply.event.agent) ? null : reply);
   }
+  if (kind === "pendingApprovals")
+    return (reply) =>
+      reply.pendingApprovals
+        ? {
+            pendingApprovals: {
+              approvals: (reply.pendingApprovals.approvals ?? []).filter((a) => allowed(a.agent)),
+            },
+          }
+        : reply;
   if (kind === "searchSessions")
     return (reply) =>
       reply.searchResults

@@ -6,7 +6,7 @@
  *
  *   providers, agents, permissions, budget, limits  -> runtime.reconfigure (next turn)
  *   services, MCP servers, cron, subscriptions      -> their ReloadParticipant (only what changed)
- *   daemon.tcp, client_stall_timeout_ms, log size   -> reported as "needs a restart"
+ *   daemon.tcp, http, client_stall_timeout_ms, log size -> reported as "needs a restart"
  *
  * On any error nothing changes: the answer and the log give file, line, key
  * and fix. Reloads run one at a time (SIGHUP, `crabtalk reload`, a file
@@ -143,6 +143,7 @@ export function diffConfig(a: Config, b: Config): string[] {
 export function needsRestart(a: Config, b: Config): string[] {
   const out: string[] = [];
   if (!same(a.daemon.tcp, b.daemon.tcp)) out.push("daemon.tcp");
+  if (!same(a.daemon.http, b.daemon.http)) out.push("daemon.http");
   if (a.daemon.clientStallTimeoutMs !== b.daemon.clientStallTimeoutMs) out.push("daemon.client_stall_timeout_ms");
   if (a.daemon.logMaxBytes !== b.daemon.logMaxBytes) out.push("daemon.log_max_bytes");
   return out;

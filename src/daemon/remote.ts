@@ -4,11 +4,11 @@
  * sweep that closes connections whose token was revoked or expired.
  */
 import type { DaemonSettings } from "../config/daemon.ts";
-import { checkTcpExposure } from "../config/daemon.ts";
+import { checkHttpExposure, checkTcpExposure } from "../config/daemon.ts";
 import { tokensFileIn } from "../config/tokens.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
-import { Gate, loopbackListener } from "./auth.ts";
+import { Gate, loopbackListener, type Principal } from "./auth.ts";
 import type { SessionAgent } from "./agent-filter.ts";
 import type { ConnectionAccess, ConnectionRouter } from "./router.ts";
 import { StartupError } from "./startup-error.ts";
@@ -41,7 +41,9 @@ export class RemoteAccess {
       loopbackListener: settings.tcp ? loopbackListener(settings.tcp.host) : true,
       loopbackTrusted: settings.loopbackTrusted,
     });
-    const refusal = checkTcpExposure(settings.tcp, this.gate.tokenCount, file);
+    const refusal =
+      checkTcpExposure(settings.tcp, this.gate.tokenCount, file) ??
+      checkHttpExposure(settings.http, this.gate.tokenCount, file);
     if (refusal) throw new StartupError(`${refusal.problem}. Fix: ${refusal.fix}`);
   }
 
@@ -60,6 +62,22 @@ export class RemoteAccess {
       stillValid: (principal) => {
         this.gate.refresh();
         return this.gate.stillValid(principal);
+      },
+      sessionAgent: this.sessionAgent,
+      turnOwners: this.turnOwners,
+    };
+  }
+
+  /** The access of a connection authenticated before its first frame (the dashboard's WebSocket, by cookie or bearer). */
+  accessAs(principal: Principal, address: string, clientName: string): ConnectionAccess {
+    return {
+      requiresToken: false,
+      principal,
+      clientName,
+      authenticate: (token) => this.gate.authenticate(address, token),
+      stillValid: (p) => {
+        this.gate.refresh();
+        return this.gate.stillValid(p);
       },
       sessionAgent: this.sessionAgent,
       turnOwners: this.turnOwners,

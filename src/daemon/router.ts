@@ -47,6 +47,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Who this connection acts as (the owner on the Unix socket). */
   principal: Principal;
+  /** The client name of requests that name none ("dashboard" for the web bridge), for "client:<name>" approvers. */
+  clientName: string | undefined;
 }
 
 /**
@@ -99,6 +101,9 @@ export const SCOPE_OF: Record<RequestKind, Scope> = {
   cronDelete: "admin",
   subscribeBus: "admin",
   unsubscribeBus: "admin",
+  // The dashboard: listing prompts reads; a login link is the owner's alone (handlers/dashboard.ts refuses tokens).
+  pendingApprovals: "read",
+  dashboardLogin: "admin",
 };
 
 const RANK: Record<Scope, number> = { read: 0, chat: 1, admin: 2 };
@@ -113,6 +118,10 @@ export interface ConnectionAccess {
   sessionAgent: SessionAgent;
   /** Which sessions each token started turns in (chat tokens cancel and approve only those). */
   turnOwners: TurnOwners;
+  /** Already known before the first frame (the web bridge authenticates on upgrade): no Auth frame is expected. */
+  principal?: Principal;
+  /** See RequestContext.clientName. */
+  clientName?: string;
 }
 
 const OWNER_ACCESS: ConnectionAccess = {
@@ -161,7 +170,7 @@ export class ConnectionRouter {
     private readonly handlers: HandlerTable,
     private readonly access: ConnectionAccess = OWNER_ACCESS,
   ) {
-    this.principal = access.requiresToken ? null : OWNER;
+    this.principal = access.principal ?? (access.requiresToken ? null : OWNER);
   }
 
   /** False until a connection that must authenticate has done so. */
@@ -357,7 +366,13 @@ export class ConnectionRouter {
     if (this.connectionAbort.signal.aborted) onConnectionClosed();
     else this.connectionAbort.signal.addEventListener("abort", onConnectionClosed, { once: true });
     const signal = controller.signal;
-    const ctx: RequestContext = { conn: this.conn, requestId, signal, principal: this.principal ?? OWNER };
+    const ctx: RequestContext = {
+      conn: this.conn,
+      requestId,
+      signal,
+      principal: this.principal ?? OWNER,
+      clientName: this.access.clientName,
+    };
     try {
       const body = (request as Record<string, unknown>)[kind] as NonNullable<ClientMessage[RequestKind]>;
       const filter = await this.admit(kind, body);

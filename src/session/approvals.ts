@@ -5,9 +5,22 @@
  */
 import type { Authorization } from "../agent/types.ts";
 
-interface Pending {
+/** What a prompt asked, kept while it waits so a client that connects later can list it (the dashboard). */
+export interface ApprovalAsk {
+  agent: string;
+  tool: string;
+  /** The call's arguments as JSON text. */
+  arguments: string;
+}
+
+export interface PendingApproval extends ApprovalAsk {
   callId: string;
   session: number;
+  askedAtMs: number;
+  timeoutMs: number;
+}
+
+interface Pending extends PendingApproval {
   resolve(a: Authorization): void;
 }
 
@@ -19,7 +32,13 @@ function key(session: number, callId: string): string {
 export class Approvals {
   private readonly pending = new Map<string, Pending>();
 
-  wait(callId: string, session: number, timeoutMs: number, signal: AbortSignal): Promise<Authorization> {
+  wait(
+    callId: string,
+    session: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+    ask: ApprovalAsk = { agent: "", tool: "", arguments: "" },
+  ): Promise<Authorization> {
     const cancelled: Authorization = {
       allowed: false,
       reason: "denied: the turn was cancelled while waiting for approval",
@@ -42,7 +61,14 @@ export class Approvals {
       );
       const onAbort = () => finish(cancelled);
       signal.addEventListener("abort", onAbort, { once: true });
-      this.pending.set(key(session, callId), { callId, session, resolve: finish });
+      this.pending.set(key(session, callId), {
+        ...ask,
+        callId,
+        session,
+        askedAtMs: Date.now(),
+        timeoutMs,
+        resolve: finish,
+      });
     });
   }
 
@@ -56,6 +82,11 @@ export class Approvals {
       allow ? { allowed: true } : { allowed: false, reason: `denied by the user${reason ? `: ${reason}` : ""}` },
     );
     return true;
+  }
+
+  /** Every prompt waiting now, oldest first. */
+  list(): PendingApproval[] {
+    return [...this.pending.values()].map(({ resolve: _, ...p }) => p);
   }
 
   get size(): number {

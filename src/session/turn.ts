@@ -113,7 +113,11 @@ export async function runTurn(
       }),
       turn.approver,
     );
-    return env.approvals.wait(call.id, session.id, timeoutMs, signal);
+    return env.approvals.wait(call.id, session.id, timeoutMs, signal, {
+      agent: session.agent,
+      tool: call.name,
+      arguments: call.rawArguments,
+    });
   };
 
   const history = [...session.history.slice(0, -1), ...injectedMessages, user];

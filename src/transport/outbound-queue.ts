@@ -62,6 +62,11 @@ export interface OutboundQueueOptions {
   maxBytes?: number;
   stallTimeoutMs?: number;
   onStall?: () => void;
+  /**
+   * The sink takes whole messages (a WebSocket): each write is one queued
+   * frame, never several coalesced, and the sink accepts all of it or none.
+   */
+  messages?: boolean;
 }
 
 export class OutboundQueue {
@@ -162,7 +167,7 @@ export class OutboundQueue {
   /** The head frame alone, or several queued frames concatenated. */
   private takeBatch(): Uint8Array {
     const head = this.frames[0]!;
-    if (this.frames.length === 1 || head.byteLength >= COALESCE_BYTES) return head;
+    if (this.options.messages || this.frames.length === 1 || head.byteLength >= COALESCE_BYTES) return head;
     let size = 0;
     let count = 0;
     for (const f of this.frames) {

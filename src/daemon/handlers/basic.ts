@@ -17,6 +17,8 @@ export interface StatusSource {
   agents(): { agent: string; model: string; grants: { grant: string; tools: string[] }[]; cwd: string }[];
   /** Remote access counters (daemon/remote.ts). */
   remote?(): { authFailures: number; bannedAddresses: string[]; tokens: number; tls: boolean };
+  /** The dashboard's address, "" when [daemon] http is off. */
+  httpUrl?(): string;
 }
 
 export function basicHandlers(source: StatusSource): HandlerTable {
@@ -36,6 +38,7 @@ export function basicHandlers(source: StatusSource): HandlerTable {
         connections: source.connectionCount(),
         agents: source.agents(),
         ...source.remote?.(),
+        httpUrl: source.httpUrl?.() ?? "",
       },
     }),
   };

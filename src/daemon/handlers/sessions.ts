@@ -85,7 +85,7 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     subscribeEvents: (req, ctx) => {
       const sub = runtime.subscribeAll({
         ...(req.agent ? { agent: req.agent } : {}),
-        ...(req.client ? { clientName: req.client } : {}),
+        ...((req.client ?? ctx.clientName) ? { clientName: req.client ?? ctx.clientName } : {}),
       });
       closeOnAbort(ctx.signal, () => sub.close());
       return (async function* (): AsyncGenerator<Reply> {
@@ -98,7 +98,8 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     },
 
     attach: async (req, ctx) => {
-      const attachment = await runtime.attach(req.session, req.afterSeq, req.client ? { clientName: req.client } : {});
+      const client = req.client ?? ctx.clientName;
+      const attachment = await runtime.attach(req.session, req.afterSeq, client ? { clientName: client } : {});
       closeOnAbort(ctx.signal, () => attachment.close());
       return (async function* (): AsyncGenerator<Reply> {
         yield { attached: attachment.header };

@@ -59,7 +59,7 @@ export function turnHandlers(runtime: SessionRuntime): HandlerTable {
           sender: req.sender ?? "client",
           approver: parseApprover(req.approver, defaultApprover(req.sender)),
         },
-        req.client ? { clientName: req.client } : {},
+        (req.client ?? ctx.clientName) ? { clientName: req.client ?? ctx.clientName } : {},
       );
       closeOnAbort(ctx, () => events.close());
       return (async function* (): AsyncGenerator<Reply> {

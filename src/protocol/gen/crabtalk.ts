@@ -3,7 +3,7 @@
 
 export interface ClientMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall" | "auth" | "cronList" | "cronSet" | "cronDelete" | "cronRun" | "publishEvent" | "busStatus" | "subscribeBus" | "unsubscribeBus";
+  msg?: "send" | "stream" | "ping" | "hub" | "sessions" | "kill" | "tasks" | "killTask" | "approve" | "subscribeTasks" | "downloads" | "subscribeDownloads" | "getConfig" | "setConfig" | "serviceQuery" | "getServiceSchema" | "getAllSchemas" | "getServices" | "setServiceConfig" | "reload" | "subscribeEvents" | "cancel" | "status" | "attach" | "getHistory" | "deleteSession" | "compact" | "usage" | "searchSessions" | "unsubscribe" | "restartService" | "mcpServers" | "mcpCall" | "auth" | "cronList" | "cronSet" | "cronDelete" | "cronRun" | "publishEvent" | "busStatus" | "subscribeBus" | "unsubscribeBus" | "dashboardLogin" | "pendingApprovals";
   send?: SendMsg;
   stream?: StreamMsg;
   ping?: Ping;
@@ -46,6 +46,8 @@ export interface ClientMessage {
   busStatus?: BusStatusMsg;
   subscribeBus?: SubscribeBusMsg;
   unsubscribeBus?: UnsubscribeBusMsg;
+  dashboardLogin?: DashboardLoginMsg;
+  pendingApprovals?: PendingApprovalsMsg;
   requestId?: number | bigint;
 }
 
@@ -153,6 +155,13 @@ export interface AuthMsg {
   token: string;
 }
 
+export interface DashboardLoginMsg {
+}
+
+export interface PendingApprovalsMsg {
+  agent?: string;
+}
+
 export interface SubscribeEvents {
   agent?: string;
   client?: string;
@@ -197,7 +206,7 @@ export interface Unsubscribe {
 
 export interface ServerMessage {
   /** Which member of oneof `msg` is set. */
-  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult" | "cronList" | "busStatus" | "reloaded";
+  msg?: "response" | "stream" | "download" | "error" | "pong" | "sessions" | "downloads" | "tasks" | "task" | "config" | "serviceQueryResult" | "serviceSchema" | "allSchemas" | "serviceList" | "event" | "status" | "history" | "usage" | "ack" | "searchResults" | "attached" | "mcpServers" | "mcpResult" | "cronList" | "busStatus" | "reloaded" | "dashboardLogin" | "pendingApprovals";
   response?: SendResponse;
   stream?: StreamEvent;
   download?: DownloadEvent;
@@ -224,6 +233,8 @@ export interface ServerMessage {
   cronList?: CronList;
   busStatus?: BusStatus;
   reloaded?: ReloadReport;
+  dashboardLogin?: DashboardLogin;
+  pendingApprovals?: PendingApprovals;
   requestId?: number | bigint;
 }
 
@@ -566,6 +577,7 @@ export interface DaemonStatus {
   bannedAddresses: string[];
   tokens: number;
   tls: boolean;
+  httpUrl: string;
 }
 
 export interface AgentGrants {
@@ -613,6 +625,26 @@ export interface UsageReport {
 
 export interface Ack {
   message: string;
+}
+
+export interface DashboardLogin {
+  url: string;
+  token: string;
+  expiresMs: number;
+}
+
+export interface PendingApproval {
+  session: number;
+  agent: string;
+  callId: string;
+  tool: string;
+  arguments: string;
+  askedAtMs: number;
+  timeoutMs: number;
+}
+
+export interface PendingApprovals {
+  approvals: PendingApproval[];
 }
 
 export interface Attached {
@@ -833,7 +865,9 @@ export const descriptor = {
           "publishEvent",
           "busStatus",
           "subscribeBus",
-          "unsubscribeBus"
+          "unsubscribeBus",
+          "dashboardLogin",
+          "pendingApprovals"
          ]
         },
         "_requestId": {
@@ -1035,6 +1069,16 @@ export const descriptor = {
          "type": "UnsubscribeBusMsg",
          "id": 67,
          "protoName": "unsubscribe_bus"
+        },
+        "dashboardLogin": {
+         "type": "DashboardLoginMsg",
+         "id": 80,
+         "protoName": "dashboard_login"
+        },
+        "pendingApprovals": {
+         "type": "PendingApprovalsMsg",
+         "id": 81,
+         "protoName": "pending_approvals"
         },
         "requestId": {
          "type": "uint64",
@@ -1351,6 +1395,27 @@ export const descriptor = {
         }
        }
       },
+      "DashboardLoginMsg": {
+       "fields": {}
+      },
+      "PendingApprovalsMsg": {
+       "oneofs": {
+        "_agent": {
+         "oneof": [
+          "agent"
+         ]
+        }
+       },
+       "fields": {
+        "agent": {
+         "type": "string",
+         "id": 1,
+         "options": {
+          "proto3_optional": true
+         }
+        }
+       }
+      },
       "SubscribeEvents": {
        "oneofs": {
         "_agent": {
@@ -1504,7 +1569,9 @@ export const descriptor = {
           "mcpResult",
           "cronList",
           "busStatus",
-          "reloaded"
+          "reloaded",
+          "dashboardLogin",
+          "pendingApprovals"
          ]
         },
         "_requestId": {
@@ -1626,6 +1693,16 @@ export const descriptor = {
         "reloaded": {
          "type": "ReloadReport",
          "id": 40
+        },
+        "dashboardLogin": {
+         "type": "DashboardLogin",
+         "id": 80,
+         "protoName": "dashboard_login"
+        },
+        "pendingApprovals": {
+         "type": "PendingApprovals",
+         "id": 81,
+         "protoName": "pending_approvals"
         },
         "requestId": {
          "type": "uint64",
@@ -2770,6 +2847,11 @@ export const descriptor = {
         "tls": {
          "type": "bool",
          "id": 73
+        },
+        "httpUrl": {
+         "type": "string",
+         "id": 80,
+         "protoName": "http_url"
         }
        }
       },
@@ -2913,6 +2995,67 @@ export const descriptor = {
        "fields": {
         "message": {
          "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "DashboardLogin": {
+       "fields": {
+        "url": {
+         "type": "string",
+         "id": 1
+        },
+        "token": {
+         "type": "string",
+         "id": 2
+        },
+        "expiresMs": {
+         "type": "uint64",
+         "id": 3,
+         "protoName": "expires_ms"
+        }
+       }
+      },
+      "PendingApproval": {
+       "fields": {
+        "session": {
+         "type": "uint64",
+         "id": 1
+        },
+        "agent": {
+         "type": "string",
+         "id": 2
+        },
+        "callId": {
+         "type": "string",
+         "id": 3,
+         "protoName": "call_id"
+        },
+        "tool": {
+         "type": "string",
+         "id": 4
+        },
+        "arguments": {
+         "type": "string",
+         "id": 5
+        },
+        "askedAtMs": {
+         "type": "uint64",
+         "id": 6,
+         "protoName": "asked_at_ms"
+        },
+        "timeoutMs": {
+         "type": "uint64",
+         "id": 7,
+         "protoName": "timeout_ms"
+        }
+       }
+      },
+      "PendingApprovals": {
+       "fields": {
+        "approvals": {
+         "rule": "repeated",
+         "type": "PendingApproval",
          "id": 1
         }
        }
