@@ -24,6 +24,7 @@ import { compactCommand, historyCommand, killCommand, rmCommand, sessionsCommand
 import { searchCommand } from "./search.ts";
 import { tokenCommand } from "./token.ts";
 import { tlsCommand } from "./tls.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { cronCommand } from "./cron.ts";
 import { publishCommand, subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./publish.ts";
 
@@ -67,5 +68,6 @@ export const cli: CommandDef = defineCommand({
     telegram: () => import("./telegram.ts").then((m) => m.telegramCommand),
     token: tokenCommand,
     tls: tlsCommand,
+    dashboard: dashboardCommand,
   },
 });

@@ -33,6 +33,7 @@ export const statusCommand = defineCommand({
         ["home", s.home],
         ["socket", s.socket],
         ["tcp", s.tcpPort ? `127.0.0.1:${s.tcpPort}` : "off"],
+        ["http", s.httpUrl || "off"],
         ["sessions", `${s.sessions} (${s.runningTurns} running)`],
         ["clients", String(s.connections)],
       ];

@@ -43,6 +43,8 @@ import { RemoteAccess } from "./remote.ts";
 import { cronHandlers } from "./handlers/cron.ts";
 import { startBus, type BusService } from "./bus.ts";
 import { busHandlers } from "./handlers/bus.ts";
+import { dashboardHandlers } from "./handlers/dashboard.ts";
+import { DashboardServer } from "./http/server.ts";
 
 const log = logger("daemon");
 
@@ -77,6 +79,7 @@ export class Daemon {
   cron: CronService | null = null;
   bus: BusService | null = null;
   private remote: RemoteAccess | null = null;
+  private http: DashboardServer | null = null;
 
   constructor(private readonly options: DaemonOptions) {
     this.paths = pathsFor(options.home);
@@ -91,6 +94,7 @@ export class Daemon {
     try {
       await this.startLocked(replacedStale, warnings);
     } catch (err) {
+      this.http?.close();
       this.listeners?.close();
       lock.release();
       throw err;
@@ -179,6 +183,7 @@ export class Daemon {
       ...taskHandlers(tasks),
       ...cronHandlers(this.cron),
       ...busHandlers(this.bus),
+      ...dashboardHandlers(runtime, () => this.http),
       ...basicHandlers({
         startedAt: this.startedAt,
         home: paths.home,
@@ -189,6 +194,7 @@ export class Daemon {
         agents: () => runtime.grantReport(),
         connectionCount: () => this.routers.size,
         remote: () => ({ ...remote.status(), tls: this.config.daemon.tls !== null }),
+        httpUrl: () => this.http?.url ?? "",
       }),
     };
     this.listeners = openListeners(
@@ -249,6 +255,15 @@ export class Daemon {
       { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs },
       this.config.daemon.tls,
     );
+    this.http = await DashboardServer.start({
+      settings: config.daemon,
+      home: paths.home,
+      gate: remote.gate,
+      handlers: () => this.handlers,
+      routers: this.routers,
+      maxConnections: MAX_CONNECTIONS,
+      accessFor: (principal, address) => remote.accessAs(principal, address, "dashboard"),
+    });
     remote.startSweeping(() => this.routers.values());
     // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
     const partialLimit = this.config.daemon.clientStallTimeoutMs;
@@ -270,7 +285,8 @@ export class Daemon {
     const tcp = this.config.daemon.tcp
       ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}${this.config.daemon.tls ? " (TLS)" : ""}${remote.gate.requiresToken() ? " (tokens required)" : ""}`
       : "";
-    log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp} (pid ${process.pid})`);
+    const http = this.http ? ` and dashboard ${this.http.url}` : "";
+    log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp}${http} (pid ${process.pid})`);
     services.start(); // after the listeners: clients are served before any service is ready
   }
 
@@ -335,6 +351,7 @@ export class Daemon {
 
   /** Removes socket, port and lock files without waiting for anything (forced exit). */
   abandon(): void {
+    this.http?.close();
     this.listeners?.close();
     this.lock?.release();
   }
@@ -347,6 +364,7 @@ export class Daemon {
     if (this.partialSweeper) clearInterval(this.partialSweeper);
     // Stop accepting; connected clients keep receiving while turns in flight get their grace period.
     this.listeners?.stopAccepting();
+    this.http?.stopAccepting();
     await this.runtime?.shutdown(this.config.daemon.shutdownGraceMs);
     this.bus?.close(); // after the turns in flight: their end events are still queued
     this.cron?.flush();
@@ -354,6 +372,7 @@ export class Daemon {
     await this.mcp?.close();
     // Clients go before the store closes, so none of them is answered by a closed store.
     this.listeners?.close();
+    this.http?.close();
     for (const conn of this.routers.keys()) conn.close();
     await this.runtime?.close();
     this.lock?.release();

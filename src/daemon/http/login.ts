@@ -1,0 +1,169 @@
+/**
+ * Dashboard logins: one-time login tokens (minted for `crabtalk dashboard`,
+ * held in memory) and the cookie sessions they become.
+ *
+ * A login token works once and for LOGIN_TTL_MS; it makes an owner session.
+ * A remote token pasted on the login page makes a session acting as that
+ * token (its scope and agents; revoking the token ends the session at its
+ * next use). Cookie sessions outlive a daemon restart (the open page
+ * reconnects and catches up without logging in again): they are persisted
+ * to dashboard-sessions.json under $CRABTALK_HOME, owner-only, as SHA-256
+ * hashes of the cookie (the cookie itself is never stored), and expire
+ * after SESSION_TTL_MS.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SCOPES, type Scope } from "../../config/tokens.ts";
+import { logger } from "../../util/log.ts";
+import type { Principal } from "../auth.ts";
+
+const log = logger("http");
+
+/** Five minutes: long enough to switch to the browser, short enough that a leaked link is stale. */
+export const LOGIN_TTL_MS = 5 * 60_000;
+/** A week: a dashboard left open survives restarts and weekends, and a stolen cookie does not live on. */
+export const SESSION_TTL_MS = 7 * 86_400_000;
+/** Outstanding login links: `crabtalk dashboard` run in a loop must not grow the daemon; the oldest go first. */
+const MAX_LOGIN_TOKENS = 16;
+/** Cookie sessions kept: far more than one owner's browsers; the oldest go first. */
+const MAX_SESSIONS = 256;
+
+interface SessionRecord {
+  hash: string;
+  principal: Principal;
+  createdMs: number;
+  expiresMs: number;
+}
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+function secret(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export function sessionsFileIn(home: string): string {
+  return join(home, "dashboard-sessions.json");
+}
+
+export class DashboardLogins {
+  private readonly logins = new Map<string, number>();
+  private sessions: SessionRecord[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sessions = readSessions(file).filter((s) => s.expiresMs > now());
+  }
+
+  /** A new one-time login token and when it stops working. */
+  mintLogin(): { token: string; expiresMs: number } {
+    this.dropExpiredLogins();
+    while (this.logins.size >= MAX_LOGIN_TOKENS) this.logins.delete(this.logins.keys().next().value as string);
+    const token = secret();
+    const expiresMs = this.now() + LOGIN_TTL_MS;
+    this.logins.set(sha256(token).toString("hex"), expiresMs);
+    return { token, expiresMs };
+  }
+
+  /** True once per valid token: it is forgotten by the first attempt, whatever the outcome. */
+  redeemLogin(token: string): boolean {
+    this.dropExpiredLogins();
+    const key = sha256(token).toString("hex");
+    const expiresMs = this.logins.get(key);
+    this.logins.delete(key);
+    return expiresMs !== undefined && expiresMs > this.now();
+  }
+
+  /** A new cookie session for `principal`; returns the cookie value (shown to the browser only). */
+  createSession(principal: Principal): { cookie: string; expiresMs: number } {
+    const cookie = secret();
+    const now = this.now();
+    const record: SessionRecord = {
+      hash: sha256(cookie).toString("hex"),
+      principal,
+      createdMs: now,
+      expiresMs: now + SESSION_TTL_MS,
+    };
+    this.sessions = this.sessions.filter((s) => s.expiresMs > now);
+    while (this.sessions.length >= MAX_SESSIONS) this.sessions.shift();
+    this.sessions.push(record);
+    this.persist();
+    return { cookie, expiresMs: record.expiresMs };
+  }
+
+  /** Who a cookie acts as, or null (unknown, expired). Compares hashes in constant time. */
+  lookup(cookie: string): Principal | null {
+    const presented = sha256(cookie);
+    const now = this.now();
+    let found: SessionRecord | null = null;
+    for (const s of this.sessions) if (timingSafeEqual(presented, Buffer.from(s.hash, "hex"))) found = s;
+    return found && found.expiresMs > now ? found.principal : null;
+  }
+
+  /** Ends a cookie session (logout, or its token was revoked). */
+  endSession(cookie: string): void {
+    const hash = sha256(cookie).toString("hex");
+    const before = this.sessions.length;
+    this.sessions = this.sessions.filter((s) => s.hash !== hash);
+    if (this.sessions.length !== before) this.persist();
+  }
+
+  private dropExpiredLogins(): void {
+    const now = this.now();
+    for (const [key, expiresMs] of this.logins) if (expiresMs <= now) this.logins.delete(key);
+  }
+
+  /** Written aside and renamed, owner-only; a failure is logged (sessions then last until the restart). */
+  private persist(): void {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ sessions: this.sessions })}\n`, { mode: 0o600 });
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, this.file);
+    } catch (err) {
+      log.warn(
+        `cannot save dashboard sessions to ${this.file}: ${(err as Error).message}; pages will have to log in again after a restart`,
+      );
+    }
+  }
+}
+
+function isPrincipal(p: unknown): p is Principal {
+  const v = p as Record<string, unknown> | null;
+  if (v?.kind === "owner") return true;
+  return (
+    v?.kind === "token" &&
+    typeof v.name === "string" &&
+    SCOPES.includes(v.scope as Scope) &&
+    (v.agents === null || (Array.isArray(v.agents) && v.agents.every((a) => typeof a === "string")))
+  );
+}
+
+/** The stored sessions; a missing file is none, a damaged one is logged and ignored (pages log in again). */
+function readSessions(file: string): SessionRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  try {
+    const raw = (JSON.parse(text) as { sessions?: unknown }).sessions;
+    if (!Array.isArray(raw)) throw new Error("no sessions array");
+    return raw.filter(
+      (s): s is SessionRecord =>
+        typeof s?.hash === "string" &&
+        /^[0-9a-f]{64}$/.test(s.hash) &&
+        typeof s.expiresMs === "number" &&
+        typeof s.createdMs === "number" &&
+        isPrincipal(s.principal),
+    );
+  } catch (err) {
+    log.warn(`ignoring ${file} (${(err as Error).message}); dashboard pages will have to log in again`);
+    return [];
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The web dashboard's HTTP server, inside the daemon (Bun.serve), when
+ * `[daemon] http = "HOST:PORT"` is set: the built-in page (src/web/), the
+ * login, and the WebSocket bridge (ws-bridge.ts) to the daemon's router.
+ *
+ * Routes: GET /login?token=T (one-time link: sets the session cookie and
+ * redirects to /), GET /login (the form), POST /login (form field `token`: a
+ * remote token), POST /logout, GET /ws (the bridge), GET anything else (the
+ * page's files; "/" without a session redirects to /login).
+ *
+ * Security model: every request must name this dashboard in Host (guard.ts,
+ * DNS rebinding); every POST and the WebSocket upgrade must come from its own
+ * Origin (CSRF, cross-site WebSockets); everything but /login needs the
+ * session cookie (HttpOnly, SameSite=Strict, Secure over TLS) or
+ * `Authorization: Bearer <remote token>`. The bound port goes to
+ * $CRABTALK_HOME/crabtalk.http (useful with port 0).
+ */
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Server } from "bun";
+import type { DaemonSettings } from "../../config/daemon.ts";
+import { webAssets } from "../../web/assets.ts";
+import { logger } from "../../util/log.ts";
+import { wireErrorOf } from "../errors.ts";
+import type { Gate, Principal } from "../auth.ts";
+import { StartupError } from "../startup-error.ts";
+import { checkHost, checkOrigin, isSafeMethod, securityHeaders, siteUrl, type Site } from "./guard.ts";
+import { DashboardLogins, SESSION_TTL_MS, sessionsFileIn } from "./login.ts";
+import { loginPage, problemPage } from "./pages.ts";
+import { StaticFiles } from "./static.ts";
+import { bridgeHandlers, type BridgeData, type BridgeDeps } from "./ws-bridge.ts";
+
+const log = logger("http");
+
+/** Form posts are a token (under 100 bytes); anything far larger is not a login. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function httpPortFileIn(home: string): string {
+  return join(home, "crabtalk.http");
+}
+
+export interface DashboardDeps extends Omit<BridgeDeps, "stallTimeoutMs"> {
+  settings: DaemonSettings;
+  home: string;
+  gate: Gate;
+}
+
+type Auth = { principal: Principal; bearer: boolean; cookie: string | null };
+
+export class DashboardServer {
+  private constructor(
+    private readonly server: Server<BridgeData>,
+    readonly site: Site,
+    private readonly logins: DashboardLogins,
+    private readonly portFile: string,
+  ) {}
+
+  /** Starts the server, or returns null when `[daemon] http` is off. Throws StartupError when it cannot listen. */
+  static async start(deps: DashboardDeps): Promise<DashboardServer | null> {
+    const bind = deps.settings.http;
+    if (!bind) return null;
+    const files = new StaticFiles(await webAssets());
+    const logins = new DashboardLogins(sessionsFileIn(deps.home));
+    const tls = deps.settings.tls;
+    const site: Site = { host: bind.host, port: bind.port, tls: tls !== null };
+    const handlers = new RequestHandlers(site, files, logins, deps.gate);
+    const listen = (port: number): Server<BridgeData> =>
+      Bun.serve<BridgeData>({
+        hostname: bind.host,
+        port,
+        maxRequestBodySize: MAX_BODY_BYTES,
+        ...(tls ? { tls: { cert: Bun.file(tls.cert), key: Bun.file(tls.key) } } : {}),
+        fetch: (req, server) => handlers.handle(req, server),
+        websocket: bridgeHandlers({ ...deps, stallTimeoutMs: deps.settings.clientStallTimeoutMs }),
+      });
+    let server: Server<BridgeData>;
+    try {
+      server = listen(bind.port);
+    } catch (err) {
+      if (!/in use/i.test((err as Error).message) && (err as NodeJS.ErrnoException).code !== "EADDRINUSE")
+        throw new StartupError(
+          `cannot serve the dashboard on ${bind.host}:${bind.port}: ${(err as Error).message}. Fix: set [daemon] http to an address this machine has (http = "127.0.0.1:6689"), or remove it`,
+        );
+      server = listen(0);
+      log.warn(`dashboard port ${bind.port} is in use; serving on ${bind.host}:${server.port} instead`);
+    }
+    site.port = server.port ?? bind.port;
+    const portFile = httpPortFileIn(deps.home);
+    const partial = `${portFile}.${process.pid}.tmp`;
+    try {
+      writeFileSync(partial, `${site.port}\n`, { mode: 0o600 });
+      renameSync(partial, portFile);
+    } catch (err) {
+      void server.stop(true);
+      throw new StartupError(
+        `cannot write the dashboard port file ${portFile}: ${(err as Error).message}. Fix: move whatever is at that path out of the way`,
+      );
+    }
+    log.info(`dashboard on ${siteUrl(site)} (crabtalk dashboard prints a login link)`);
+    return new DashboardServer(server, site, logins, portFile);
+  }
+
+  get url(): string {
+    return siteUrl(this.site);
+  }
+
+  /** A one-time login link for the owner. */
+  loginLink(): { url: string; token: string; expiresMs: number } {
+    const { token, expiresMs } = this.logins.mintLogin();
+    return { url: `${this.url}/login?token=${token}`, token, expiresMs };
+  }
+
+  stopAccepting(): void {
+    void this.server.stop(false);
+  }
+
+  close(): void {
+    void this.server.stop(true);
+    try {
+      unlinkSync(this.portFile);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+class RequestHandlers {
+  constructor(
+    private readonly site: Site,
+    private readonly files: StaticFiles,
+    private readonly logins: DashboardLogins,
+    private readonly gate: Gate,
+  ) {}
+
+  private get cookieName(): string {
+    // Cookies ignore ports: two daemons on one host must not overwrite each other's session.
+    return `crabtalk_dash_${this.site.port}`;
+  }
+
+  async handle(req: Request, server: Server<BridgeData>): Promise<Response | undefined> {
+    const hostHeader = req.headers.get("host");
+    const wrongHost = checkHost(this.site, hostHeader);
+    if (wrongHost) return this.text(wrongHost.status, "Wrong address", wrongHost.message, {});
+    const headers = securityHeaders(this.site, hostHeader!.toLowerCase());
+    const address = server.requestIP(req)?.address ?? "unknown";
+    const { pathname, searchParams } = new URL(req.url);
+    const bearer = /^Bearer\s+/i.test(req.headers.get("authorization") ?? "");
+    const wantsUpgrade = pathname === "/ws";
+    if (!isSafeMethod(req.method) || wantsUpgrade) {
+      const foreign = checkOrigin(this.site, hostHeader, req.headers.get("origin"), bearer);
+      if (foreign) return this.text(foreign.status, "Refused", foreign.message, headers);
+    }
+    if (pathname === "/login") return this.login(req, searchParams, address, headers);
+    if (pathname === "/logout" && req.method === "POST") return this.logout(req, headers);
+    if (!isSafeMethod(req.method))
+      return this.text(405, "Not allowed", `${req.method} ${pathname} is not served here`, headers);
+    let auth: Auth | null;
+    try {
+      auth = await this.authenticate(req, address);
+    } catch (err) {
+      const wire = wireErrorOf(err);
+      return this.text(wire.code === 429 ? 429 : 401, "Not logged in", wire.message, headers);
+    }
+    if (wantsUpgrade) {
+      if (!auth) return this.text(401, "Not logged in", "log in first (crabtalk dashboard prints a link)", headers);
+      const upgraded = server.upgrade(req, { data: { principal: auth.principal, address, conn: null }, headers });
+      return upgraded
+        ? undefined
+        : this.text(
+            400,
+            "Not a WebSocket",
+            "GET /ws is the dashboard's WebSocket: open it with new WebSocket(...)",
+            headers,
+          );
+    }
+    const path = StaticFiles.resolve(pathname);
+    if (!auth) {
+      if (path === "/index.html") return redirect("/login", headers);
+      return this.text(401, "Not logged in", "log in first: open /login", headers);
+    }
+    return (
+      this.files.respond(path, req, headers) ??
+      this.text(404, "Not found", `${pathname} is not part of the dashboard`, headers)
+    );
+  }
+
+  /** Who the request acts as: a bearer token (checked with the same brake as TCP), or the session cookie. */
+  private async authenticate(req: Request, address: string): Promise<Auth | null> {
+    const header = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
+    if (header) return { principal: await this.gate.authenticate(address, header[1]!), bearer: true, cookie: null };
+    const cookie = cookieValue(req.headers.get("cookie"), this.cookieName);
+    if (!cookie) return null;
+    const principal = this.logins.lookup(cookie);
+    if (!principal) return null;
+    this.gate.refresh();
+    if (!this.gate.stillValid(principal)) {
+      this.logins.endSession(cookie); // its token was revoked or expired
+      return null;
+    }
+    return { principal, bearer: false, cookie };
+  }
+
+  private async login(
+    req: Request,
+    params: URLSearchParams,
+    address: string,
+    headers: Record<string, string>,
+  ): Promise<Response> {
+    const noStore = { ...headers, "Cache-Control": "no-store" };
+    if (req.method === "GET" || req.method === "HEAD") {
+      const token = params.get("token");
+      if (token === null) return html(200, loginPage(), noStore);
+      if (!this.logins.redeemLogin(token)) {
+        log.warn(`refused a dashboard login link from ${address}: already used, expired or unknown`);
+        return html(
+          401,
+          loginPage("This login link was already used or has expired. Run `crabtalk dashboard` again for a new one."),
+          noStore,
+        );
+      }
+      log.info(`dashboard login (owner) from ${address}`);
+      return this.startSession({ kind: "owner" }, noStore);
+    }
+    if (req.method !== "POST") return this.text(405, "Not allowed", `${req.method} /login is not served`, headers);
+    let token = "";
+    try {
+      token = String((await req.formData()).get("token") ?? "").trim();
+    } catch {
+      return html(400, loginPage("The form did not arrive; paste the token and try again."), noStore);
+    }
+    try {
+      const principal = await this.gate.authenticate(address, token);
+      log.info(`dashboard login (token) from ${address}`);
+      return this.startSession(principal, noStore);
+    } catch (err) {
+      const wire = wireErrorOf(err);
+      return html(wire.code === 429 ? 429 : 401, loginPage(wire.message), noStore);
+    }
+  }
+
+  private startSession(principal: Principal, headers: Record<string, string>): Response {
+    const { cookie } = this.logins.createSession(principal);
+    const secure = this.site.tls ? "; Secure" : "";
+    return redirect("/", {
+      ...headers,
+      "Set-Cookie": `${this.cookieName}=${cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+    });
+  }
+
+  private logout(req: Request, headers: Record<string, string>): Response {
+    const cookie = cookieValue(req.headers.get("cookie"), this.cookieName);
+    if (cookie) this.logins.endSession(cookie);
+    return redirect("/login", {
+      ...headers,
+      "Set-Cookie": `${this.cookieName}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${this.site.tls ? "; Secure" : ""}`,
+    });
+  }
+
+  private text(status: number, title: string, message: string, headers: Record<string, string>): Response {
+    return html(status, problemPage(title, message), { ...headers, "Cache-Control": "no-store" });
+  }
+}
+
+function html(status: number, body: string, headers: Record<string, string>): Response {
+  return new Response(body, { status, headers: { ...headers, "Content-Type": "text/html; charset=utf-8" } });
+}
+
+function redirect(location: string, headers: Record<string, string>): Response {
+  return new Response(null, { status: 303, headers: { ...headers, Location: location } });
+}
+
+/** One cookie's value from a Cookie header, or null. */
+export function cookieValue(header: string | null, name: string): string | null {
+  for (const part of (header ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
