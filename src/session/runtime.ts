@@ -13,7 +13,14 @@
  * Turns run independently of any client: a client that disconnects stops
  * receiving, the turn finishes and its result stays in the session.
  */
-import type { ListOptions, LoadedSession, SearchHit, SessionPage, SessionStore } from "../store/types.ts";
+import type {
+  ListOptions,
+  LoadedSession,
+  ResumedSession,
+  SearchHit,
+  SessionPage,
+  SessionStore,
+} from "../store/types.ts";
 import { ToolRegistry } from "../tools/registry.ts";
 import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
@@ -206,15 +213,7 @@ export class SessionRuntime {
    */
   async loadStored(id: number): Promise<LoadedSession> {
     await this.live.get(id)?.flushTrace();
-    const loaded = await this.store.load(id);
-    if (!loaded)
-      throw new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
-    if (loaded.tornLine)
-      log.warn(
-        `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,
-      );
-    if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
-    return loaded;
+    return reportRepairs(id, await this.store.load(id));
   }
 
   /** The start seq of the turn running on a session now, 0 when none (for links from work it spawns). */
@@ -238,8 +237,9 @@ export class SessionRuntime {
     return this.bus.subscribe(filter);
   }
 
+  /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
   private async load(id: number): Promise<LiveSession> {
-    const loaded = await this.loadStored(id);
+    const loaded = reportRepairs(id, await this.store.resume(id));
     const session = new LiveSession(
       id,
       loaded.meta.agent,
@@ -554,4 +554,18 @@ export class SessionRuntime {
     await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
     await this.store.close();
   }
+}
+
+/**
+ * A stored session or not_found, logging what the store repaired: the store
+ * hands a torn last line to exactly one load or resume, which must report it.
+ */
+function reportRepairs<L extends ResumedSession>(id: number, loaded: L | undefined): L {
+  if (!loaded) throw new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
+  if (loaded.tornLine)
+    log.warn(
+      `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,
+    );
+  if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
+  return loaded;
 }

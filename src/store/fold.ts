@@ -16,6 +16,7 @@ import {
   type SessionPage,
   type SessionSummary,
   type ListOptions,
+  type ResumedSession,
   type StoredRecord,
   STORE_FORMAT_VERSION,
   TURN_END_TYPES,
@@ -264,18 +265,52 @@ export function looksLikeEvent(line: string): boolean {
 }
 
 /**
- * Folds a whole log (meta line first) into a LoadedSession. Keeps every
- * message; the caller streams records in so only the result is held.
+ * The fold's state just before one record: enough to go on folding from
+ * that record without the lines before it. The store's resume checkpoint
+ * (checkpoint.ts) keeps the one taken before the last compaction line, so a
+ * resume reads only from there (a left fold resumed from its own state
+ * gives exactly the result of the whole fold).
+ */
+export interface FoldState {
+  summary: SessionSummary;
+  /** Messages before the record (the index the next message gets in the whole log). */
+  messages: number;
+  openTurn?: { turnSeq: number; startedAt: number };
+  corrupt: number;
+}
+
+/**
+ * Folds a whole log (meta line first), or the rest of one from a FoldState,
+ * into a LoadedSession. Keeps every message it is given; the caller streams
+ * records in so only the result is held.
  */
 export class SessionFolder {
   readonly summary: SessionSummary;
+  /** Messages from `base` on (all of them for a whole fold). */
   readonly all: Message[] = [];
   corrupt = 0;
+  /** Index in the whole log of all[0]. */
+  private base = 0;
   private compaction: CompactionRecord | undefined;
   private openTurn: { turnSeq: number; startedAt: number } | undefined;
 
-  constructor(meta: MetaRecord) {
-    this.summary = summaryFromMeta(meta);
+  /** From the meta line (a whole fold), or going on from a FoldState. */
+  constructor(start: MetaRecord | FoldState) {
+    if ("kind" in start) {
+      this.summary = summaryFromMeta(start);
+      return;
+    }
+    this.summary = { ...start.summary };
+    this.base = start.messages;
+    this.corrupt = start.corrupt;
+    if (start.openTurn) this.openTurn = { ...start.openTurn };
+  }
+
+  /** The state before the next record (copies: later adds do not change it). */
+  state(): FoldState {
+    const s: FoldState = { summary: { ...this.summary }, messages: this.base + this.all.length, corrupt: this.corrupt };
+    if (this.openTurn) s.openTurn = { ...this.openTurn };
+    return s;
   }
 
   add(r: StoredRecord): void {
@@ -289,19 +324,36 @@ export class SessionFolder {
     }
   }
 
-  finish(): LoadedSession {
+  /**
+   * False when the view needs messages from before `base`: a fold resumed
+   * from a state whose records hold no compaction, or whose last compaction
+   * keeps messages from before it (`replaces` below `base`). Always true
+   * for a whole fold.
+   */
+  get complete(): boolean {
+    return this.base === 0 || (this.compaction !== undefined && this.compaction.replaces >= this.base);
+  }
+
+  /** What the model should see (requires `complete`), without the whole message list. */
+  finishContext(): ResumedSession {
+    if (!this.complete) throw new Error("SessionFolder: the fold started after messages the view needs");
     const c = this.compaction;
-    const view = c ? [summaryMessage(c.summary, c.ts), ...this.all.slice(c.replaces)] : this.all;
-    const out: LoadedSession = {
+    const view = c ? [summaryMessage(c.summary, c.ts), ...this.all.slice(c.replaces - this.base)] : this.all;
+    const out: ResumedSession = {
       meta: { ...this.summary },
       messages: pairToolResults(view),
-      allMessages: this.all,
       lastSeq: this.summary.lastSeq,
       corruptLines: this.corrupt,
     };
     if (c) out.compaction = c;
     if (this.openTurn) out.interruptedTurn = this.openTurn;
     return out;
+  }
+
+  /** The whole LoadedSession; only for a whole fold (every message is in `all`). */
+  finish(): LoadedSession {
+    if (this.base !== 0) throw new Error("SessionFolder: finish() needs a fold from the meta line");
+    return { ...this.finishContext(), allMessages: this.all };
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The file backend of the session store: one append-only JSONL file per
  * session, `<dir>/<id>.jsonl` (directory 0700, files 0600), plus
- * `<dir>/next-id`, the id high-water mark, and `<dir>/<id>.jsonl.torn`
- * where torn last lines are moved. One store instance per directory (the
+ * `<dir>/next-id`, the id high-water mark, `<dir>/<id>.jsonl.torn`
+ * where torn last lines are moved, and `<dir>/<id>.jsonl.ckpt`, the resume
+ * checkpoint (checkpoint.ts: a validated hint, rebuilt when missing). One store instance per directory (the
  * daemon's lock file guarantees it).
  *
  * Writes. Each append batch is one write of whole lines to a file opened
@@ -43,6 +44,7 @@ import {
   serialize,
   snapshotRecord,
 } from "./fold.ts";
+import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
 import { appendDurably, createExclusive, repairTail, summarizeFile, syncFile, writeAtomic } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { searchSessions } from "./search.ts";
@@ -51,6 +53,7 @@ import {
   type ListOptions,
   type LoadedSession,
   type NewRecord,
+  type ResumedSession,
   type SearchHit,
   type SearchOptions,
   type SessionInit,
@@ -180,6 +183,21 @@ export class JsonlSessionStore implements SessionStore {
     });
   }
 
+  resume(id: number): Promise<ResumedSession | undefined> {
+    return this.enqueue(id, async () => {
+      const st = await this.state(id);
+      if (!st || st.deleted) return undefined;
+      const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
+      st.pendingTorn = undefined;
+      const resumed = await foldForResume(this.path(id));
+      if (!resumed) return undefined;
+      if (torn) resumed.tornLine = torn;
+      // The fold (resumed from its own checkpointed state) is as authoritative as load()'s.
+      st.summary = { ...resumed.meta };
+      return resumed;
+    });
+  }
+
   async summary(id: number): Promise<SessionSummary | undefined> {
     this.checkOpen();
     const st = await this.state(id);
@@ -234,6 +252,7 @@ export class JsonlSessionStore implements SessionStore {
       this.deleted.add(id);
       await rm(this.path(id), { force: true });
       await rm(`${this.path(id)}.torn`, { force: true });
+      await removeCheckpoint(this.path(id));
       this.known.delete(id);
       return true;
     });

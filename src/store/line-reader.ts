@@ -68,6 +68,58 @@ export async function* readLines(path: string, opts: { start?: number; end?: num
   }
 }
 
+/** 1 MiB: the read size of readLineBatches, for whole-log passes where a yield per line would cost more than the parsing. */
+export const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * The lines of readLines, handed over one read (about BATCH_BYTES) at a
+ * time: the caller's per-line work then runs without an await per line,
+ * which in a whole-log pass costs more than parsing the lines (measured on
+ * a 30,000-line log: 20 ms per line-at-a-time pass, 9 ms in batches).
+ * Memory: one read plus the lines decoded from it.
+ */
+export async function* readLineBatches(
+  path: string,
+  opts: { start?: number; end?: number } = {},
+): AsyncGenerator<Line[]> {
+  const fh = await open(path, "r");
+  try {
+    const end = opts.end ?? (await fh.stat()).size;
+    let pos = opts.start ?? 0;
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(BATCH_BYTES, end - pos)));
+    let carry: Buffer | undefined;
+    let lineStart = pos;
+    while (pos < end) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+      if (bytesRead === 0) break;
+      // A line cut by the previous read continues at the start of this one.
+      const data = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const dataStart = pos - (carry?.length ?? 0);
+      // The whole lines of the read are decoded at once and split as a string (0x0A never occurs inside a
+      // UTF-8 sequence, so the string's "\n" are exactly the buffer's newlines, walked in step for offsets).
+      const lines: Line[] = [];
+      const last = data.lastIndexOf(NL);
+      carry = last === data.length - 1 ? undefined : Buffer.from(data.subarray(last + 1));
+      if (last !== -1) {
+        const texts = decoder.decode(data.subarray(0, last)).split("\n");
+        let i = 0;
+        for (const text of texts) {
+          const nl = data.indexOf(NL, i);
+          if (nl > i) lines.push({ text, offset: dataStart + i, bytes: nl - i, terminated: true });
+          i = nl + 1;
+        }
+      }
+      lineStart = dataStart + last + 1;
+      pos += bytesRead;
+      if (lines.length > 0) yield lines;
+    }
+    if (carry && carry.length > 0)
+      yield [{ text: decoder.decode(carry), offset: lineStart, bytes: carry.length, terminated: false }];
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The first line of a file (the meta line of a session), or undefined for an empty file. */
 export async function firstLine(path: string): Promise<Line | undefined> {
   for await (const line of readLines(path)) return line;

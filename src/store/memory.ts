@@ -24,6 +24,7 @@ import {
   type LoadedSession,
   type MetaRecord,
   type NewRecord,
+  type ResumedSession,
   type SearchHit,
   type SearchOptions,
   type SessionInit,
@@ -78,6 +79,14 @@ export class MemorySessionStore implements SessionStore {
       else folder.corrupt++;
     }
     return folder.finish();
+  }
+
+  /** The twin keeps no checkpoint: load() without the whole list, which is what resume() must equal. */
+  async resume(id: number): Promise<ResumedSession | undefined> {
+    const loaded = await this.load(id);
+    if (!loaded) return undefined;
+    const { allMessages: _, ...rest } = loaded;
+    return rest;
   }
 
   async summary(id: number): Promise<SessionSummary | undefined> {

@@ -161,6 +161,9 @@ export interface LoadedSession {
   corruptLines: number;
 }
 
+/** What resuming a session needs: a LoadedSession without the whole message list (see SessionStore.resume). */
+export type ResumedSession = Omit<LoadedSession, "allMessages">;
+
 export interface ListOptions {
   agent?: string;
   offset: number;
@@ -199,6 +202,14 @@ export interface SessionStore {
    */
   append(id: number, records: readonly NewRecord[]): Promise<void>;
   load(id: number): Promise<LoadedSession | undefined>;
+  /**
+   * What a live session needs to go on: exactly load()'s `messages`, meta,
+   * lastSeq, interrupted turn and torn line, without reading the messages
+   * the last compaction replaced (the file store starts at its resume
+   * checkpoint; see checkpoint.ts). `corruptLines` counts only the lines it
+   * read.
+   */
+  resume(id: number): Promise<ResumedSession | undefined>;
   /** The summary without reading messages; undefined for an unknown id. */
   summary(id: number): Promise<SessionSummary | undefined>;
   list(opts: ListOptions): Promise<SessionPage>;
