@@ -1,0 +1,62 @@
+/**
+ * CI guard for resume speed (issue 20), with margins wide enough for a
+ * busy runner: through the compiled daemon, the first token of a
+ * 10,000-message session with compactions resumed from disk (evicted before
+ * every sample) stays within 4× a new session's, medians of five side by
+ * side. bench/resume.ts measures it properly (≤ 2× target; about 1.3-1.7×
+ * here, 9× before the resume checkpoint).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { CrabtalkClient } from "../../src/client/client.ts";
+import { JsonlSessionStore } from "../../src/store/jsonl.ts";
+import { startDaemon, tempHome } from "../helpers/daemon.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { writeLongSession } from "../helpers/session-gen.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { turnConfig } from "../helpers/turn-kit.ts";
+
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function firstToken(c: CrabtalkClient, session?: number): Promise<number> {
+  const t0 = performance.now();
+  let first: number | undefined;
+  for await (const reply of c.stream({ stream: { agent: session ? "" : "crab", content: "and then?", session } }))
+    if (first === undefined && reply.stream?.chunk) first = performance.now() - t0;
+  if (first === undefined) throw new Error("the turn streamed no token");
+  return first;
+}
+
+test("a 10,000-message session resumes from disk within 4x a new session's first token", async () => {
+  await using fake = await FakeProvider.start();
+  fake.route(() => sseReply(openaiSse({ text: "a short answer" })));
+  const home = tempHome("crabtalk-resume-smoke-");
+  homes.push(home);
+  const store = await JsonlSessionStore.open(join(home, "sessions"), { fsync: "none" });
+  const big = await writeLongSession(store, { messages: 10_000, compactEvery: 1000, toolEvery: 5, deltas: 3 });
+  await store.close();
+
+  await using d = await startDaemon({ home, config: turnConfig(fake.url) });
+  const c = await d.client();
+  await firstToken(c);
+  await firstToken(c, big); // the first resume writes the checkpoint
+  const fresh: number[] = [];
+  const resumed: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    fresh.push(await firstToken(c));
+    await c.request({ kill: { session: big } });
+    resumed.push(await firstToken(c, big));
+  }
+  c.close();
+  const ratio = median(resumed) / median(fresh);
+  console.log(
+    `resume smoke: new ${median(fresh).toFixed(2)} ms, 10k resumed ${median(resumed).toFixed(2)} ms = ${ratio.toFixed(2)}x`,
+  );
+  expect(ratio).toBeLessThanOrEqual(4);
+}, 30_000);
