@@ -1,84 +1,65 @@
 /**
  * Resume benchmark through the whole daemon, `bun bench/resume.ts`: the
  * compiled binary (dist/crabtalk or $CRABTALK_BIN) in a temporary home,
- * the fake provider as the model, a client over the Unix socket. In one run:
- * - time from sending a StreamMsg to its first streamed token, for
- *   (a) a new session, (b) a 10,000-message session resumed from disk
- *   (evicted with KillMsg before every sample, so each one loads the file),
- *   (c) the same session resumed while still in memory;
- * - append cost per message of the session store (default durability
- *   policy: fdatasync per message), on a fresh session and on the
- *   10,000-message one, in this process on the same filesystem.
- * Prints medians, p90s and the ratios to a new session's first token.
+ * the fake provider as the model, a client over the Unix socket. In one run,
+ * time from sending a StreamMsg to its first streamed token for:
+ * - a new session (the baseline);
+ * - a 10,000- and a 100,000-message session with compactions (one every
+ *   1,000 messages, as the runtime writes them), resumed from disk (evicted
+ *   with KillMsg before every sample, so each one reads the file);
+ * - a 10,000-message session without any compaction, resumed from disk and
+ *   while still in memory (its model request carries every message, so the
+ *   in-memory resume is the floor for it).
+ * Also the first resume of the 100k session after the upgrade (no resume
+ * checkpoint yet: one sample) and the append cost per message on the big
+ * session against a fresh one.
  *
- * The 10,000-message session is written through the store module (turn
- * start event, user message, assistant message with usage, model-end and
- * turn-end events per turn, as the runtime appends them; the store adds its
- * own totals snapshots), so the file has the shape a real one has.
+ * $CRABTALK_BEFORE_BIN (e.g. a build of main) runs the same samples against
+ * that binary in the same run, interleaved, and prints BEFORE / AFTER.
+ * Sessions are generated once through the store's writer
+ * (test/helpers/session-gen.ts) and cached under .tmp/bench-resume-v1/.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CrabtalkClient } from "../src/client/client.ts";
 import { JsonlSessionStore } from "../src/store/jsonl.ts";
-import type { NewRecord } from "../src/store/types.ts";
 import { FakeProvider, sseReply } from "../test/helpers/fake-provider.ts";
 import { openaiSse } from "../test/helpers/sse-builders.ts";
-import { startDaemon } from "../test/helpers/daemon.ts";
+import { binaryPath, type DaemonHandle, startDaemon } from "../test/helpers/daemon.ts";
+import { writeLongSession } from "../test/helpers/session-gen.ts";
+import { reportTargets, type TargetRow } from "./targets.ts";
 
-const MESSAGES = 10_000;
-const SAMPLES = 15;
-const APPENDS = 200;
-const TEXT = "the quick brown crab walks sideways across the warm sand while the tide goes out. ".repeat(2);
+const SAMPLES = 11;
+const APPENDS = 100;
+const CACHE = join(import.meta.dir, "..", ".tmp", "bench-resume-v1");
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
-const p90 = (xs: number[]) => sorted(xs)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
-/** Writes the big session through the store (fsync off: this is setup, not measurement). Returns its id. */
-async function writeBigSession(dir: string): Promise<number> {
-  const store = await JsonlSessionStore.open(dir, { fsync: "none" });
-  const s = await store.create({ agent: "crab", createdBy: "bench" });
-  let seq = 0;
-  const usage = { promptTokens: 10, completionTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
-  for (let turn = 0; turn < MESSAGES / 2; turn++) {
-    const start = ++seq;
-    const batch: NewRecord[] = [
-      {
-        kind: "event",
-        event: { seq: start, type: "start", turn: start, data: { agent: "crab", session: s.id, sender: "bench" } },
-      },
-      { kind: "message", message: { role: "user", content: `question ${turn}: ${TEXT}`, timestamp: Date.now() } },
-      {
-        kind: "message",
-        message: {
-          role: "assistant",
-          content: `answer ${turn}: ${TEXT}`,
-          model: "fake-model",
-          stopReason: "stop",
-          usage,
-          timestamp: Date.now(),
-        },
-      },
-      {
-        kind: "event",
-        event: { seq: ++seq, type: "modelEnd", turn: start, data: { model: "fake-model", stopReason: "stop" } },
-      },
-      {
-        kind: "event",
-        event: {
-          seq: ++seq,
-          type: "end",
-          turn: start,
-          data: { agent: "crab", model: "fake-model", stopReason: "stop" },
-        },
-      },
-    ];
-    await store.append(s.id, batch);
-  }
+interface Cached {
+  plain10k: number;
+  compacted10k: number;
+  compacted100k: number;
+}
+
+/** The three sessions, generated once (fsync off: setup, not measurement) and reused by later runs. */
+async function cachedSessions(): Promise<Cached> {
+  const ids = { plain10k: 1, compacted10k: 2, compacted100k: 3 };
+  if (existsSync(join(CACHE, "3.jsonl"))) return ids;
+  const t = performance.now();
+  const tmp = `${CACHE}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  const store = await JsonlSessionStore.open(tmp, { fsync: "none" });
+  await writeLongSession(store, { messages: 10_000 });
+  await writeLongSession(store, { messages: 10_000, compactEvery: 1000, toolEvery: 5, deltas: 3 });
+  await writeLongSession(store, { messages: 100_000, compactEvery: 1000, toolEvery: 5, deltas: 3, batchTurns: 200 });
   await store.close();
-  return s.id;
+  rmSync(CACHE, { recursive: true, force: true });
+  renameSync(tmp, CACHE);
+  console.log(`generated the sessions in ${Math.round(performance.now() - t)} ms (cached in ${CACHE})`);
+  return ids;
 }
 
 /** Milliseconds from sending the request to the first chunk; the turn is then drained to its end. */
@@ -94,80 +75,140 @@ async function firstToken(c: CrabtalkClient, session?: number): Promise<number> 
   return first;
 }
 
-async function appendCost(store: JsonlSessionStore, id: number): Promise<number[]> {
+interface Run {
+  label: string;
+  home: string;
+  daemon: DaemonHandle;
+  client: CrabtalkClient;
+  fresh: number[];
+  plainCold: number[];
+  plainWarm: number[];
+  c10k: number[];
+  c100k: number[];
+  firstAfterUpgrade: number;
+}
+
+async function startRun(label: string, bin: string, fakeUrl: string, ids: Cached): Promise<Run> {
+  const home = mkdtempSync(join(tmpdir(), "crabtalk-bench-resume-"));
+  cpSync(CACHE, join(home, "sessions"), { recursive: true });
+  writeFileSync(
+    join(home, "crabtalk.toml"),
+    `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${fakeUrl}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`,
+  );
+  process.env.CRABTALK_BIN = bin;
+  const daemon = await startDaemon({ home });
+  const client = await daemon.client();
+  // Warm-up: code paths, the page cache and the provider connection.
+  await firstToken(client);
+  const firstAfterUpgrade = await firstToken(client, ids.compacted100k);
+  await firstToken(client, ids.compacted10k);
+  await firstToken(client, ids.plain10k);
+  return {
+    label,
+    home,
+    daemon,
+    client,
+    fresh: [],
+    plainCold: [],
+    plainWarm: [],
+    c10k: [],
+    c100k: [],
+    firstAfterUpgrade,
+  };
+}
+
+async function sample(r: Run, ids: Cached): Promise<void> {
+  const kill = (session: number) => r.client.request({ kill: { session } });
+  r.fresh.push(await firstToken(r.client));
+  await kill(ids.compacted10k);
+  r.c10k.push(await firstToken(r.client, ids.compacted10k));
+  await kill(ids.compacted100k);
+  r.c100k.push(await firstToken(r.client, ids.compacted100k));
+  await kill(ids.plain10k);
+  r.plainCold.push(await firstToken(r.client, ids.plain10k));
+  r.plainWarm.push(await firstToken(r.client, ids.plain10k));
+}
+
+async function appendCost(store: JsonlSessionStore, id: number): Promise<number> {
   const out: number[] = [];
   for (let i = 0; i < APPENDS; i++) {
     const t = performance.now();
-    await store.append(id, [{ kind: "message", message: { role: "user", content: `appended ${i}: ${TEXT}` } }]);
+    await store.append(id, [{ kind: "message", message: { role: "user", content: `appended ${i}` } }]);
     out.push(performance.now() - t);
   }
-  return out;
+  return median(out);
 }
 
-const home = mkdtempSync(join(tmpdir(), "crabtalk-bench-resume-"));
+const ids = await cachedSessions();
+const bytes100k = statSync(join(CACHE, `${ids.compacted100k}.jsonl`)).size;
 await using fake = await FakeProvider.start();
 fake.route(() => sseReply(openaiSse({ text: "a short streamed answer", usage: { prompt: 10, completion: 5 } })));
+
+const runs: Run[] = [];
 try {
-  const sessionsDir = join(home, "sessions");
-  let t = performance.now();
-  const big = await writeBigSession(sessionsDir);
-  const bytes = statSync(join(sessionsDir, `${big}.jsonl`)).size;
-  console.log(
-    `setup: ${MESSAGES.toLocaleString("en-US")}-message session ${big}, ${(bytes / 1024 / 1024).toFixed(1)} MB on disk, written in ${Math.round(performance.now() - t)} ms`,
-  );
+  const before = process.env.CRABTALK_BEFORE_BIN;
+  const after = binaryPath();
+  if (before) runs.push(await startRun("before", before, fake.url, ids));
+  runs.push(await startRun("after", after, fake.url, ids));
+  for (let i = 0; i < SAMPLES; i++) for (const r of runs) await sample(r, ids);
 
-  writeFileSync(
-    join(home, "crabtalk.toml"),
-    `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${fake.url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`,
-  );
-  t = performance.now();
-  await using d = await startDaemon({ home });
-  console.log(`daemon ready in ${Math.round(performance.now() - t)} ms`);
-  const c = await d.client();
-
-  // Warm-up: code paths, the page cache and the provider connection.
-  await firstToken(c);
-  const firstColdLoad = await firstToken(c, big);
-  const sent = (fake.requests.at(-1)!.body as { messages: unknown[] }).messages.length;
-  if (sent < MESSAGES) throw new Error(`the resumed turn sent only ${sent} messages to the model`);
-
-  const fresh: number[] = [];
-  const cold: number[] = [];
-  const warm: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    fresh.push(await firstToken(c));
-    await c.request({ kill: { session: big } });
-    cold.push(await firstToken(c, big));
-    warm.push(await firstToken(c, big));
-  }
-  c.close();
-  await d.stop();
-
+  const now = runs.at(-1)!;
+  const sessionsDir = join(now.home, "sessions");
+  now.client.close();
+  await now.daemon.stop();
   const store = await JsonlSessionStore.open(sessionsDir);
   const small = await store.create({ agent: "crab", createdBy: "bench" });
   const appendFresh = await appendCost(store, small.id);
-  const appendBig = await appendCost(store, big);
+  const appendBig = await appendCost(store, ids.compacted100k);
   await store.close();
+  const ckpts = readdirSync(sessionsDir).filter((n) => n.endsWith(".ckpt")).length;
 
-  const base = median(fresh);
   console.log(
-    `\nfirst streamed token (median / p90 over ${SAMPLES}; the model request for the big session carries ${sent.toLocaleString("en-US")} messages):`,
+    `\nfirst streamed token, median over ${SAMPLES} (100k session: ${(bytes100k / 1024 / 1024).toFixed(0)} MB on disk; ${ckpts} resume checkpoints):`,
   );
-  console.log(`  new session:                           ${ms(base)} / ${ms(p90(fresh))}`);
+  for (const r of runs) {
+    const base = median(r.fresh);
+    const row = (name: string, xs: number[], vs = base, what = "new") =>
+      console.log(
+        `  ${r.label.padEnd(6)} ${name.padEnd(44)} ${ms(median(xs)).padStart(10)}  = ${(median(xs) / vs).toFixed(2)}x ${what}`,
+      );
+    console.log(`  ${r.label.padEnd(6)} ${"new session".padEnd(44)} ${ms(base).padStart(10)}`);
+    row("resume 10k msgs, compacted, from disk", r.c10k);
+    row("resume 100k msgs, compacted, from disk", r.c100k);
+    row("resume 10k msgs, no compaction, from disk", r.plainCold);
+    row("resume 10k msgs, no compaction, in memory", r.plainWarm);
+    row("  from disk against in memory", r.plainCold, median(r.plainWarm), "in memory");
+    console.log(
+      `  ${r.label.padEnd(6)} ${"first resume of 100k msgs after start".padEnd(44)} ${ms(r.firstAfterUpgrade).padStart(10)} (one sample)`,
+    );
+  }
   console.log(
-    `  resume ${MESSAGES.toLocaleString("en-US")} msgs from disk (evicted): ${ms(median(cold))} / ${ms(p90(cold))}  = ${(median(cold) / base).toFixed(1)}x new`,
+    `append per message (fdatasync each, median over ${APPENDS}): fresh ${(appendFresh * 1000).toFixed(0)} µs, 100k-message session ${(appendBig * 1000).toFixed(0)} µs = ${(appendBig / appendFresh).toFixed(2)}x`,
   );
-  console.log(
-    `  resume ${MESSAGES.toLocaleString("en-US")} msgs in memory:           ${ms(median(warm))} / ${ms(p90(warm))}  = ${(median(warm) / base).toFixed(1)}x new`,
-  );
-  console.log(`  first load after daemon start:         ${ms(firstColdLoad)} (one sample)`);
-  console.log(`\nappend per message (store, fdatasync each; median / p90 over ${APPENDS}):`);
-  console.log(
-    `  fresh session:          ${(median(appendFresh) * 1000).toFixed(0)} µs / ${(p90(appendFresh) * 1000).toFixed(0)} µs`,
-  );
-  console.log(
-    `  ${MESSAGES.toLocaleString("en-US")}-message session: ${(median(appendBig) * 1000).toFixed(0)} µs / ${(p90(appendBig) * 1000).toFixed(0)} µs  = ${(median(appendBig) / median(appendFresh)).toFixed(2)}x fresh`,
-  );
+
+  const base = median(now.fresh);
+  const target = (figure: string, xs: number[], limit: number, vs = base, baseline = "new session"): TargetRow => {
+    const value = median(xs);
+    return {
+      figure,
+      value,
+      unit: "ms",
+      baseline,
+      baselineValue: vs,
+      ratio: value / vs,
+      target: `≤ ${limit}× ${baseline}`,
+      pass: value / vs <= limit,
+    };
+  };
+  reportTargets("resume", [
+    target("first token, 10k-message session from disk", now.c10k, 2),
+    target("first token, 100k-message session from disk", now.c100k, 3),
+    target("10k msgs without compaction: disk vs memory", now.plainCold, 2, median(now.plainWarm), "same, in memory"),
+  ]);
 } finally {
-  rmSync(home, { recursive: true, force: true });
+  for (const r of runs) {
+    r.client.close();
+    await r.daemon.stop().catch(() => undefined);
+    rmSync(r.home, { recursive: true, force: true });
+  }
 }
