@@ -197,6 +197,16 @@ export class Daemon {
         httpUrl: () => this.http?.url ?? "",
       }),
     };
+    // Before the socket answers: a client that sees the daemon up finds the dashboard (and crabtalk.http) there too.
+    this.http = await DashboardServer.start({
+      settings: config.daemon,
+      home: paths.home,
+      gate: remote.gate,
+      handlers: () => this.handlers,
+      routers: this.routers,
+      maxConnections: MAX_CONNECTIONS,
+      accessFor: (principal, address) => remote.accessAs(principal, address, "dashboard"),
+    });
     this.listeners = openListeners(
       paths,
       this.config.daemon.tcp,
@@ -255,15 +265,6 @@ export class Daemon {
       { stallTimeoutMs: this.config.daemon.clientStallTimeoutMs },
       this.config.daemon.tls,
     );
-    this.http = await DashboardServer.start({
-      settings: config.daemon,
-      home: paths.home,
-      gate: remote.gate,
-      handlers: () => this.handlers,
-      routers: this.routers,
-      maxConnections: MAX_CONNECTIONS,
-      accessFor: (principal, address) => remote.accessAs(principal, address, "dashboard"),
-    });
     remote.startSweeping(() => this.routers.values());
     // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
     const partialLimit = this.config.daemon.clientStallTimeoutMs;

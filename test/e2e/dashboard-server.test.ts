@@ -138,6 +138,23 @@ describe("login", () => {
   });
 });
 
+describe("logout", () => {
+  test("POST /logout from the page ends the session: the cookie opens nothing afterwards", async () => {
+    const cookie = await login();
+    const out = await fetch(`${base}/logout`, {
+      method: "POST",
+      headers: { Origin: base, Cookie: cookie },
+      redirect: "manual",
+    });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/login");
+    expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
+    const after = await fetch(base, { headers: { Cookie: cookie }, redirect: "manual" });
+    expect(after.status).toBe(303);
+    await expect(bridge(cookie)).rejects.toThrow("did not open");
+  });
+});
+
 describe("Host and Origin", () => {
   test("a wrong Host is refused with 421; localhost on the same port is the same dashboard", async () => {
     const cookie = await login();
@@ -242,6 +259,40 @@ describe("the bridge", () => {
     const again = await ws.request({ approve: { callId: ask.callId, session: ask.session, response: "deny" } });
     expect(again.error!.code).toBe(404);
     ws.close();
+  });
+
+  test('a turn whose approver is "client:dashboard" asks the open dashboard, which answers it', async () => {
+    const ws = await bridge(await login());
+    // SubscribeEvents without a client name: the bridge names the connection "dashboard".
+    const events = ws.stream({ subscribeEvents: {} }, (m) => !!m.event?.payload?.approval);
+    const ready = await ws.request({ ping: {} });
+    expect(ready.pong).toBeDefined();
+    const cli = await d.client();
+    const reply = cli.request({
+      send: { agent: "crab", content: "run echo asked-the-dashboard", approver: "client:dashboard" },
+    });
+    let ask: { callId: string; session: number } | undefined;
+    for await (const m of events) ask ??= m.event?.payload?.approval;
+    expect(ask).toBeDefined();
+    const ack = await ws.request({ approve: { callId: ask!.callId, session: ask!.session, response: "allow" } });
+    expect(ack.ack).toBeDefined();
+    expect((await reply).response!.content).toContain("ran it: asked-the-dashboard");
+    cli.close();
+    ws.close();
+  });
+
+  test("closing the WebSocket ends its streams and frees its connection slot", async () => {
+    const connections = async () => JSON.parse((await runCli(["status", "--json"], homeEnv(home))).stdout).connections;
+    const idle = await connections();
+    const ws = await bridge(await login());
+    void ws.stream({ subscribeEvents: {} }, () => false).next();
+    expect((await ws.request({ ping: {} })).pong).toBeDefined();
+    expect(await connections()).toBe(idle + 1);
+    ws.close();
+    await ws.closed();
+    const deadline = Date.now() + 5000;
+    while ((await connections()) !== idle && Date.now() < deadline) await Bun.sleep(20);
+    expect(await connections()).toBe(idle);
   });
 
   test("a read token is limited over the bridge: it sees, it cannot start a turn or mint a login", async () => {
