@@ -65,3 +65,72 @@ test("a user not in allowed_users gets nothing, costs no provider request, and t
   expect(emu.messages(STRANGER)).toEqual([]);
   expect(emu.calls.some((c) => Number(c.body.chat_id) === STRANGER)).toBe(false);
 });
+
+test("a 10,000-character answer arrives as three or more messages cut at paragraph breaks, nothing lost", async () => {
+  const paras = Array.from(
+    { length: 44 },
+    (_, i) => `Part ${i + 1}. ${"Crabs molt to grow; each molt leaves a shell behind! ".repeat(4)}(end ${i + 1})`,
+  );
+  const answer = paras.join("\n\n");
+  expect(answer.length).toBeGreaterThanOrEqual(10_000);
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 6 }), 300));
+  await emu.send({ user: BOB, text: "everything about molting" });
+  const shown = await emu.waitFor("the whole answer", () => {
+    const ms = emu.messages(BOB);
+    return ms.length >= 3 && ms.map((m) => m.text).join("\n\n") === answer ? ms : null;
+  });
+  expect(shown.length).toBeGreaterThanOrEqual(3);
+  for (const m of shown) {
+    expect(m.text.length).toBeLessThanOrEqual(4096);
+    expect(m.text).toMatch(/^Part \d+\./);
+    expect(m.text).toMatch(/\(end \d+\)$/);
+  }
+});
+
+test("two chats with long turns run at once: the second chat's turn starts while the first is still answering", async () => {
+  const both = gate();
+  const before = fake.requests.length;
+  fake.route((req) => {
+    const who = lastUserText(req);
+    return {
+      ...pacedSse(openaiSse({ model: "fake-model", text: `answer for ${who}`, textDeltas: 3 }), 200),
+      gate: both.promise,
+    };
+  });
+  try {
+    await emu.send({ user: ALICE, text: "long job A" });
+    await emu.send({ user: BOB, text: "long job B" });
+    // Both model requests arrive while neither has been answered: had the chats shared one loop, B would wait for A forever.
+    await fake.waitForRequests(before + 2);
+    expect(fake.requests.slice(before).map(lastUserText).sort()).toEqual(["long job A", "long job B"]);
+    both.release();
+    await emu.waitFor(
+      "both answers",
+      () =>
+        emu.messages(ALICE).some((m) => m.text === "answer for long job A") &&
+        emu.messages(BOB).some((m) => m.text === "answer for long job B"),
+    );
+  } finally {
+    both.release();
+    fake.route(() => undefined);
+  }
+});
+
+test("a message sent while the chat's turn runs is queued, the user is told, and it runs next", async () => {
+  const first = gate();
+  const before = fake.requests.length;
+  fake.enqueue(
+    sseReply(openaiSse({ model: "fake-model", text: "first done" }), { gate: first.promise }),
+    sseReply(openaiSse({ model: "fake-model", text: "second done" })),
+  );
+  await emu.send({ user: ALICE, text: "first" });
+  await fake.waitForRequests(before + 1);
+  await emu.send({ user: ALICE, text: "second" });
+  await emu.waitFor("the queued notice", () => emu.messages(ALICE).some((m) => m.text.startsWith("Queued: 1 ahead")));
+  expect(fake.requests.length).toBe(before + 1);
+  first.release();
+  await emu.waitFor("the second answer", () => emu.messages(ALICE).some((m) => m.text === "second done"));
+  expect(fake.requests.slice(before).map(lastUserText)).toEqual(["first", "second"]);
+  const texts = emu.messages(ALICE).map((m) => m.text);
+  expect(texts.indexOf("first done")).toBeLessThan(texts.indexOf("second done"));
+});

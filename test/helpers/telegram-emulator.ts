@@ -138,6 +138,11 @@ export class TelegramEmulator implements AsyncDisposable {
     });
   }
 
+  /** Ends every fault still armed. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Registers a file getFile can describe and the file route can serve. */
   addFile(bytes: Uint8Array, ext = "jpg"): { fileId: string; uniqueId: string; size: number } {
     const n = this.nextFile++;

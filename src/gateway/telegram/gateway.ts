@@ -66,7 +66,19 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     running,
   };
   const notify = new NotifyDelivery(api, config.notify, join(dir, `notify-${me.id}.json`), log);
-  void notify.run(daemon).catch((err: unknown) => log(`notify stopped: ${(err as Error).message}`));
+  notify.start();
+  // One SubscribeEvents stream under the gateway's client name: it makes the gateway the interactive
+  // `client:<name>` approver of its chats' turns (the prompts themselves arrive on each turn's stream),
+  // and it carries the bus events that notify delivers.
+  void (async () => {
+    for await (const r of daemon.stream({ subscribeEvents: { client: clientName } })) {
+      const bus = r.event?.payload?.busEvent;
+      if (bus) notify.offer(bus.id, bus.source, bus.payload);
+    }
+  })().catch((err: unknown) => log(`the daemon's event stream ended: ${(err as Error).message}`));
+  // Barrier: the daemon registers a subscription before it reads the next frame, so after this Pong the
+  // gateway is a named approver before any turn of ours starts.
+  await daemon.request({ ping: {} });
 
   const reply = (chat: number, text: string) =>
     api

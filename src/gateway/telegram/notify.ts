@@ -1,7 +1,7 @@
 /**
  * Delivery of bus events to chats (`notify = { "<source glob>" = chat }`).
- * The gateway watches the daemon's events (SubscribeEvents) for bus events
- * whose source matches an entry. Each one is first written to the outbox
+ * The gateway's event stream (gateway.ts) hands over bus events; those
+ * whose source matches an entry are delivered. Each one is first written to the outbox
  * (gateways/telegram/notify-<bot id>.json, atomically) and only then sent;
  * once Telegram has it, its id moves to the delivered list in the same
  * file. So a gateway killed before sending sends it when it starts again
@@ -12,7 +12,6 @@
  * gateway is down never reaches it (see the README).
  */
 import type { Api } from "grammy/web";
-import type { CrabtalkClient } from "../../client/client.ts";
 import { readJson, writeJsonAtomic } from "./json-file.ts";
 import { splitMessage } from "./split.ts";
 import { describeTelegramError, retryAfterSeconds } from "./telegram-errors.ts";
@@ -58,21 +57,18 @@ export class NotifyDelivery {
     this.box = readJson<Outbox>(file, { pending: [], delivered: [] });
   }
 
-  /** Sends what a previous run left, then follows the daemon's bus events until the connection ends. */
-  async run(daemon: CrabtalkClient): Promise<void> {
-    if (this.routes.size === 0) return;
+  /** Sends what a previous run left in the outbox. */
+  start(): void {
     void this.drain();
-    for await (const reply of daemon.stream({ subscribeEvents: {} })) {
-      const bus = reply.event?.payload?.busEvent;
-      if (bus) this.offer(bus.id, bus.source, bus.payload);
-    }
   }
 
   stop(): void {
     this.stopped = true;
   }
 
+  /** A bus event seen on the daemon's event stream. */
   offer(id: string, source: string, payload: string): void {
+    if (this.routes.size === 0) return;
     const known = this.box.delivered.includes(id) || this.box.pending.some((p) => p.id === id);
     if (known) return;
     let added = false;

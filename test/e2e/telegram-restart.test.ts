@@ -1,0 +1,148 @@
+/**
+ * Issue 19 acceptance, what survives and what waits: a 429 with
+ * retry_after during streaming holds the edits and the final text still
+ * arrives; killing the gateway's pid makes the daemon start it again and the
+ * chat continues the same session (and so does a daemon restart); a notify
+ * event is delivered exactly once across a gateway restart.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { CrabtalkClient } from "../../src/client/client.ts";
+import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { gatewaySection, pacedSse, TelegramEmulator } from "../helpers/telegram-emulator.ts";
+import { contentText, messagesOf, pidAlive, turnConfig } from "../helpers/turn-kit.ts";
+
+const ALICE = 111;
+const BOB = 222;
+
+let fake: FakeProvider;
+let emu: TelegramEmulator;
+let d: DaemonHandle;
+let config: string;
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  emu = await TelegramEmulator.start();
+  config =
+    turnConfig(fake.url) + gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB], notify: { "deploy:*": ALICE } });
+  d = await startDaemon({ config });
+  await emu.waitFor("the gateway's first getUpdates", () => emu.callsOf("getUpdates").length > 0);
+});
+afterAll(async () => {
+  await d.cleanup();
+  await emu.stop();
+  await fake.stop();
+});
+
+const reply = (text: string) => sseReply(openaiSse({ model: "fake-model", text }));
+const shown = (chat: number, text: string) => () => emu.messages(chat).find((m) => m.text.includes(text));
+
+async function gatewayPid(c: CrabtalkClient): Promise<number> {
+  const services = (await c.request({ getServices: {} })).serviceList?.services ?? [];
+  const s = services.find((x) => x.name === "telegram");
+  return s?.status === "running" ? s.pid : 0;
+}
+
+/** SIGKILLs the gateway and waits until the daemon's new one polls Telegram again. */
+async function killGateway(): Promise<void> {
+  const c = await d.client();
+  try {
+    const pid = await gatewayPid(c);
+    expect(pid).toBeGreaterThan(0);
+    const getMes = emu.callsOf("getMe").length;
+    process.kill(pid, "SIGKILL");
+    await emu.waitFor("the gone gateway", () => !pidAlive(pid));
+    await emu.waitFor("the restarted gateway's getMe", () => emu.callsOf("getMe").length > getMes, 20_000);
+    const again = await emu.waitFor("a new gateway pid", async () => (await gatewayPid(c)) || null);
+    expect(await again).not.toBe(pid);
+  } finally {
+    c.close();
+  }
+}
+
+test("a 429 with retry_after during streaming holds the edits until then, and the final text still arrives", async () => {
+  const answer = "Tides follow the moon. Crabs follow the tides. Everyone follows the crabs!";
+  emu.fail(
+    "editMessageText",
+    { status: 429, description: "Too Many Requests: retry after 3", retryAfter: 3 },
+    { match: (b) => Number(b.chat_id) === BOB },
+  );
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 10 }), 400));
+  await emu.send({ user: BOB, text: "tides?" });
+  await emu.waitFor("the final answer", () => emu.messages(BOB).find((m) => m.text === answer && m.parseMode));
+  const writes = emu.calls.filter(
+    (c) => ["sendMessage", "editMessageText"].includes(c.method) && Number(c.body.chat_id) === BOB,
+  );
+  const limited = writes.findIndex((c) => c.status === 429);
+  expect(limited).toBeGreaterThan(0);
+  const next = writes[limited + 1]!;
+  expect(next.at - writes[limited]!.at).toBeGreaterThanOrEqual(2950);
+  expect(writes.at(-1)!.status).toBe(200);
+  expect(emu.messages(BOB)).toHaveLength(1);
+});
+
+test("after the gateway's pid is killed the daemon starts it again and the chat continues the same session; so after a daemon restart", async () => {
+  const before = fake.requests.length;
+  fake.enqueue(reply("first noted"), reply("second noted"), reply("third noted"));
+  await emu.send({ user: ALICE, text: "remember the shell" });
+  await emu.waitFor("the first answer", shown(ALICE, "first noted"));
+  const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
+  const session = JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].sessions.crab as number;
+  expect(session).toBeGreaterThan(0);
+
+  await killGateway();
+  await emu.send({ user: ALICE, text: "what did I say?" });
+  await emu.waitFor("the answer after the gateway restart", shown(ALICE, "second noted"));
+  expect(messagesOf(fake.requests[before + 1]!).some((m) => contentText(m) === "remember the shell")).toBe(true);
+
+  expect(await d.stop()).toBe(0);
+  const getMes = emu.callsOf("getMe").length;
+  d = await startDaemon({ home: d.home, config });
+  await emu.waitFor("the gateway of the new daemon", () => emu.callsOf("getMe").length > getMes, 20_000);
+  await emu.send({ user: ALICE, text: "and now?" });
+  await emu.waitFor("the answer after the daemon restart", shown(ALICE, "third noted"));
+  const history = messagesOf(fake.requests[before + 2]!).map(contentText);
+  expect(history).toContain("remember the shell");
+  expect(history).toContain("what did I say?");
+  expect(JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].sessions.crab).toBe(session);
+});
+
+test("a notify event is delivered exactly once across a gateway restart", async () => {
+  const notices = (text: string) => emu.messages(ALICE).filter((m) => m.text.includes(text));
+  // Telegram fails the delivery while this gateway runs: the event waits in its outbox.
+  emu.fail(
+    "sendMessage",
+    { status: 500, description: "Internal Server Error" },
+    { count: 1000, match: (b) => String(b.text).includes("v2 is live") },
+  );
+  const c = await d.client();
+  try {
+    await c.request({ publishEvent: { source: "deploy:web", payload: "v2 is live" } });
+    await emu.waitFor("a failed delivery attempt", () =>
+      emu.calls.some((x) => x.status === 500 && String(x.body.text).includes("v2 is live")),
+    );
+    await emu.waitFor("the event in the outbox", () =>
+      readFileSync(join(d.home, "gateways", "telegram", `notify-${emu.bot.id}.json`), "utf8").includes("v2 is live"),
+    );
+    // Killed while Telegram still refuses (so the old process cannot slip the delivery in first), then Telegram recovers.
+    await killGateway();
+    emu.clearFaults();
+    await emu.waitFor("the delivery by the restarted gateway", () => notices("v2 is live").length > 0);
+
+    // Another restart must not send it again; a later event goes out once too.
+    await killGateway();
+    await c.request({ publishEvent: { source: "deploy:api", payload: "api is live" } });
+    await emu.waitFor("the second event", () => notices("api is live").length > 0);
+    fake.enqueue(reply("still here"));
+    await emu.send({ user: ALICE, text: "ping" });
+    await emu.waitFor("an answer after both restarts", shown(ALICE, "still here"));
+    expect(notices("v2 is live")).toHaveLength(1);
+    expect(notices("api is live")).toHaveLength(1);
+    expect(notices("v2 is live")[0]!.text).toBe("🔔 deploy:web\nv2 is live");
+  } finally {
+    c.close();
+  }
+});
