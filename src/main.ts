@@ -2,10 +2,14 @@
 /**
  * Entry point: runs the citty root command with exit codes scripts can
  * trust: 0 success, 1 failure, 2 usage error.
+ *
+ * Start-up is the product ("running before your prompt returns"): this file
+ * statically imports only leaves. `--version` answers before anything else
+ * is parsed; the command table and each command are dynamic imports, so a
+ * command loads only its own code (see cli/index.ts, bench/startup.ts).
  */
-import { runCommand, showUsage, type CommandDef } from "citty";
-import { cli } from "./cli/index.ts";
-import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./cli/shared.ts";
+import type { CommandDef } from "citty";
+import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./cli/failure.ts";
 import { VERSION } from "./util/version.ts";
 import { hoistGlobalFlags } from "./cli/global-flags.ts";
 
@@ -26,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return EXIT_OK;
   }
+  const [{ runCommand, showUsage }, { cli }] = await Promise.all([import("citty"), import("./cli/index.ts")]);
   if (rawArgs.includes("--help") || rawArgs.includes("-h") || rawArgs.length === 0) {
     const [cmd, parent] = await resolveForUsage(cli, rawArgs);
     await showUsage(cmd, parent);

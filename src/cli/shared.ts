@@ -7,20 +7,9 @@ import { CertificateRefused, CrabtalkClient, DaemonError, DaemonNotRunning } fro
 import { consola } from "consola";
 import type { EndpointOptions } from "../client/endpoint.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./failure.ts";
 
-/** A failure already explained to the user; main exits with `code` and prints `message`. */
-export class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly code: number = EXIT_FAILURE,
-  ) {
-    super(message);
-    this.name = "CliFailure";
-  }
-}
+export { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE };
 
 export const connectionArgs = {
   socket: {
