@@ -20,13 +20,8 @@ import { SessionError } from "../session/errors.ts";
 
 /** The grant of the delegation tools' source (src/delegation), added for agents with members. */
 const DELEGATION_GRANT = "delegation/*";
-import { providerSecrets, secretRedactor } from "../util/redact.ts";
-import { mcpSecrets } from "../config/mcp.ts";
-
-/** Every secret value the config holds (API keys, header values), for redaction of logs and tool output. */
-export function configSecrets(config: Config): string[] {
-  return [...providerSecrets(config.providers), ...mcpSecrets(config.mcp)];
-}
+import { secretRedactor } from "../util/redact.ts";
+import { configSecrets } from "./config-secrets.ts";
 
 /**
  * The runtime settings a config describes. Creates each agent's cwd.

@@ -14,7 +14,7 @@ import { setupDaemonLogging } from "./logging.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
 import { ConnectionRouter, type HandlerTable } from "./router.ts";
 import { basicHandlers } from "./handlers/basic.ts";
-import { unimplementedHandlers } from "./handlers/unimplemented.ts";
+import { waitingHandlers } from "./handlers/waiting.ts";
 import type { FramedConnection } from "../transport/socket.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../util/version.ts";
@@ -22,29 +22,20 @@ import { serverMessage } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { loopbackPeerUid } from "../transport/peer-uid.ts";
 import { defaultConfig } from "../config/default-config.ts";
-import { BUILTIN_TOOL_NAMES } from "../tools/index.ts";
-import { assembleRuntime, configSecrets, settingsFrom } from "./assemble.ts";
-import { ConfigControl } from "./config-control.ts";
-import { installDelegation } from "../delegation/install.ts";
-import { taskHandlers } from "./handlers/tasks.ts";
+import { BUILTIN_TOOL_NAMES } from "../tools/names.ts";
+import { configSecrets } from "./config-secrets.ts";
+import type { ConfigControl } from "./config-control.ts";
 import { makeNonDumpable } from "../tools/nondumpable.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
-import { turnHandlers } from "./handlers/turns.ts";
-import { sessionHandlers } from "./handlers/sessions.ts";
-import { serviceHandlers } from "./handlers/services.ts";
-import { createServices } from "../ext/start.ts";
 import type { Services } from "../ext/supervisor.ts";
-import { installFeatures } from "./features.ts";
-import { mcpHandlers } from "./handlers/mcp.ts";
-import { mcpReloadParticipant, startMcp } from "./mcp.ts";
 import type { McpHub } from "../mcp/hub.ts";
-import { startCron, type CronService } from "./cron.ts";
+import type { CronService } from "./cron.ts";
 import { RemoteAccess } from "./remote.ts";
-import { cronHandlers } from "./handlers/cron.ts";
-import { startBus, type BusService } from "./bus.ts";
-import { busHandlers } from "./handlers/bus.ts";
-import { dashboardHandlers } from "./handlers/dashboard.ts";
-import { DashboardServer } from "./http/server.ts";
+import type { BusService } from "./bus.ts";
+import type { DashboardServer } from "./http/server.ts";
+
+/** The modules loaded after the socket accepts (parts.ts), as one namespace. */
+type Parts = typeof import("./parts.ts");
 
 const log = logger("daemon");
 
@@ -79,6 +70,7 @@ export class Daemon {
   cron: CronService | null = null;
   bus: BusService | null = null;
   private remote: RemoteAccess | null = null;
+  private parts: Parts | null = null;
   private http: DashboardServer | null = null;
 
   constructor(private readonly options: DaemonOptions) {
@@ -118,8 +110,12 @@ export class Daemon {
       log.info(
         `no config found: wrote a default ${paths.config} using ${wroteDefault}; edit it to change providers and agents`,
       );
+    // The socket accepts before the runtime is assembled: requests wait for it (waitingHandlers).
+    const assembled = Promise.withResolvers<HandlerTable>();
+    assembled.promise.catch(() => {}); // a failed assembly fails start(); early requests get the error too
     const remote = new RemoteAccess(config.daemon, paths.home, async (id) => {
       try {
+        await assembled.promise;
         return (await this.runtime?.loadStored(id))?.meta.agent;
       } catch {
         return undefined;
@@ -128,85 +124,34 @@ export class Daemon {
     this.remote = remote;
     const hidden = makeNonDumpable(); // before any tool runs: see tools/nondumpable.ts
     if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
-    const runtime = await assembleRuntime(config, paths);
-    this.runtime = runtime;
-    // Each service's state changes go on the event bus as `service:<name>:<state>` (the bus starts below).
-    const services = createServices(
-      config,
-      paths,
-      runtime,
-      () => configSecrets(this.config),
-      (name, state) => void this.bus?.bus.publish(`service:${name}:${state}`, state),
-    );
-    this.services = services;
-    installFeatures(runtime, config, paths);
-    const tasks = installDelegation(runtime);
-    this.mcp = await startMcp(config, paths, runtime, this.options.env, () => this.applySettings());
-    this.applySettings();
-    for (const { agent, grant } of runtime.emptyGrants())
-      log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
-    this.control = new ConfigControl({
-      file: paths.config,
-      readText: () => readConfigText(paths.config, () => defaultConfig(this.options.env)).text,
-      parse: (text) => this.parse(text),
-      current: () => this.config,
-      setCurrent: (next) => {
-        this.config = next;
-      },
-      applySettings: () => this.applySettings(),
-      runtime,
-    });
-    this.control.addParticipant({ name: "services", apply: (next) => services.reconcile(next.services) });
-    this.control.addParticipant(
-      mcpReloadParticipant({
-        hub: () => this.mcp,
-        setHub: (hub) => {
-          this.mcp = hub;
-        },
-        paths,
-        runtime,
-        env: this.options.env,
-        apply: () => this.applySettings(),
-      }),
-    );
-    this.cron = startCron(paths, runtime);
-    this.control.addParticipant(this.cron.participant());
-    this.bus = startBus(paths, runtime, this.cron);
-    this.control.addParticipant(this.bus.participant());
-    this.handlers = {
-      ...unimplementedHandlers(),
-      ...this.control.handlers(),
-      ...turnHandlers(runtime),
-      ...sessionHandlers(runtime),
-      ...serviceHandlers(services),
-      ...mcpHandlers(() => this.mcp),
-      ...taskHandlers(tasks),
-      ...cronHandlers(this.cron),
-      ...busHandlers(this.bus),
-      ...dashboardHandlers(runtime, () => this.http),
-      ...basicHandlers({
-        startedAt: this.startedAt,
-        home: paths.home,
-        socket: paths.socket,
-        tcpPort: () => this.listeners?.tcpPort ?? 0,
-        sessionCount: () => runtime.liveCount,
-        runningTurns: () => runtime.runningTurns(),
-        agents: () => runtime.grantReport(),
-        connectionCount: () => this.routers.size,
-        remote: () => ({ ...remote.status(), tls: this.config.daemon.tls !== null }),
-        httpUrl: () => this.http?.url ?? "",
-      }),
-    };
-    // Before the socket answers: a client that sees the daemon up finds the dashboard (and crabtalk.http) there too.
-    this.http = await DashboardServer.start({
-      settings: config.daemon,
+    const basic = basicHandlers({
+      startedAt: this.startedAt,
       home: paths.home,
-      gate: remote.gate,
-      handlers: () => this.handlers,
-      routers: this.routers,
-      maxConnections: MAX_CONNECTIONS,
-      accessFor: (principal, address) => remote.accessAs(principal, address, "dashboard"),
+      socket: paths.socket,
+      tcpPort: () => this.listeners?.tcpPort ?? 0,
+      sessionCount: () => this.runtime?.liveCount ?? 0,
+      runningTurns: () => this.runtime?.runningTurns() ?? 0,
+      agents: () => this.runtime?.grantReport() ?? [],
+      connectionCount: () => this.routers.size,
+      remote: () => ({ ...remote.status(), tls: this.config.daemon.tls !== null }),
+      httpUrl: () => this.http?.url ?? "",
     });
+    // Ping needs nothing assembled; everything else waits for the parts below.
+    this.handlers = { ...waitingHandlers(assembled.promise), ping: basic.ping };
+    // Before the socket answers: a client that sees the daemon up finds the dashboard (and crabtalk.http) there too.
+    // Loaded only when configured: most daemons serve no dashboard and should not parse its server.
+    if (config.daemon.http) {
+      const { DashboardServer } = await import("./http/server.ts");
+      this.http = await DashboardServer.start({
+        settings: config.daemon,
+        home: paths.home,
+        gate: remote.gate,
+        handlers: () => this.handlers,
+        routers: this.routers,
+        maxConnections: MAX_CONNECTIONS,
+        accessFor: (principal, address) => remote.accessAs(principal, address, "dashboard"),
+      });
+    }
     this.listeners = openListeners(
       paths,
       this.config.daemon.tcp,
@@ -283,18 +228,94 @@ export class Daemon {
       Math.min(10_000, Math.max(100, partialLimit / 4)),
     );
     this.partialSweeper.unref?.();
+    try {
+      await this.assemble(await import("./parts.ts"), config, basic);
+      assembled.resolve(this.handlers);
+    } catch (err) {
+      assembled.reject(err);
+      throw err;
+    }
     const tcp = this.config.daemon.tcp
       ? ` and ${this.config.daemon.tcp.host}:${this.listeners.tcpPort}${this.config.daemon.tls ? " (TLS)" : ""}${remote.gate.requiresToken() ? " (tokens required)" : ""}`
       : "";
     const http = this.http ? ` and dashboard ${this.http.url}` : "";
     log.info(`crabtalk ${VERSION} listening on ${paths.socket}${tcp}${http} (pid ${process.pid})`);
-    services.start(); // after the listeners: clients are served before any service is ready
+    this.services?.start(); // after the listeners: clients are served before any service is ready
+  }
+
+  /**
+   * Loads and builds everything behind the handlers (runtime, services, MCP,
+   * cron, bus) once the socket accepts, then puts the real handlers in the
+   * table every connection reads.
+   */
+  private async assemble(parts: Parts, config: Config, basic: HandlerTable): Promise<void> {
+    const { paths } = this;
+    this.parts = parts;
+    const runtime = await parts.assembleRuntime(config, paths);
+    this.runtime = runtime;
+    // Each service's state changes go on the event bus as `service:<name>:<state>` (the bus starts below).
+    const services = parts.createServices(
+      config,
+      paths,
+      runtime,
+      () => configSecrets(this.config),
+      (name, state) => void this.bus?.bus.publish(`service:${name}:${state}`, state),
+    );
+    this.services = services;
+    parts.installFeatures(runtime, config, paths);
+    const tasks = parts.installDelegation(runtime);
+    this.mcp = await parts.startMcp(config, paths, runtime, this.options.env, () => this.applySettings());
+    this.applySettings();
+    for (const { agent, grant } of runtime.emptyGrants())
+      log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
+    this.control = new parts.ConfigControl({
+      file: paths.config,
+      readText: () => readConfigText(paths.config, () => defaultConfig(this.options.env)).text,
+      parse: (text) => this.parse(text),
+      current: () => this.config,
+      setCurrent: (next) => {
+        this.config = next;
+      },
+      applySettings: () => this.applySettings(),
+      runtime,
+    });
+    this.control.addParticipant({ name: "services", apply: (next) => services.reconcile(next.services) });
+    this.control.addParticipant(
+      parts.mcpReloadParticipant({
+        hub: () => this.mcp,
+        setHub: (hub) => {
+          this.mcp = hub;
+        },
+        paths,
+        runtime,
+        env: this.options.env,
+        apply: () => this.applySettings(),
+      }),
+    );
+    this.cron = parts.startCron(paths, runtime);
+    this.control.addParticipant(this.cron.participant());
+    this.bus = parts.startBus(paths, runtime, this.cron);
+    this.control.addParticipant(this.bus.participant());
+    Object.assign(this.handlers, {
+      ...parts.unimplementedHandlers(),
+      ...this.control.handlers(),
+      ...parts.turnHandlers(runtime),
+      ...parts.sessionHandlers(runtime),
+      ...parts.serviceHandlers(services),
+      ...parts.mcpHandlers(() => this.mcp),
+      ...parts.taskHandlers(tasks),
+      ...parts.cronHandlers(this.cron),
+      ...parts.busHandlers(this.bus),
+      ...parts.dashboardHandlers(runtime, () => this.http),
+      ...basic,
+    });
   }
 
   /** Rebuilds the runtime's settings from the current config (and the MCP hub's grants, which follow tool counts). */
   private applySettings(): void {
     const hub = this.mcp;
-    this.runtime?.reconfigure(settingsFrom(this.config, hub ? (agent) => hub.grantsFor(agent) : undefined));
+    if (!this.parts) return; // nothing to reconfigure before the runtime is assembled
+    this.runtime?.reconfigure(this.parts.settingsFrom(this.config, hub ? (agent) => hub.grantsFor(agent) : undefined));
   }
 
   /** Reads crabtalk.toml; with none, writes a commented default first and says which provider it picked. */

@@ -9,8 +9,9 @@ import type { FileOperations } from "./fs.ts";
 import { createReadTool, type ReadToolOptions } from "./read.ts";
 import { createWriteTool } from "./write.ts";
 import type { AgentScope, ScopedTool } from "./registry.ts";
+import { BUILTIN_TOOL_NAMES } from "./names.ts";
 
-export const BUILTIN_TOOL_NAMES = ["bash", "read", "write", "edit"] as const;
+export { BUILTIN_TOOL_NAMES };
 
 export interface BuiltinToolsOptions {
   /** The agent's working directory: bash runs there, relative paths resolve there. */
