@@ -56,15 +56,24 @@ export async function rawClient(path: string): Promise<FramedClient> {
   return { request: (f) => send([f]), pipeline: send, close: () => socket.end() };
 }
 
-/** Polls `path` (1 ms apart) until a request on it is answered; ms from `t0`. */
-export async function pollAnswered(path: string, frame: Uint8Array, t0: number, timeoutMs = 15_000): Promise<number> {
+export interface StartTimes {
+  /** ms from t0 until a connection to the socket succeeded. */
+  accepted: number;
+  /** ms from t0 until the first request on it was answered. */
+  answered: number;
+}
+
+/** Polls `path` (1 ms apart) until a connection succeeds and then until a request on it is answered. */
+export async function pollStart(path: string, frame: Uint8Array, t0: number, timeoutMs = 15_000): Promise<StartTimes> {
   for (;;) {
+    let accepted = 0;
     try {
       const c = await rawClient(path);
+      accepted = performance.now() - t0;
       await c.request(frame);
-      const ms = performance.now() - t0;
+      const answered = performance.now() - t0;
       c.close();
-      return ms;
+      return { accepted, answered };
     } catch {
       if (performance.now() - t0 > timeoutMs) throw new Error(`nothing answered on ${path} within ${timeoutMs} ms`);
       await Bun.sleep(1);

@@ -4,10 +4,11 @@
  * compiled the same way by this bench into .tmp/floor/, so the ratio is
  * measured in this run, not remembered).
  *
- * - exec → socket answering: `crabtalk daemon` in a fresh temp home against
+ * - exec → socket accepting (a connection succeeds) and → first answer (a
+ *   ping on it is answered): `crabtalk daemon` in a fresh temp home against
  *   `floor serve`, each polled (1 ms apart) with the same raw client and the
- *   same ping frame until one is answered. Runs alternate which goes first,
- *   so load from the other helpers on the machine falls on both.
+ *   same ping frame. Runs alternate which goes first, so load from the other
+ *   helpers on the machine falls on both.
  * - client commands (`--version`, `status`, `send` one turn to a scripted
  *   fake provider) against a ready daemon, against `floor client` (connect,
  *   one frame, one reply, exit) against a ready floor server: spawn → exit.
@@ -28,7 +29,7 @@ import { binaryPath } from "../test/helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../test/helpers/fake-provider.ts";
 import { openaiSse } from "../test/helpers/sse-builders.ts";
 import { turnConfig } from "../test/helpers/turn-kit.ts";
-import { pollAnswered } from "./raw-client.ts";
+import { pollStart, type StartTimes } from "./raw-client.ts";
 import { median } from "./stats.ts";
 import { reportTargets, type TargetRow } from "./targets.ts";
 
@@ -57,7 +58,7 @@ interface Started {
   proc: ReturnType<typeof Bun.spawn>;
   dir: string;
   socket: string;
-  ms: number;
+  times: StartTimes;
 }
 
 /** `crabtalk daemon` in a fresh home holding `config`, timed from spawn to the first answered ping. */
@@ -72,7 +73,7 @@ export async function startDaemonTimed(bin: string, config: string): Promise<Sta
     stdout: "ignore",
     stderr: "ignore",
   });
-  return { proc, dir, socket, ms: await pollAnswered(socket, PING, t0) };
+  return { proc, dir, socket, times: await pollStart(socket, PING, t0) };
 }
 
 /** `floor serve` on a socket in a fresh directory, timed the same way. */
@@ -81,7 +82,7 @@ export async function startFloorTimed(floor: string): Promise<Started> {
   const socket = join(dir, "floor.sock");
   const t0 = performance.now();
   const proc = Bun.spawn([floor, "serve", socket], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-  return { proc, dir, socket, ms: await pollAnswered(socket, PING, t0) };
+  return { proc, dir, socket, times: await pollStart(socket, PING, t0) };
 }
 
 export async function stopStarted(s: Started): Promise<void> {
@@ -117,15 +118,15 @@ if (import.meta.main) {
   const config = turnConfig(fake.url);
 
   // exec → socket answering, alternating order.
-  const daemonStarts: number[] = [];
-  const floorStarts: number[] = [];
+  const daemonStarts: StartTimes[] = [];
+  const floorStarts: StartTimes[] = [];
   const daemonRss: number[] = [];
   const floorRss: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? ["daemon", "floor"] : ["floor", "daemon"];
     for (const which of order) {
       const s = which === "daemon" ? await startDaemonTimed(bin, config) : await startFloorTimed(floor);
-      (which === "daemon" ? daemonStarts : floorStarts).push(s.ms);
+      (which === "daemon" ? daemonStarts : floorStarts).push(s.times);
       (which === "daemon" ? daemonRss : floorRss).push(rssMb(s.proc.pid!));
       await stopStarted(s);
     }
@@ -169,7 +170,20 @@ if (import.meta.main) {
   const binMb = statSync(bin).size / 1048576;
   const floorMb = statSync(floor).size / 1048576;
   reportTargets("startup", [
-    row(`exec → socket answering (median of ${RUNS})`, median(daemonStarts), "ms", "floor serve", median(floorStarts)),
+    row(
+      `exec → socket accepting (median of ${RUNS})`,
+      median(daemonStarts.map((t) => t.accepted)),
+      "ms",
+      "floor serve",
+      median(floorStarts.map((t) => t.accepted)),
+    ),
+    row(
+      `exec → first answer (median of ${RUNS})`,
+      median(daemonStarts.map((t) => t.answered)),
+      "ms",
+      "floor serve",
+      median(floorStarts.map((t) => t.answered)),
+    ),
     row("`crabtalk --version`", median(times["--version"]!), "ms", "floor client", floorClient),
     row("`crabtalk status`", median(times.status!), "ms", "floor client", floorClient),
     row("`crabtalk send` (one turn, fake provider)", median(times.send!), "ms", "floor client", floorClient),

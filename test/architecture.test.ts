@@ -201,3 +201,64 @@ test("only `crabtalk telegram` loads the gateway and grammy, lazily", () => {
   if (/from "\.\/telegram\.ts"/.test(index)) violations.push("cli/index.ts imports cli/telegram.ts statically");
   expect(violations).toEqual([]);
 });
+
+/** Relative value imports of one file (type-only imports are erased, so they load nothing), src-relative. */
+function valueImportsOf(file: string): string[] {
+  const out: string[] = [];
+  const text = readFileSync(file, "utf8");
+  for (const m of text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from "(\.[^"]+)"/gms)) {
+    if (m[2]) continue;
+    const target = relative(SRC, join(file, "..", m[3]!));
+    if (!target.startsWith("..")) out.push(target);
+  }
+  return out;
+}
+
+/** Every src file `entry` (src-relative) loads before its first dynamic import() runs. */
+function staticClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    for (const next of valueImportsOf(join(SRC, rel))) visit(next);
+  };
+  visit(entry);
+  return seen;
+}
+
+test("start-up loads only what a command needs (issue 20: see bench/startup.ts)", () => {
+  const violations: string[] = [];
+  // `crabtalk --version` answers from main.ts's leaves; the command table and every command load on demand.
+  for (const rel of staticClosure("main.ts"))
+    if (
+      !["main.ts", join("cli", "failure.ts"), join("cli", "global-flags.ts"), join("util", "version.ts")].includes(rel)
+    )
+      violations.push(`main.ts loads ${rel} at start (import it dynamically where it is needed)`);
+  const index = readFileSync(join(SRC, "cli", "index.ts"), "utf8");
+  for (const m of index.matchAll(/from "(\.\/[^"]+)"/g))
+    violations.push(`cli/index.ts imports ${m[1]} statically (each command is a dynamic import())`);
+  // The daemon accepts on its socket before it loads the runtime and its features (daemon/parts.ts).
+  const daemonStart = staticClosure(join("cli", "daemon.ts"));
+  // session/errors.ts is the one exception: a leaf of error kinds the router's wire-error mapper needs.
+  for (const rel of daemonStart)
+    if (
+      (rel !== join("session", "errors.ts") &&
+        /^(session|provider|agent|mcp|ext|cron|events|delegation|skills|memory|acp|gateway)\//.test(
+          rel.split(sep).join("/"),
+        )) ||
+      rel.startsWith(join("cli", "render")) ||
+      rel === join("tools", "index.ts") ||
+      rel === join("daemon", "parts.ts") ||
+      rel === join("daemon", "assemble.ts")
+    )
+      violations.push(`the daemon loads ${rel} before its socket accepts (reach it through daemon/parts.ts)`);
+  // Client commands are one request and a print: no daemon, runtime or provider code.
+  for (const file of files(join(SRC, "cli"))) {
+    const rel = relative(SRC, file);
+    if (rel === join("cli", "daemon.ts")) continue;
+    for (const dep of staticClosure(rel))
+      if (/^(daemon|session|provider)\//.test(dep.split(sep).join("/")))
+        violations.push(`${rel} loads ${dep} (client commands never load daemon, session or provider code)`);
+  }
+  expect(violations).toEqual([]);
+});
