@@ -230,7 +230,8 @@ class RequestHandlers {
     }
     try {
       const principal = await this.gate.authenticate(address, token);
-      log.info(`dashboard login (token) from ${address}`);
+      if (principal.kind === "token")
+        log.info(`dashboard login as token "${principal.name}" (${principal.scope}) from ${address}`);
       return this.startSession(principal, noStore);
     } catch (err) {
       const wire = wireErrorOf(err);

@@ -104,9 +104,12 @@ export function bridgeHandlers(deps: BridgeDeps): WebSocketHandler<BridgeData> {
       );
       const router = new ConnectionRouter(conn, deps.handlers(), deps.accessFor(principal, address));
       deps.routers.set(conn, router);
+      const who = principal.kind === "token" ? `token "${principal.name}" (${principal.scope})` : "the owner";
+      log.info(`dashboard connection ${conn.id} from ${address} as ${who}`);
       conn.onClose(() => {
         router.onClose();
         deps.routers.delete(conn);
+        log.info(`dashboard connection ${conn.id} closed`);
       });
       ws.data.conn = conn;
     },

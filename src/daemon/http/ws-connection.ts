@@ -9,6 +9,11 @@
  * empty, so Bun holds at most one frame and the queue holds the rest. A tab
  * that stops reading (a laptop lid shut) is dropped after
  * client_stall_timeout_ms, like any stalled client.
+ *
+ * Inbound, Bun assembles each message up to maxPayloadLength (16 MiB, the
+ * frame cap) before it reaches the router; only an authenticated page gets
+ * a WebSocket at all, so the shared partial-frame budget of the socket
+ * listeners, which guards against anonymous peers, is not needed here.
  */
 import { ConnectionClosed } from "../../transport/framing.ts";
 import { OutboundQueue, type OutboundQueueOptions } from "../../transport/outbound-queue.ts";
