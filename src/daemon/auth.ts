@@ -96,6 +96,11 @@ export class Gate {
     return t !== undefined && (t.expiresMs === null || t.expiresMs > now);
   }
 
+  /** The stored record of a token name now (read after refresh()), for sessions that outlive a connection. */
+  recordOf(name: string): TokenRecord | undefined {
+    return this.tokens.find((r) => r.name === name);
+  }
+
   /**
    * Checks a token from `address`, waiting out the address's brake first.
    * Throws WireError 401 (wrong, revoked, expired) or 429 (banned).

@@ -97,6 +97,26 @@ describe("tokens", () => {
     expect(after.headers.get("location")).toBe("/login");
   });
 
+  test("a token created again under the same name does not inherit the old one's cookie sessions", async () => {
+    const home = tempHome();
+    const first = await createToken(home, "phone", "admin");
+    await using d = await startDaemon({ home, config: config('http = "127.0.0.1:0"') });
+    const base = `http://127.0.0.1:${httpPort(d.home)}`;
+    const form = await fetch(`${base}/login`, {
+      method: "POST",
+      headers: { Origin: base, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: first }),
+      redirect: "manual",
+    });
+    const cookie = sessionCookie(form);
+    expect((await fetch(base, { headers: { Cookie: cookie }, redirect: "manual" })).status).toBe(200);
+    expect((await runCli(["token", "revoke", "phone"], homeEnv(d.home))).code).toBe(0);
+    await createToken(home, "phone", "read");
+    const after = await fetch(base, { headers: { Cookie: cookie }, redirect: "manual" });
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toBe("/login");
+  });
+
   test("only the owner mints login links: a token over TCP is refused with 403", async () => {
     const home = tempHome();
     const token = await createToken(home, "root-ish", "admin");

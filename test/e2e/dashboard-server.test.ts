@@ -31,6 +31,7 @@ let port: number;
 let d: DaemonHandle;
 let base: string;
 let readToken: string;
+let chatToken: string;
 
 function config(): string {
   return turnConfig(fake.url, "", `http = "127.0.0.1:${port}"`).concat('\n[permissions]\nbash = "ask"\n');
@@ -54,6 +55,7 @@ beforeAll(async () => {
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
   readToken = await createToken(home, "viewer", "read");
+  chatToken = await createToken(home, "helper", "chat");
   d = await startDaemon({ home, config: config() });
 });
 afterAll(async () => {
@@ -216,6 +218,17 @@ describe("the bridge", () => {
     ws.close();
   });
 
+  test("Unsubscribe ends a stream of this connection by its request id", async () => {
+    const ws = await bridge(await login());
+    const events = ws.stream({ subscribeEvents: {} }, () => false);
+    void events.next();
+    const ack = await ws.request({ unsubscribe: { requestId: 1 } });
+    expect(ack.ack!.message).toBe("stream 1 ended");
+    const none = await ws.request({ unsubscribe: { requestId: 1 } });
+    expect(none.ack!.message).toBe("no stream 1 on this connection");
+    ws.close();
+  });
+
   test("a text message or a malformed frame answers ErrorMsg 400 and the connection stays usable", async () => {
     const ws = await bridge(await login());
     ws.sendRaw("hello");
@@ -248,6 +261,12 @@ describe("the bridge", () => {
     expect(ask.askedAtMs).toBeGreaterThan(Date.now() - 60_000);
     expect(Number(ask.timeoutMs)).toBe(1500);
     expect((await ws.request({ pendingApprovals: { agent: "owl" } })).pendingApprovals!.approvals).toEqual([]);
+    // A chat token answers only prompts of turns it started; the owner's page answers any.
+    const helper = await BridgeClient.open(`ws://127.0.0.1:${port}/ws`, { Authorization: `Bearer ${chatToken}` });
+    const foreign = await helper.request({ approve: { callId: ask.callId, session: ask.session, response: "deny" } });
+    expect(foreign.error!.code).toBe(403);
+    expect(foreign.error!.message).toContain("only turns it started");
+    helper.close();
     const ack = await ws.request({ approve: { callId: ask.callId, session: ask.session, response: "allow" } });
     expect(ack.ack!.message).toContain("allowed");
     const events = await turn;

@@ -32,8 +32,16 @@ const MAX_SESSIONS = 256;
 interface SessionRecord {
   hash: string;
   principal: Principal;
+  /** For a token's session: the token's stored hash, so a token revoked and created again under its name is not it. */
+  tokenHash?: string;
   createdMs: number;
   expiresMs: number;
+}
+
+/** Who a cookie acts as; a token's session also names the token it was opened with. */
+export interface CookieSession {
+  principal: Principal;
+  tokenHash: string | null;
 }
 
 function sha256(text: string): Buffer {
@@ -79,12 +87,13 @@ export class DashboardLogins {
   }
 
   /** A new cookie session for `principal`; returns the cookie value (shown to the browser only). */
-  createSession(principal: Principal): { cookie: string; expiresMs: number } {
+  createSession(principal: Principal, tokenHash: string | null = null): { cookie: string; expiresMs: number } {
     const cookie = secret();
     const now = this.now();
     const record: SessionRecord = {
       hash: sha256(cookie).toString("hex"),
       principal,
+      ...(tokenHash ? { tokenHash } : {}),
       createdMs: now,
       expiresMs: now + SESSION_TTL_MS,
     };
@@ -96,12 +105,12 @@ export class DashboardLogins {
   }
 
   /** Who a cookie acts as, or null (unknown, expired). Compares hashes in constant time. */
-  lookup(cookie: string): Principal | null {
+  lookup(cookie: string): CookieSession | null {
     const presented = sha256(cookie);
     const now = this.now();
     let found: SessionRecord | null = null;
     for (const s of this.sessions) if (timingSafeEqual(presented, Buffer.from(s.hash, "hex"))) found = s;
-    return found && found.expiresMs > now ? found.principal : null;
+    return found && found.expiresMs > now ? { principal: found.principal, tokenHash: found.tokenHash ?? null } : null;
   }
 
   /** Ends a cookie session (logout, or its token was revoked). */
@@ -160,6 +169,7 @@ function readSessions(file: string): SessionRecord[] {
         /^[0-9a-f]{64}$/.test(s.hash) &&
         typeof s.expiresMs === "number" &&
         typeof s.createdMs === "number" &&
+        (s.tokenHash === undefined || typeof s.tokenHash === "string") &&
         isPrincipal(s.principal),
     );
   } catch (err) {

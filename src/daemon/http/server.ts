@@ -19,6 +19,7 @@ import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import type { DaemonSettings } from "../../config/daemon.ts";
+import { hashToken } from "../../config/tokens.ts";
 import { webAssets } from "../../web/assets.ts";
 import { logger } from "../../util/log.ts";
 import { wireErrorOf } from "../errors.ts";
@@ -190,13 +191,17 @@ class RequestHandlers {
     if (header) return { principal: await this.gate.authenticate(address, header[1]!), bearer: true, cookie: null };
     const cookie = cookieValue(req.headers.get("cookie"), this.cookieName);
     if (!cookie) return null;
-    const principal = this.logins.lookup(cookie);
-    if (!principal) return null;
+    const session = this.logins.lookup(cookie);
+    if (!session) return null;
+    if (session.principal.kind === "owner") return { principal: session.principal, bearer: false, cookie };
+    // A token's session lasts while that very token does, with the scope and agents it has now.
     this.gate.refresh();
-    if (!this.gate.stillValid(principal)) {
-      this.logins.endSession(cookie); // its token was revoked or expired
+    const record = this.gate.recordOf(session.principal.name);
+    if (!record || record.hash !== session.tokenHash || (record.expiresMs !== null && record.expiresMs <= Date.now())) {
+      this.logins.endSession(cookie); // revoked, expired, or created again under the same name
       return null;
     }
+    const principal: Principal = { kind: "token", name: record.name, scope: record.scope, agents: record.agents };
     return { principal, bearer: false, cookie };
   }
 
@@ -232,15 +237,19 @@ class RequestHandlers {
       const principal = await this.gate.authenticate(address, token);
       if (principal.kind === "token")
         log.info(`dashboard login as token "${principal.name}" (${principal.scope}) from ${address}`);
-      return this.startSession(principal, noStore);
+      return this.startSession(principal, noStore, hashToken(token));
     } catch (err) {
       const wire = wireErrorOf(err);
       return html(wire.code === 429 ? 429 : 401, loginPage(wire.message), noStore);
     }
   }
 
-  private startSession(principal: Principal, headers: Record<string, string>): Response {
-    const { cookie } = this.logins.createSession(principal);
+  private startSession(
+    principal: Principal,
+    headers: Record<string, string>,
+    tokenHash: string | null = null,
+  ): Response {
+    const { cookie } = this.logins.createSession(principal, tokenHash);
     const secure = this.site.tls ? "; Secure" : "";
     return redirect("/", {
       ...headers,

@@ -52,12 +52,13 @@ describe("cookie sessions", () => {
     const path = file();
     const logins = new DashboardLogins(path, () => now);
     const { cookie } = logins.createSession({ kind: "owner" });
-    const token = logins.createSession({ kind: "token", name: "viewer", scope: "read", agents: ["crab"] }).cookie;
+    const viewer = { kind: "token", name: "viewer", scope: "read", agents: ["crab"] } as const;
+    const token = logins.createSession({ ...viewer, agents: ["crab"] }, "ab".repeat(32)).cookie;
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readFileSync(path, "utf8")).not.toContain(cookie);
     const restarted = new DashboardLogins(path, () => now);
-    expect(restarted.lookup(cookie)).toEqual({ kind: "owner" });
-    expect(restarted.lookup(token)).toEqual({ kind: "token", name: "viewer", scope: "read", agents: ["crab"] });
+    expect(restarted.lookup(cookie)).toEqual({ principal: { kind: "owner" }, tokenHash: null });
+    expect(restarted.lookup(token)).toEqual({ principal: { ...viewer, agents: ["crab"] }, tokenHash: "ab".repeat(32) });
     expect(restarted.lookup("guess")).toBeNull();
     now += SESSION_TTL_MS;
     expect(restarted.lookup(cookie)).toBeNull();
@@ -85,6 +86,6 @@ describe("cookie sessions", () => {
     const logins = new DashboardLogins(path);
     const { cookie } = logins.createSession({ kind: "owner" });
     expect(JSON.parse(readFileSync(path, "utf8")).sessions).toHaveLength(1);
-    expect(logins.lookup(cookie)).toEqual({ kind: "owner" });
+    expect(logins.lookup(cookie)?.principal).toEqual({ kind: "owner" });
   });
 });
