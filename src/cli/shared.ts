@@ -4,7 +4,6 @@
  * scripts can trust: 0 success, 1 failure, 2 usage error.
  */
 import { CertificateRefused, CrabtalkClient, DaemonError, DaemonNotRunning } from "../client/client.ts";
-import { consola } from "consola";
 import type { EndpointOptions } from "../client/endpoint.ts";
 
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./failure.ts";
@@ -86,5 +85,3 @@ export async function withClient<T>(flags: ConnectionFlags, fn: (client: Crabtal
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
-
-export { consola };

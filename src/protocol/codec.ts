@@ -38,29 +38,44 @@ const TO_OBJECT: protobuf.IConversionOptions = {
   arrays: true,
 };
 
-function codec<In, Out>(root: protobuf.Root, name: string, requestIds: readonly RequestIdPath[] = []) {
-  const type = root.lookupType(name);
+/**
+ * A codec whose protobufjs reflection is built on its first use, not at
+ * import: building the whole protocol's types is most of what a process pays
+ * for loading this module (about 10 ms cold), and the daemon accepts on its
+ * socket before any frame needs decoding (issue 20, bench/startup.ts).
+ */
+function codec<In, Out>(root: () => protobuf.Root, name: string, requestIds: readonly RequestIdPath[] = []) {
+  let type: protobuf.Type | null = null;
+  const typeOf = (): protobuf.Type => (type ??= root().lookupType(name));
   return {
-    type,
     /** Throws RangeError for a request id that is not a uint64 (or a number that already lost digits). */
     encode(message: Init<In>): Uint8Array {
-      return type.encode(requestIdsForWire(message, requestIds) as Record<string, unknown>).finish();
+      return typeOf()
+        .encode(requestIdsForWire(message, requestIds) as Record<string, unknown>)
+        .finish();
     },
     /** Throws on bytes that are not a valid message of this type. */
     decode(bytes: Uint8Array): Out {
-      const decoded = type.toObject(type.decode(bytes), TO_OBJECT);
+      const t = typeOf();
+      const decoded = t.toObject(t.decode(bytes), TO_OBJECT);
       exactRequestIds(decoded, bytes, requestIds);
       return decoded as Out;
     },
   };
 }
 
+/** Builds a descriptor's root once, when a codec of it is first used. */
+function lazyRoot(descriptor: unknown): () => protobuf.Root {
+  let root: protobuf.Root | null = null;
+  return () => (root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace));
+}
+
 /** ClientMessage.request_id (100), Unsubscribe.request_id (ClientMessage field 31, then 1), ServerMessage.request_id (100). */
 const REQUEST_ID: RequestIdPath = { props: ["requestId"], fields: [100] };
 const UNSUBSCRIBED_ID: RequestIdPath = { props: ["unsubscribe", "requestId"], fields: [31, 1] };
 
-const clientRoot = protobuf.Root.fromJSON(clientDescriptor as unknown as protobuf.INamespace);
-const extRoot = protobuf.Root.fromJSON(extDescriptor as unknown as protobuf.INamespace);
+const clientRoot = lazyRoot(clientDescriptor);
+const extRoot = lazyRoot(extDescriptor);
 
 /** Client to daemon. */
 export const clientMessage = codec<ClientMessage, ClientMessage>(clientRoot, "crabtalk.protocol.ClientMessage", [
