@@ -108,8 +108,10 @@ export class EventBusService {
       at: Date.now(),
     };
     const matched = this.deps.subscriptions().some((s) => globMatch(s.source, source));
-    // Watchers see what the bus acts on and what clients publish, not every turn's end (they see those as end events).
-    if (matched || external)
+    // Watchers see what the bus acts on, what clients publish and cron results (a gateway's notify follows those),
+    // not every turn's end (they see those as end events).
+    const turnEnd = /^(agent|session):/.test(source);
+    if (matched || external || !turnEnd)
       this.deps.runtime.publishDaemonEvent(
         body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain }),
       );

@@ -27,7 +27,8 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   emu = await TelegramEmulator.start();
   config =
-    turnConfig(fake.url) + gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB], notify: { "deploy:*": ALICE } });
+    turnConfig(fake.url) +
+    gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB], notify: { "deploy:*": ALICE, "cron:*:done": BOB } });
   d = await startDaemon({ config });
   await emu.waitFor("the gateway's first getUpdates", () => emu.callsOf("getUpdates").length > 0);
 });
@@ -46,16 +47,17 @@ async function gatewayPid(c: CrabtalkClient): Promise<number> {
   return s?.status === "running" ? s.pid : 0;
 }
 
-/** SIGKILLs the gateway and waits until the daemon's new one polls Telegram again. */
+/** SIGKILLs the gateway and waits until the daemon's new one is subscribed and polls Telegram again. */
 async function killGateway(): Promise<void> {
   const c = await d.client();
   try {
     const pid = await gatewayPid(c);
     expect(pid).toBeGreaterThan(0);
-    const getMes = emu.callsOf("getMe").length;
     process.kill(pid, "SIGKILL");
     await emu.waitFor("the gone gateway", () => !pidAlive(pid));
-    await emu.waitFor("the restarted gateway's getMe", () => emu.callsOf("getMe").length > getMes, 20_000);
+    // The new process polls only once it is connected and subscribed to the daemon's events.
+    const polls = emu.callsOf("getUpdates").length;
+    await emu.waitFor("the restarted gateway's first poll", () => emu.callsOf("getUpdates").length > polls, 20_000);
     const again = await emu.waitFor("a new gateway pid", async () => (await gatewayPid(c)) || null);
     expect(await again).not.toBe(pid);
   } finally {
@@ -142,6 +144,21 @@ test("a notify event is delivered exactly once across a gateway restart", async 
     expect(notices("v2 is live")).toHaveLength(1);
     expect(notices("api is live")).toHaveLength(1);
     expect(notices("v2 is live")[0]!.text).toBe("🔔 deploy:web\nv2 is live");
+  } finally {
+    c.close();
+  }
+});
+
+test("a cron job's result is delivered to its notify chat", async () => {
+  const c = await d.client();
+  try {
+    fake.enqueue(reply("Morning brief: low tide at 9."));
+    await c.request({
+      cronSet: { job: { id: "brief", schedule: "0 9 * * *", agent: "crab", message: "brief me" }, create: true },
+    });
+    await c.request({ cronRun: { id: "brief" } });
+    const notice = await emu.waitFor("the cron notice", shown(BOB, "cron:brief:done"));
+    expect(notice.text).toBe("🔔 cron:brief:done\nMorning brief: low tide at 9.");
   } finally {
     c.close();
   }

@@ -26,7 +26,9 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   emu = await TelegramEmulator.start();
   d = await startDaemon({
-    config: turnConfig(fake.url) + gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB] }),
+    config:
+      turnConfig(fake.url, '\n[agents.scout]\nmodel = "fake-model"\n') +
+      gatewaySection(binaryPath(), emu, { allowed: [ALICE, BOB] }),
   });
   await emu.waitFor("the gateway's first getUpdates", () => emu.callsOf("getUpdates").length > 0);
 });
@@ -87,6 +89,23 @@ test("a 10,000-character answer arrives as three or more messages cut at paragra
   }
 });
 
+test("in a group only an allowed user's message that mentions the bot or replies to it is served", async () => {
+  const GROUP = -100777;
+  const before = fake.requests.length;
+  fake.enqueue(
+    sseReply(openaiSse({ model: "fake-model", text: "mentioned" })),
+    sseReply(openaiSse({ model: "fake-model", text: "replied" })),
+  );
+  await emu.send({ user: ALICE, chat: GROUP, chatType: "supergroup", text: "just chatting, not for the bot" });
+  await emu.send({ user: STRANGER, chat: GROUP, chatType: "supergroup", text: "@TestNameBot serve me" });
+  await emu.send({ user: BOB, chat: GROUP, chatType: "supergroup", text: "@TestNameBot what is a crab?" });
+  await emu.waitFor("the answer to the mention", () => emu.messages(GROUP).some((m) => m.text === "mentioned"));
+  await emu.send({ user: ALICE, chat: GROUP, chatType: "supergroup", text: "and a lobster?", replyTo: 1 });
+  await emu.waitFor("the answer to the reply", () => emu.messages(GROUP).some((m) => m.text === "replied"));
+  expect(fake.requests.slice(before).map(lastUserText)).toEqual(["what is a crab?", "and a lobster?"]);
+  expect(gatewayLog()).toContain(`refused user ${STRANGER}`);
+});
+
 test("two chats with long turns run at once: the second chat's turn starts while the first is still answering", async () => {
   const both = gate();
   const before = fake.requests.length;
@@ -133,4 +152,35 @@ test("a message sent while the chat's turn runs is queued, the user is told, and
   expect(fake.requests.slice(before).map(lastUserText)).toEqual(["first", "second"]);
   const texts = emu.messages(ALICE).map((m) => m.text);
   expect(texts.indexOf("first done")).toBeLessThan(texts.indexOf("second done"));
+});
+
+test("/agent switches the chat's agent, /status shows agent, session and tokens today, /sessions lists the chat's sessions", async () => {
+  const last = () => emu.messages(ALICE).at(-1)?.text ?? "";
+  const ask = async (text: string, expectStart: string) => {
+    const count = emu.messages(ALICE).length;
+    await emu.send({ user: ALICE, text });
+    return emu.waitFor(
+      `the reply to ${text}`,
+      () => emu.messages(ALICE).length > count && last().startsWith(expectStart) && last(),
+    );
+  };
+  expect(await ask("/agent", "Agent: crab.")).toContain("Available: crab, scout");
+  expect(await ask("/agent nobody", "No agent")).toContain('No agent "nobody"');
+  await ask("/agent scout", "Agent: scout (a new session starts");
+  fake.enqueue(sseReply(openaiSse({ model: "fake-model", text: "scout here" })));
+  await ask("hello scout", "scout here");
+  const status = await ask("/status", "Agent: scout");
+  const session = Number(/Session: (\d+)/.exec(status)?.[1]);
+  expect(status).toContain("Tokens today (scout): 15");
+  const c = await d.client();
+  try {
+    const list = (await c.request({ sessions: {} })).sessions?.sessions ?? [];
+    expect(list.find((s) => Number(s.id) === session)?.agent).toBe("scout");
+  } finally {
+    c.close();
+  }
+  const sessions = await ask("/sessions", "Recent sessions:");
+  expect(sessions).toContain(`▶ ${session} scout`);
+  expect(sessions).toMatch(/• \d+ crab/);
+  expect(await ask("/agent crab", "Agent: crab")).toContain("continuing session");
 });

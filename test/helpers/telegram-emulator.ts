@@ -334,7 +334,8 @@ export class TelegramEmulator implements AsyncDisposable {
       for (const e of events) this.emulator.on(e, done);
       signal.addEventListener("abort", done);
     });
-    return this.emulator.getUpdates(this.token);
+    // A poller that went away (a killed gateway) must not mark updates read that nobody will receive.
+    return signal.aborted ? [] : this.emulator.getUpdates(this.token);
   }
 }
 
