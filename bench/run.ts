@@ -33,6 +33,7 @@ const BENCHES = [
   "sdk.ts",
   "remote.ts",
   "cron.ts",
+  "telegram.ts",
 ];
 
 type BenchRow = TargetRow & { bench: string };
