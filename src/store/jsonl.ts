@@ -47,7 +47,8 @@ import {
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
 import { appendDurably, createExclusive, repairTail, summarizeFile, syncFile, writeAtomic } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
-import { searchSessions } from "./search.ts";
+import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
+import { SearchIndex } from "./search-index.ts";
 import {
   type EventRecord,
   type ListOptions,
@@ -98,6 +99,8 @@ export class JsonlSessionStore implements SessionStore {
   private readonly chains = new Map<number, Promise<unknown>>();
   private idChain: Promise<unknown> = Promise.resolve();
   private indexing: Promise<void> | undefined;
+  /** Created by the first search; told of every write and delete from then on. */
+  private searchIndex: SearchIndex | undefined;
   private closed = false;
 
   private constructor(
@@ -239,9 +242,20 @@ export class JsonlSessionStore implements SessionStore {
     };
   }
 
+  /** Ranked exactly as searchSessions (search.ts) would, from the index (search-index.ts) instead of a scan. */
   async search(query: string, opts?: SearchOptions): Promise<SearchHit[]> {
     this.checkOpen();
-    return searchSessions(this, query, opts);
+    const limit = Math.max(1, Math.floor(opts?.limit ?? DEFAULT_SEARCH_LIMIT));
+    const terms = queryTerms(query);
+    if (terms.length === 0) return [];
+    const { sessions } = await this.list({ offset: 0, limit: Number.MAX_SAFE_INTEGER });
+    this.searchIndex ??= new SearchIndex(this.dir);
+    return this.searchIndex.search(sessions, terms, limit);
+  }
+
+  /** Bytes the search index holds in memory (0 before the first search). */
+  searchIndexBytes(): number {
+    return this.searchIndex?.memoryBytes() ?? 0;
   }
 
   async delete(id: number): Promise<boolean> {
@@ -253,6 +267,7 @@ export class JsonlSessionStore implements SessionStore {
       await rm(this.path(id), { force: true });
       await rm(`${this.path(id)}.torn`, { force: true });
       await removeCheckpoint(this.path(id));
+      this.searchIndex?.drop(id);
       this.known.delete(id);
       return true;
     });
@@ -292,6 +307,7 @@ export class JsonlSessionStore implements SessionStore {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    await this.searchIndex?.close();
   }
 
   /** Runs `fn` after every earlier operation on the same session; operations on different sessions overlap. */
@@ -347,6 +363,7 @@ export class JsonlSessionStore implements SessionStore {
     if (st.tailChecked) return undefined;
     const torn = await repairTail(this.path(id), `${this.path(id)}.torn`, this.fsync !== "none");
     st.tailChecked = true;
+    if (torn) this.searchIndex?.touch(id);
     return torn;
   }
 
@@ -357,6 +374,8 @@ export class JsonlSessionStore implements SessionStore {
     } catch (err) {
       st.tailChecked = false;
       throw err;
+    } finally {
+      this.searchIndex?.touch(id);
     }
     if (sync) st.unsynced = false;
     else if (this.fsync !== "none") st.unsynced = true;

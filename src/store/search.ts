@@ -27,7 +27,7 @@ import { idf as idfOf, STOPWORDS, termScore, tokenize, WORD, type Token } from "
 export { tokenize, type Token };
 import type { SearchHit, SearchOptions, SessionPage, ListOptions, StoredRecord } from "./types.ts";
 
-const DEFAULT_LIMIT = 20;
+export const DEFAULT_SEARCH_LIMIT = 20;
 /** Snippet width in characters: about one line of a terminal. */
 const SNIPPET_CHARS = 160;
 /** How much of the snippet goes before the first matched term. */
@@ -125,7 +125,7 @@ export async function searchSessions(
   query: string,
   opts: SearchOptions = {},
 ): Promise<SearchHit[]> {
-  const limit = Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT));
+  const limit = Math.max(1, Math.floor(opts.limit ?? DEFAULT_SEARCH_LIMIT));
   const terms = queryTerms(query);
   if (terms.length === 0) return [];
   const pause = slicer();
