@@ -24,6 +24,7 @@ const BENCHES = [
   "replay.ts",
   "resume.ts",
   "store.ts",
+  "search.ts",
   "idle-sessions-rss.ts",
   "mcp.ts",
   "memory.ts",
