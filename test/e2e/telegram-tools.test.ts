@@ -94,6 +94,8 @@ test("an `ask` tool approved with the button runs; another denied with the butto
   const approvedId = await askTurn("approved.txt", "Approve", "wrote approved");
   expect(readFileSync(join(d.home, "work", "approved.txt"), "utf8")).toBe("hello");
   expect(emu.messages(ALICE).find((m) => m.id === approvedId)).toMatchObject({ text: "✓ approved write", buttons: [] });
+  // The reply carries a line per tool call with its duration.
+  expect(emu.messages(ALICE).some((m) => /^✓ write \d+\.\ds\nwrote approved$/.test(m.text))).toBe(true);
 
   const deniedId = await askTurn("denied.txt", "Deny", "did not write");
   expect(existsSync(join(d.home, "work", "denied.txt"))).toBe(false);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
-import { FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
+import { errorReply, FakeProvider, gate, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
 import { gatewaySection, pacedSse, TelegramEmulator } from "../helpers/telegram-emulator.ts";
 import { lastUserText, turnConfig } from "../helpers/turn-kit.ts";
@@ -42,7 +42,9 @@ const gatewayLog = () => readFileSync(join(d.home, "logs", "telegram.log"), "utf
 
 test("an allowed user's message gets a streamed answer: one message, several edits a second apart, the exact final text", async () => {
   const answer = "Crabs walk sideways. They have ten legs! And (mostly) hard shells - see below.";
-  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 8 }), 400));
+  fake.enqueue(
+    pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 8, thinking: "private musings" }), 400),
+  );
   await emu.send({ user: ALICE, text: "tell me about crabs" });
   const final = await emu.waitFor("the final answer", () =>
     emu.messages(ALICE).find((m) => m.text === answer && m.parseMode === "MarkdownV2"),
@@ -57,6 +59,8 @@ test("an allowed user's message gets a streamed answer: one message, several edi
   for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(950);
   expect(emu.callsOf("sendChatAction", ALICE).some((c) => c.body.action === "typing")).toBe(true);
   expect(lastUserText(fake.requests.at(-1)!)).toBe("tell me about crabs");
+  // Thinking is hidden: no write ever carried it.
+  expect(writes.some((c) => String(c.body.text).includes("musings"))).toBe(false);
 });
 
 test("a user not in allowed_users gets nothing, costs no provider request, and their id is logged", async () => {
@@ -66,6 +70,9 @@ test("a user not in allowed_users gets nothing, costs no provider request, and t
   expect(fake.requests.length).toBe(before);
   expect(emu.messages(STRANGER)).toEqual([]);
   expect(emu.calls.some((c) => Number(c.body.chat_id) === STRANGER)).toBe(false);
+  // The bot token never reaches a log.
+  expect(gatewayLog()).not.toContain(emu.token);
+  expect(d.stderr()).not.toContain(emu.token);
 });
 
 test("a 10,000-character answer arrives as three or more messages cut at paragraph breaks, nothing lost", async () => {
@@ -104,6 +111,17 @@ test("in a group only an allowed user's message that mentions the bot or replies
   await emu.waitFor("the answer to the reply", () => emu.messages(GROUP).some((m) => m.text === "replied"));
   expect(fake.requests.slice(before).map(lastUserText)).toEqual(["what is a crab?", "and a lobster?"]);
   expect(gatewayLog()).toContain(`refused user ${STRANGER}`);
+});
+
+test("a failed turn shows a short readable error line", async () => {
+  fake.enqueue(
+    errorReply(400, { error: { message: "This model's maximum context length is exceeded.\nDetails follow." } }),
+  );
+  await emu.send({ user: BOB, text: "too much" });
+  const line = await emu.waitFor("the error line", () => emu.messages(BOB).find((m) => m.text.startsWith("⚠")));
+  expect(line.text).toContain("maximum context length");
+  expect(line.text).not.toContain("Details follow");
+  expect(line.text.length).toBeLessThan(400);
 });
 
 test("two chats with long turns run at once: the second chat's turn starts while the first is still answering", async () => {

@@ -70,12 +70,21 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   // One SubscribeEvents stream under the gateway's client name: it makes the gateway the interactive
   // `client:<name>` approver of its chats' turns (the prompts themselves arrive on each turn's stream),
   // and it carries the bus events that notify delivers.
+  // It carries every session's events: a daemon that drops it for falling behind (408) gets it again at once.
   void (async () => {
-    for await (const r of daemon.stream({ subscribeEvents: { client: clientName } })) {
-      const bus = r.event?.payload?.busEvent;
-      if (bus) notify.offer(bus.id, bus.source, bus.payload);
+    while (!daemon.isClosed) {
+      try {
+        for await (const r of daemon.stream({ subscribeEvents: { client: clientName } })) {
+          const bus = r.event?.payload?.busEvent;
+          if (bus) notify.offer(bus.id, bus.source, bus.payload);
+        }
+      } catch (err) {
+        if (daemon.isClosed) return;
+        log(`the daemon's event stream ended (${(err as Error).message}); subscribing again`);
+      }
+      await Bun.sleep(200);
     }
-  })().catch((err: unknown) => log(`the daemon's event stream ended: ${(err as Error).message}`));
+  })();
   // Barrier: the daemon registers a subscription before it reads the next frame, so after this Pong the
   // gateway is a named approver before any turn of ours starts.
   await daemon.request({ ping: {} });
