@@ -181,6 +181,7 @@ export function checkRuntimeFiles(paths: Paths): { findings: Finding[]; running:
   for (const [path, what] of [
     [paths.socket, "socket"],
     [paths.tcpPortFile, "TCP port file"],
+    [paths.httpPortFile, "dashboard port file"],
   ] as const) {
     if (!existsSync(path) || running) continue;
     findings.push({

@@ -10,6 +10,8 @@ export interface Paths {
   config: string;
   socket: string;
   tcpPortFile: string;
+  /** The dashboard's bound port ([daemon] http), while the daemon serves it. */
+  httpPortFile: string;
   lock: string;
   logs: string;
   logFile: string;
@@ -38,6 +40,7 @@ export function pathsFor(home: string): Paths {
     config: join(home, "crabtalk.toml"),
     socket: join(home, "crabtalk.sock"),
     tcpPortFile: join(home, "crabtalk.tcp"),
+    httpPortFile: join(home, "crabtalk.http"),
     lock: join(home, "crabtalk.lock"),
     logs: join(home, "logs"),
     logFile: join(home, "logs", "daemon.log"),

@@ -5,7 +5,7 @@
  * its cookie session; a changed `http` is reported as needing a restart.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, startDaemon, tempHome as newHome } from "../helpers/daemon.ts";
 import { BridgeClient, sessionCookie } from "../helpers/ws-bridge.ts";
@@ -129,6 +129,22 @@ describe("tokens", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("403");
     expect(r.stderr).toContain("only the owner");
+  });
+});
+
+describe("stale files", () => {
+  test("a daemon killed with -9 leaves crabtalk.http; doctor names it and --fix removes it", async () => {
+    await using d = await startDaemon({ config: config('http = "127.0.0.1:0"') });
+    await d.kill9();
+    const file = join(d.home, "crabtalk.http");
+    expect(existsSync(file)).toBe(true);
+    const r = await runCli(["doctor", "--json", "--offline"], homeEnv(d.home));
+    const finding = (JSON.parse(r.stdout) as { check: string; status: string }[]).find(
+      (f) => f.check === "dashboard port file",
+    );
+    expect(finding?.status).toBe("fail");
+    await runCli(["doctor", "--offline", "--fix"], homeEnv(d.home));
+    expect(existsSync(file)).toBe(false);
   });
 });
 

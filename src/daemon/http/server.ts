@@ -16,9 +16,9 @@
  * $CRABTALK_HOME/crabtalk.http (useful with port 0).
  */
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Server } from "bun";
 import type { DaemonSettings } from "../../config/daemon.ts";
+import { pathsFor } from "../../config/paths.ts";
 import { hashToken } from "../../config/tokens.ts";
 import { webAssets } from "../../web/assets.ts";
 import { logger } from "../../util/log.ts";
@@ -35,10 +35,6 @@ const log = logger("http");
 
 /** Form posts are a token (under 100 bytes); anything far larger is not a login. */
 const MAX_BODY_BYTES = 64 * 1024;
-
-export function httpPortFileIn(home: string): string {
-  return join(home, "crabtalk.http");
-}
 
 export interface DashboardDeps extends Omit<BridgeDeps, "stallTimeoutMs"> {
   settings: DaemonSettings;
@@ -86,7 +82,7 @@ export class DashboardServer {
       log.warn(`dashboard port ${bind.port} is in use; serving on ${bind.host}:${server.port} instead`);
     }
     site.port = server.port ?? bind.port;
-    const portFile = httpPortFileIn(deps.home);
+    const portFile = pathsFor(deps.home).httpPortFile;
     const partial = `${portFile}.${process.pid}.tmp`;
     try {
       writeFileSync(partial, `${site.port}\n`, { mode: 0o600 });
