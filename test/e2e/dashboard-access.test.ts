@@ -62,6 +62,7 @@ describe("TLS", () => {
     const res = await fetch(url, { redirect: "manual", tls: { rejectUnauthorized: false } });
     expect(res.status).toBe(303);
     expect(res.headers.get("set-cookie")).toContain("; Secure");
+    expect(res.headers.get("set-cookie")).toStartWith(`__Host-crabtalk_dash_${httpPort(d.home)}=`);
     const page = await fetch(url.replace(/\/login.*/, "/"), {
       headers: { Cookie: sessionCookie(res) },
       tls: { rejectUnauthorized: false },

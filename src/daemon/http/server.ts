@@ -131,7 +131,8 @@ class RequestHandlers {
 
   private get cookieName(): string {
     // Cookies ignore ports: two daemons on one host must not overwrite each other's session.
-    return `crabtalk_dash_${this.site.port}`;
+    // Over TLS the __Host- prefix makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
+    return `${this.site.tls ? "__Host-" : ""}crabtalk_dash_${this.site.port}`;
   }
 
   async handle(req: Request, server: Server<BridgeData>): Promise<Response | undefined> {
