@@ -19,7 +19,7 @@
  *   compact_threshold = 0.8     # compact a session when a prompt passes this share of the context window
  *   watch_config = false        # reload when crabtalk.toml is saved
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "../util/ip.ts";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import {

@@ -15,10 +15,20 @@
  * The name in it lets the daemon log which token an attempt claimed without
  * ever logging the secret.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "smol-toml";
+
+/**
+ * node:crypto is loaded on the first hash, not with this module: the daemon
+ * imports the token store before its socket accepts and needs no hash until a
+ * token is presented (node:crypto costs a few ms to load; issue 20).
+ */
+let nodeCrypto: typeof import("node:crypto") | null = null;
+function cryptoLib(): typeof import("node:crypto") {
+  nodeCrypto ??= require("node:crypto") as typeof import("node:crypto");
+  return nodeCrypto;
+}
 
 export const SCOPES = ["read", "chat", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -41,7 +51,7 @@ export function tokensFileIn(home: string): string {
 }
 
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return cryptoLib().createHash("sha256").update(token).digest("hex");
 }
 
 /** The name a token claims (for logs), or null when it is not shaped like one of ours. */
@@ -133,7 +143,7 @@ export function mintToken(
   agents: string[] | null,
   expiresMs: number | null,
 ): { token: string; record: TokenRecord } {
-  const token = `crabtalk_${name}_${randomBytes(32).toString("base64url")}`;
+  const token = `crabtalk_${name}_${cryptoLib().randomBytes(32).toString("base64url")}`;
   return { token, record: { name, hash: hashToken(token), scope, agents, createdMs: Date.now(), expiresMs } };
 }
 
@@ -143,6 +153,7 @@ export function mintToken(
  */
 export function matchToken(tokens: readonly TokenRecord[], token: string): TokenRecord | null {
   const presented = Buffer.from(hashToken(token), "hex");
+  const { timingSafeEqual } = cryptoLib();
   let found: TokenRecord | null = null;
   for (const t of tokens) {
     if (timingSafeEqual(presented, Buffer.from(t.hash, "hex"))) found = t;

@@ -10,7 +10,7 @@
  * no matching row, or rows that disagree), and callers must refuse it.
  */
 import { readFileSync } from "node:fs";
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "../util/ip.ts";
 
 /** The hex form /proc/net/tcp uses for an IPv4 address: one 32-bit word in host (little-endian) order. */
 function ipv4Hex(ip: string): string {
