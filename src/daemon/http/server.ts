@@ -56,7 +56,14 @@ export class DashboardServer {
   static async start(deps: DashboardDeps): Promise<DashboardServer | null> {
     const bind = deps.settings.http;
     if (!bind) return null;
-    const files = new StaticFiles(await webAssets());
+    let files: StaticFiles;
+    try {
+      files = new StaticFiles(await webAssets());
+    } catch (err) {
+      throw new StartupError(
+        `the dashboard's built-in files did not load: ${(err as Error).message}. Fix: remove [daemon] http to run without the dashboard, and report this (the binary is broken)`,
+      );
+    }
     const logins = new DashboardLogins(sessionsFileIn(deps.home));
     const tls = deps.settings.tls;
     const site: Site = { host: bind.host, port: bind.port, tls: tls !== null };
