@@ -20,53 +20,24 @@
  * messages mean. Request ids are the channel's (numbers from 1); replies
  * carry `requestId` as a RequestId (number, or bigint above 2^53 - 1).
  */
-import { clientMessage, serverMessage, type Init } from "../protocol/codec.ts";
-import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
-import { connectPipe } from "../transport/pipe.ts";
+import { connectPipe, type FramedPipe } from "../transport/pipe.ts";
 import { CertificateRefused } from "../transport/socket.ts";
 import { ConnectionClosed } from "../transport/framing.ts";
-import { type ChannelCodec, RequestChannel, RequestTimeout } from "../transport/request-channel.ts";
 import { DaemonError, DaemonNotRunning, Disconnected } from "./errors.ts";
 import { describeEndpoint, resolveEndpoint, type EndpointOptions } from "./endpoint.ts";
+import { clientMessage, serverMessage } from "../protocol/codec.ts";
+import { ClientCore, clientChannel, type ClientRequestOptions, type PipeClientOptions } from "./core.ts";
 
-type Request = Omit<Init<ClientMessage>, "requestId" | "msg">;
+/** protobufjs's reflection codec (the browser uses its own: src/web/wire.ts). */
+const MESSAGES = { encode: clientMessage.encode, decode: serverMessage.decode };
 
-export interface ClientRequestOptions {
-  /** Aborting rejects with the signal's reason and unsubscribes the request at the daemon. */
-  signal?: AbortSignal;
-  /** request() only: give up (and unsubscribe) after this long; default none, since a turn may run for minutes. */
-  timeoutMs?: number;
-}
+export type { ClientRequestOptions };
 
-/** Requests answered by more than one reply (hub installs report progress). */
-const OPEN_ENDED = ["attach", "subscribeEvents", "subscribeTasks", "subscribeDownloads", "hub"] as const;
-
-/** Requests whose first reply is their only one. */
-function expectsOneReply(request: Request): boolean {
-  return !request.stream && !OPEN_ENDED.some((kind) => request[kind] !== undefined);
-}
-
-/** Replies that end a stream of the given request kind (besides ErrorMsg); any other request ends with its one reply. */
-function isTerminal(request: Request, reply: ServerMessage): boolean {
-  if (request.stream) return reply.stream?.event === "end";
-  return expectsOneReply(request);
-}
-
-function daemonError(reply: ServerMessage): DaemonError | null {
-  return reply.msg === "error" ? new DaemonError(reply.error!.code, reply.error!.message) : null;
-}
-
-const CODEC: ChannelCodec<Init<ClientMessage>, ServerMessage> = {
-  encode: (message) => clientMessage.encode(message),
-  decode: (frame) => serverMessage.decode(frame),
-  idOf: (reply) => reply.requestId,
-  withId: (request, id) => ({ ...request, requestId: id }),
-  errorOf: daemonError,
-  cancel: (id) => ({ unsubscribe: { requestId: id } }),
-};
-
-export class CrabtalkClient {
-  private constructor(private readonly channel: RequestChannel<Init<ClientMessage>, ServerMessage>) {}
+export class CrabtalkClient extends ClientCore {
+  /** A client over an already open pipe (any carrier); closing the client closes the pipe. */
+  static override fromPipe(pipe: FramedPipe, messages = MESSAGES, options: PipeClientOptions = {}): CrabtalkClient {
+    return new CrabtalkClient(clientChannel(pipe, messages, options));
+  }
 
   /**
    * Connects over the Unix socket (default) or TCP (optionally TLS). With a
@@ -91,15 +62,7 @@ export class CrabtalkClient {
     const endpoint = resolveEndpoint(options);
     try {
       const pipe = await connectPipe(endpoint);
-      return new CrabtalkClient(
-        new RequestChannel(pipe, {
-          codec: CODEC,
-          // Every request of this client carries an id, so an error without one is about the connection
-          // itself (refused, frame too large): it fails every request waiting on it.
-          onUnsolicited: (reply) => daemonError(reply) ?? undefined,
-          closedError: () => new Disconnected(),
-        }),
-      );
+      return CrabtalkClient.fromPipe(pipe);
     } catch (err) {
       if (err instanceof CertificateRefused || err instanceof ConnectionClosed) throw err;
       const code = (err as NodeJS.ErrnoException).code;
@@ -113,46 +76,6 @@ export class CrabtalkClient {
       }
       throw err;
     }
-  }
-
-  get isClosed(): boolean {
-    return this.channel.isClosed;
-  }
-
-  /** Resolves when the connection has closed. */
-  get closedPromise(): Promise<void> {
-    return this.channel.closed.then(() => {});
-  }
-
-  /** Sends a request and resolves with its first reply; an ErrorMsg reply rejects with DaemonError. */
-  async request(request: Request, options: ClientRequestOptions = {}): Promise<ServerMessage> {
-    if (expectsOneReply(request)) return this.channel.request(request, options);
-    // Several replies will come: take the first, then unsubscribe the rest (as leaving a stream does).
-    // The timeout is forwarded by hand, not AbortSignal.any: Bun keeps composites of a live source alive.
-    const controller = new AbortController();
-    const forward = () => controller.abort(options.signal!.reason);
-    if (options.signal?.aborted) forward();
-    options.signal?.addEventListener("abort", forward, { once: true });
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => controller.abort(new RequestTimeout(0, options.timeoutMs!)), options.timeoutMs);
-    try {
-      for await (const reply of this.stream(request, { signal: controller.signal })) return reply;
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", forward);
-    }
-    throw new Disconnected();
-  }
-
-  /** Sends a request and yields its replies until the stream ends. */
-  stream(request: Request, options: ClientRequestOptions = {}): AsyncIterable<ServerMessage> {
-    return this.channel.stream(request, { signal: options.signal, isLast: (reply) => isTerminal(request, reply) });
-  }
-
-  close(): void {
-    this.channel.close();
   }
 }
 

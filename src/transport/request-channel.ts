@@ -16,7 +16,7 @@
  * - replies for ids that are not pending are dropped and counted.
  * - when the pipe closes, every pending request fails with the reason.
  */
-import type { FramedPipe } from "./pipe.ts";
+import type { FramedPipe } from "./push-pipe.ts";
 import { ConnectionClosed } from "./framing.ts";
 
 /** How the channel reads and writes one protocol's messages. */

@@ -1,0 +1,189 @@
+/**
+ * The dashboard's global picture, kept for the page's whole life (not per
+ * view): every agent event from the daemon's event subscription (what
+ * `crabtalk events` shows), the sessions with a turn running, and the
+ * approval prompts waiting for an answer.
+ *
+ * Nothing missed, nothing twice: events are deduplicated by (session, seq).
+ * The event subscription cannot resume, so after a reconnect each session
+ * that was seen, or that the session list says was active while we were
+ * away, is caught up with attach(after_seq = last seq seen), read up to the
+ * Attached reply's last_seq, then left; live events meanwhile arrive on the
+ * new subscription and the (session, seq) check drops the overlap.
+ */
+import type { AgentEvent, ServerMessage, StreamEvent } from "../../protocol/gen/crabtalk.ts";
+import type { Connection } from "./conn.ts";
+
+/** Events kept for the Live page; the oldest go first. */
+const MAX_EVENTS = 20_000;
+
+export interface Pending {
+  session: number;
+  agent: string;
+  callId: string;
+  tool: string;
+  arguments: string;
+  askedAtMs: number;
+  timeoutMs: number;
+}
+
+export class Feed {
+  events: AgentEvent[] = [];
+  readonly running = new Set<number>();
+  readonly pending = new Map<string, Pending>();
+  readonly agents = new Set<string>();
+  private readonly lastSeq = new Map<number, number>();
+  private readonly sessionAgent = new Map<number, string>();
+  private readonly listeners = new Set<() => void>();
+  private lastEventMs = 0;
+  private notifyScheduled = false;
+
+  constructor(private readonly conn: Connection) {
+    let generation = 0;
+    conn.follow({
+      request: () => ({ subscribeEvents: { client: "dashboard" } }),
+      onReply: (reply) => {
+        if (reply.event) this.add(reply.event);
+      },
+    });
+    conn.onState((state) => {
+      if (state !== "up") return;
+      const first = generation === 0;
+      generation = conn.generation;
+      void this.refresh(!first);
+    });
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The last seq seen of a session (0: none). */
+  seqOf(session: number): number {
+    return this.lastSeq.get(session) ?? 0;
+  }
+
+  /** An approval was answered from this page: it no longer waits. */
+  answered(callId: string): void {
+    if (this.pending.delete(callId)) this.notify();
+  }
+
+  private add(e: AgentEvent): void {
+    const ev = e.payload;
+    if (!ev) return;
+    if (e.session !== 0) {
+      if (ev.seq <= (this.lastSeq.get(e.session) ?? 0)) return;
+      this.lastSeq.set(e.session, ev.seq);
+    }
+    if (e.agent) {
+      this.agents.add(e.agent);
+      this.sessionAgent.set(e.session, e.agent);
+    }
+    this.lastEventMs = Math.max(this.lastEventMs, e.timestampMs || ev.timestampMs);
+    this.track(e.agent, e.session, ev);
+    this.events.push(e);
+    if (this.events.length > MAX_EVENTS) this.events = this.events.slice(-MAX_EVENTS / 2);
+    this.notify();
+  }
+
+  private track(agent: string, session: number, ev: StreamEvent): void {
+    switch (ev.event) {
+      case "start":
+        this.running.add(session);
+        break;
+      case "end":
+        this.running.delete(session);
+        for (const [id, p] of this.pending) if (p.session === session) this.pending.delete(id);
+        break;
+      case "approval": {
+        const a = ev.approval!;
+        this.pending.set(a.callId, {
+          session: a.session || session,
+          agent: a.agent || agent,
+          callId: a.callId,
+          tool: a.tool,
+          arguments: a.arguments,
+          askedAtMs: ev.timestampMs,
+          timeoutMs: a.timeoutMs,
+        });
+        break;
+      }
+      case "toolResult":
+        this.pending.delete(ev.toolResult!.callId);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Running turns and pending approvals from the daemon; after a reconnect, the events missed meanwhile. */
+  private async refresh(catchUp: boolean): Promise<void> {
+    try {
+      const [list, pending] = await Promise.all([
+        this.conn.request({ sessions: { limit: 200 } }),
+        this.conn.request({ pendingApprovals: {} }).catch(() => null),
+      ]);
+      const sessions = list.sessions?.sessions ?? [];
+      this.running.clear();
+      for (const s of sessions) {
+        this.sessionAgent.set(s.id, s.agent);
+        this.agents.add(s.agent);
+        if (s.running) this.running.add(s.id);
+      }
+      if (pending?.pendingApprovals) {
+        this.pending.clear();
+        for (const a of pending.pendingApprovals.approvals)
+          this.pending.set(a.callId, { ...a, askedAtMs: a.askedAtMs, timeoutMs: a.timeoutMs });
+      }
+      this.notify();
+      if (!catchUp) return;
+      const since = this.lastEventMs;
+      const toCatchUp = sessions.filter((s) => this.lastSeq.has(s.id) || s.lastActiveMs >= since).map((s) => s.id);
+      for (const id of toCatchUp) await this.catchUp(id);
+    } catch {
+      // The connection dropped again: the next one refreshes.
+    }
+  }
+
+  private async catchUp(session: number): Promise<void> {
+    const client = await this.conn.ready();
+    const controller = new AbortController();
+    let last = Number.POSITIVE_INFINITY;
+    try {
+      for await (const reply of client.stream(
+        { attach: { session, afterSeq: this.seqOf(session), client: "dashboard" } },
+        { signal: controller.signal },
+      )) {
+        if (reply.attached) last = reply.attached.lastSeq;
+        else if (reply.stream) this.add(asAgentEvent(reply, this.sessionAgent.get(session) ?? ""));
+        if (this.seqOf(session) >= last) break;
+      }
+    } catch {
+      // gone meanwhile: nothing to catch up
+    } finally {
+      controller.abort();
+    }
+  }
+
+  private notify(): void {
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+}
+
+/** A session's StreamEvent in the event subscription's shape. */
+export function asAgentEvent(reply: ServerMessage, agent: string): AgentEvent {
+  const ev = reply.stream!;
+  return {
+    agent: ev.start?.agent || agent,
+    session: ev.session,
+    kind: ev.event ?? "",
+    payload: ev,
+    timestampMs: ev.timestampMs,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The Live page: every agent's events as they happen (the Feed), one row per
+ * thing worth seeing, like `crabtalk events` — a turn started, a tool called
+ * and how it ended, an approval waiting, the end with model and tokens.
+ * Streamed text is gathered into its turn's end row, not shown piece by
+ * piece. Filter by agent, pause (new rows wait, counted, until resumed), and
+ * the count of turns running now.
+ */
+import type { AgentEvent } from "../../protocol/gen/crabtalk.ts";
+import { formatCount, formatDuration, formatTime, h, summarizeArgs } from "./dom.ts";
+import type { Feed } from "./feed.ts";
+import { VirtualList } from "./vlist.ts";
+
+interface Row {
+  event: AgentEvent;
+  mark: string;
+  tone: string;
+  text: string;
+}
+
+/** Rows built incrementally from the feed's events; chunk text is gathered per session into the end row. */
+class Rows {
+  rows: Row[] = [];
+  private readonly answers = new Map<number, string>();
+  private source: readonly AgentEvent[] = [];
+  private done = 0;
+
+  constructor(private readonly agent: string) {}
+
+  /** Rows for `events[0, upTo)`; reuses earlier rows while `events` is the same array (the feed appends). */
+  update(events: readonly AgentEvent[], upTo: number): Row[] {
+    if (events !== this.source || upTo < this.done) {
+      this.source = events;
+      this.done = 0;
+      this.rows = [];
+      this.answers.clear();
+    }
+    const before = this.rows.length;
+    for (; this.done < upTo; this.done++) this.add(events[this.done]!);
+    if (this.rows.length !== before) this.rows = this.rows.slice();
+    return this.rows;
+  }
+
+  private add(e: AgentEvent): void {
+    const { rows, answers, agent } = this;
+    if (agent && e.agent !== agent) return;
+    const ev = e.payload!;
+    const row = (mark: string, tone: string, text: string) => rows.push({ event: e, mark, tone, text });
+    switch (ev.event) {
+      case "start":
+        answers.set(e.session, "");
+        row("▶", "start", `turn started by ${ev.start!.sender || "?"}`);
+        break;
+      case "chunk":
+        answers.set(e.session, (answers.get(e.session) ?? "") + ev.chunk!.content);
+        break;
+      case "toolStart":
+        for (const c of ev.toolStart!.calls) row("⚙", "tool", `${c.name} ${summarizeArgs(c.arguments)}`);
+        break;
+      case "toolResult": {
+        const r = ev.toolResult!;
+        row(
+          r.isError ? "✗" : "✓",
+          r.isError ? "bad" : "ok",
+          `${r.name || "tool"} ${formatDuration(r.durationMs)}${r.isError ? ` ${r.output.slice(0, 120)}` : ""}`,
+        );
+        break;
+      }
+      case "approval":
+        row("?", "ask", `${ev.approval!.tool} ${summarizeArgs(ev.approval!.arguments)} waits for approval`);
+        break;
+      case "error":
+        row("✗", "bad", ev.error!.message);
+        break;
+      case "end": {
+        const end = ev.end!;
+        const u = end.usage;
+        const answer = (answers.get(e.session) ?? "").replace(/\s+/g, " ").trim();
+        answers.delete(e.session);
+        const tokens = u ? ` · ${formatCount(u.promptTokens)} in / ${formatCount(u.completionTokens)} out` : "";
+        const head = end.stopReason === "error" ? `failed: ${end.error}` : `${end.stopReason || "done"} · ${end.model}`;
+        row(
+          "■",
+          end.stopReason === "error" ? "bad" : "end",
+          `${head}${tokens}${answer ? ` — “${answer.slice(0, 200)}”` : ""}`,
+        );
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+export function livePage(root: HTMLElement, feed: Feed): () => void {
+  let agent = "";
+  let paused = false;
+  let shownUpTo = feed.events.length;
+  let rows = new Rows(agent);
+  const running = h("span", { class: "stat", "data-testid": "running" });
+  const waiting = h("span", { class: "stat" });
+  const select = h("select", { "aria-label": "agent", "data-testid": "agent-filter" });
+  const pause = h("button", { type: "button", "data-testid": "pause" }, "Pause");
+  const bar = h("div", { class: "toolbar" }, select, pause, running, waiting);
+  const body = h("div", { class: "list-host" });
+  root.append(h("h2", {}, "Live"), bar, body);
+  const list = new VirtualList<Row>(body, {
+    estimate: 28,
+    stickToBottom: true,
+    render: (r) =>
+      h(
+        "div",
+        { class: `event-row tone-${r.tone}`, "data-kind": r.event.kind, "data-session": r.event.session },
+        h("span", { class: "time" }, formatTime(r.event.timestampMs)),
+        h("a", { class: "who", href: `#/session/${r.event.session}` }, `${r.event.agent} #${r.event.session}`),
+        h("span", { class: "mark" }, r.mark),
+        h("span", { class: "text" }, r.text),
+      ),
+  });
+  const fillAgents = () => {
+    const names = [...feed.agents].sort();
+    if (select.options.length === names.length + 1) return;
+    select.replaceChildren(h("option", { value: "" }, "all agents"), ...names.map((n) => h("option", { value: n }, n)));
+    select.value = agent;
+  };
+  const draw = () => {
+    fillAgents();
+    running.textContent = `${feed.running.size} running`;
+    if (!paused) shownUpTo = feed.events.length;
+    const behind = feed.events.length - shownUpTo;
+    waiting.textContent = paused && behind > 0 ? `${behind} new while paused` : "";
+    list.setItems(rows.update(feed.events, Math.min(shownUpTo, feed.events.length)));
+  };
+  select.addEventListener("change", () => {
+    agent = select.value;
+    rows = new Rows(agent);
+    draw();
+  });
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+    pause.classList.toggle("on", paused);
+    draw();
+  });
+  draw();
+  list.scrollToEnd();
+  return feed.onChange(draw);
+}
