@@ -65,8 +65,17 @@ export class TimelineBuilder {
   /** Bumped on every change, so a view redraws only when something moved. */
   version = 0;
 
-  constructor(private readonly agentLabel = "model") {
-    this.agentModel = agentLabel;
+  private waitingForStart: boolean;
+  private readonly agentLabel = "model";
+
+  /**
+   * `fromTurnStart`: the events begin somewhere in the middle of the trace
+   * (a window of its last events); those before the first turn start are
+   * skipped, so no turn is drawn from half its events.
+   */
+  constructor(options: { fromTurnStart?: boolean } = {}) {
+    this.agentModel = this.agentLabel;
+    this.waitingForStart = options.fromTurnStart === true;
   }
 
   get seq(): number {
@@ -77,6 +86,10 @@ export class TimelineBuilder {
   add(ev: StreamEvent): boolean {
     if (ev.seq <= this.lastSeq) return false;
     this.lastSeq = ev.seq;
+    if (this.waitingForStart) {
+      if (ev.event !== "start") return true;
+      this.waitingForStart = false;
+    }
     const ts = ev.timestampMs;
     switch (ev.event) {
       case "start":
@@ -198,39 +211,63 @@ export class TimelineBuilder {
   }
 }
 
-/** A span's row in the drawn timeline: nested task spans carry their depth and session. */
+/**
+ * A span's row in the drawn timeline: nested task spans carry their depth
+ * and session; every row carries the time range of its turn (a top-level
+ * turn and everything nested under it), which its bar is scaled to — idle
+ * hours between turns would otherwise squeeze every bar to a sliver.
+ */
 export interface TimelineRow {
   span: Span;
   depth: number;
   session: number;
+  /** The first row of its turn. */
+  turnFirst: boolean;
+  range: { start: number; end: number };
 }
 
 /**
  * The rows to draw: each session's spans in order, and under every delegate
  * call the rows of its tasks' sessions (when known), one level deeper, at
- * most `maxDepth` deep (a cycle in task ids cannot loop).
+ * most `maxDepth` deep (a cycle in task ids cannot loop). Running spans
+ * extend their turn's range to `now`.
  */
 export function timelineRows(
   session: number,
   spans: readonly Span[],
   childSpans: (session: number) => readonly Span[] | undefined,
+  now = Date.now(),
   maxDepth = 4,
-  depth = 0,
 ): TimelineRow[] {
   const rows: TimelineRow[] = [];
-  for (const span of spans) {
-    rows.push({ span, depth, session });
-    if (!span.tasks || depth >= maxDepth) continue;
-    for (const task of span.tasks) {
-      const child = childSpans(task.session);
-      if (child) rows.push(...timelineRows(task.session, child, childSpans, maxDepth, depth + 1));
+  const nest = (id: number, list: readonly Span[], depth: number, turnRows: TimelineRow[]) => {
+    for (const span of list) {
+      turnRows.push({ span, depth, session: id, turnFirst: false, range: { start: 0, end: 0 } });
+      if (!span.tasks || depth >= maxDepth) continue;
+      for (const task of span.tasks) {
+        const child = childSpans(task.session);
+        if (child) nest(task.session, child, depth + 1, turnRows);
+      }
     }
+  };
+  let i = 0;
+  while (i < spans.length) {
+    const turn = spans[i]!.turn;
+    let j = i;
+    while (j < spans.length && spans[j]!.turn === turn) j++;
+    const turnRows: TimelineRow[] = [];
+    nest(session, spans.slice(i, j), 0, turnRows);
+    const range = rowsExtent(turnRows, now);
+    for (const r of turnRows) r.range = range;
+    turnRows[0]!.turnFirst = true;
+    rows.push(...turnRows);
+    i = j;
   }
   return rows;
 }
 
-/** The time range the rows cover, for scaling bars; running spans extend to `now`. */
-export function rowsExtent(rows: readonly TimelineRow[], now: number): { start: number; end: number } {
+/** The time range rows cover; running spans extend to `now`. */
+export function rowsExtent(rows: readonly { span: Span }[], now: number): { start: number; end: number } {
   let start = Number.POSITIVE_INFINITY;
   let end = 0;
   for (const { span } of rows) {

@@ -85,11 +85,35 @@ test("delegated tasks' spans nest under their delegate call", () => {
   const child = new TimelineBuilder();
   child.add(ev(1, 10, "start", {}));
   child.add(ev(2, 90, "modelEnd", { model: "m", usage: USAGE, stopReason: "stop" }));
-  const rows = timelineRows(1, parent.spans, (s) => (s === 7 ? child.spans : undefined));
+  const rows = timelineRows(1, parent.spans, (s) => (s === 7 ? child.spans : undefined), 200);
   expect(rows.map((r) => [r.span.label, r.depth, r.session])).toEqual([
     ["m", 0, 1],
     ["delegate", 0, 1],
     ["m", 1, 7],
   ]);
+  expect(rows.map((r) => r.range)).toEqual([
+    { start: 0, end: 100 },
+    { start: 0, end: 100 },
+    { start: 0, end: 100 },
+  ]);
   expect(rowsExtent(rows, 200)).toEqual({ start: 0, end: 100 });
+});
+
+test("each turn's bars are scaled to that turn, so idle time between turns squeezes nothing", () => {
+  const b = new TimelineBuilder();
+  for (const e of TURN) b.add(e);
+  const later = TURN.map((e) => ({ ...e, seq: e.seq + 8, timestampMs: e.timestampMs + 3_600_000 }));
+  for (const e of later) b.add(e);
+  const rows = timelineRows(1, b.spans, () => undefined, 0);
+  expect(rows.map((r) => r.turnFirst)).toEqual([true, false, false, true, false, false]);
+  expect(rows[0]!.range).toEqual({ start: 1000, end: 1022 });
+  expect(rows[3]!.range).toEqual({ start: 3_601_000, end: 3_601_022 });
+});
+
+test("a window starting mid-turn skips to the first whole turn", () => {
+  const b = new TimelineBuilder({ fromTurnStart: true });
+  for (const e of TURN.slice(2)) b.add(e);
+  expect(b.spans).toEqual([]);
+  for (const e of TURN.map((e) => ({ ...e, seq: e.seq + 8 }))) b.add(e);
+  expect(b.spans.map((s) => s.kind)).toEqual(["model", "tool", "model"]);
 });

@@ -54,46 +54,83 @@ export function historyItems(messages: readonly HistoryMessage[]): Item[] {
   return items;
 }
 
-/** The turn in flight, from its events; `changed` says which item to redraw (or that items were added). */
+interface TurnItems {
+  /** Its end event arrived: once a history read started after that returns, the history has it. */
+  ended: boolean;
+  /** Sent from this page; its start event has not arrived yet. */
+  awaitingStart: boolean;
+  items: Item[];
+}
+
+/**
+ * Turns not yet in the stored history, drawn from their events: streamed
+ * text, tool calls as they start and finish. Kept per turn, so a history
+ * read drops exactly the turns that had ended before it was asked
+ * (`ended()` before the request, `drop()` after the reply): a turn that
+ * started meanwhile stays, and none is ever drawn twice.
+ */
 export class Tail {
   items: Item[] = [];
+  private turns: TurnItems[] = [];
   private current: Item | null = null;
   private readonly calls = new Map<string, Call>();
 
   /** A turn sent from this page: its message is known before the history has it. */
   sent(text: string): void {
-    this.items.push({ kind: "user", text, ts: Date.now() });
+    this.turns.push({ ended: false, awaitingStart: true, items: [{ kind: "user", text, ts: Date.now() }] });
+    this.flatten();
+  }
+
+  /** The turns ended so far (to drop once a history read asked after now returns). */
+  ended(): TurnItems[] {
+    return this.turns.filter((t) => t.ended);
+  }
+
+  drop(turns: readonly TurnItems[]): void {
+    if (turns.length === 0) return;
+    this.turns = this.turns.filter((t) => !turns.includes(t));
+    this.flatten();
   }
 
   add(ev: StreamEvent): void {
-    switch (ev.event) {
-      case "start":
-        if (this.items.at(-1)?.kind !== "user")
-          this.items.push({ kind: "note", text: `turn started by ${ev.start!.sender || "?"}`, ts: ev.timestampMs });
-        this.current = null;
-        break;
-      case "chunk":
-        this.assistant(ev.timestampMs).text += ev.chunk!.content;
-        break;
-      case "thinking": {
-        const a = this.assistant(ev.timestampMs);
-        a.thinking = (a.thinking ?? "") + ev.thinking!.content;
-        break;
+    let turn = this.turns.at(-1);
+    if (ev.event === "start") {
+      this.current = null;
+      if (turn?.awaitingStart) turn.awaitingStart = false;
+      else {
+        turn = { ended: false, awaitingStart: false, items: [] };
+        turn.items.push({ kind: "note", text: `turn started by ${ev.start!.sender || "?"}`, ts: ev.timestampMs });
+        this.turns.push(turn);
       }
-      case "toolStart": {
-        const a = this.assistant(ev.timestampMs);
+      this.flatten();
+      return;
+    }
+    if (!turn || turn.awaitingStart) return; // an event of a turn whose start this page never saw
+    const note = (text: string) => turn.items.push({ kind: "note", text, ts: ev.timestampMs });
+    let touched: Item | undefined;
+    switch (ev.event) {
+      case "chunk":
+        touched = this.assistant(turn, ev.timestampMs);
+        touched.text += ev.chunk!.content;
+        break;
+      case "thinking":
+        touched = this.assistant(turn, ev.timestampMs);
+        touched.thinking = (touched.thinking ?? "") + ev.thinking!.content;
+        break;
+      case "toolStart":
+        touched = this.assistant(turn, ev.timestampMs);
         for (const c of ev.toolStart!.calls) {
           const call: Call = { id: c.id, name: c.name, arguments: c.arguments };
-          a.calls = [...(a.calls ?? []), call];
+          touched.calls = [...(touched.calls ?? []), call];
           this.calls.set(c.id, call);
         }
         break;
-      }
       case "toolResult": {
         const call = this.calls.get(ev.toolResult!.callId);
         if (call) {
           call.output = ev.toolResult!.output;
           call.isError = ev.toolResult!.isError;
+          touched = turn.items.find((i) => i.calls?.includes(call));
         }
         break;
       }
@@ -102,37 +139,36 @@ export class Tail {
         this.current = null;
         break;
       case "approval":
-        this.items.push({ kind: "note", text: `${ev.approval!.tool} waits for approval`, ts: ev.timestampMs });
+        note(`${ev.approval!.tool} waits for approval`);
         break;
       case "error":
-        this.items.push({ kind: "note", text: `error: ${ev.error!.message}`, ts: ev.timestampMs });
+        note(`error: ${ev.error!.message}`);
         break;
       case "end":
-        if (ev.end!.stopReason === "error")
-          this.items.push({ kind: "note", text: `turn failed: ${ev.end!.error}`, ts: ev.timestampMs });
+        if (ev.end!.stopReason === "error") note(`turn failed: ${ev.end!.error}`);
+        turn.ended = true;
         this.current = null;
         break;
       default:
         return;
     }
-    // The item that changed in place is replaced by a copy, so the virtual list redraws exactly it.
-    const touched =
-      ev.event === "toolResult"
-        ? this.items.find((i) => i.calls?.some((c) => c.id === ev.toolResult!.callId))
-        : ev.event === "chunk" || ev.event === "thinking" || ev.event === "toolStart"
-          ? this.current
-          : undefined;
+    // The item changed in place is replaced by a copy, so the virtual list redraws exactly it.
     if (touched) {
       const copy = { ...touched };
-      this.items = this.items.map((i) => (i === touched ? copy : i));
+      turn.items = turn.items.map((i) => (i === touched ? copy : i));
       if (this.current === touched) this.current = copy;
-    } else this.items = this.items.slice();
+    }
+    this.flatten();
   }
 
-  private assistant(ts: number): Item {
+  private flatten(): void {
+    this.items = this.turns.flatMap((t) => t.items);
+  }
+
+  private assistant(turn: TurnItems, ts: number): Item {
     if (!this.current) {
       this.current = { kind: "assistant", text: "", ts };
-      this.items.push(this.current);
+      turn.items.push(this.current);
     }
     return this.current;
   }

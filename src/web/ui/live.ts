@@ -110,7 +110,11 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
     render: (r) =>
       h(
         "div",
-        { class: `event-row tone-${r.tone}`, "data-kind": r.event.kind, "data-session": r.event.session },
+        {
+          class: `event-row tone-${r.tone}`,
+          "data-kind": r.event.payload!.event ?? "",
+          "data-session": r.event.session,
+        },
         h("span", { class: "time" }, formatTime(r.event.timestampMs)),
         h("a", { class: "who", href: `#/session/${r.event.session}` }, `${r.event.agent} #${r.event.session}`),
         h("span", { class: "mark" }, r.mark),

@@ -46,6 +46,7 @@ export function sessionsPage(root: HTMLElement, conn: Connection): () => void {
     table.replaceChildren(
       ...(sessions.length ? sessions.map((s) => row(s)) : [h("p", { class: "empty" }, "No sessions yet.")]),
     );
+    table.dataset.query = "";
   };
   const find = async (query: string) => {
     const reply = await conn.request({ searchSessions: { query, limit: 50 } });
@@ -68,6 +69,7 @@ export function sessionsPage(root: HTMLElement, conn: Connection): () => void {
         ),
       );
     table.replaceChildren(...(rows.length ? rows : [h("p", { class: "empty" }, `Nothing matches “${query}”.`)]));
+    table.dataset.query = query; // what the rows answer (tests wait on it)
   };
   let timer = 0;
   search.addEventListener("input", () => {

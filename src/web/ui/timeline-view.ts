@@ -1,18 +1,17 @@
 /**
  * Draws a session's timeline (src/web/timeline.ts): one row per model call
  * and per tool call, the bar placed by its real start and sized by its
- * duration on one time axis for the whole session (delegated tasks' rows
+ * duration on its turn's time axis (each turn starts a group; delegated tasks' rows
  * nested under their delegate call, indented), with tokens per model call.
  * Rows are virtualized; running spans grow until they end. Each row carries
  * data-kind / data-id / data-duration for tests and tooling.
  */
-import { rowsExtent, type TimelineRow } from "../timeline.ts";
+import type { TimelineRow } from "../timeline.ts";
 import { formatCount, formatDuration, h, summarizeArgs } from "./dom.ts";
 import { VirtualList } from "./vlist.ts";
 
 export class TimelineView {
   private readonly list: VirtualList<TimelineRow>;
-  private extent = { start: 0, end: 1 };
   private readonly axis: HTMLElement;
 
   constructor(host: HTMLElement) {
@@ -22,22 +21,21 @@ export class TimelineView {
   }
 
   set(rows: readonly TimelineRow[]): void {
-    this.extent = rowsExtent(rows, Date.now());
-    const total = this.extent.end - this.extent.start;
+    const turns = rows.filter((r) => r.turnFirst).length;
     this.axis.textContent = rows.length
-      ? `${rows.length} calls · ${formatDuration(total)} from first call to last`
+      ? `${rows.length} calls in ${turns} turn${turns === 1 ? "" : "s"} · bars on each turn's own time axis`
       : "No model or tool calls yet.";
     this.list.setItems(rows);
   }
 
   private row(r: TimelineRow): HTMLElement {
     const { span } = r;
-    const range = this.extent.end - this.extent.start;
+    const range = r.range.end - r.range.start;
     const duration = span.running ? Date.now() - span.startMs : span.durationMs;
     const bar = h("div", {
       class: `tl-bar tl-${span.kind}${span.error ? " tl-error" : ""}${span.running ? " tl-running" : ""}`,
     });
-    bar.style.left = `${((span.startMs - this.extent.start) / range) * 100}%`;
+    bar.style.left = `${((span.startMs - r.range.start) / range) * 100}%`;
     bar.style.width = `${Math.max(0.2, (duration / range) * 100)}%`;
     const tokens =
       span.kind === "model" && span.usage
@@ -55,7 +53,7 @@ export class TimelineView {
     const el = h(
       "div",
       {
-        class: `tl-row depth-${Math.min(r.depth, 4)}`,
+        class: `tl-row depth-${Math.min(r.depth, 4)}${r.turnFirst ? " turn-first" : ""}`,
         "data-kind": span.kind,
         "data-id": span.id,
         "data-session": r.session,

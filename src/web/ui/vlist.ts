@@ -55,7 +55,11 @@ export class VirtualList<T> {
       },
       true,
     );
-    new ResizeObserver(() => this.schedule()).observe(this.scroller);
+    // Shown again (a tab) or resized: a list that follows its end goes back to it.
+    new ResizeObserver(() => {
+      if (this.options.stickToBottom && this.atBottom) this.scrollToEnd();
+      else this.schedule();
+    }).observe(this.scroller);
   }
 
   get length(): number {
