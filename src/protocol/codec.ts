@@ -64,10 +64,25 @@ function codec<In, Out>(root: () => protobuf.Root, name: string, requestIds: rea
   };
 }
 
+/**
+ * A descriptor's types, each resolving its own fields when first used:
+ * Root.fromJSON would also resolve every field of every type up front
+ * (resolveAll), a third of the cold cost, for types a process may never
+ * touch. Same wire bytes and decoded shapes for every type (test/protocol/
+ * lazy-root.test.ts compares it with Root.fromJSON).
+ */
+export function buildRoot(descriptor: unknown): protobuf.Root {
+  const json = descriptor as protobuf.INamespace;
+  const root = new protobuf.Root();
+  if (json.options) root.setOptions(json.options);
+  root.addJSON(json.nested ?? {});
+  return root;
+}
+
 /** Builds a descriptor's root once, when a codec of it is first used. */
 function lazyRoot(descriptor: unknown): () => protobuf.Root {
   let root: protobuf.Root | null = null;
-  return () => (root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace));
+  return () => (root ??= buildRoot(descriptor));
 }
 
 /** ClientMessage.request_id (100), Unsubscribe.request_id (ClientMessage field 31, then 1), ServerMessage.request_id (100). */
