@@ -35,6 +35,7 @@ const BENCHES = [
   "remote.ts",
   "cron.ts",
   "telegram.ts",
+  "dashboard.ts",
 ];
 
 type BenchRow = TargetRow & { bench: string };
