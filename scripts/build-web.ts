@@ -9,7 +9,7 @@
  *   bun scripts/build-web.ts --check    # exit 1 when the module is stale
  *
  * The bundle is Bun.build of src/web/ui/main.ts for the browser, minified;
- * the script and stylesheet are served under content-hashed names
+ * the script, stylesheet and icon are served under content-hashed names
  * (/assets/app-<hash>.js), which index.html names, so they can be cached
  * forever. test/web/assets-gen.test.ts rebuilds and compares, so a change to
  * the UI without a rebuild fails the tests.
@@ -57,11 +57,18 @@ export async function buildWeb(): Promise<BuiltFile[]> {
     throw new Error(
       "src/web/ui/index.html must reference /assets/app.js and /assets/style.css (they are renamed here)",
     );
-  const html = template.replace('"/assets/app.js"', `"${jsPath}"`).replace('"/assets/style.css"', `"${cssPath}"`);
+  const icon = readFileSync(join(UI, "favicon.svg"), "utf8");
+  const iconHash = sha256(icon);
+  const iconPath = `/assets/favicon-${iconHash.slice(0, 12)}.svg`;
+  const html = template
+    .replace('"/assets/app.js"', `"${jsPath}"`)
+    .replace('"/assets/style.css"', `"${cssPath}"`)
+    .replace('"/assets/favicon.svg"', `"${iconPath}"`);
   return [
     { path: "/index.html", contentType: "text/html; charset=utf-8", sha256: sha256(html), text: html },
     { path: jsPath, contentType: "text/javascript; charset=utf-8", sha256: jsHash, text: js },
     { path: cssPath, contentType: "text/css; charset=utf-8", sha256: cssHash, text: css },
+    { path: iconPath, contentType: "image/svg+xml", sha256: iconHash, text: icon },
   ];
 }
 

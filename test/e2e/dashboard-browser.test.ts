@@ -227,6 +227,24 @@ bash = "ask"
     }
   });
 
+  test("the Live page filters by agent, and pausing holds new events until resumed", async () => {
+    await go("#/live");
+    await page.selectOption('[data-testid="agent-filter"]', "guard");
+    const who = await page.locator(".event-row .who").allTextContents();
+    expect(who.length).toBeGreaterThan(0);
+    expect(who.every((w) => w.startsWith("guard #"))).toBe(true);
+    await page.selectOption('[data-testid="agent-filter"]', "");
+    await page.click('[data-testid="pause"]');
+    const r = await runCrabtalk(home, ["send", "while paused"]);
+    expect(r.stdout).toContain("echo: while paused");
+    await page.waitForSelector('[data-testid="paused-count"]:has-text("new while paused")');
+    const answer = page.locator(".event-row", { hasText: "echo: while paused" });
+    expect(await answer.count()).toBe(0);
+    await page.click('[data-testid="pause"]');
+    await answer.waitFor();
+    expect(await answer.count()).toBe(1);
+  });
+
   test("a message sent from the page runs a turn whose answer appears", async () => {
     await go("#/sessions");
     await page.selectOption('[data-testid="new-agent"]', "crab");

@@ -21,9 +21,9 @@ test("index.html names the served script and stylesheet; the bundle has no eval 
   const assets = await webAssets();
   const html = new TextDecoder().decode(assets.get("/index.html")!.body);
   const refs = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
-  expect(refs.length).toBe(2);
+  expect(refs.length).toBe(3);
   for (const ref of refs) {
-    expect(ref).toMatch(/-[0-9a-f]{12}\.(js|css)$/);
+    expect(ref).toMatch(/-[0-9a-f]{12}\.(js|css|svg)$/);
     expect(assets.has(ref)).toBe(true);
   }
   expect(html).not.toMatch(/<script>|style="/);

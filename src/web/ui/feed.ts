@@ -7,9 +7,11 @@
  * Nothing missed, nothing twice: events are deduplicated by (session, seq).
  * The event subscription cannot resume, so after a reconnect each session
  * that was seen, or that the session list says was active while we were
- * away, is caught up with attach(after_seq = last seq seen), read up to the
- * Attached reply's last_seq, then left; live events meanwhile arrive on the
- * new subscription and the (session, seq) check drops the overlap.
+ * away, is caught up with attach(after_seq = the last seq seen before the
+ * drop), read up to the Attached reply's last_seq, then left. Live events
+ * meanwhile arrive on the new subscription, so a caught-up event may come
+ * after a newer one: the check is on the exact (session, seq) pair, not on
+ * the highest seq, and the feed stays in arrival order.
  */
 import type { AgentEvent, ServerMessage, StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import type { Connection } from "./conn.ts";
@@ -33,6 +35,12 @@ export class Feed {
   readonly pending = new Map<string, Pending>();
   readonly agents = new Set<string>();
   private readonly lastSeq = new Map<number, number>();
+  /** "session:seq" of every event in `events` (the dedupe key). */
+  private seen = new Set<string>();
+  /** lastSeq when the connection dropped: where each session's catch-up starts. */
+  private atDrop = new Map<number, number>();
+  /** The newest daemon timestamp seen when the connection dropped (0: connected, or never dropped). */
+  private watermarkAtDrop = 0;
   private readonly sessionAgent = new Map<number, string>();
   private readonly listeners = new Set<() => void>();
   private lastEventMs = 0;
@@ -47,6 +55,10 @@ export class Feed {
       },
     });
     conn.onState((state) => {
+      if (state === "down" && this.watermarkAtDrop === 0) {
+        this.atDrop = new Map(this.lastSeq);
+        this.watermarkAtDrop = this.lastEventMs;
+      }
       if (state !== "up") return;
       const first = generation === 0;
       generation = conn.generation;
@@ -59,11 +71,6 @@ export class Feed {
     return () => this.listeners.delete(listener);
   }
 
-  /** The last seq seen of a session (0: none). */
-  seqOf(session: number): number {
-    return this.lastSeq.get(session) ?? 0;
-  }
-
   /** An approval was answered from this page: it no longer waits. */
   answered(callId: string): void {
     if (this.pending.delete(callId)) this.notify();
@@ -73,8 +80,10 @@ export class Feed {
     const ev = e.payload;
     if (!ev) return;
     if (e.session !== 0) {
-      if (ev.seq <= (this.lastSeq.get(e.session) ?? 0)) return;
-      this.lastSeq.set(e.session, ev.seq);
+      const key = `${e.session}:${ev.seq}`;
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+      this.lastSeq.set(e.session, Math.max(ev.seq, this.lastSeq.get(e.session) ?? 0));
     }
     if (e.agent) {
       this.agents.add(e.agent);
@@ -83,7 +92,10 @@ export class Feed {
     this.lastEventMs = Math.max(this.lastEventMs, e.timestampMs || ev.timestampMs);
     this.track(e.agent, e.session, ev);
     this.events.push(e);
-    if (this.events.length > MAX_EVENTS) this.events = this.events.slice(-MAX_EVENTS / 2);
+    if (this.events.length > MAX_EVENTS) {
+      this.events = this.events.slice(-MAX_EVENTS / 2);
+      this.seen = new Set(this.events.map((x) => `${x.session}:${x.payload!.seq}`));
+    }
     this.notify();
   }
 
@@ -127,6 +139,7 @@ export class Feed {
       const sessions = list.sessions?.sessions ?? [];
       this.running.clear();
       for (const s of sessions) {
+        this.lastEventMs = Math.max(this.lastEventMs, s.lastActiveMs);
         this.sessionAgent.set(s.id, s.agent);
         this.agents.add(s.agent);
         if (s.running) this.running.add(s.id);
@@ -138,26 +151,32 @@ export class Feed {
       }
       this.notify();
       if (!catchUp) return;
-      const since = this.lastEventMs;
-      const toCatchUp = sessions.filter((s) => this.lastSeq.has(s.id) || s.lastActiveMs >= since).map((s) => s.id);
-      for (const id of toCatchUp) await this.catchUp(id);
+      // The daemon's clock: activity after the newest thing seen before the drop happened while away.
+      const since = this.watermarkAtDrop;
+      const from = this.atDrop;
+      this.atDrop = new Map();
+      this.watermarkAtDrop = 0;
+      const toCatchUp = sessions.filter((s) => s.lastActiveMs > since);
+      for (const s of toCatchUp) await this.catchUp(s.id, from.get(s.id) ?? 0, since);
     } catch {
       // The connection dropped again: the next one refreshes.
     }
   }
 
-  private async catchUp(session: number): Promise<void> {
+  /** Events of `session` after `afterSeq` (when it was seen before) or newer than `since` (when it was not). */
+  private async catchUp(session: number, afterSeq: number, since: number): Promise<void> {
     const client = await this.conn.ready();
     const controller = new AbortController();
     let last = Number.POSITIVE_INFINITY;
     try {
       for await (const reply of client.stream(
-        { attach: { session, afterSeq: this.seqOf(session), client: "dashboard" } },
+        { attach: { session, afterSeq, client: "dashboard" } },
         { signal: controller.signal },
       )) {
         if (reply.attached) last = reply.attached.lastSeq;
-        else if (reply.stream) this.add(asAgentEvent(reply, this.sessionAgent.get(session) ?? ""));
-        if (this.seqOf(session) >= last) break;
+        else if (reply.stream && (afterSeq > 0 || reply.stream.timestampMs > since))
+          this.add(asAgentEvent(reply, this.sessionAgent.get(session) ?? ""));
+        if (last <= afterSeq || (reply.stream?.seq ?? 0) >= last) break;
       }
     } catch {
       // gone meanwhile: nothing to catch up
