@@ -28,6 +28,7 @@ import {
   type Usage,
 } from "../provider/types.ts";
 import { errorMessage } from "../util/abort.ts";
+import { TextBuilder } from "../util/text-builder.ts";
 import { EventStream } from "../util/event-stream.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { DEFAULT_TOOL_TIMEOUT_MS, runCall, type CallResult, type DispatchContext } from "./dispatch.ts";
@@ -308,19 +309,22 @@ async function callModel(
 ): Promise<ModelResponse> {
   let startedModel: string | undefined;
   let lastUsage = emptyUsage();
-  let partialText = "";
+  // The provider's own text so far when it shares it (every built-in one does); a copy here only for one that does not.
+  let textSoFar: (() => string) | undefined;
+  const ownText = new TextBuilder();
+  let partialChars = 0;
   const partial = (): AssistantMessage => ({
     role: "assistant",
-    content: partialText,
+    content: textSoFar ? textSoFar() : ownText.toString(),
     ...(startedModel ? { model: startedModel } : {}),
   });
-  const aborted = abortPromise(signal);
+  const aborted = abortableNext<ProviderEvent>(signal);
   let iterator: AsyncIterator<ProviderEvent> | undefined;
   try {
     iterator = stream(request, signal)[Symbol.asyncIterator]();
     for (;;) {
       // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
-      const next = await Promise.race([iterator.next(), aborted.promise]);
+      const next = await aborted.next(iterator);
       if (next === ABORTED)
         return {
           kind: "error",
@@ -335,13 +339,18 @@ async function callModel(
       switch (ev.type) {
         case "start":
           startedModel = ev.model;
+          textSoFar = ev.textSoFar;
           break;
         case "text_delta":
-          partialText += ev.text;
+          partialChars += ev.text.length;
+          if (!textSoFar) ownText.append(ev.text);
           out.push({ type: "text_delta", text: ev.text });
+          // Deltas wait in the provider's stream (and then its socket) while the turn catches up, not here.
+          await out.room();
           break;
         case "thinking_delta":
           out.push({ type: "thinking_delta", text: ev.text });
+          await out.room();
           break;
         case "usage":
           lastUsage = ev.usage;
@@ -361,7 +370,7 @@ async function callModel(
             ...(ev.error.status !== undefined ? { status: ev.error.status } : {}),
             message: ev.error.message,
             partial:
-              ev.message.content.length >= partialText.length ? ev.message : { ...ev.message, content: partialText },
+              ev.message.content.length >= partialChars ? ev.message : { ...ev.message, content: partial().content },
             usage: ev.usage,
             model: ev.message.model ?? startedModel,
           };
@@ -396,15 +405,34 @@ async function callModel(
 
 const ABORTED = Symbol("aborted");
 
-/** A promise that resolves ABORTED when the signal aborts; dispose() removes the listener. */
-function abortPromise(signal: AbortSignal): { promise: Promise<typeof ABORTED>; dispose(): void } {
-  let onAbort = () => {};
-  const promise = new Promise<typeof ABORTED>((resolve) => {
-    onAbort = () => resolve(ABORTED);
-    if (signal.aborted) resolve(ABORTED);
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+/**
+ * Each `next()` of the provider's iterator, or ABORTED as soon as the signal
+ * aborts, leaving nothing behind per call. (Promise.race against one
+ * long-lived abort promise added a reaction to it per call, and each
+ * reaction pinned that call's result, so every delta of a model call stayed
+ * in memory until the call ended: ~1 KB per delta, 130 MB for a 16 MB
+ * answer.) dispose() removes the listener.
+ */
+function abortableNext<T>(signal: AbortSignal): {
+  next(it: AsyncIterator<T>): Promise<IteratorResult<T> | typeof ABORTED>;
+  dispose(): void;
+} {
+  let wake: ((v: typeof ABORTED) => void) | null = null;
+  const onAbort = () => wake?.(ABORTED);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    next(it) {
+      if (signal.aborted) return Promise.resolve(ABORTED);
+      return new Promise((resolve, reject) => {
+        wake = resolve;
+        it.next().then(resolve, reject);
+      });
+    },
+    dispose() {
+      wake = null;
+      signal.removeEventListener("abort", onAbort);
+    },
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import type { SubscriptionSpec } from "../config/events.ts";
 import { body, isKind, type SessionEvent } from "../session/events.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { logger } from "../util/log.ts";
+import { TextBuilder } from "../util/text-builder.ts";
 import { DurableQueue, type BusEventRecord, type Pending } from "./queue.ts";
 
 const log = logger("bus");
@@ -58,8 +59,15 @@ export class EventBusService {
   private dead: DeadLetter[] = [];
   /** Sessions started by a delivery: their end event continues the chain. */
   private readonly origins = new Map<number, { hops: number; chain: string[] }>();
-  /** Final text so far per session, from observed events (the payload of agent:<name>:done). */
-  private readonly texts = new Map<number, string>();
+  /**
+   * Final text so far per session, from observed events (the payload of
+   * agent:<name>:done and session:<id>:end), kept only for turns whose end
+   * a subscription matched when the turn started: otherwise nobody reads it,
+   * and it is one more copy of every answer streamed (16 MB for a 16 MB
+   * answer). A subscription added during a turn sees that turn's end with
+   * an empty payload.
+   */
+  private readonly texts = new Map<number, TextBuilder | null>();
   private readonly attempts = new Map<string, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private seq = 0;
@@ -128,11 +136,12 @@ export class EventBusService {
   /** Runtime observer: turns' final text, and agent:<name>:done|failed and session:<id>:end at each turn's end. */
   observe(e: SessionEvent): void {
     if (e.session === 0) return;
-    if (isKind(e, "start") || isKind(e, "toolStart")) this.texts.set(e.session, "");
-    else if (isKind(e, "chunk")) this.texts.set(e.session, (this.texts.get(e.session) ?? "") + e.body.data.content);
+    if (isKind(e, "start") || isKind(e, "toolStart"))
+      this.texts.set(e.session, this.endWatched(e.agent, e.session) ? new TextBuilder() : null);
+    else if (isKind(e, "chunk")) this.texts.get(e.session)?.append(e.body.data.content);
     else if (isKind(e, "end")) {
       const end = e.body.data;
-      const text = this.texts.get(e.session) ?? "";
+      const text = this.texts.get(e.session)?.toString() ?? "";
       this.texts.delete(e.session);
       const origin = this.origins.get(e.session);
       this.origins.delete(e.session);
@@ -141,6 +150,12 @@ export class EventBusService {
       this.publish(`agent:${end.agent || e.agent}:${failed ? "failed" : "done"}`, payload, origin);
       this.publish(`session:${e.session}:end`, payload, origin);
     }
+  }
+
+  /** Whether a subscription matches this session's end as a done event (the one whose payload is the text). */
+  private endWatched(agent: string, session: number): boolean {
+    const sources = [`agent:${agent}:done`, `session:${session}:end`];
+    return this.deps.subscriptions().some((s) => sources.some((source) => globMatch(s.source, source)));
   }
 
   /** Events being delivered now: a retry never runs beside its own first try. */

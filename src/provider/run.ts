@@ -49,6 +49,8 @@ export function runStream(spec: StreamSpec, signal?: AbortSignal): EventStream<P
         }
         // Stop reading after the terminal event; leaving the loop closes the socket.
         if (norm.turn.finished || stream.ended) break;
+        // Backpressure: a loopback model sends faster than a turn publishes; unread bytes wait in the socket, not as events.
+        await stream.room();
       }
       if (!norm.turn.finished) {
         for (const event of parser.finish()) norm.handle(event);

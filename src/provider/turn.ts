@@ -20,6 +20,7 @@ import {
   type ToolCall,
   type Usage,
 } from "./types.ts";
+import { TextBuilder } from "../util/text-builder.ts";
 
 export type Emit = (event: ProviderEvent) => void;
 export type DoneReason = Exclude<StopReason, "error" | "aborted">;
@@ -45,7 +46,7 @@ export function parseArguments(raw: string): Record<string, unknown> | undefined
 }
 
 export class TurnBuilder {
-  private text = "";
+  private readonly text = new TextBuilder();
   private readonly thinking: ThinkingBlock[] = [];
   private openThinking: { text: string; signature?: string } | undefined;
   private readonly calls = new Map<number, OpenCall>();
@@ -61,7 +62,7 @@ export class TurnBuilder {
   }
 
   start(): void {
-    this.emit({ type: "start", model: this.model });
+    this.emit({ type: "start", model: this.model, textSoFar: () => this.text.toString() });
   }
 
   /** The model name the provider reports (e.g. a dated snapshot) replaces the requested alias. */
@@ -71,7 +72,7 @@ export class TurnBuilder {
 
   textDelta(text: string): void {
     if (this.finished || text.length === 0) return;
-    this.text += text;
+    this.text.append(text);
     this.emit({ type: "text_delta", text });
   }
 
@@ -160,7 +161,7 @@ export class TurnBuilder {
   private message(stopReason: StopReason): AssistantMessage {
     const message: AssistantMessage = {
       role: "assistant",
-      content: this.text,
+      content: this.text.toString(),
       model: this.model,
       stopReason,
       usage: this.usage,

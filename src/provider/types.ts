@@ -111,7 +111,12 @@ export interface ProviderError {
 }
 
 export type ProviderEvent =
-  | { type: "start"; model: string }
+  | {
+      type: "start";
+      model: string;
+      /** The answer's text so far, on demand: a consumer that needs the partial text after a cancel keeps no copy of its own. */
+      textSoFar?: () => string;
+    }
   | { type: "text_delta"; text: string }
   | { type: "thinking_delta"; text: string }
   /** A thinking or redacted_thinking block is complete. */

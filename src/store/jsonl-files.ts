@@ -5,7 +5,8 @@
  * reused". Kept apart from jsonl.ts so the store class reads as policy.
  */
 import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
-import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
+import { Semaphore } from "../util/semaphore.ts";
+import { applyToSummary, isSnapshot, parseRecord, serialize, summaryFromMeta } from "./fold.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
 
@@ -106,7 +107,17 @@ function osErrorText(err: unknown): string {
   return e?.code ? `${e.code} (${e.message.replace(/^\w+: /, "")})` : String(err);
 }
 
-export async function appendDurably(path: string, data: string | Uint8Array, sync: boolean): Promise<void> {
+/**
+ * Appends `data` to the file; several pieces are written one after another
+ * (whole lines each, so a crash between them leaves whole lines), which
+ * lets a caller hand a huge line over on its own instead of copying it into
+ * one joined string first.
+ */
+export async function appendDurably(
+  path: string,
+  data: string | Uint8Array | Iterable<string>,
+  sync: boolean,
+): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await open(path, "a", 0o600);
@@ -116,7 +127,8 @@ export async function appendDurably(path: string, data: string | Uint8Array, syn
   let before = -1;
   try {
     before = (await fh.stat()).size;
-    await fh.appendFile(data);
+    if (typeof data === "string" || data instanceof Uint8Array) await fh.appendFile(data);
+    else for (const piece of data) await fh.appendFile(piece);
     if (sync) await fh.datasync();
   } catch (err) {
     // Cut a partial line off again (ENOSPC mid-write): a torn tail would read as a crash on next load.
@@ -195,4 +207,61 @@ export async function createExclusive(dir: string, path: string, data: string, s
   await fh.close();
   if (sync) await syncDir(dir);
   return true;
+}
+
+/**
+ * A line this long is serialized only when its turn to be written comes,
+ * and written on its own: never copied into a joined batch. Below it,
+ * a batch's lines go out in one write as before.
+ */
+const BIG_LINE_CHARS = 1024 * 1024;
+
+/**
+ * Big lines (a 16 MB answer) of all sessions are written one at a time:
+ * serializing one costs two transient copies of it (the JSON and its
+ * UTF-8 bytes), and six answers ending together would otherwise hold
+ * twelve such copies at once.
+ */
+const bigLines = new Semaphore(1);
+
+/** Characters a record's serialization will have at least: the text it carries. */
+function textChars(r: StoredRecord): number {
+  if (r.kind !== "message") return 0;
+  const m = r.message;
+  let n = m.content.length;
+  if (m.role === "assistant") for (const c of m.toolCalls ?? []) n += c.rawArguments.length;
+  return n;
+}
+
+/** Whole lines of `records` as write pieces: small lines joined, a big one alone (see BIG_LINE_CHARS). */
+function* linePieces(records: readonly StoredRecord[]): Generator<string> {
+  let group: string[] = [];
+  let chars = 0;
+  for (const r of records) {
+    const line = serialize(r);
+    if (line.length < BIG_LINE_CHARS) {
+      group.push(line);
+      chars += line.length;
+      if (chars < BIG_LINE_CHARS) continue;
+    }
+    if (group.length > 0) yield `${group.join("\n")}\n`;
+    group = [];
+    chars = 0;
+    if (line.length >= BIG_LINE_CHARS) {
+      yield line;
+      yield "\n";
+    }
+  }
+  if (group.length > 0) yield `${group.join("\n")}\n`;
+}
+
+/** Appends `records` as whole lines (see appendDurably for a refused write). */
+export async function writeLines(path: string, records: readonly StoredRecord[], sync: boolean): Promise<void> {
+  const big = records.some((r) => textChars(r) >= BIG_LINE_CHARS);
+  const release = big ? await bigLines.acquire() : undefined;
+  try {
+    await appendDurably(path, linePieces(records), sync);
+  } finally {
+    release?.();
+  }
 }

@@ -45,7 +45,7 @@ import {
   snapshotRecord,
 } from "./fold.ts";
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
-import { appendDurably, createExclusive, repairTail, summarizeFile, syncFile, writeAtomic } from "./jsonl-files.ts";
+import { createExclusive, repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
@@ -370,7 +370,7 @@ export class JsonlSessionStore implements SessionStore {
   private async write(id: number, st: SessionState, records: readonly StoredRecord[], durable: boolean): Promise<void> {
     const sync = this.fsync === "always" || (durable && this.fsync === "messages");
     try {
-      await appendDurably(this.path(id), `${records.map(serialize).join("\n")}\n`, sync);
+      await writeLines(this.path(id), records, sync);
     } catch (err) {
       st.tailChecked = false;
       throw err;

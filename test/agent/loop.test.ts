@@ -318,6 +318,28 @@ describe("runAgent", () => {
     expect(await stream.result()).toEqual(end);
   });
 
+  test("cancel keeps the partial text the provider shares through textSoFar, not a copy of the deltas", async () => {
+    const controller = new AbortController();
+    let providerText = "";
+    const sharing: Step = async function* () {
+      yield { type: "start", model: "m", textSoFar: () => providerText };
+      // The provider has read more than it has forwarded yet (its next delta is parsed, not yet yielded).
+      providerText = "shared and more";
+      yield { type: "text_delta", text: "shared " };
+      await new Promise(() => {}); // never finishes, ignores the signal
+    };
+    const events: LoopEvent[] = [];
+    for await (const ev of runAgent(options(scripted([sharing]).stream), controller.signal)) {
+      events.push(ev);
+      if (ev.type === "text_delta") controller.abort();
+    }
+    // The provider's text, not the deltas the loop saw: the loop keeps no copy of its own.
+    expect(endOf(events).text).toBe("shared and more");
+    expect(messages(events)).toEqual([
+      { role: "assistant", content: "shared and more", model: "m", stopReason: "aborted" },
+    ]);
+  });
+
   test("cancel mid-tool gives unfinished calls a cancelled result and aborts their signals", async () => {
     const controller = new AbortController();
     let slowSignal: AbortSignal | undefined;

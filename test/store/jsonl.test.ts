@@ -30,6 +30,22 @@ describe("JsonlSessionStore on disk", () => {
     await store.close();
   });
 
+  test("a batch with a line over 1 MiB is written as whole lines in order and loads back exactly", async () => {
+    await using d = await tempDir();
+    const store = await fresh(d.path);
+    const s = await store.create({ agent: "crab", createdBy: "cli" });
+    const big = `${"é".repeat(600_000)}${"x".repeat(900_000)}\n"quoted"`;
+    await store.append(s.id, [msg(user("before")), msg(assistant(big)), ev(1, "chunk", { content: "after" })]);
+    await store.append(s.id, [msg(user("next"))]);
+    const lines = (await readFile(join(store.dir, `${s.id}.jsonl`), "utf8")).split("\n");
+    expect(lines.at(-1)).toBe("");
+    const kinds = lines.slice(0, -1).map((l) => (JSON.parse(l) as { kind: string }).kind);
+    expect(kinds).toEqual(["meta", "message", "message", "event", "message"]);
+    const loaded = await store.load(s.id);
+    expect(loaded?.messages.map((m) => m.content)).toEqual(["before", big, "next"]);
+    await store.close();
+  });
+
   test("a torn last line is ignored, reported once, moved aside, and appends continue cleanly", async () => {
     await using d = await tempDir();
     let store = await fresh(d.path);
