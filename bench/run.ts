@@ -26,6 +26,7 @@ const BENCHES = [
   "store.ts",
   "search.ts",
   "idle-sessions-rss.ts",
+  "big-streams.ts",
   "mcp.ts",
   "memory.ts",
   "ext.ts",
