@@ -120,7 +120,18 @@ async function noOverflow(name: string): Promise<void> {
 suite("dashboard in a browser", () => {
   beforeAll(async () => {
     fake = await FakeProvider.start();
-    fake.route(brain);
+    // Agent lead (lead-model) delegates to crab once, then reports; everyone else is cli-kit's brain.
+    fake.route((req) => {
+      const body = req.body as { model?: string; messages?: { role: string }[] };
+      if (body.model !== "lead-model") return brain(req);
+      const usage = { prompt: 5, completion: 3 };
+      if (body.messages?.at(-1)?.role === "tool")
+        return sseReply(openaiSse({ model: "lead-model", text: "delegated: done", usage }));
+      const tasks = [{ agent: "crab", message: "run echo nested" }];
+      return sseReply(
+        openaiSse({ model: "lead-model", toolCalls: [{ id: "call_dg", name: "delegate", args: { tasks } }], usage }),
+      );
+    });
     home = tempHome("crabtalk-dash-");
     port = await freePort();
     big = writeTraceSession(home, { id: BIG, agent: "crab", turns: 1000 });
@@ -132,10 +143,14 @@ approval_timeout_ms = 30000
 [provider.fake]
 kind = "openai"
 base_url = "${fake.url}/v1"
-models = ["fake-model"]
+models = ["fake-model", "lead-model"]
 
 [agents.crab]
 model = "fake-model"
+
+[agents.lead]
+model = "lead-model"
+members = ["crab"]
 
 [agents.guard]
 model = "fake-model"
@@ -202,6 +217,35 @@ bash = "ask"
     await page.waitForSelector('[data-testid="conversation"] .msg-assistant >> text=timeline done');
     await go("#/live");
     await page.locator(`.event-row[data-kind="end"][data-session="${session}"]`).waitFor();
+  });
+
+  test("a delegated task's calls are nested on the timeline under the delegate call", async () => {
+    const r = await runCrabtalk(home, ["send", "--agent", "lead", "--json", "delegate please"]);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as StreamEvent);
+    const session = events.find((e) => e.start)!.start!.session;
+    const result = events.find((e) => e.toolResult?.name === "delegate")!.toolResult!;
+    const child = (JSON.parse(result.details) as { tasks: { session: number }[] }).tasks[0]!.session;
+    await go(`#/session/${session}`);
+    await page.click('[data-testid="tab-timeline"]');
+    await waitFor(async () => (await drawnBars()).length === 6, 10_000, "six timeline rows");
+    const rows = await page.$$eval('[data-testid="timeline"] .tl-row', (els) =>
+      els
+        .map((el) => el as unknown as { dataset: Record<string, string>; className: string })
+        .sort((a, b) => Number(a.dataset.index) - Number(b.dataset.index))
+        .map((el) => [el.dataset.kind, el.dataset.session, el.className.includes("depth-1") ? 1 : 0]),
+    );
+    expect(rows).toEqual([
+      ["model", String(session), 0],
+      ["tool", String(session), 0],
+      ["model", String(child), 1],
+      ["tool", String(child), 1],
+      ["model", String(child), 1],
+      ["model", String(session), 0],
+    ]);
   });
 
   test("an approval raised by a turn is approved from the Approvals page, and the turn continues", async () => {
