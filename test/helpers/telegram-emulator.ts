@@ -16,7 +16,9 @@
  * - getUpdates long polling: the emulator answers at once and ignores
  *   `timeout`; the front holds an empty answer until an update arrives or
  *   `timeout` seconds pass, as Telegram does, so a polling gateway does not
- *   spin the CPU in tests.
+ *   spin the CPU in tests; a poll whose client went away (a killed gateway)
+ *   takes no updates with it. (The emulator still ignores `offset`: it
+ *   marks updates read when it returns them.)
  * - a wrong token is 401 "Unauthorized".
  * And for tests: every Bot API call is recorded (method, body, time,
  * status), and a call can be made to fail once (e.g. 429 with
