@@ -6,7 +6,8 @@
  * a turn sent from the page; a daemon killed and restarted under an open
  * page (it reconnects and shows what it missed, once); and a 10,000-event
  * session opening in under a second, with screenshots at 1280×800 and
- * 390×844 kept in test-artifacts/dashboard/ and no horizontal overflow.
+ * 390×844 kept in test-artifacts/dashboard/ and no horizontal overflow; a
+ * page whose login is gone going to the login page.
  * One browser and one daemon home for the file; tests run in order.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -399,5 +400,13 @@ bash = "ask"
       await page.waitForSelector(".session-page[data-ready] .vrow");
     }
     expect(errors).toEqual([]);
+  });
+
+  test("a page whose login is gone (cookie cleared) goes to the login page instead of retrying forever", async () => {
+    await context.clearCookies();
+    await daemon.stop();
+    daemon = await startDaemon({ home, config });
+    await page.waitForURL(/\/login$/, { timeout: 20_000 });
+    expect(await page.textContent("body")).toContain("crabtalk dashboard");
   });
 });

@@ -5,7 +5,8 @@
  * across a drop: they `follow()` a stream, and the connection re-issues the
  * request on every reconnect, asking the view for it again so it can resume
  * (attach after_seq = last seq it saw). Requests made while down wait for
- * the next connection (or fail after their own timeout).
+ * the next connection (or fail after their own timeout). When the daemon is
+ * up but the browser is no longer logged in, the page goes to /login.
  */
 import { ClientCore, type ClientRequest } from "../../client/core.ts";
 import { DaemonError } from "../../client/errors.ts";
@@ -28,6 +29,21 @@ const MAX_BACKOFF_MS = 5000;
 /** A big session's replay arrives as fast as the daemon reads it; the channel must hold it unread meanwhile. */
 const MAX_BUFFERED_REPLIES = 1_000_000;
 const WIRE = { encode: encodeClientMessage, decode: decodeServerMessage };
+
+/**
+ * Whether the daemon answers but no longer knows this browser (the session
+ * cookie expired, was logged out, or its token was revoked): then "/" is a
+ * redirect to the login page, and retrying the bridge would never work.
+ * A daemon that does not answer is simply down (false: keep retrying).
+ */
+async function loggedOut(): Promise<boolean> {
+  try {
+    const res = await fetch("/", { redirect: "manual", cache: "no-store" });
+    return res.type === "opaqueredirect" || res.status === 401;
+  } catch {
+    return false;
+  }
+}
 
 export class Connection {
   private client: ClientCore | null = null;
@@ -114,6 +130,10 @@ export class Connection {
         client = ClientCore.fromPipe(pipe, WIRE, { maxBufferedReplies: MAX_BUFFERED_REPLIES });
       } catch {
         this.setState("down");
+        if (await loggedOut()) {
+          location.assign("/login");
+          return;
+        }
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
         continue;

@@ -98,6 +98,10 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(draw);
   };
+  // A running call's bar grows with time, not only when an event arrives (a model thinking for a minute).
+  const ticker = setInterval(() => {
+    if (main.runningTurn) schedule();
+  }, 500);
 
   let reading = false;
   let readAgain = false;
@@ -154,6 +158,7 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
 
   return () => {
     alive = false;
+    clearInterval(ticker);
     main.stop();
     for (const c of children.values()) c.stop();
     cancelAnimationFrame(frame);

@@ -35,7 +35,7 @@ export function sessionsPage(root: HTMLElement, conn: Connection): () => void {
       h("span", { class: "id" }, `#${s.id}`),
       h("span", { class: "agent" }, s.agent),
       h("span", { class: "title" }, snippet ?? (s.title || "(untitled)")),
-      h("span", { class: "tokens" }, `${formatCount(s.totalTokens)} tok`),
+      h("span", { class: "tokens" }, snippet === undefined ? `${formatCount(s.totalTokens)} tok` : ""),
       h("span", { class: "when" }, s.running ? "running" : formatWhen(s.lastActiveMs)),
     );
 
