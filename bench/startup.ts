@@ -5,7 +5,8 @@
  * measured in this run, not remembered).
  *
  * - exec → socket accepting (a connection succeeds) and → first answer (a
- *   ping on it is answered): `crabtalk daemon` in a fresh temp home against
+ *   ping on it is answered; the daemon answers once it is entirely up, the
+ *   runtime assembled just after accepting): `crabtalk daemon` in a fresh temp home against
  *   `floor serve`, each polled (1 ms apart) with the same raw client and the
  *   same ping frame. Runs alternate which goes first, so load from the other
  *   helpers on the machine falls on both.

@@ -136,8 +136,9 @@ export class Daemon {
       remote: () => ({ ...remote.status(), tls: this.config.daemon.tls !== null }),
       httpUrl: () => this.http?.url ?? "",
     });
-    // Ping needs nothing assembled; everything else waits for the parts below.
-    this.handlers = { ...waitingHandlers(assembled.promise), ping: basic.ping };
+    // Every request, ping included, waits for the parts below: the first answer still means the daemon is
+    // entirely up (config watcher, cron, bus, the "listening" log line), as clients and scripts rely on.
+    this.handlers = waitingHandlers(assembled.promise);
     // Before the socket answers: a client that sees the daemon up finds the dashboard (and crabtalk.http) there too.
     // Loaded only when configured: most daemons serve no dashboard and should not parse its server.
     if (config.daemon.http) {

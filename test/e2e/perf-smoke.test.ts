@@ -84,21 +84,22 @@ test("requests that arrive while the daemon is still assembling wait for it and 
       client = await CrabtalkClient.connect({ home }).catch(() => null);
       if (!client) await Bun.sleep(1);
     }
-    const pong = await client.request({ ping: {} }); // answered at once: ping needs nothing assembled
-    expect(pong.msg).toBe("pong");
     let answered = 0;
     const count = <T>(p: Promise<T>) => p.finally(() => answered++);
     const pending = Promise.all([
+      count(client.request({ ping: {} })),
       count(client.request({ status: {} })),
       count(client.request({ sessions: {} })),
       count(streamTurn(client, { content: "hello" })),
     ]);
-    // The store is still blocked on the FIFO, so nothing can have been answered yet.
-    const second = await client.request({ ping: {} });
-    expect(second.msg).toBe("pong");
+    // The router answers Unsubscribe itself, in order: once its ack is here, the daemon has read the four
+    // requests above, and with the store still blocked on the FIFO none of them can have been answered.
+    const ack = await client.request({ unsubscribe: { requestId: 999_999 } });
+    expect(ack.msg).toBe("ack");
     expect(answered).toBe(0);
     await writeFile(fifo, "1\n");
-    const [status, sessions, events] = await pending;
+    const [pong, status, sessions, events] = await pending;
+    expect(pong.msg).toBe("pong");
     expect(status.msg).toBe("status");
     expect(status.status?.agents.map((a) => a.agent)).toEqual(["crab"]);
     expect(sessions.msg).toBe("sessions");

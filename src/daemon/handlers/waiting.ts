@@ -2,8 +2,9 @@
  * The handler table a daemon serves with while it is still assembling (see
  * Daemon.startLocked): the socket accepts first, the runtime and every
  * feature are loaded and built just after. A request that arrives in between
- * waits for the assembled table and is then answered by its real handler;
- * it never fails for being early. Once assembled, the daemon copies the real
+ * (ping included) waits for the assembled table and is then answered by its
+ * real handler; it never fails for being early, and its answer means the
+ * daemon is entirely up. Once assembled, the daemon copies the real
  * handlers over these, so later requests pay nothing.
  */
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
