@@ -69,9 +69,10 @@ function checksum(h: number, words: Uint32Array): number {
   return x >>> 0;
 }
 
-/** Sequential writer with the running checksum; chunks stay word-aligned. */
+/** Sequential writer with the running checksum; chunks stay word-aligned (the buffer is a view of u32 words). */
 class Out {
-  private buf = Buffer.allocUnsafe(1 << 20);
+  private readonly words = new Uint32Array(1 << 18);
+  private readonly buf = Buffer.from(this.words.buffer);
   private len = 0;
   sum = 0x811c9dc5;
   constructor(
@@ -99,12 +100,11 @@ class Out {
     if (extra > 0) await this.bytes(new Uint8Array(extra));
   }
 
+  /** Writes the whole words buffered (everything when `all`: the stream then ends on a word boundary). */
   async flush(all: boolean): Promise<void> {
     const n = all ? this.len : this.len & ~3;
     if (n === 0) return;
-    const aligned = new Uint32Array(n >> 2);
-    Buffer.from(aligned.buffer).set(this.buf.subarray(0, n & ~3));
-    this.sum = checksum(this.sum, aligned);
+    this.sum = checksum(this.sum, this.words.subarray(0, n >> 2));
     await this.fh.write(this.buf, 0, n, this.pos);
     this.pos += n;
     this.buf.copy(this.buf, 0, n, this.len);
@@ -241,24 +241,27 @@ export async function readSegment(path: string): Promise<IndexSegment | undefine
       at += len;
     }
     if (sum !== end.readUInt32LE(4)) return undefined;
-    const head = new Uint8Array(countsAt - MAGIC.length + t.terms * 4);
+    // Docs and terms (one read), counts (another): never the postings, which stay on disk.
+    const head = new Uint8Array(postingsAt - MAGIC.length);
     await readExact(fh, head, MAGIC.length);
+    // Views, not copies: the sections are 8-byte aligned in the file and in `head` (f64 columns first).
     let o = 0;
-    const take = <T>(make: (b: ArrayBuffer) => T, bytes: number): T => {
-      const out = make(head.slice(o, o + bytes).buffer);
-      o += bytes;
+    const take = <T>(make: (b: ArrayBuffer, at: number, count: number) => T, size: number): T => {
+      const out = make(head.buffer, o, n);
+      o += n * size;
       return out;
     };
     const docs: DocColumns = {
-      ts: take((b) => new Float64Array(b), n * 8),
-      offset: take((b) => new Float64Array(b), n * 8),
-      session: take((b) => new Uint32Array(b), n * 4),
-      length: take((b) => new Uint32Array(b), n * 4),
-      bytes: take((b) => new Uint32Array(b), n * 4),
-      role: take((b) => new Uint8Array(b), n),
+      ts: take((b, at, k) => new Float64Array(b, at, k), 8),
+      offset: take((b, at, k) => new Float64Array(b, at, k), 8),
+      session: take((b, at, k) => new Uint32Array(b, at, k), 4),
+      length: take((b, at, k) => new Uint32Array(b, at, k), 4),
+      bytes: take((b, at, k) => new Uint32Array(b, at, k), 4),
+      role: take((b, at, k) => new Uint8Array(b, at, k), 1),
     };
     const terms = Buffer.from(head.buffer, termsAt - MAGIC.length, t.termBytes).toString("utf8");
-    const counts = new Uint32Array(head.slice(countsAt - MAGIC.length).buffer);
+    const counts = new Uint32Array(t.terms);
+    await readExact(fh, new Uint8Array(counts.buffer), countsAt);
     const termStarts = new Uint32Array(t.terms + 1);
     const postingStart = new Float64Array(t.terms + 1);
     let at = 0;
@@ -296,11 +299,19 @@ export function termAt(seg: Pick<IndexSegment, "terms" | "termStarts">, i: numbe
   return seg.terms.slice(seg.termStarts[i]!, seg.termStarts[i + 1]! - 1);
 }
 
-/** Postings of terms [from, to) of the segment, read from its file as one range. */
-export async function readPostings(fh: FileHandle, seg: IndexSegment, from: number, to: number): Promise<Uint32Array> {
+/** Postings of terms [from, to) of the segment, read from its file as one range (into `reuse` when it is large enough). */
+export async function readPostings(
+  fh: FileHandle,
+  seg: IndexSegment,
+  from: number,
+  to: number,
+  reuse?: Uint32Array,
+): Promise<Uint32Array> {
   const first = seg.postingStart[from]!;
-  const out = new Uint32Array((seg.postingStart[to]! - first) * 3);
-  if (out.length > 0 && !(await readExact(fh, new Uint8Array(out.buffer), seg.postingsAt + first * 12)))
+  const count = (seg.postingStart[to]! - first) * 3;
+  const out =
+    reuse && reuse.buffer.byteLength >= count * 4 ? new Uint32Array(reuse.buffer, 0, count) : new Uint32Array(count);
+  if (out.length > 0 && !(await readExact(fh, new Uint8Array(out.buffer, 0, count * 4), seg.postingsAt + first * 12)))
     throw new Error(`search index: postings cut short in ${INDEX_FILE}`);
   return out;
 }
