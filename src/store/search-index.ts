@@ -33,17 +33,15 @@ import { idf as idfOf, terms as termsOf, termScore } from "../util/bm25.ts";
 import { looksLikeEvent, parseRecord } from "./fold.ts";
 import { readLineBatches } from "./line-reader.ts";
 import { Delta } from "./search-delta.ts";
+import { mergeSegment } from "./search-index-merge.ts";
 import { snippet, tokenize } from "./search.ts";
 import {
-  type CoveredSession,
   type DocColumns,
   findTerm,
   INDEX_FILE,
   type IndexSegment,
   readPostings,
   readSegment,
-  termAt,
-  writeSegment,
 } from "./search-index-file.ts";
 import type { SearchHit, SessionSummary } from "./types.ts";
 
@@ -92,6 +90,8 @@ export class SearchIndex {
   private segment: IndexSegment | undefined;
   /** Docs from this id on are in the delta. */
   private segmentDocs = 0;
+  private score = new Float64Array(0);
+  private matched = new Uint8Array(0);
   private delta = new Delta();
   private readonly sessions = new Map<number, Covered>();
   private readonly touched = new Set<number>();
@@ -332,9 +332,7 @@ export class SearchIndex {
   ): Promise<SearchHit[]> {
     if (this.liveDocs === 0) return [];
     const docs = this.liveDocs;
-    const avgdl = this.liveLength / docs;
     const alive = this.alive;
-    const length = this.docs.length;
     const lists = await this.withSegment(async (fh) => {
       const out: Uint32Array[][] = [];
       for (const t of terms) out.push(await this.postings(fh, t));
@@ -345,9 +343,37 @@ export class SearchIndex {
       for (const p of parts) for (let j = 0; j < p.length; j += 3) df += alive[p[j]!]!;
       return idfOf(docs, df);
     });
-    const score = new Float64Array(this.n);
-    const matched = new Uint8Array(this.n);
+    // Scratch per document, kept between queries (allocating 9 bytes per document per query showed in RSS);
+    // every entry a query sets is cleared again before it returns.
+    if (this.score.length < this.n) {
+      this.score = new Float64Array(this.n + (this.n >> 3));
+      this.matched = new Uint8Array(this.score.length);
+    }
+    const score = this.score;
+    const matched = this.matched;
     const candidates: number[] = [];
+    try {
+      return await this.rank(listing, terms, limit, lists, idfs, candidates);
+    } finally {
+      for (const doc of candidates) {
+        score[doc] = 0;
+        matched[doc] = 0;
+      }
+    }
+  }
+
+  private async rank(
+    listing: readonly SessionSummary[],
+    terms: readonly string[],
+    limit: number,
+    lists: Uint32Array[][],
+    idfs: number[],
+    candidates: number[],
+  ): Promise<SearchHit[]> {
+    const { score, matched, alive } = this;
+    const length = this.docs.length;
+    const docs = this.liveDocs;
+    const avgdl = this.liveLength / docs;
     lists.forEach((parts, k) => {
       for (const p of parts)
         for (let j = 0; j < p.length; j += 3) {
@@ -448,91 +474,16 @@ export class SearchIndex {
   }
 
   private async saveFrom(fh: FileHandle | undefined): Promise<void> {
-    const seg = this.segment;
-    const remap = new Int32Array(this.n);
-    let m = 0;
-    for (let i = 0; i < this.n; i++) remap[i] = this.alive[i] === 1 ? m++ : -1;
-    const d = this.docs;
-    const docs: DocColumns = {
-      ts: new Float64Array(m),
-      offset: new Float64Array(m),
-      session: new Uint32Array(m),
-      length: new Uint32Array(m),
-      bytes: new Uint32Array(m),
-      role: new Uint8Array(m),
-    };
-    for (let i = 0; i < this.n; i++) {
-      const j = remap[i]!;
-      if (j < 0) continue;
-      docs.ts[j] = d.ts[i]!;
-      docs.offset[j] = d.offset[i]!;
-      docs.session[j] = d.session[i]!;
-      docs.length[j] = d.length[i]!;
-      docs.bytes[j] = d.bytes[i]!;
-      docs.role[j] = d.role[i]!;
-    }
-    // The union of the segment's terms and the delta's, sorted, remembering where each came from.
-    const segTerms = seg ? seg.termStarts.length - 1 : 0;
-    const deltaTerms = this.delta.sortedTerms();
-    const terms: string[] = [];
-    const fromSeg: number[] = [];
-    const fromDelta: (Uint32Array | undefined)[] = [];
-    for (let i = 0, j = 0; i < segTerms || j < deltaTerms.length; ) {
-      const a = i < segTerms && seg ? termAt(seg, i) : undefined;
-      const b = deltaTerms[j];
-      if (a !== undefined && (b === undefined || a <= b)) {
-        terms.push(a);
-        fromSeg.push(i++);
-        if (a === b) fromDelta.push(this.delta.get(deltaTerms[j++]!));
-        else fromDelta.push(undefined);
-      } else {
-        terms.push(b!);
-        fromSeg.push(-1);
-        fromDelta.push(this.delta.get(deltaTerms[j++]!));
-      }
-    }
-    // Segment postings are read in ranges of terms, in order.
-    let rangeFrom = 0;
-    let rangeTo = 0;
-    let range: Uint32Array = new Uint32Array(0);
-    const segmentPart = async (si: number): Promise<Uint32Array> => {
-      if (!seg || !fh) return new Uint32Array(0);
-      if (si >= rangeTo) {
-        rangeFrom = si;
-        rangeTo = si + 1;
-        while (rangeTo < segTerms && seg.postingStart[rangeTo + 1]! - seg.postingStart[rangeFrom]! <= this.mergeRange)
-          rangeTo++;
-        range = await readPostings(fh, seg, rangeFrom, rangeTo, range);
-      }
-      const base = seg.postingStart[rangeFrom]!;
-      return range.subarray((seg.postingStart[si]! - base) * 3, (seg.postingStart[si + 1]! - base) * 3);
-    };
-    let scratch = new Uint32Array(1 << 16);
     const path = join(this.dir, INDEX_FILE);
-    const covered: CoveredSession[] = [...this.sessions].map(([id, c]) => [id, c.covered, c.tail]);
-    await writeSegment(path, {
-      docs,
-      n: m,
-      terms,
-      sessions: covered,
-      postings: async (t) => {
-        const parts = [fromSeg[t]! >= 0 ? await segmentPart(fromSeg[t]!) : undefined, fromDelta[t]];
-        // One scratch buffer for every term: writeSegment copies each term's postings out before asking for the next.
-        const need = (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0);
-        if (scratch.length < need) scratch = new Uint32Array(Math.max(need, scratch.length * 2));
-        const out = scratch;
-        let len = 0;
-        for (const p of parts)
-          if (p)
-            for (let j = 0; j < p.length; j += 3) {
-              const doc = remap[p[j]!]!;
-              if (doc < 0) continue;
-              out[len++] = doc;
-              out[len++] = p[j + 1]!;
-              out[len++] = p[j + 2]!;
-            }
-        return out.subarray(0, len);
-      },
+    await mergeSegment(path, {
+      segment: this.segment,
+      file: fh,
+      docs: this.docs,
+      n: this.n,
+      alive: this.alive,
+      delta: this.delta,
+      sessions: [...this.sessions].map(([id, c]) => [id, c.covered, c.tail]),
+      mergeRange: this.mergeRange,
     });
     const fresh = await readSegment(path);
     if (!fresh) {
