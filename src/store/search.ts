@@ -5,14 +5,14 @@
  *
  * Scoring is util/bm25.ts, shared with memory recall.
  *
- * Index choice: none is kept. Each query streams every session's records
- * twice through the store's `records()`: pass one counts documents,
- * lengths and the document frequency of the query terms only; pass two
- * scores and keeps the best `limit` hits. Memory is O(limit + query terms)
- * whatever the history size; the cost is linear in the bytes on disk per
- * query (about a second per few hundred MB, dominated by JSON parsing),
- * which suits an interactive "search my past sessions" command and adds no
- * write cost or second source of truth to every append.
+ * This scan keeps no index: each query streams every session's records
+ * twice through the store's `records()` (pass one counts documents, lengths
+ * and the document frequency of the query terms; pass two scores and keeps
+ * the best `limit` hits), memory O(limit + query terms), cost linear in the
+ * bytes on disk. The in-memory twin searches with it, and it is the
+ * reference the file store's index (search-index.ts) must equal hit for hit:
+ * that index answers 100,000 messages in milliseconds where this scan takes
+ * over a second.
  *
  * Fairness: the daemon has one event loop, so a search hands it back every
  * SLICE_MS of work (pings, other clients and running turns go on during a

@@ -1,6 +1,6 @@
 /**
  * The one BM25 of the project, shared by `sessions search` (store/search.ts,
- * which streams documents and keeps no index) and memory recall
+ * the reference scan, and store/search-index.ts, the file store's index) and memory recall
  * (memory/store.ts, which keeps the small in-memory index below).
  *
  * Scoring: Okapi BM25 with k1 = 1.2, b = 0.75 and the non-negative idf
