@@ -17,6 +17,8 @@ import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types
  * results, in which case a full streaming scan is the (correct) fallback.
  */
 export const TAIL_BYTES = 64 * 1024;
+/** Tried before TAIL_BYTES: listing many sessions then reads a few KiB of each, not 64. */
+const SMALL_TAIL_BYTES = 8 * 1024;
 
 const PREVIEW_CHARS = 120;
 
@@ -36,22 +38,27 @@ export async function summarizeFile(path: string): Promise<SessionSummary | unde
   const meta = await readMeta(path);
   if (!meta) return undefined;
   const s = summaryFromMeta(meta);
-  const tail = await readTail(path, TAIL_BYTES);
-  const records: (StoredRecord | undefined)[] = tail.lines.map((l) => parseRecord(l.text));
-  let from = -1;
-  for (let i = records.length - 1; i >= 0; i--) {
-    const r = records[i];
-    if (r && isSnapshot(r)) {
-      from = i;
-      break;
+  // The last snapshot is almost always in the last few lines (one is written at every turn end): look in a
+  // small tail first, then in TAIL_BYTES; lines are parsed from the end only back to that snapshot.
+  for (const bytes of [SMALL_TAIL_BYTES, TAIL_BYTES]) {
+    const tail = await readTail(path, bytes);
+    const records: (StoredRecord | undefined)[] = new Array(tail.lines.length);
+    let from = -1;
+    for (let i = tail.lines.length - 1; i >= 0; i--) {
+      const r = parseRecord(tail.lines[i]!.text);
+      records[i] = r;
+      if (r && isSnapshot(r)) {
+        from = i;
+        break;
+      }
     }
-  }
-  if (from >= 0 || tail.whole) {
-    for (let i = Math.max(from, 0); i < records.length; i++) {
-      const r = records[i];
-      if (r && r.kind !== "meta") applyToSummary(s, r);
+    if (from >= 0 || tail.whole) {
+      for (let i = Math.max(from, 0); i < records.length; i++) {
+        const r = records[i];
+        if (r && r.kind !== "meta") applyToSummary(s, r);
+      }
+      return s;
     }
-    return s;
   }
   let first = true;
   for await (const line of readLines(path)) {

@@ -122,9 +122,22 @@ export async function* readLineBatches(
 
 /** The first line of a file (the meta line of a session), or undefined for an empty file. */
 export async function firstLine(path: string): Promise<Line | undefined> {
+  // A meta line is a few hundred bytes: one small read answers, where readLines would read a whole chunk.
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    const nl = buf.subarray(0, bytesRead).indexOf(NL);
+    if (nl > 0) return { text: decoder.decode(buf.subarray(0, nl)), offset: 0, bytes: nl, terminated: true };
+  } finally {
+    await fh.close();
+  }
   for await (const line of readLines(path)) return line;
   return undefined;
 }
+
+/** What firstLine reads before falling back to readLines (a longer or empty first line). */
+const HEAD_BYTES = 4096;
 
 export interface Tail {
   /** Complete lines of the last `maxBytes` (a partial first line is dropped unless the tail starts at byte 0). */

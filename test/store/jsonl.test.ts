@@ -184,7 +184,8 @@ describe("JsonlSessionStore on disk", () => {
       ]);
       await store.append(scan.id, [msg(user(`${i} ${big}`))]);
     }
-    await store.append(snap.id, [msg(user("after the last snapshot"))]);
+    // 12 KB after the last snapshot: past the first, small tail read, inside the second.
+    await store.append(snap.id, [msg(user(`after the last snapshot ${"x".repeat(12_000)}`))]);
     const before = await store.list({ offset: 0, limit: 10 });
     // Simulate a crash: no close(), so no final snapshots are written.
     store = await fresh(d.path);
