@@ -2,9 +2,9 @@
  * Start-up in CI (issue 20), with generous margins: the compiled daemon's
  * exec → socket accepting and `crabtalk --version` against the floor program
  * (bench/floor/floor.ts, compiled here the way the daemon is), medians of
- * five, side by side. A ratio over 2.5× is a regression of about 2× from
- * where start-up stands (bench/startup.ts measures the real figures), not
- * noise from a busy machine.
+ * five, side by side. The bounds sit about 2× above where start-up stands
+ * (bench/startup.ts measures the real figures: accepting ~1.3×, --version
+ * ~0.5×), so they catch a regression, not noise from a busy machine.
  *
  * And the correctness that deferred start-up relies on: a request that
  * arrives after the socket accepts but before the runtime is assembled
@@ -23,6 +23,12 @@ import { textOf, turnConfig, streamTurn } from "../helpers/turn-kit.ts";
 
 const RUNS = 5;
 const MAX_RATIO = 2.5;
+/**
+ * `--version` answers before the command table loads (about 0.5× the floor
+ * client); loading the table and every command again measured 1.9×, which
+ * this bound catches with room for a noisy machine.
+ */
+const MAX_VERSION_RATIO = 1.5;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,7 +43,7 @@ async function timedExit(argv: string[]): Promise<number> {
   return performance.now() - t0;
 }
 
-test("daemon start-up and --version stay within 2.5× of the floor program", async () => {
+test("daemon start-up stays within 2.5× of the floor program, --version within 1.5× of its client", async () => {
   const bin = binaryPath();
   const floor = await buildFloor();
   const daemon: number[] = [];
@@ -59,7 +65,7 @@ test("daemon start-up and --version stay within 2.5× of the floor program", asy
   const report = `daemon ${median(daemon).toFixed(1)} ms vs floor ${median(floorServe).toFixed(1)} ms (${startRatio.toFixed(2)}×); --version ${median(version).toFixed(1)} ms vs floor client ${median(floorClient).toFixed(1)} ms (${versionRatio.toFixed(2)}×)`;
   console.log(report);
   expect(startRatio, report).toBeLessThanOrEqual(MAX_RATIO);
-  expect(versionRatio, report).toBeLessThanOrEqual(MAX_RATIO);
+  expect(versionRatio, report).toBeLessThanOrEqual(MAX_VERSION_RATIO);
 }, 60_000);
 
 test("requests that arrive while the daemon is still assembling wait for it and are answered", async () => {
