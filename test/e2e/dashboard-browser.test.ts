@@ -402,6 +402,11 @@ bash = "ask"
     expect(errors).toEqual([]);
   });
 
+  test("a session that does not exist says so", async () => {
+    await go("#/session/987654");
+    await page.waitForSelector('.session-page[data-session="987654"] .problem:has-text("987654")');
+  });
+
   test("a page whose login is gone (cookie cleared) goes to the login page instead of retrying forever", async () => {
     await context.clearCookies();
     await daemon.stop();

@@ -92,13 +92,6 @@ export class Connection {
     };
   }
 
-  /** Re-issues a follow now (its request changed, e.g. a filter). */
-  restart(f: Follow): void {
-    this.controllers.get(f)?.abort();
-    this.controllers.delete(f);
-    if (this.client && !this.client.isClosed && this.follows.has(f)) this.run(this.client, f);
-  }
-
   private run(client: ClientCore, f: Follow): void {
     const req = f.request();
     if (!req) return;

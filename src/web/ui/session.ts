@@ -88,6 +88,7 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
     timeline.set(timelineRows(session, main.spans, spansOf));
     let tokens = 0;
     for (const s of main.spans) if (s.usage) tokens += s.usage.promptTokens + s.usage.completionTokens;
+    if (main.error) problem.textContent = main.error;
     const state = main.runningTurn ? "turn running" : "idle";
     const older = main.complete ? "" : " · loading older calls…";
     meta.textContent = `${main.agent || "?"} · ${state} · ${formatCount(tokens)} tokens · ${main.spans.length} calls${older}`;

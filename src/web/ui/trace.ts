@@ -51,6 +51,8 @@ export class Trace {
   /** The turn running when the current attach began (its replayed events are not in the history yet). */
   private runningAtAttach = 0;
   agent = "";
+  /** Why the daemon refused to attach (an unknown session), for the page to say; "" when none. */
+  error = "";
 
   constructor(
     private readonly conn: Connection,
@@ -103,7 +105,8 @@ export class Trace {
         return { attach: { session: this.session, afterSeq: this.seen, client: "dashboard" } };
       },
       onReply: (reply) => this.reply(reply),
-      onError: () => {
+      onError: (err) => {
+        this.error = err.message;
         this.replayEnd = this.seen;
         this.listener.progress();
       },
