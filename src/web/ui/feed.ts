@@ -16,8 +16,10 @@
 import type { AgentEvent, ServerMessage, StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import type { Connection } from "./conn.ts";
 
-/** Events kept for the Live page; the oldest go first. */
+/** Events kept for the Live page; the oldest go first. Streamed text is not kept as events (see previews). */
 const MAX_EVENTS = 20_000;
+/** Characters of a turn's answer kept for its end row. */
+const PREVIEW_CHARS = 240;
 
 export interface Pending {
   session: number;
@@ -44,6 +46,10 @@ export class Feed {
   private readonly sessionAgent = new Map<number, string>();
   private readonly listeners = new Set<() => void>();
   private lastEventMs = 0;
+  /** The answer streaming in per session (since its last tool call), cut to PREVIEW_CHARS. */
+  private readonly answers = new Map<number, string>();
+  /** Each end event's answer preview. */
+  private readonly previews = new WeakMap<AgentEvent, string>();
   private notifyScheduled = false;
 
   constructor(private readonly conn: Connection) {
@@ -71,6 +77,11 @@ export class Feed {
     return () => this.listeners.delete(listener);
   }
 
+  /** The start of the answer a turn's end event closed ("" when none). */
+  previewOf(end: AgentEvent): string {
+    return this.previews.get(end) ?? "";
+  }
+
   /** An approval was answered from this page: it no longer waits. */
   answered(callId: string): void {
     if (this.pending.delete(callId)) this.notify();
@@ -80,10 +91,16 @@ export class Feed {
     const ev = e.payload;
     if (!ev) return;
     if (e.session !== 0) {
-      const key = `${e.session}:${ev.seq}`;
-      if (this.seen.has(key)) return;
-      this.seen.add(key);
-      this.lastSeq.set(e.session, Math.max(ev.seq, this.lastSeq.get(e.session) ?? 0));
+      const last = this.lastSeq.get(e.session) ?? 0;
+      if (ev.event === "chunk") {
+        // Not kept as events (below), so not in `seen` either: a chunk counts only past the newest seq.
+        if (ev.seq <= last) return;
+      } else {
+        const key = `${e.session}:${ev.seq}`;
+        if (this.seen.has(key)) return;
+        this.seen.add(key);
+      }
+      this.lastSeq.set(e.session, Math.max(ev.seq, last));
     }
     if (e.agent) {
       this.agents.add(e.agent);
@@ -91,6 +108,18 @@ export class Feed {
     }
     this.lastEventMs = Math.max(this.lastEventMs, e.timestampMs || ev.timestampMs);
     this.track(e.agent, e.session, ev);
+    // Streamed text is gathered into the turn's end row, not kept piece by piece (a long answer has thousands).
+    if (ev.event === "chunk") {
+      const sofar = this.answers.get(e.session) ?? "";
+      if (sofar.length < PREVIEW_CHARS)
+        this.answers.set(e.session, (sofar + ev.chunk!.content).slice(0, PREVIEW_CHARS));
+      return;
+    }
+    if (ev.event === "start" || ev.event === "toolStart") this.answers.set(e.session, "");
+    if (ev.event === "end") {
+      this.previews.set(e, this.answers.get(e.session) ?? "");
+      this.answers.delete(e.session);
+    }
     this.events.push(e);
     if (this.events.length > MAX_EVENTS) {
       this.events = this.events.slice(-MAX_EVENTS / 2);

@@ -18,14 +18,16 @@ interface Row {
   text: string;
 }
 
-/** Rows built incrementally from the feed's events; chunk text is gathered per session into the end row. */
+/** Rows built incrementally from the feed's events (streamed text comes as the end row's preview). */
 class Rows {
   rows: Row[] = [];
-  private readonly answers = new Map<number, string>();
   private source: readonly AgentEvent[] = [];
   private done = 0;
 
-  constructor(private readonly agent: string) {}
+  constructor(
+    private readonly agent: string,
+    private readonly previewOf: (end: AgentEvent) => string,
+  ) {}
 
   /** Rows for `events[0, upTo)`; reuses earlier rows while `events` is the same array (the feed appends). */
   update(events: readonly AgentEvent[], upTo: number): Row[] {
@@ -33,7 +35,6 @@ class Rows {
       this.source = events;
       this.done = 0;
       this.rows = [];
-      this.answers.clear();
     }
     const before = this.rows.length;
     for (; this.done < upTo; this.done++) this.add(events[this.done]!);
@@ -42,17 +43,13 @@ class Rows {
   }
 
   private add(e: AgentEvent): void {
-    const { rows, answers, agent } = this;
+    const { rows, agent } = this;
     if (agent && e.agent !== agent) return;
     const ev = e.payload!;
     const row = (mark: string, tone: string, text: string) => rows.push({ event: e, mark, tone, text });
     switch (ev.event) {
       case "start":
-        answers.set(e.session, "");
         row("▶", "start", `turn started by ${ev.start!.sender || "?"}`);
-        break;
-      case "chunk":
-        answers.set(e.session, (answers.get(e.session) ?? "") + ev.chunk!.content);
         break;
       case "toolStart":
         for (const c of ev.toolStart!.calls) row("⚙", "tool", `${c.name} ${summarizeArgs(c.arguments)}`);
@@ -75,8 +72,7 @@ class Rows {
       case "end": {
         const end = ev.end!;
         const u = end.usage;
-        const answer = (answers.get(e.session) ?? "").replace(/\s+/g, " ").trim();
-        answers.delete(e.session);
+        const answer = this.previewOf(e).replace(/\s+/g, " ").trim();
         const tokens = u ? ` · ${formatCount(u.promptTokens)} in / ${formatCount(u.completionTokens)} out` : "";
         const head = end.stopReason === "error" ? `failed: ${end.error}` : `${end.stopReason || "done"} · ${end.model}`;
         row(
@@ -96,7 +92,8 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
   let agent = "";
   let paused = false;
   let shownUpTo = feed.events.length;
-  let rows = new Rows(agent);
+  const preview = (e: AgentEvent) => feed.previewOf(e);
+  let rows = new Rows(agent, preview);
   const running = h("span", { class: "stat", "data-testid": "running" });
   const waiting = h("span", { class: "stat", "data-testid": "paused-count" });
   const select = h("select", { "aria-label": "agent", "data-testid": "agent-filter" });
@@ -137,7 +134,7 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
   };
   select.addEventListener("change", () => {
     agent = select.value;
-    rows = new Rows(agent);
+    rows = new Rows(agent, preview);
     draw();
   });
   pause.addEventListener("click", () => {
@@ -148,5 +145,17 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
   });
   draw();
   list.scrollToEnd();
-  return feed.onChange(draw);
+  // At most one redraw a frame, however fast events come.
+  let frame = 0;
+  const off = feed.onChange(() => {
+    if (!frame)
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        draw();
+      });
+  });
+  return () => {
+    off();
+    cancelAnimationFrame(frame);
+  };
 }
