@@ -48,7 +48,8 @@ try {
   const weights = new Map<string, { raw: number; wire: number }>();
   page.on("response", async (res) => {
     const path = new URL(res.url()).pathname;
-    if (path === "/login" || path === "/ws") return;
+    // The initial page is the html, script and stylesheet (the icon is fetched on the side, and cached).
+    if (path !== "/" && !path.endsWith(".js") && !path.endsWith(".css")) return;
     const raw = (await res.body().catch(() => Buffer.alloc(0))).byteLength;
     const sizes = await res.request().sizes();
     weights.set(path, { raw, wire: sizes.responseBodySize });
