@@ -243,11 +243,13 @@ test("start-up loads only what a command needs (issue 20: see bench/startup.ts)"
   for (const rel of daemonStart)
     if (
       (rel !== join("session", "errors.ts") &&
-        /^(session|provider|agent|mcp|ext|cron|events|delegation|skills|memory|acp|gateway)\//.test(
+        /^(session|provider|agent|mcp|ext|cron|events|delegation|skills|memory|acp|gateway|client)\//.test(
           rel.split(sep).join("/"),
         )) ||
       rel.startsWith(join("cli", "render")) ||
       rel === join("tools", "index.ts") ||
+      rel === join("store", "jsonl.ts") ||
+      rel === join("store", "jsonl-files.ts") ||
       rel === join("daemon", "parts.ts") ||
       rel === join("daemon", "assemble.ts")
     )

@@ -8,7 +8,7 @@ import { AlreadyRunning } from "../daemon/lock.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { ConfigError } from "../config/errors.ts";
 import { StartupError } from "../daemon/startup-error.ts";
-import { CliFailure } from "./shared.ts";
+import { CliFailure } from "./failure.ts";
 
 const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, toWireError, WireError } from "../protocol/errors.ts";
 import { SessionError, type SessionErrorKind } from "../session/errors.ts";
-import { StoreWriteError } from "../store/jsonl-files.ts";
+import { StoreWriteError } from "../store/write-error.ts";
 import { ConfigError } from "../config/errors.ts";
 
 /** 507 Insufficient Storage: the disk refused a write (full, read-only). */

@@ -9,6 +9,9 @@ import { Semaphore } from "../util/semaphore.ts";
 import { applyToSummary, isSnapshot, parseRecord, serialize, summaryFromMeta } from "./fold.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
+import { StoreWriteError } from "./write-error.ts";
+
+export { StoreWriteError };
 
 /**
  * How much of a file's end is read to find the last totals snapshot. The
@@ -92,21 +95,6 @@ export async function repairTail(path: string, tornPath: string, sync: boolean):
   await truncate(path, tail.offset);
   if (sync) await syncFile(path);
   return { offset: tail.offset, bytes: tail.fragment.length, preview: text.slice(0, PREVIEW_CHARS) };
-}
-
-/**
- * A write the disk refused (full, read-only, I/O error): the message names
- * the file and the OS error, and the file is left as it was before the
- * write (a partial line is cut off again), so the session stays loadable.
- */
-export class StoreWriteError extends Error {
-  override readonly name = "StoreWriteError";
-  constructor(
-    readonly path: string,
-    readonly osError: string,
-  ) {
-    super(`could not write ${path}: ${osError}`);
-  }
 }
 
 function osErrorText(err: unknown): string {
