@@ -367,6 +367,27 @@ bash = "ask"
     expect(await page.locator('[data-testid="conversation"]').textContent()).toContain(
       big.lastAnswer.replaceAll("*", ""),
     ); // *green* is drawn in italics
+    // Scrolling through all of it: every position shows rows (no blank stretch), and no frame takes long.
+    const scroll = (await page.evaluate(`(async () => {
+      const list = document.querySelector('[data-testid="conversation"] .vlist');
+      const frame = () => new Promise((r) => requestAnimationFrame(r));
+      let blank = 0;
+      let worst = 0;
+      for (let i = 0; i <= 40; i++) {
+        list.scrollTop = (list.scrollHeight - list.clientHeight) * (1 - i / 40);
+        const t0 = performance.now();
+        await frame();
+        await frame();
+        worst = Math.max(worst, (performance.now() - t0) / 2);
+        const box = list.getBoundingClientRect();
+        const hit = document.elementFromPoint(box.left + 40, box.top + box.height / 2);
+        if (!hit || !hit.closest(".vrow")) blank++;
+      }
+      return { blank, worst };
+    })()`)) as { blank: number; worst: number };
+    console.log(`dashboard-browser: scrolling the conversation, worst frame ${scroll.worst.toFixed(0)} ms`);
+    expect(scroll.blank).toBe(0);
+    expect(scroll.worst).toBeLessThan(200);
     await page.click('[data-testid="tab-timeline"]');
     await page.locator(`.tl-row[data-id="${big.lastCallId}"]`).waitFor();
     expect(await page.locator(".tl-row").count()).toBeLessThan(200);
