@@ -115,7 +115,7 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
         h("span", { class: "time" }, formatTime(r.event.timestampMs)),
         h("a", { class: "who", href: `#/session/${r.event.session}` }, `${r.event.agent} #${r.event.session}`),
         h("span", { class: "mark" }, r.mark),
-        h("span", { class: "text" }, r.text),
+        h("span", { class: "text", title: r.text }, r.text),
       ),
   });
   const fillAgents = () => {
