@@ -3,6 +3,11 @@
  * counter, its turn queue, and the trace writer that appends every event to
  * the store in order.
  *
+ * The history may be released between turns (the runtime does so for idle
+ * sessions: it is all on disk) and is read back before the next turn or
+ * compaction uses it: an idle live session costs its counters, not its
+ * conversation. Only work queued on the session touches `history`.
+ *
  * Trace writing: token deltas arrive dozens per second, so chunk and
  * thinking events are batched (flushed every TRACE_FLUSH_MS or before any
  * other record) while every other record is appended at once. The store
@@ -34,7 +39,8 @@ export interface TurnHandle {
 
 export class LiveSession {
   seq: number;
-  history: Message[];
+  /** The model-visible history; null while released. */
+  private messages: Message[] | null;
   /** The turn running now, if any. */
   running: TurnHandle | null = null;
   /** Turns waiting behind the running one. */
@@ -58,8 +64,55 @@ export class LiveSession {
     lastSeq: number,
     private readonly store: SessionStore,
   ) {
-    this.history = history;
+    this.messages = history;
     this.seq = lastSeq;
+  }
+
+  /** The history as the model sees it; only while loaded (see restoreHistory). */
+  get history(): Message[] {
+    if (!this.messages)
+      throw new Error(`session ${this.id}: its history was released; restoreHistory() before a turn uses it`);
+    return this.messages;
+  }
+
+  set history(messages: Message[]) {
+    this.messages = messages;
+  }
+
+  get historyLoaded(): boolean {
+    return this.messages !== null;
+  }
+
+  /** Characters of text the loaded history holds (0 when released): roughly what keeping it costs. */
+  historyChars(): number {
+    let n = 0;
+    for (const m of this.messages ?? []) {
+      n += m.content.length;
+      if (m.role === "assistant") {
+        for (const c of m.toolCalls ?? []) n += c.rawArguments.length;
+        for (const t of m.thinking ?? []) n += t.type === "thinking" ? t.text.length : t.data.length;
+      }
+    }
+    return n;
+  }
+
+  /** Drops the history from memory between turns (it is on disk); false when a turn is queued or running. */
+  releaseHistory(): boolean {
+    if (this.busy) return false;
+    this.messages = null;
+    return true;
+  }
+
+  /**
+   * Reads a released history back: `read` gets the messages from the
+   * store once every append queued so far is written, so it sees all of
+   * them. A no-op when the history is loaded.
+   */
+  async restoreHistory(read: () => Promise<Message[]>): Promise<void> {
+    if (this.messages) return;
+    await this.flushTrace();
+    const messages = await read();
+    this.messages ??= messages;
   }
 
   get busy(): boolean {

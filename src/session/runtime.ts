@@ -24,6 +24,7 @@ import type {
 import { ToolRegistry } from "../tools/registry.ts";
 import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
+import { collectSoon } from "../util/collect.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { Approvals } from "./approvals.ts";
 import { attachSession, type Attachment } from "./attach.ts";
@@ -47,6 +48,8 @@ export interface RuntimeCore {
   usage: UsageLedger;
   /** Idle sessions are dropped from memory after this long (they stay on disk). */
   idleEvictMs?: number;
+  /** Characters of history idle live sessions keep in memory in all (see IDLE_HISTORY_CHARS). */
+  idleHistoryChars?: number;
 }
 
 export interface TurnRequest {
@@ -73,8 +76,27 @@ export interface TurnAnswer {
 /** How long kill waits for a cancelled turn to finish writing before dropping the session. */
 const KILL_SETTLE_MS = 10_000;
 
-/** Sessions kept in memory at most; the least recently used idle ones go first. */
-const MAX_LIVE_SESSIONS = 256;
+/**
+ * Sessions kept in memory at most; the least recently used idle ones go
+ * first. An idle live session holds no more than its counters once its
+ * history is released (about 2 KB), so 4,096 of them cost a few MB.
+ */
+const MAX_LIVE_SESSIONS = 4096;
+
+/**
+ * Characters of history that idle live sessions keep in memory together
+ * (4 Mi: hundreds of ordinary conversations, so a chat that goes on does
+ * not read its history back every turn); past it, the least recently used
+ * release theirs, and a session whose own history is larger releases it as
+ * soon as its turn ends (a 16 MB answer is not held after it is written).
+ * A released history is read back from the store (store.resume) by the
+ * next turn or compaction.
+ */
+const IDLE_HISTORY_CHARS = 4 * 1024 * 1024;
+/** Releasing this much history at once is worth a collection (see collectSoon). */
+const BIG_RELEASE_CHARS = 1024 * 1024;
+/** An idle session's history is released after this long unused, whatever its size. */
+const HISTORY_IDLE_MS = 60_000;
 
 export class SessionRuntime {
   readonly bus = new EventBus();
@@ -330,6 +352,7 @@ export class SessionRuntime {
     session.lastUsed = Date.now();
     void session
       .enqueue(turn, async () => {
+        await this.restoreHistory(session);
         const agent = await this.buildAgent(agentSpec);
         const outcome = await runTurn(this.env, session, agent, turn, content);
         if (!outcome.ok) {
@@ -349,7 +372,10 @@ export class SessionRuntime {
       })
       .catch((err: unknown) => log.error(`session ${session.id}: turn failed outside the loop:`, err))
       // A turn dropped from the queue (kill, shutdown) or dead before its end event would leave its requester waiting for ever; after an end this is a no-op for the reader.
-      .finally(() => events.fail(this.notRun(session, turn)));
+      .finally(() => {
+        events.fail(this.notRun(session, turn));
+        this.trimHistories();
+      });
     return { session, turn, events };
   }
 
@@ -446,8 +472,10 @@ export class SessionRuntime {
       sender: "compact",
     };
     await session.enqueue(turn, async () => {
+      await this.restoreHistory(session);
       box.outcome = await compactSession(this.env, session, spec.model, turn.abort.signal);
     });
+    this.trimHistories();
     const outcome = box.outcome;
     if (!outcome.ok)
       throw new SessionError("provider_failed", `compaction failed, history unchanged: ${outcome.message}`);
@@ -495,8 +523,36 @@ export class SessionRuntime {
       if (!s.busy && now - s.lastUsed > idleMs && !this.bus.hasClientOn(id)) {
         void s.flushTrace();
         this.live.delete(id);
-      }
+      } else if (!s.busy && now - s.lastUsed > HISTORY_IDLE_MS) s.releaseHistory();
     }
+  }
+
+  /** Reads a released history back before work that uses it (see LiveSession.restoreHistory). */
+  private async restoreHistory(session: LiveSession): Promise<void> {
+    await session.restoreHistory(async () => reportRepairs(session.id, await this.store.resume(session.id)).messages);
+  }
+
+  /**
+   * Keeps the histories of idle sessions within IDLE_HISTORY_CHARS in all:
+   * one larger than that alone goes first, then the least recently used;
+   * run after each turn and compaction.
+   */
+  private trimHistories(): void {
+    const budget = this.core.idleHistoryChars ?? IDLE_HISTORY_CHARS;
+    const idle = [...this.live.values()]
+      .filter((s) => !s.busy && s.historyLoaded)
+      .map((s) => ({ s, chars: s.historyChars() }));
+    let held = idle.reduce((sum, x) => sum + x.chars, 0);
+    if (held <= budget) return;
+    idle.sort((a, b) => Number(b.chars > budget) - Number(a.chars > budget) || a.s.lastUsed - b.s.lastUsed);
+    let released = 0;
+    for (const x of idle) {
+      if (held <= budget) break;
+      if (!x.s.releaseHistory()) continue;
+      held -= x.chars;
+      released += x.chars;
+    }
+    if (released >= BIG_RELEASE_CHARS) collectSoon();
   }
 
   private evictOverflow(): void {

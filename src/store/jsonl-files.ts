@@ -5,8 +5,10 @@
  * reused". Kept apart from jsonl.ts so the store class reads as policy.
  */
 import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
+import { collectNow } from "../util/collect.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { applyToSummary, isSnapshot, parseRecord, serialize, summaryFromMeta } from "./fold.ts";
+import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
+import { BIG_TEXT_CHARS, linePieces, textChars } from "./line-pieces.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
 import { StoreWriteError } from "./write-error.ts";
@@ -205,57 +207,20 @@ export async function createExclusive(dir: string, path: string, data: string, s
 }
 
 /**
- * A line this long is serialized only when its turn to be written comes,
- * and written on its own: never copied into a joined batch. Below it,
- * a batch's lines go out in one write as before.
- */
-const BIG_LINE_CHARS = 1024 * 1024;
-
-/**
- * Big lines (a 16 MB answer) of all sessions are written one at a time:
- * serializing one costs two transient copies of it (the JSON and its
- * UTF-8 bytes), and six answers ending together would otherwise hold
- * twelve such copies at once.
+ * Big records (a 16 MB answer) of all sessions are written one at a time,
+ * each followed by a collection (see collectNow): reading a just-streamed
+ * answer flattens it, and six answers ending together would otherwise hold
+ * six texts' worth of garbage at once.
  */
 const bigLines = new Semaphore(1);
 
-/** Characters a record's serialization will have at least: the text it carries. */
-function textChars(r: StoredRecord): number {
-  if (r.kind !== "message") return 0;
-  const m = r.message;
-  let n = m.content.length;
-  if (m.role === "assistant") for (const c of m.toolCalls ?? []) n += c.rawArguments.length;
-  return n;
-}
-
-/** Whole lines of `records` as write pieces: small lines joined, a big one alone (see BIG_LINE_CHARS). */
-function* linePieces(records: readonly StoredRecord[]): Generator<string> {
-  let group: string[] = [];
-  let chars = 0;
-  for (const r of records) {
-    const line = serialize(r);
-    if (line.length < BIG_LINE_CHARS) {
-      group.push(line);
-      chars += line.length;
-      if (chars < BIG_LINE_CHARS) continue;
-    }
-    if (group.length > 0) yield `${group.join("\n")}\n`;
-    group = [];
-    chars = 0;
-    if (line.length >= BIG_LINE_CHARS) {
-      yield line;
-      yield "\n";
-    }
-  }
-  if (group.length > 0) yield `${group.join("\n")}\n`;
-}
-
 /** Appends `records` as whole lines (see appendDurably for a refused write). */
 export async function writeLines(path: string, records: readonly StoredRecord[], sync: boolean): Promise<void> {
-  const big = records.some((r) => textChars(r) >= BIG_LINE_CHARS);
+  const big = records.some((r) => textChars(r) >= BIG_TEXT_CHARS);
   const release = big ? await bigLines.acquire() : undefined;
   try {
     await appendDurably(path, linePieces(records), sync);
+    if (big) collectNow();
   } finally {
     release?.();
   }

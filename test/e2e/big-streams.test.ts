@@ -5,7 +5,9 @@
  * and SHA-256 of the deltas against what the provider sent, every delta as
  * its own event, since these readers keep up), and the session file must
  * hold the whole answer as one message line (written apart from the
- * batch's other lines since it is over 1 MiB).
+ * batch's other lines since it is over 1 MiB); the next turn on that
+ * session, whose history the daemon released once idle, sends the model
+ * the whole answer again, read back from disk.
  *
  * Memory is measured by bench/big-streams.ts, not here: at this size the
  * garbage collector's slack (~100 MB either way) hides the difference
@@ -18,7 +20,7 @@ import { join } from "node:path";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider } from "../helpers/fake-provider.ts";
-import { floodSse, lastUserText, turnConfig } from "../helpers/turn-kit.ts";
+import { contentText, floodSse, lastUserText, messagesOf, turnConfig } from "../helpers/turn-kit.ts";
 
 setDefaultTimeout(120_000);
 
@@ -46,7 +48,7 @@ beforeAll(async () => {
   fake = await FakeProvider.start();
   // Paced (200 deltas per write, 10 ms apart) so that this process's own readers keep up beside the provider.
   fake.route((req) =>
-    lastUserText(req) === "warm"
+    lastUserText(req) === "warm" || lastUserText(req) === "next"
       ? { kind: "generate", chunks: () => floodSse(4, 8) }
       : { kind: "generate", chunks: () => floodSse(DELTAS, SIZE, 200), chunkDelayMs: 10 },
   );
@@ -96,6 +98,16 @@ describe("big streams", () => {
       .map((l) => (JSON.parse(l) as { message: { content: string } }).message.content);
     expect(answers).toHaveLength(1);
     expect(createHash("sha256").update(answers[0]!).digest("hex")).toBe(want.hash);
+    // The daemon released that 4 MB history once the turn ended (it is over the idle budget); the next turn
+    // reads it back from disk, and the model gets the whole answer again.
+    const before = fake.requests.length;
+    for await (const r of clients[0]!.stream({ stream: { agent: "crab", content: "next", session: got[0]!.session } }))
+      if (r.error) throw new Error(r.error.message);
+    const sent = messagesOf(fake.requests[before]!).map(contentText);
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toBe("big 0");
+    expect(createHash("sha256").update(sent[1]!).digest("hex")).toBe(want.hash);
+    expect(sent[2]).toBe("next");
     for (const c of clients) c.close();
   });
 });

@@ -21,6 +21,8 @@ export interface KitOptions {
   permissions?: PermissionRules;
   approvalTimeoutMs?: number;
   compactThreshold?: number;
+  /** RuntimeCore.idleHistoryChars: 0 releases every idle session's history as its turn ends. */
+  idleHistoryChars?: number;
 }
 
 export function settingsFor(opts: KitOptions): RuntimeSettings {
@@ -57,7 +59,14 @@ export function settingsFor(opts: KitOptions): RuntimeSettings {
 
 export function makeRuntime(opts: KitOptions): { runtime: SessionRuntime; store: MemorySessionStore } {
   const store = new MemorySessionStore();
-  const runtime = new SessionRuntime({ store, usage: new UsageLedger(null, undefined) }, settingsFor(opts));
+  const runtime = new SessionRuntime(
+    {
+      store,
+      usage: new UsageLedger(null, undefined),
+      ...(opts.idleHistoryChars !== undefined ? { idleHistoryChars: opts.idleHistoryChars } : {}),
+    },
+    settingsFor(opts),
+  );
   return { runtime, store };
 }
 
