@@ -18,14 +18,27 @@
  * over the baseline and the ratio to it, and listing times. Exits 1 when
  * the growth passes RSS_MARGIN_MB (this was the check of
  * test/e2e/sessions-scale.test.ts before it moved here).
+ *
+ * Then live sessions (issue 20: at most 100 KB per idle live session): a
+ * daemon on an empty home, its VmRSS (lowest of the soak) before and after
+ * 1,000 sessions are created with one short turn each (eight clients at
+ * once, then closed), over the number of sessions its status says are
+ * live. CRABTALK_BASELINE_BIN runs the same on another build first (BEFORE).
+ * Lowest of a soak, not a forced collection: the daemon offers no way to
+ * force one to a client, and the soak's lowest sample is what stays once
+ * the collector has run (the figures above show it settles within ~11 s).
  */
 import { readFileSync, rmSync } from "node:fs";
 import type { CrabtalkClient } from "../src/client/client.ts";
-import { startDaemon, tempHome } from "../test/helpers/daemon.ts";
+import { binaryPath, startDaemon, tempHome } from "../test/helpers/daemon.ts";
+import { FakeProvider } from "../test/helpers/fake-provider.ts";
+import { openaiSse } from "../test/helpers/sse-builders.ts";
+import { reportTargets, type TargetRow } from "./targets.ts";
 import { SCALE_CONFIG, writeSessions } from "../test/helpers/scale-sessions.ts";
 import { median, printTable } from "./stats.ts";
 
 const SESSIONS = 1000;
+const over: string[] = [];
 const SOAK_MS = Number(process.env.SOAK_MS ?? 13_000);
 const SAMPLE_EVERY_MS = 500;
 /**
@@ -67,9 +80,91 @@ async function listEveryPage(c: CrabtalkClient, limit: number, agent?: string): 
 const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 const msText = (x: number) => `${x.toFixed(1)} ms`;
 
+/** The idle-session target of issue 20. */
+const LIVE_TARGET_KB = 100;
+
+/** RSS growth per live session after 1,000 sessions with one short turn each, with `bin`. */
+async function liveSessions(bin: string, label: string): Promise<{ perSessionKb: number; live: number }> {
+  await using fake = await FakeProvider.start();
+  fake.route(() => ({
+    kind: "body",
+    body: openaiSse({ model: "fake-model", text: "ok, noted.", textDeltas: 3 }),
+    contentType: "text/event-stream",
+  }));
+  const home = tempHome("crabtalk-bench-live-");
+  process.env.CRABTALK_BIN = bin;
+  try {
+    await using d = await startDaemon({
+      home,
+      config: `[daemon]\ntcp = false\n[provider.fake]\nkind = "openai"\nbase_url = "${fake.url}/v1"\nmodels = ["fake-model"]\n[agents.crab]\nmodel = "fake-model"\n`,
+      args: ["--log-level", "warn"],
+    });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => d.client()));
+    const turn = async (c: CrabtalkClient) => {
+      for await (const r of c.stream({ stream: { agent: "crab", content: "remember this" } })) {
+        if (r.error) throw new Error(`turn failed: ${r.error.message}`);
+      }
+    };
+    await turn(clients[0]!); // provider code, the store: what any first turn loads
+    const [before] = await soak([d.proc.pid]);
+    let made = 1;
+    await Promise.all(
+      clients.map(async (c) => {
+        while (made < SESSIONS) {
+          made++;
+          await turn(c);
+        }
+      }),
+    );
+    const live = Number((await clients[0]!.request({ status: {} })).status!.sessions);
+    for (const c of clients) c.close();
+    const [after] = await soak([d.proc.pid]);
+    const growthKb = Math.min(...after!) - Math.min(...before!);
+    const perSessionKb = growthKb / SESSIONS;
+    printTable(`${label}: 1,000 sessions, one short turn each`, [
+      ["VmRSS before, lowest", mb(Math.min(...before!))],
+      ["VmRSS after, lowest", mb(Math.min(...after!))],
+      ["live sessions (status)", String(live)],
+      ["growth per session created", `${perSessionKb.toFixed(0)} KB (target ${LIVE_TARGET_KB} KB per live session)`],
+    ]);
+    return { perSessionKb, live };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const currentBin = binaryPath();
+const targets: TargetRow[] = [];
+const baselineBin = process.env.CRABTALK_BASELINE_BIN;
+const before = baselineBin ? await liveSessions(baselineBin, "BEFORE") : undefined;
+const after = await liveSessions(currentBin, baselineBin ? "AFTER" : "current");
+process.env.CRABTALK_BIN = currentBin;
+if (before)
+  targets.push({
+    figure: `BEFORE: RSS per idle session (1,000 created, ${before.live} live)`,
+    value: before.perSessionKb,
+    unit: "KB",
+    baseline: "target",
+    baselineValue: LIVE_TARGET_KB,
+    ratio: before.perSessionKb / LIVE_TARGET_KB,
+    target: "(baseline build)",
+    pass: true,
+  });
+targets.push({
+  figure: `RSS per idle session (1,000 created, ${after.live} live)`,
+  value: after.perSessionKb,
+  unit: "KB",
+  baseline: "target",
+  baselineValue: LIVE_TARGET_KB,
+  ratio: after.perSessionKb / LIVE_TARGET_KB,
+  target: `≤ ${LIVE_TARGET_KB} KB, all 1,000 live`,
+  pass: after.perSessionKb <= LIVE_TARGET_KB && after.live >= SESSIONS,
+});
+if (after.perSessionKb > LIVE_TARGET_KB || after.live < SESSIONS)
+  over.push(`live sessions: ${after.perSessionKb.toFixed(0)} KB each with ${after.live} of ${SESSIONS} live`);
+
 const emptyHome = tempHome("crabtalk-bench-rss-empty-");
 const fullHome = tempHome("crabtalk-bench-rss-full-");
-const over: string[] = [];
 try {
   writeSessions(fullHome, { sessions: SESSIONS, messagesPerSession: 12, messageChars: 2000, firstMessageChars: 8000 });
   await using empty = await startDaemon({ home: emptyHome, config: SCALE_CONFIG });
@@ -83,6 +178,16 @@ try {
     const emptyLow = Math.min(...emptyKb!);
     const fullLow = Math.min(...fullKb!);
     const growthMb = (fullLow - emptyLow) / 1024;
+    targets.push({
+      figure: `1,000 sessions on disk, ${title}: RSS growth`,
+      value: growthMb,
+      unit: "MB",
+      baseline: "empty home",
+      baselineValue: emptyLow / 1024,
+      ratio: fullLow / emptyLow,
+      target: `≤ +${RSS_MARGIN_MB} MB`,
+      pass: growthMb < RSS_MARGIN_MB,
+    });
     if (growthMb >= RSS_MARGIN_MB)
       over.push(`${title}: +${growthMb.toFixed(1)} MB over the empty home (margin ${RSS_MARGIN_MB} MB)`);
     printTable(title, [
@@ -119,6 +224,7 @@ try {
   rmSync(emptyHome, { recursive: true, force: true });
   rmSync(fullHome, { recursive: true, force: true });
 }
+reportTargets("idle-sessions", targets);
 if (over.length > 0) {
   console.error(
     `idle memory over the margin: ${over.join("; ")}. Listing may be keeping messages or whole first messages per session.`,
