@@ -1,7 +1,8 @@
 /**
  * Wires the event bus into the daemon: subscriptions from
  * $CRABTALK_HOME/events.toml (read at start and on reload; bad entries
- * logged, the others work), the durable queue bus-queue.jsonl and the
+ * logged, the others work), the durable queue bus-queue.jsonl, the journal
+ * bus-journal.jsonl (numbered events clients replay after a cursor), the
  * dead-letter list bus-dead.json, the runtime observer that publishes
  * agent:<name>:done|failed, and cron:<id>:done|failed from the scheduler.
  */
@@ -15,6 +16,7 @@ import {
 } from "../config/events.ts";
 import type { Paths } from "../config/paths.ts";
 import { EventBusService } from "../events/bus.ts";
+import { BusJournal } from "../events/journal.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { logger } from "../util/log.ts";
 import type { CronService } from "./cron.ts";
@@ -36,6 +38,7 @@ export class BusService {
     this.bus = new EventBusService({
       runtime,
       queueFile: join(paths.home, "bus-queue.jsonl"),
+      journal: new BusJournal(join(paths.home, "bus-journal.jsonl")),
       deadFile: join(paths.home, "bus-dead.json"),
       subscriptions: () => this.current.subscriptions,
       onOnce: (sub) => {

@@ -301,7 +301,7 @@ export class Daemon {
       ...parts.unimplementedHandlers(),
       ...this.control.handlers(),
       ...parts.turnHandlers(runtime),
-      ...parts.sessionHandlers(runtime),
+      ...parts.sessionHandlers(runtime, () => this.bus?.bus ?? null),
       ...parts.serviceHandlers(services),
       ...parts.mcpHandlers(() => this.mcp),
       ...parts.taskHandlers(tasks),

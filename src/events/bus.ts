@@ -13,8 +13,10 @@
  * ends there too after MAX_ATTEMPTS.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { Subscription } from "../session/bus.ts";
 import type { SubscriptionSpec } from "../config/events.ts";
 import { body, isKind, type SessionEvent } from "../session/events.ts";
+import type { BusJournal, JournalEntry } from "./journal.ts";
 import type { SessionRuntime } from "../session/runtime.ts";
 import { logger } from "../util/log.ts";
 import { TextBuilder } from "../util/text-builder.ts";
@@ -36,8 +38,10 @@ export interface DeadLetter {
 }
 
 export interface BusDeps {
-  runtime: Pick<SessionRuntime, "startTurn" | "publishDaemonEvent">;
+  runtime: Pick<SessionRuntime, "startTurn" | "publishDaemonEvent" | "subscribeAll">;
   queueFile: string;
+  /** The bus journal (journal.ts): what event-stream clients may replay after a cursor. */
+  journal: BusJournal;
   deadFile: string;
   subscriptions(): SubscriptionSpec[];
   /** A `once` subscription delivered: the owner removes it from events.toml. */
@@ -119,10 +123,13 @@ export class EventBusService {
     // Watchers see what the bus acts on, what clients publish and cron results (a gateway's notify follows those),
     // not every turn's end (they see those as end events).
     const turnEnd = /^(agent|session):/.test(source);
-    if (matched || external || !turnEnd)
+    if (matched || external || !turnEnd) {
+      // Journaled (numbered, fsynced) before it is streamed: a client that saw seq N can resume after N.
+      const seq = this.closed ? 0 : this.deps.journal.append({ ...event });
       this.deps.runtime.publishDaemonEvent(
-        body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain }),
+        body("busEvent", { id: event.id, source, payload, hops: event.hops, chain: event.chain, seq }),
       );
+    }
     if (!matched) return event.id;
     if (this.closed) {
       log.warn(`${source} published after the bus closed (shutdown); it is not delivered`);
@@ -131,6 +138,51 @@ export class EventBusService {
     const p = this.queue.add(event);
     queueMicrotask(() => void this.deliver(p));
     return event.id;
+  }
+
+  /**
+   * A SubscribeEvents stream that first replays the journal's bus events after `afterSeq`, then goes live.
+   * The seam: subscribe first, then read the journal in the same tick (the journal is appended before an
+   * event is streamed, and both happen in one synchronous publish), so the replay ends exactly where the
+   * live events begin; a live bus event at or below the last replayed seq is skipped all the same. Live
+   * events wait in the subscription while the replay is read. Trimmed seqs after the cursor are said in
+   * a notice event first (and logged), never skipped silently.
+   */
+  follow(
+    filter: Parameters<SessionRuntime["subscribeAll"]>[0],
+    afterSeq: number,
+  ): { events: AsyncIterable<SessionEvent>; close(): void } {
+    const sub: Subscription = this.deps.runtime.subscribeAll(filter);
+    // Bus events are daemon-wide (agent ""): a stream filtered to one agent never carries them.
+    const replay = filter.agent === undefined ? this.deps.journal.after(afterSeq) : { events: [] };
+    if (replay.lost) {
+      const { from, to } = replay.lost;
+      log.warn(
+        `a client${filter.clientName ? ` (${filter.clientName})` : ""} asked for bus events after seq ${afterSeq}; seqs ${from}..${to} are older than the journal keeps and are lost to it`,
+      );
+    }
+    const events = (async function* (): AsyncGenerator<SessionEvent> {
+      let last = afterSeq;
+      if (replay.lost) {
+        const { from, to } = replay.lost;
+        yield daemonEvent(
+          body("notice", {
+            source: "bus",
+            level: "warn",
+            message: `bus events ${from}..${to} are older than the journal keeps (the last 10,000 events or 7 days); they cannot be replayed`,
+          }),
+        );
+      }
+      for (const e of replay.events) {
+        last = e.seq;
+        yield daemonEvent(busBody(e), e.at);
+      }
+      for await (const e of sub) {
+        if (e.body.kind === "busEvent" && e.body.data.seq <= last) continue;
+        yield e;
+      }
+    })();
+    return { events, close: () => sub.close() };
   }
 
   /** Runtime observer: turns' final text, and agent:<name>:done|failed and session:<id>:end at each turn's end. */
@@ -243,5 +295,15 @@ export class EventBusService {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.queue.close();
+    this.deps.journal.close();
   }
+}
+
+/** A daemon-wide event as publishDaemonEvent makes it (session 0, seq 0). */
+function daemonEvent(b: SessionEvent["body"], ts = Date.now()): SessionEvent {
+  return { agent: "", session: 0, seq: 0, turn: 0, ts, body: b };
+}
+
+function busBody(e: JournalEntry): SessionEvent["body"] {
+  return body("busEvent", { id: e.id, source: e.source, payload: e.payload, hops: e.hops, chain: e.chain, seq: e.seq });
 }

@@ -65,7 +65,7 @@ export interface EventPayloads {
   /** Daemon-wide (session 0): the config was reloaded. */
   reloaded: { changes: string[]; needsRestart: string[]; trigger: string };
   /** Daemon-wide (session 0): an event published on the event bus (src/events/bus.ts). */
-  busEvent: { id: string; source: string; payload: string; hops: number; chain: string[] };
+  busEvent: { id: string; source: string; payload: string; hops: number; chain: string[]; seq: number };
 }
 
 export type EventKind = keyof EventPayloads;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SubscriptionSpec } from "../../src/config/events.ts";
 import { EventBusService, globMatch, MAX_HOPS } from "../../src/events/bus.ts";
+import { BusJournal } from "../../src/events/journal.ts";
 import { reply, scripted } from "../agent/script.ts";
 import { makeRuntime } from "../helpers/runtime-kit.ts";
 import { waitFor } from "../helpers/turn-kit.ts";
@@ -31,6 +32,7 @@ describe("event bus", () => {
     const bus = new EventBusService({
       runtime,
       queueFile: join(dir, "q.jsonl"),
+      journal: new BusJournal(join(dir, "journal.jsonl")),
       deadFile: join(dir, "dead.json"),
       subscriptions: () => subs,
       onOnce: () => undefined,
@@ -58,6 +60,7 @@ describe("event bus", () => {
     const bus = new EventBusService({
       runtime,
       queueFile: join(dir, "q.jsonl"),
+      journal: new BusJournal(join(dir, "journal.jsonl")),
       deadFile: join(dir, "dead.json"),
       subscriptions: () => subs,
       onOnce: () => undefined,

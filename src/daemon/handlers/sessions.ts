@@ -4,6 +4,7 @@
  */
 import type { HandlerTable, Reply } from "../router.ts";
 import type { SessionRuntime } from "../../session/runtime.ts";
+import type { EventBusService } from "../../events/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
 import { usageData } from "../../session/loop-events.ts";
 import { agentEvent, historyMessages, sessionInfo, streamEvent } from "../wire.ts";
@@ -17,7 +18,8 @@ function closeOnAbort(signal: AbortSignal, close: () => void): void {
   else signal.addEventListener("abort", close, { once: true });
 }
 
-export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
+/** `bus` gives the event bus once it runs: SubscribeEvents with after_bus_seq replays its journal first. */
+export function sessionHandlers(runtime: SessionRuntime, bus: () => EventBusService | null = () => null): HandlerTable {
   return {
     sessions: async (req) => {
       const limit = Math.min(req.limit || DEFAULT_PAGE, MAX_PAGE);
@@ -83,14 +85,19 @@ export function sessionHandlers(runtime: SessionRuntime): HandlerTable {
     },
 
     subscribeEvents: (req, ctx) => {
-      const sub = runtime.subscribeAll({
+      const filter = {
         ...(req.agent ? { agent: req.agent } : {}),
         ...((req.client ?? ctx.clientName) ? { clientName: req.client ?? ctx.clientName } : {}),
-      });
+      };
+      const events = bus();
+      const sub =
+        req.afterBusSeq !== undefined && events
+          ? events.follow(filter, Number(req.afterBusSeq))
+          : runtime.subscribeAll(filter);
       closeOnAbort(ctx.signal, () => sub.close());
       return (async function* (): AsyncGenerator<Reply> {
         try {
-          for await (const e of sub) yield { event: agentEvent(e) };
+          for await (const e of "events" in sub ? sub.events : sub) yield { event: agentEvent(e) };
         } finally {
           sub.close();
         }

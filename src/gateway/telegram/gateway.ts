@@ -31,6 +31,12 @@ export interface ServeOptions {
 
 const POLL_BACKOFF_MAX_MS = 30_000;
 
+/** When the daemon started (ms since the epoch), from its status. */
+async function daemonStartedAt(daemon: CrabtalkClient): Promise<number> {
+  const status = (await daemon.request({ status: {} })).status;
+  return Date.now() - Number(status?.uptimeMs ?? 0);
+}
+
 export async function serveTelegram(opts: ServeOptions): Promise<number> {
   const { config, home } = opts;
   // The token is in every Bot API URL: no line of ours carries it.
@@ -69,14 +75,22 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   notify.start();
   // One SubscribeEvents stream under the gateway's client name: it makes the gateway the interactive
   // `client:<name>` approver of its chats' turns (the prompts themselves arrive on each turn's stream),
-  // and it carries the bus events that notify delivers.
-  // It carries every session's events: a daemon that drops it for falling behind (408) gets it again at once.
+  // and it carries the bus events that notify delivers: first those after notify's cursor, replayed from
+  // the daemon's journal (published while this gateway was down or starting), then live ones.
+  // It carries every session's events: a daemon that drops it for falling behind (408) gets it again at once,
+  // after the cursor, so nothing falls between the two streams.
+  // First start (no cursor): events since the daemon started are delivered, older ones passed over.
+  const since = config.notify.size > 0 && notify.cursor === undefined ? await daemonStartedAt(daemon) : 0;
   void (async () => {
     while (!daemon.isClosed) {
       try {
-        for await (const r of daemon.stream({ subscribeEvents: { client: clientName } })) {
-          const bus = r.event?.payload?.busEvent;
-          if (bus) notify.offer(bus.id, bus.source, bus.payload);
+        const afterBusSeq = config.notify.size > 0 ? { afterBusSeq: notify.cursor ?? 0 } : {};
+        for await (const r of daemon.stream({ subscribeEvents: { client: clientName, ...afterBusSeq } })) {
+          const p = r.event?.payload;
+          const bus = p?.busEvent;
+          if (bus && config.notify.size > 0)
+            notify.offer({ ...bus, seq: Number(bus.seq), at: Number(r.event!.timestampMs) }, since);
+          else if (p?.notice && p.notice.source === "bus") log(`notify: ${p.notice.message}`);
         }
       } catch (err) {
         if (daemon.isClosed) return;

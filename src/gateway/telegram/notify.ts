@@ -1,15 +1,25 @@
 /**
  * Delivery of bus events to chats (`notify = { "<source glob>" = chat }`).
- * The gateway's event stream (gateway.ts) hands over bus events; those
- * whose source matches an entry are delivered. Each one is first written to the outbox
- * (gateways/telegram/notify-<bot id>.json, atomically) and only then sent;
- * once Telegram has it, its id moves to the delivered list in the same
- * file. So a gateway killed before sending sends it when it starts again
- * (nothing lost), and an event id already delivered is never sent twice
- * (nothing repeated). Telegram errors are retried with backoff.
+ * The gateway's event stream (gateway.ts) hands over bus events, each with
+ * the daemon's bus seq; those whose source matches an entry are delivered.
  *
- * The daemon streams bus events live only: an event published while the
- * gateway is down never reaches it (see the README).
+ * The cursor: the outbox file (gateways/telegram/notify-<bot id>.json,
+ * written whole and atomically) holds the last bus seq taken in, and the
+ * gateway subscribes after it (SubscribeEvents after_bus_seq), so events
+ * published while it was down or starting are replayed from the daemon's
+ * journal. An event is taken in by writing it to the pending list together
+ * with the advanced cursor (one atomic write), and only then sent; once
+ * Telegram has it, it moves to the delivered list (one more write). So a
+ * gateway killed before sending sends it when it starts again (nothing
+ * lost), and an event taken in is never taken in twice (nothing repeated).
+ * One window stays at-least-once: killed after Telegram accepted a message
+ * but before the delivered write, the gateway sends it again on start (the
+ * Bot API has no idempotency key and a bot cannot read its chat back to
+ * check). Telegram errors are retried with backoff.
+ *
+ * First start (no cursor yet): the journal is replayed from the start but
+ * only events published since `since` (the daemon's start) are delivered,
+ * so a new gateway does not flood a chat with a week of old events.
  */
 import type { Api } from "grammy/web";
 import { readJson, writeJsonAtomic } from "./json-file.ts";
@@ -27,7 +37,12 @@ interface Outbox {
   pending: Item[];
   /** Ids of events sent, newest last; bounded (ids are unique, so a short memory suffices). */
   delivered: string[];
+  /** The last bus seq taken in (delivered, pending or not routed); absent before the first. */
+  cursor?: number;
 }
+
+/** Events no route matches move the cursor too; that write waits this long, so a burst is one write. */
+const IDLE_CURSOR_SAVE_MS = 1000;
 
 const DELIVERED_KEPT = 1000;
 const BACKOFF_FIRST_MS = 1000;
@@ -47,6 +62,9 @@ export class NotifyDelivery {
   private readonly box: Outbox;
   private running = false;
   private stopped = false;
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  /** No cursor was saved before this process: events older than `since` are passed over. */
+  private readonly firstStart: boolean;
 
   constructor(
     private readonly api: Api,
@@ -55,6 +73,7 @@ export class NotifyDelivery {
     private readonly log: (line: string) => void,
   ) {
     this.box = readJson<Outbox>(file, { pending: [], delivered: [] });
+    this.firstStart = this.box.cursor === undefined;
   }
 
   /** Sends what a previous run left in the outbox. */
@@ -64,23 +83,48 @@ export class NotifyDelivery {
 
   stop(): void {
     this.stopped = true;
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+      this.save();
+    }
   }
 
-  /** A bus event seen on the daemon's event stream. */
-  offer(id: string, source: string, payload: string): void {
-    if (this.routes.size === 0) return;
+  /** The seq to subscribe after; undefined on the first start (see the header). */
+  get cursor(): number | undefined {
+    return this.box.cursor;
+  }
+
+  /**
+   * A bus event seen on the daemon's event stream (replayed or live, in seq order). `since`: on the first
+   * start, events published before it are passed over (the cursor moves past them all the same).
+   */
+  offer(event: { seq: number; id: string; source: string; payload: string; at: number }, since: number): void {
+    const { seq, id, source, payload } = event;
+    if (this.box.cursor !== undefined && seq <= this.box.cursor) return;
+    this.box.cursor = seq;
     const known = this.box.delivered.includes(id) || this.box.pending.some((p) => p.id === id);
-    if (known) return;
-    let added = false;
-    for (const [pattern, chat] of this.routes) {
-      if (!sourceMatches(pattern, source)) continue;
-      this.box.pending.push({ id, source, payload, chat });
-      added = true;
-      break;
+    const route = known || (this.firstStart && event.at < since) ? undefined : this.routeOf(source);
+    if (route === undefined) {
+      this.saveLater();
+      return;
     }
-    if (!added) return;
+    this.box.pending.push({ id, source, payload, chat: route });
     this.save();
     void this.drain();
+  }
+
+  private routeOf(source: string): number | undefined {
+    for (const [pattern, chat] of this.routes) if (sourceMatches(pattern, source)) return chat;
+    return undefined;
+  }
+
+  private saveLater(): void {
+    if (this.saveTimer || this.stopped) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, IDLE_CURSOR_SAVE_MS);
   }
 
   private async drain(): Promise<void> {
@@ -110,6 +154,10 @@ export class NotifyDelivery {
   }
 
   private save(): void {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+    }
     writeJsonAtomic(this.file, this.box);
   }
 }

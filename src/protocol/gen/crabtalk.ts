@@ -165,6 +165,7 @@ export interface PendingApprovalsMsg {
 export interface SubscribeEvents {
   agent?: string;
   client?: string;
+  afterBusSeq?: number;
 }
 
 export interface CancelMsg {
@@ -772,6 +773,7 @@ export interface BusEvent {
   hops: number;
   chain: string[];
   id: string;
+  seq: number;
 }
 
 export interface PublishEventMsg {
@@ -1427,6 +1429,11 @@ export const descriptor = {
          "oneof": [
           "client"
          ]
+        },
+        "_afterBusSeq": {
+         "oneof": [
+          "afterBusSeq"
+         ]
         }
        },
        "fields": {
@@ -1440,6 +1447,14 @@ export const descriptor = {
         "client": {
          "type": "string",
          "id": 2,
+         "options": {
+          "proto3_optional": true
+         }
+        },
+        "afterBusSeq": {
+         "type": "uint64",
+         "id": 3,
+         "protoName": "after_bus_seq",
          "options": {
           "proto3_optional": true
          }
@@ -3502,6 +3517,10 @@ export const descriptor = {
         "id": {
          "type": "string",
          "id": 5
+        },
+        "seq": {
+         "type": "uint64",
+         "id": 6
         }
        }
       },
