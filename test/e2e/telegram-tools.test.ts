@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { gatewaySection, TelegramEmulator } from "../helpers/telegram-emulator.ts";
+import { gatewaySection, pacedSse, TelegramEmulator } from "../helpers/telegram-emulator.ts";
 import { contentText, lastUserText, messagesOf, pidAlive, toolResultsOf, turnConfig } from "../helpers/turn-kit.ts";
 
 const ALICE = 111;
@@ -132,4 +132,49 @@ test("a photo lands in the agent's inbox/ and its path reaches the model; one ov
   expect(fake.requests.length).toBe(before + 1);
   expect(emu.callsOf("getFile")).toHaveLength(1);
   expect(readdirSync(join(d.home, "work", "inbox"))).toHaveLength(1);
+});
+
+// Last in this file: the reply scripted for the stopped turn may stay unplayed (when the cancel lands before the model call).
+test("/stop while the chat's turn waits behind another turn on its session cancels it; it never answers", async () => {
+  const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
+  const session = JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].sessions.crab as number;
+  expect(session).toBeGreaterThan(0);
+  const before = fake.requests.length;
+  fake.enqueue(
+    pacedSse(openaiSse({ model: "fake-model", text: "a long answer for another client", textDeltas: 10 }), 300),
+    reply("must never be shown"),
+  );
+  // Another client's long turn holds the session: the chat's next turn waits in the daemon's queue behind it.
+  const c = await d.client();
+  try {
+    const other = (async () => {
+      for await (const r of c.stream({ stream: { agent: "crab", session, content: "elsewhere" } }))
+        if (r.stream?.end) return r.stream.end.stopReason;
+      return "";
+    })();
+    await fake.waitForRequests(before + 1);
+    const typing = () => emu.callsOf("sendChatAction").filter((x) => Number(x.body.chat_id) === ALICE).length;
+    const typed = typing();
+    const stopped = emu.messages(ALICE).filter((m) => m.text.includes("⏹ stopped")).length;
+    await emu.send({ user: ALICE, text: "and now?" });
+    // The typing action goes out right after the gateway wrote its StreamMsg: the turn is asked for, not started.
+    await emu.waitFor("the chat's turn asked for", () => typing() > typed);
+    await emu.send({ user: ALICE, text: "/stop" });
+    await emu.waitFor("the stop acknowledgement", shown(ALICE, "Stopping the answer before it starts"));
+    await emu
+      .waitFor(
+        "the stopped reply",
+        () => emu.messages(ALICE).filter((m) => m.text.includes("⏹ stopped")).length > stopped,
+      )
+      .catch((e) => {
+        console.log(JSON.stringify(emu.messages(ALICE).map((m) => m.text)), d.stderr().slice(-3000));
+        throw e;
+      });
+    // The other client's turn was not the one stopped.
+    expect(await other).toBe("stop");
+    expect(emu.messages(ALICE).some((m) => m.text.includes("must never be shown"))).toBe(false);
+    expect(emu.messages(ALICE).some((m) => m.text === "Nothing is running.")).toBe(false);
+  } finally {
+    c.close();
+  }
 });

@@ -2,7 +2,7 @@
  * The chat commands. They act at once, beside the chat's queue: /stop must
  * reach a running turn, and /status must answer while one runs.
  *   /new           the next message starts a fresh session
- *   /stop          cancels the running turn and drops queued messages
+ *   /stop          cancels the running turn (or the one starting: see turn.ts) and drops queued messages
  *   /agent [NAME]  shows or switches the chat's agent
  *   /status        agent, session, running or idle, tokens today
  *   /sessions      the chat's recent sessions
@@ -11,12 +11,14 @@ import type { CrabtalkClient } from "../../client/client.ts";
 import { readAgents } from "./agents.ts";
 import type { ChatQueues } from "./queue.ts";
 import type { ChatSessions } from "./state.ts";
+import type { Starting } from "./turn.ts";
 
 export interface CommandDeps {
   daemon: CrabtalkClient;
   sessions: ChatSessions;
   queues: ChatQueues;
   running: Map<number, number>;
+  starting: Map<number, Starting>;
   home: string;
 }
 
@@ -51,6 +53,11 @@ export async function runCommand(deps: CommandDeps, chat: number, name: string, 
       const dropped = deps.queues.clear(chat);
       const session = deps.running.get(chat);
       const also = dropped ? ` and dropped ${dropped} queued message(s)` : "";
+      const pending = deps.starting.get(chat);
+      if (!session && pending) {
+        pending.stop = true;
+        return `Stopping the answer before it starts${also}.`;
+      }
       if (!session)
         return dropped ? `Nothing was running; dropped ${dropped} queued message(s).` : "Nothing is running.";
       try {

@@ -21,7 +21,7 @@ import { NotifyDelivery } from "./notify.ts";
 import { ChatQueues, MAX_QUEUED_PER_CHAT } from "./queue.ts";
 import { ChatSessions } from "./state.ts";
 import { describeTelegramError } from "./telegram-errors.ts";
-import { runTurn, type TurnDeps } from "./turn.ts";
+import { runTurn, type Starting, type TurnDeps } from "./turn.ts";
 
 export interface ServeOptions {
   endpoint: EndpointOptions;
@@ -59,6 +59,7 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   const dir = join(home, "gateways", "telegram");
   const sessions = new ChatSessions(join(dir, `chats-${me.id}.json`), config.agent);
   const running = new Map<number, number>();
+  const starting = new Map<number, Starting>();
   const approvals = new Approvals(api, daemon, log);
   const queues = new ChatQueues((chat, err) => log(`chat ${chat}: ${(err as Error).message}`));
   const turnDeps: TurnDeps = {
@@ -70,6 +71,7 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     editIntervalMs: config.editIntervalMs,
     log,
     running,
+    starting,
   };
   const notify = new NotifyDelivery(api, config.notify, join(dir, `notify-${me.id}.json`), log);
   notify.start();
@@ -118,7 +120,7 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     const command = parseCommand(access.text);
     if (command) {
       const answer = await runCommand(
-        { daemon, sessions, queues, running, home },
+        { daemon, sessions, queues, running, starting, home },
         chat,
         command.name,
         command.arg,
@@ -131,23 +133,40 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     const attachment = attachmentOf(msg);
     if (!access.text.trim() && !attachment) return;
     const ahead = queues.push(chat, async () => {
-      let content = access.text;
-      if (attachment) {
-        try {
-          const agentDir = (await readAgents(daemon, home)).cwdOf(sessions.agentOf(chat));
-          const path = await saveAttachment(api, config, attachment, join(agentDir, "inbox"), config.maxFileBytes);
-          content = `${content}${content ? "\n\n" : ""}[attached file: ${path}]`;
-        } catch (err) {
-          const why =
-            err instanceof TooLarge ? err.message : `the attachment could not be saved: ${(err as Error).message}`;
-          await reply(chat, `⚠ ${why}`);
-          if (err instanceof TooLarge || !content.trim()) return;
-        }
+      const pending: Starting = { stop: false };
+      starting.set(chat, pending);
+      try {
+        await prepareAndRun(chat, msg, access.text, attachment, pending);
+      } finally {
+        starting.delete(chat);
       }
-      await runTurn(turnDeps, chat, msg.from!.id, content);
     });
     if (ahead === null) await reply(chat, `⚠ ${MAX_QUEUED_PER_CHAT} messages are already waiting; wait, or /stop`);
     else if (ahead > 0) await reply(chat, `Queued: ${ahead} ahead of it; it runs when the current answer ends.`);
+  };
+
+  /** One queued message: its attachment saved into the agent's inbox/, then its turn. */
+  const prepareAndRun = async (
+    chat: number,
+    msg: Message,
+    text: string,
+    attachment: ReturnType<typeof attachmentOf>,
+    pending: Starting,
+  ): Promise<void> => {
+    let content = text;
+    if (attachment) {
+      try {
+        const agentDir = (await readAgents(daemon, home)).cwdOf(sessions.agentOf(chat));
+        const path = await saveAttachment(api, config, attachment, join(agentDir, "inbox"), config.maxFileBytes);
+        content = `${content}${content ? "\n\n" : ""}[attached file: ${path}]`;
+      } catch (err) {
+        const why =
+          err instanceof TooLarge ? err.message : `the attachment could not be saved: ${(err as Error).message}`;
+        await reply(chat, `⚠ ${why}`);
+        if (err instanceof TooLarge || !content.trim()) return;
+      }
+    }
+    await runTurn(turnDeps, chat, msg.from!.id, content, pending);
   };
 
   const onUpdate = async (u: Update): Promise<void> => {

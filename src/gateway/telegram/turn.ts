@@ -25,6 +25,13 @@ export interface TurnDeps {
   log: (line: string) => void;
   /** Sessions with a turn running, by chat (for /stop and /status). */
   running: Map<number, number>;
+  /** Chats whose message is being turned into a turn that has not started yet (for /stop). */
+  starting: Map<number, Starting>;
+}
+
+/** A chat's message between leaving the queue and its turn's start event: /stop sets `stop`. */
+export interface Starting {
+  stop: boolean;
 }
 
 const STOP_REASONS: Record<string, string> = {
@@ -36,9 +43,25 @@ const STOP_REASONS: Record<string, string> = {
   refusal: "⚠ the model refused",
 };
 
-export async function runTurn(deps: TurnDeps, chat: number, user: number, content: string): Promise<void> {
+/**
+ * `starting` is the chat's record from gateway.ts (registered before attachments are fetched): a /stop
+ * before the StreamMsg is sent means it is never sent; one after it (the daemon may hold the turn behind
+ * another on the session) cancels the turn the moment its start event names the session.
+ */
+export async function runTurn(
+  deps: TurnDeps,
+  chat: number,
+  user: number,
+  content: string,
+  starting: Starting = { stop: false },
+): Promise<void> {
   const agent = deps.sessions.agentOf(chat);
   const renderer = new ReplyRenderer(deps.api, chat, deps.editIntervalMs, deps.log);
+  if (starting.stop) {
+    renderer.note("⏹ stopped before it started");
+    await renderer.finish();
+    return;
+  }
   const stopTyping = startTyping(deps.api, chat);
   try {
     let session = deps.sessions.sessionOf(chat, agent);
@@ -60,6 +83,10 @@ export async function runTurn(deps: TurnDeps, chat: number, user: number, conten
             const id = Number(ev.start.session);
             deps.running.set(chat, id);
             deps.sessions.setSession(chat, agent, id);
+            if (starting.stop)
+              await deps.daemon.request({ cancel: { session: id } }).catch((err: unknown) => {
+                deps.log(`chat ${chat}: could not stop session ${id} as asked: ${(err as Error).message}`);
+              });
           } else if (ev.chunk) renderer.text(ev.chunk.content);
           else if (ev.toolStart) {
             for (const c of ev.toolStart.calls) renderer.toolStart(c.id, c.name);
