@@ -2,7 +2,8 @@
  * The web dashboard in a real browser (Debian's chromium via playwright-core)
  * against the compiled daemon with `[daemon] http` on and the fake provider:
  * the one-time login link; a CLI turn seen live and on its session's
- * timeline (bars matching the trace); an approval answered from the page;
+ * timeline (bars matching the trace); an approval answered from the page
+ * (approved on the Approvals page, denied inline on the Session page);
  * a turn sent from the page; a daemon killed and restarted under an open
  * page (it reconnects and shows what it missed, once); and a 10,000-event
  * session opening in under a second, with screenshots at 1280×800 and
@@ -267,6 +268,67 @@ bash = "ask"
       await card.locator("button.approve").click();
       expect(await turn).toContain("ran it: approved");
       await page.locator(".approvals .empty").waitFor();
+    } finally {
+      client.close();
+    }
+  });
+
+  test("a pending approval shows live inline at its call on the Session page; denied from there, the turn continues with the tool refused", async () => {
+    const hold = gate();
+    fake.enqueue(
+      sseReply(openaiSse({ toolCalls: [{ id: "call_deny", name: "bash", args: { command: "echo refused" } }] }), {
+        gate: hold.promise,
+      }),
+    );
+    const client = await CrabtalkClient.connect({ home });
+    try {
+      let started: (session: number) => void = () => {};
+      const sessionOf = new Promise<number>((resolve) => (started = resolve));
+      const turn = (async () => {
+        const events: StreamEvent[] = [];
+        for await (const r of client.stream({
+          stream: { agent: "guard", content: "run echo refused", approver: "client:dashboard" },
+        }))
+          if (r.stream) {
+            events.push(r.stream);
+            if (r.stream.start) started(r.stream.start.session);
+          }
+        return events;
+      })();
+      const session = await sessionOf;
+      // The page is open before the approval is asked: it must appear live, not from a reload.
+      await go(`#/session/${session}`);
+      await page.waitForSelector(`.session-page[data-session="${session}"][data-ready]`);
+      await page.evaluate("window.marker = 'deny'");
+      expect(await page.locator('[data-testid="call-approval"]').count()).toBe(0);
+      hold.release();
+      const inline = page.locator('[data-testid="conversation"] [data-testid="call-approval"][data-call="call_deny"]');
+      await inline.waitFor({ timeout: 15_000 });
+      // At its call: right after the call's collapsible row, in the assistant message that made it.
+      const before = await inline.evaluate((el) => {
+        const prev = (el as unknown as { previousElementSibling: { dataset: Record<string, string> } | null })
+          .previousElementSibling;
+        return prev?.dataset.call;
+      });
+      expect(before).toBe("call_deny");
+      expect(await inline.textContent()).toContain("bash waits for your approval");
+      await inline.locator("button.deny").click();
+      const events = await turn;
+      const result = events.find((e) => e.toolResult?.callId === "call_deny")!.toolResult!;
+      expect(result.isError).toBe(true);
+      expect(result.output).toContain("denied by the user");
+      expect(
+        events
+          .filter((e) => e.chunk)
+          .map((e) => e.chunk!.content)
+          .join(""),
+      ).toContain("ran it:");
+      // The page settles: the controls go, the call shows as failed, the answer appears; no reload happened.
+      await page.locator('[data-testid="call-approval"]').waitFor({ state: "detached", timeout: 10_000 });
+      await page.waitForSelector('[data-testid="conversation"] details.call-failed[data-call="call_deny"]');
+      await page.waitForSelector('[data-testid="conversation"] .msg-assistant >> text=ran it:');
+      expect(await page.textContent('[data-testid="approvals-count"]')).toBe("");
+      expect(await page.evaluate("window.marker")).toBe("deny");
     } finally {
       client.close();
     }

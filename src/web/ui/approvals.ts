@@ -1,29 +1,42 @@
 /**
- * The Approvals page: the tool calls waiting for a human, across sessions
- * (the Feed: the daemon's pending list, kept current by approval events and
- * the results that settle them), each with its arguments and Approve / Deny
- * (ApproveMsg with the call id and session). An answer the daemon refuses
- * (already answered, timed out) is shown on the row.
+ * Approvals: the Approvals page (the tool calls waiting for a human, across
+ * sessions: the Feed's pending list, kept current by approval events and the
+ * results that settle them) and the Approve / Deny controls it shares with
+ * the Session page, which shows a pending call's controls inline at the call
+ * (conversation.ts). An answer is ApproveMsg with the call id and session;
+ * one the daemon refuses (already answered, timed out) is shown next to the
+ * buttons, which are enabled again.
  */
 import type { Connection } from "./conn.ts";
 import { formatTime, h, prettyJson } from "./dom.ts";
 import type { Feed, Pending } from "./feed.ts";
 
-export function approvalsPage(root: HTMLElement, conn: Connection, feed: Feed): () => void {
-  const list = h("div", { class: "approvals", "data-testid": "approvals" });
-  root.append(h("h2", {}, "Approvals"), list);
-  const answer = async (p: Pending, response: "allow" | "deny", row: HTMLElement) => {
-    for (const b of row.querySelectorAll("button")) b.disabled = true;
+/** Approve and Deny for one pending call, with the line where a refused answer is explained. */
+export function approvalControls(conn: Connection, feed: Feed, p: Pending): HTMLElement[] {
+  const problem = h("div", { class: "problem", role: "status" });
+  const approve = h("button", { type: "button", class: "approve" }, "Approve");
+  const deny = h("button", { type: "button", class: "deny" }, "Deny");
+  const answer = async (response: "allow" | "deny") => {
+    approve.disabled = deny.disabled = true;
+    problem.textContent = "";
     try {
       await conn.request({ approve: { callId: p.callId, session: p.session, response } });
       feed.answered(p.callId);
     } catch (err) {
-      row.querySelector(".problem")!.textContent = err instanceof Error ? err.message : String(err);
-      for (const b of row.querySelectorAll("button")) b.disabled = false;
+      problem.textContent = err instanceof Error ? err.message : String(err);
+      approve.disabled = deny.disabled = false;
     }
   };
-  const card = (p: Pending) => {
-    const row = h(
+  approve.addEventListener("click", () => void answer("allow"));
+  deny.addEventListener("click", () => void answer("deny"));
+  return [problem, h("div", { class: "actions" }, approve, deny)];
+}
+
+export function approvalsPage(root: HTMLElement, conn: Connection, feed: Feed): () => void {
+  const list = h("div", { class: "approvals", "data-testid": "approvals" });
+  root.append(h("h2", {}, "Approvals"), list);
+  const card = (p: Pending) =>
+    h(
       "div",
       { class: "approval", "data-call": p.callId, "data-session": p.session },
       h(
@@ -35,18 +48,8 @@ export function approvalsPage(root: HTMLElement, conn: Connection, feed: Feed): 
         h("span", { class: "time" }, ` asked ${formatTime(p.askedAtMs)}`),
       ),
       h("pre", {}, prettyJson(p.arguments)),
-      h("div", { class: "problem" }),
+      ...approvalControls(conn, feed, p),
     );
-    row.append(
-      h(
-        "div",
-        { class: "actions" },
-        h("button", { type: "button", class: "approve", onclick: () => void answer(p, "allow", row) }, "Approve"),
-        h("button", { type: "button", class: "deny", onclick: () => void answer(p, "deny", row) }, "Deny"),
-      ),
-    );
-    return row;
-  };
   const draw = () => {
     const pending = [...feed.pending.values()];
     list.replaceChildren(

@@ -5,7 +5,9 @@
  * they start and finish) until the turn ends and the history is read again.
  * Items are plain objects; render() makes one element per item for the
  * virtualized list (Markdown through the escaping renderer; tool calls as
- * collapsible <details> with arguments and output).
+ * collapsible <details> with arguments and output; a call waiting for
+ * approval also shows Approve / Deny right under it, when the page passes
+ * its pending approvals).
  */
 import type { HistoryMessage, StreamEvent } from "../../protocol/gen/crabtalk.ts";
 import { renderMarkdown } from "../markdown.ts";
@@ -193,7 +195,22 @@ function callView(call: Call): HTMLElement {
   );
 }
 
-export function renderItem(item: Item): HTMLElement {
+/** What the Session page passes to draw a pending call's Approve / Deny inline. */
+export interface InlineApprovals {
+  /** The controls for call `id` while it waits for an answer; null when it does not wait. */
+  controlsFor(id: string): HTMLElement[] | null;
+}
+
+function approvalView(call: Call, controls: HTMLElement[]): HTMLElement {
+  return h(
+    "div",
+    { class: "call-approval", "data-call": call.id, "data-testid": "call-approval", role: "group" },
+    h("span", { class: "label" }, `${call.name} waits for your approval`),
+    ...controls,
+  );
+}
+
+export function renderItem(item: Item, approvals?: InlineApprovals): HTMLElement {
   const body = h("div", { class: "msg-body" });
   if (item.kind === "assistant" || item.kind === "user") body.innerHTML = renderMarkdown(item.text);
   else body.textContent = item.text;
@@ -208,6 +225,9 @@ export function renderItem(item: Item): HTMLElement {
     ),
     item.thinking && h("details", { class: "thinking" }, h("summary", {}, "thinking"), h("pre", {}, item.thinking)),
     item.text && body,
-    ...(item.calls ?? []).map(callView),
+    ...(item.calls ?? []).flatMap((call) => {
+      const controls = call.output === undefined ? approvals?.controlsFor(call.id) : null;
+      return controls ? [callView(call), approvalView(call, controls)] : [callView(call)];
+    }),
   );
 }

@@ -48,7 +48,7 @@ function route(): void {
   const [name = "live", arg] = hash.split("/");
   for (const a of nav.querySelectorAll("a")) a.classList.toggle("on", a.dataset.route === name);
   main.dataset.route = name;
-  if (name === "session" && arg && /^\d+$/.test(arg)) leave = sessionPage(main, conn, Number(arg));
+  if (name === "session" && arg && /^\d+$/.test(arg)) leave = sessionPage(main, conn, feed, Number(arg));
   else if (name === "sessions") leave = sessionsPage(main, conn);
   else if (name === "approvals") leave = approvalsPage(main, conn, feed);
   else leave = livePage(main, feed);

@@ -9,18 +9,22 @@
  * place: its events feed the timeline and the conversation's tail; when it
  * ends, or a reconnect's replay brings turns that ran meanwhile, the history
  * is read again. Delegated tasks' sessions are followed the same way and
- * nested in the timeline under their delegate call.
+ * nested in the timeline under their delegate call. A call of this session
+ * waiting for approval (the Feed's pending list, live) shows Approve / Deny
+ * inline at the call; its row is redrawn when it starts or stops waiting.
  */
 import { type Span, timelineRows } from "../timeline.ts";
+import { approvalControls } from "./approvals.ts";
 import { startTurn } from "./compose.ts";
 import type { Connection } from "./conn.ts";
-import { historyItems, type Item, renderItem, Tail } from "./conversation.ts";
+import { historyItems, type InlineApprovals, type Item, renderItem, Tail } from "./conversation.ts";
 import { formatCount, h } from "./dom.ts";
+import type { Feed } from "./feed.ts";
 import { TimelineView } from "./timeline-view.ts";
 import { Trace } from "./trace.ts";
 import { VirtualList } from "./vlist.ts";
 
-export function sessionPage(root: HTMLElement, conn: Connection, session: number): () => void {
+export function sessionPage(root: HTMLElement, conn: Connection, feed: Feed, session: number): () => void {
   let alive = true;
   let history: Item[] = [];
   let historyLoaded = false;
@@ -52,7 +56,35 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
   );
   root.append(page);
 
-  const conversation = new VirtualList<Item>(convHost, { estimate: 80, stickToBottom: true, render: renderItem });
+  const inline: InlineApprovals = {
+    controlsFor(id) {
+      const p = feed.pending.get(id);
+      return p && p.session === session ? approvalControls(conn, feed, p) : null;
+    },
+  };
+  let shown: readonly Item[] = [];
+  const conversation = new VirtualList<Item>(convHost, {
+    estimate: 80,
+    stickToBottom: true,
+    render: (item) => renderItem(item, inline),
+  });
+  /** Call ids of this session waiting for approval, as last drawn. */
+  const waitingNow = () => {
+    const now = new Set<string>();
+    for (const p of feed.pending.values()) if (p.session === session) now.add(p.callId);
+    return now;
+  };
+  let waiting = waitingNow();
+  const stopWatching = feed.onChange(() => {
+    const now = waitingNow();
+    const changed = new Set([...now, ...waiting].filter((id) => now.has(id) !== waiting.has(id)));
+    waiting = now;
+    page.dataset.waiting = String(now.size);
+    if (changed.size === 0) return;
+    shown.forEach((item, i) => {
+      if (item.calls?.some((c) => changed.has(c.id))) conversation.refresh(i);
+    });
+  });
   const timeline = new TimelineView(timeHost);
   const show = (which: "conversation" | "timeline") => {
     tabConv.classList.toggle("on", which === "conversation");
@@ -81,7 +113,8 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
     const ready = historyLoaded && main.replayed && [...children.values()].every((c) => c.replayed);
     if (!ready && !page.dataset.ready) return; // the first paint waits for the whole picture
     if (tail.items !== lastTail || history !== lastHistory) {
-      conversation.setItems(tail.items.length ? history.concat(tail.items) : history);
+      shown = tail.items.length ? history.concat(tail.items) : history;
+      conversation.setItems(shown);
       [lastTail, lastHistory] = [tail.items, history];
     }
     followTasks();
@@ -159,6 +192,7 @@ export function sessionPage(root: HTMLElement, conn: Connection, session: number
 
   return () => {
     alive = false;
+    stopWatching();
     clearInterval(ticker);
     main.stop();
     for (const c of children.values()) c.stop();
