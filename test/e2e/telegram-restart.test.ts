@@ -112,6 +112,27 @@ test("after the gateway's pid is killed the daemon starts it again and the chat 
   expect(JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].sessions.crab).toBe(session);
 });
 
+test("a gateway killed while an answer streams: the restarted one finishes it in the same message, exact and once", async () => {
+  const answer =
+    "Low tide comes twice a day. The crabs wait under the rocks. When the water returns they walk sideways home.";
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 20 }), 250));
+  await emu.send({ user: ALICE, text: "tell me slowly" });
+  // A partial reply is on Telegram (plain text, a prefix of the answer): the turn is mid-stream.
+  const partial = await emu.waitFor("a partial reply", () =>
+    emu.messages(ALICE).find((m) => m.text.startsWith("Low tide") && m.text.length < answer.length),
+  );
+  const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
+  const inflight = () =>
+    JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].inflight as { messages: number[] } | undefined;
+  expect(inflight()?.messages).toEqual([partial.id]);
+  await killGateway();
+  await emu.waitFor("the final text in the same message", () =>
+    emu.messages(ALICE).find((m) => m.id === partial.id && m.text === answer && m.parseMode),
+  );
+  expect(emu.messages(ALICE).filter((m) => m.text.includes("Low tide"))).toHaveLength(1);
+  await emu.waitFor("the in-flight record cleared", () => inflight() === undefined);
+});
+
 test("a notify event is delivered exactly once across a gateway restart", async () => {
   const notices = (text: string) => emu.messages(ALICE).filter((m) => m.text.includes(text));
   // Telegram fails the delivery while this gateway runs: the event waits in its outbox.

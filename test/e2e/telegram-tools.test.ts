@@ -135,15 +135,18 @@ test("a photo lands in the agent's inbox/ and its path reaches the model; one ov
 });
 
 // Last in this file: the reply scripted for the stopped turn may stay unplayed (when the cancel lands before the model call).
+// The daemon cannot drop one requester's turn while it waits in a session's queue: the gateway cancels it at its start.
 test("/stop while the chat's turn waits behind another turn on its session cancels it; it never answers", async () => {
   const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
-  const session = JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].sessions.crab as number;
+  const session = JSON.parse(readFileSync(chats, "utf8")).chats[CAROL].sessions.crab as number;
   expect(session).toBeGreaterThan(0);
   const before = fake.requests.length;
   fake.enqueue(
     pacedSse(openaiSse({ model: "fake-model", text: "a long answer for another client", textDeltas: 10 }), 300),
-    reply("must never be shown"),
+    // Paced like a real model: the cancel sent at the turn's start lands before its answer is written.
+    pacedSse(openaiSse({ model: "fake-model", text: "must never be shown in full", textDeltas: 10 }), 300),
   );
+  // CAROL's chat is idle (the previous test's last job was a refusal): the next typing action is this turn's.
   // Another client's long turn holds the session: the chat's next turn waits in the daemon's queue behind it.
   const c = await d.client();
   try {
@@ -153,27 +156,27 @@ test("/stop while the chat's turn waits behind another turn on its session cance
       return "";
     })();
     await fake.waitForRequests(before + 1);
-    const typing = () => emu.callsOf("sendChatAction").filter((x) => Number(x.body.chat_id) === ALICE).length;
+    const typing = () => emu.callsOf("sendChatAction").filter((x) => Number(x.body.chat_id) === CAROL).length;
     const typed = typing();
-    const stopped = emu.messages(ALICE).filter((m) => m.text.includes("⏹ stopped")).length;
-    await emu.send({ user: ALICE, text: "and now?" });
+    const stopped = emu.messages(CAROL).filter((m) => m.text.includes("⏹ stopped")).length;
+    await emu.send({ user: CAROL, text: "and now?" });
     // The typing action goes out right after the gateway wrote its StreamMsg: the turn is asked for, not started.
     await emu.waitFor("the chat's turn asked for", () => typing() > typed);
-    await emu.send({ user: ALICE, text: "/stop" });
-    await emu.waitFor("the stop acknowledgement", shown(ALICE, "Stopping the answer before it starts"));
+    await emu.send({ user: CAROL, text: "/stop" });
+    await emu.waitFor("the stop acknowledgement", shown(CAROL, "Stopping the answer before it starts"));
     await emu
       .waitFor(
         "the stopped reply",
-        () => emu.messages(ALICE).filter((m) => m.text.includes("⏹ stopped")).length > stopped,
+        () => emu.messages(CAROL).filter((m) => m.text.includes("⏹ stopped")).length > stopped,
       )
       .catch((e) => {
-        console.log(JSON.stringify(emu.messages(ALICE).map((m) => m.text)), d.stderr().slice(-3000));
+        console.log(JSON.stringify(emu.messages(CAROL).map((m) => m.text)), d.stderr().slice(-3000));
         throw e;
       });
     // The other client's turn was not the one stopped.
     expect(await other).toBe("stop");
-    expect(emu.messages(ALICE).some((m) => m.text.includes("must never be shown"))).toBe(false);
-    expect(emu.messages(ALICE).some((m) => m.text === "Nothing is running.")).toBe(false);
+    expect(emu.messages(CAROL).some((m) => m.text.includes("must never be shown in full"))).toBe(false);
+    expect(emu.messages(CAROL).some((m) => m.text === "Nothing is running.")).toBe(false);
   } finally {
     c.close();
   }

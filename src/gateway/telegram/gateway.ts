@@ -4,7 +4,9 @@
  * turns chat messages into turns. The poll loop never waits on a turn: each
  * update is dispatched to its chat's queue (queue.ts), so chats are
  * independent. It exits 1 when the daemon connection closes (the daemon's
- * supervisor restarts it) and 0 on SIGTERM/SIGINT.
+ * supervisor restarts it) and 0 on SIGTERM/SIGINT, after stopping polling
+ * and giving replies in flight a short grace for their last edit; their
+ * turns go on in the daemon and the next run finishes them (resume.ts).
  */
 import { join } from "node:path";
 import { Api, GrammyError } from "grammy/web";
@@ -21,6 +23,8 @@ import { NotifyDelivery } from "./notify.ts";
 import { ChatQueues, MAX_QUEUED_PER_CHAT } from "./queue.ts";
 import { ChatSessions } from "./state.ts";
 import { describeTelegramError } from "./telegram-errors.ts";
+import type { ReplyRenderer } from "./renderer.ts";
+import { resumeTurn } from "./resume.ts";
 import { runTurn, type Starting, type TurnDeps } from "./turn.ts";
 
 export interface ServeOptions {
@@ -30,6 +34,8 @@ export interface ServeOptions {
 }
 
 const POLL_BACKOFF_MAX_MS = 30_000;
+/** On SIGTERM, how long replies in flight may take for their last edit. */
+const EXIT_GRACE_MS = 3000;
 
 /** When the daemon started (ms since the epoch), from its status. */
 async function daemonStartedAt(daemon: CrabtalkClient): Promise<number> {
@@ -60,6 +66,8 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   const sessions = new ChatSessions(join(dir, `chats-${me.id}.json`), config.agent);
   const running = new Map<number, number>();
   const starting = new Map<number, Starting>();
+  const renders = new Set<ReplyRenderer>();
+  const stop = new AbortController();
   const approvals = new Approvals(api, daemon, log);
   const queues = new ChatQueues((chat, err) => log(`chat ${chat}: ${(err as Error).message}`));
   const turnDeps: TurnDeps = {
@@ -72,6 +80,8 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     log,
     running,
     starting,
+    renders,
+    stopping: stop.signal,
   };
   const notify = new NotifyDelivery(api, config.notify, join(dir, `notify-${me.id}.json`), log);
   notify.start();
@@ -104,6 +114,8 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   // Barrier: the daemon registers a subscription before it reads the next frame, so after this Pong the
   // gateway is a named approver before any turn of ours starts.
   await daemon.request({ ping: {} });
+  // Replies a previous run left mid-turn are finished first; the chat's new messages queue behind them.
+  for (const { chat, turn } of sessions.allInflight()) queues.push(chat, () => resumeTurn(turnDeps, chat, turn));
 
   const reply = (chat: number, text: string) =>
     api
@@ -181,7 +193,6 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
     await approvals.press(q);
   };
 
-  const stop = new AbortController();
   let exitCode = 0;
   void daemon.closedPromise.then(() => {
     if (stop.signal.aborted) return;
@@ -214,6 +225,12 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
       await Bun.sleep(backoff);
       backoff = Math.min(POLL_BACKOFF_MAX_MS, backoff * 2);
     }
+  }
+  // Polling has stopped; replies being streamed get one last edit (bounded), their turns go on in the daemon
+  // and the next run finishes them from the in-flight records.
+  if (renders.size > 0) {
+    log(`exiting: a last edit for ${renders.size} reply(ies) in flight; the next run finishes them`);
+    await Promise.race([Promise.all([...renders].map((r) => r.flushPartial())), Bun.sleep(EXIT_GRACE_MS)]);
   }
   notify.stop();
   daemon.close();

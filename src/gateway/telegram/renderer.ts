@@ -7,6 +7,11 @@
  * text for a part Telegram refuses. A 429 holds every edit until its
  * retry_after; the final text is retried until it is delivered, so it is
  * never lost to a rate limit.
+ *
+ * A reply resumed by a restarted gateway (resume.ts) adopts the messages
+ * the previous run wrote and edits them with the whole text again; one
+ * Telegram will no longer edit is replaced by a new message. `onMessages`
+ * hears every new message id (the in-flight record keeps them).
  */
 import type { Api } from "grammy/web";
 import { toMarkdownV2 } from "./markdown.ts";
@@ -23,6 +28,15 @@ interface Sent {
   id: number;
   text: string;
   markdown: boolean;
+  /** Written by an earlier gateway run: its text is unknown, and an edit it refuses means a new message. */
+  adopted?: boolean;
+}
+
+export interface RendererOptions {
+  /** Messages of this reply written by an earlier run, in order. */
+  adopt?: number[];
+  /** Every message id of the reply, whenever a new one was sent. */
+  onMessages?: (ids: number[]) => void;
 }
 
 /** Attempts at delivering the final text before giving up (each waits out its 429 or backs off). */
@@ -41,8 +55,30 @@ export class ReplyRenderer {
     private readonly chat: number,
     intervalMs: number,
     private readonly log: (line: string) => void,
+    private readonly options: RendererOptions = {},
   ) {
     this.throttle = new EditThrottle(intervalMs);
+    for (const id of options.adopt ?? []) this.sent.push({ id, text: "", markdown: false, adopted: true });
+  }
+
+  /** Ids of the messages written so far, in order. */
+  get messageIds(): number[] {
+    return this.sent.map((s) => s.id);
+  }
+
+  /**
+   * Shutdown: one last edit with what has arrived (not final: no note, no Markdown pass), then no more.
+   * The turn goes on in the daemon; the next gateway run resumes the reply.
+   */
+  async flushPartial(): Promise<void> {
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flushing;
+    if (!this.render() || this.throttle.delay(Date.now()) > 0) return;
+    await this.push(false).catch((err: unknown) => {
+      this.log(`chat ${this.chat}: the last edit before exiting failed: ${describeTelegramError(err)}`);
+    });
   }
 
   text(delta: string): void {
@@ -136,7 +172,7 @@ export class ReplyRenderer {
       const md = final ? toMarkdownV2(plain) : null;
       const markdown = md !== null && md.length <= TELEGRAM_LIMIT;
       const have = this.sent[i];
-      if (have && have.text === plain && (have.markdown === markdown || !final)) continue;
+      if (have && !have.adopted && have.text === plain && (have.markdown === markdown || !final)) continue;
       try {
         await this.deliver(i, plain, markdown ? md : null);
       } catch (err) {
@@ -152,18 +188,32 @@ export class ReplyRenderer {
     const body = md ?? plain;
     try {
       const have = this.sent[i];
-      if (have) await this.api.editMessageText(this.chat, have.id, body, options);
-      else {
+      if (have) {
+        try {
+          await this.api.editMessageText(this.chat, have.id, body, options);
+        } catch (err) {
+          if (!have.adopted || isNotModified(err) || retryAfterSeconds(err) !== null || isEntityRefusal(err)) throw err;
+          this.log(
+            `chat ${this.chat}: message ${have.id} of the resumed reply cannot be edited (${describeTelegramError(err)}); sending it anew`,
+          );
+          const m = await this.api.sendMessage(this.chat, body, options);
+          this.sent[i] = { id: m.message_id, text: plain, markdown: md !== null };
+          this.options.onMessages?.(this.sent.map((s) => s.id));
+        }
+      } else {
         const m = await this.api.sendMessage(this.chat, body, options);
         this.sent[i] = { id: m.message_id, text: plain, markdown: md !== null };
+        this.options.onMessages?.(this.sent.map((s) => s.id));
       }
       this.sent[i]!.text = plain;
       this.sent[i]!.markdown = md !== null;
+      this.sent[i]!.adopted = false;
       this.throttle.sent(Date.now());
     } catch (err) {
       if (isNotModified(err)) {
         this.sent[i]!.text = plain;
         this.sent[i]!.markdown = md !== null;
+        this.sent[i]!.adopted = false;
         return;
       }
       const retry = retryAfterSeconds(err);
