@@ -95,8 +95,13 @@ export function checkOrigin(
   };
 }
 
-/** Headers on every response. `host` (already checked) lets connect-src name the WebSocket for browsers whose 'self' does not cover ws:. */
-export function securityHeaders(site: Site, host: string): Record<string, string> {
+/**
+ * Headers on every response, refusals and failures included. `host` (already
+ * checked) lets connect-src name the WebSocket for browsers whose 'self' does
+ * not cover ws:; a response sent before the Host header is trusted (421, a
+ * failure) names the dashboard's own address instead.
+ */
+export function securityHeaders(site: Site, host: string = new URL(siteUrl(site)).host): Record<string, string> {
   const ws = `${site.tls ? "wss" : "ws"}://${host}`;
   return {
     "Content-Security-Policy": `default-src 'self'; connect-src 'self' ${ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'`,

@@ -33,8 +33,10 @@ import { bridgeHandlers, type BridgeData, type BridgeDeps } from "./ws-bridge.ts
 
 const log = logger("http");
 
-/** Form posts are a token (under 100 bytes); anything far larger is not a login. */
+/** Form posts are a token (under 100 bytes); anything far larger is not a login (refused here, 413 with our headers). */
 const MAX_BODY_BYTES = 64 * 1024;
+/** Bun's own limit, a backstop for bodies without Content-Length: its bare 413 carries none of our headers. */
+const BUN_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface DashboardDeps extends Omit<BridgeDeps, "stallTimeoutMs"> {
   settings: DaemonSettings;
@@ -72,9 +74,10 @@ export class DashboardServer {
       Bun.serve<BridgeData>({
         hostname: bind.host,
         port,
-        maxRequestBodySize: MAX_BODY_BYTES,
+        maxRequestBodySize: BUN_MAX_BODY_BYTES,
         ...(tls ? { tls: { cert: Bun.file(tls.cert), key: Bun.file(tls.key) } } : {}),
         fetch: (req, server) => handlers.handle(req, server),
+        error: (err) => failureResponse(site, err),
         websocket: bridgeHandlers({ ...deps, stallTimeoutMs: deps.settings.clientStallTimeoutMs }),
       });
     let server: Server<BridgeData>;
@@ -145,8 +148,16 @@ class RequestHandlers {
   async handle(req: Request, server: Server<BridgeData>): Promise<Response | undefined> {
     const hostHeader = req.headers.get("host");
     const wrongHost = checkHost(this.site, hostHeader);
-    if (wrongHost) return this.text(wrongHost.status, "Wrong address", wrongHost.message, {});
+    if (wrongHost) return this.text(wrongHost.status, "Wrong address", wrongHost.message, securityHeaders(this.site));
     const headers = securityHeaders(this.site, hostHeader!.toLowerCase());
+    const length = Number(req.headers.get("content-length") ?? 0);
+    if (length > MAX_BODY_BYTES)
+      return this.text(
+        413,
+        "Too large",
+        `a ${length}-byte body is not a dashboard request (at most ${MAX_BODY_BYTES} bytes: a login form is a token)`,
+        headers,
+      );
     const address = server.requestIP(req)?.address ?? "unknown";
     const { pathname, searchParams } = new URL(req.url);
     const bearer = /^Bearer\s+/i.test(req.headers.get("authorization") ?? "");
@@ -273,6 +284,13 @@ class RequestHandlers {
   private text(status: number, title: string, message: string, headers: Record<string, string>): Response {
     return html(status, problemPage(title, message), { ...headers, "Cache-Control": "no-store" });
   }
+}
+
+/** What a request that threw is answered (Bun.serve's error handler): 500, logged, with every security header. */
+export function failureResponse(site: Site, err: Error): Response {
+  log.error(`dashboard request failed: ${err.stack ?? err.message}`);
+  const message = "the dashboard failed to answer this request; the daemon's log has the details";
+  return html(500, problemPage("Internal error", message), { ...securityHeaders(site), "Cache-Control": "no-store" });
 }
 
 function html(status: number, body: string, headers: Record<string, string>): Response {
