@@ -346,7 +346,11 @@ export class SessionRuntime {
     const events = this.bus.subscribe({
       session: session.id,
       turnRef: turn,
-      interactive: listener.interactive ?? req.approver.kind === "requester",
+      // The requester answers prompts when it is the approver: "requester", or "client:<name>" on a stream named <name>.
+      interactive:
+        listener.interactive ??
+        (req.approver.kind === "requester" ||
+          (req.approver.kind === "client" && req.approver.name === listener.clientName)),
       ...(listener.clientName ? { clientName: listener.clientName } : {}),
     });
     session.lastUsed = Date.now();

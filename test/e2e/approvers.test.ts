@@ -3,7 +3,8 @@
  * that names another session as its approver ("session:<id>", as a
  * delegated task names its parent) gets its approval request delivered to
  * the client following that session, with the task's session in it, and
- * answered from there; a turn declaring "none" is denied at once.
+ * answered from there; a turn declaring "none" is denied at once; a stream
+ * naming itself <name> with approver "client:<name>" answers its own prompts.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
@@ -86,6 +87,29 @@ test("approver none: an ask tool is denied at once, with no approval request", a
   const result = events.find((e) => e.toolResult)!.toolResult!;
   expect(result.isError).toBe(true);
   expect(result.output).toContain("no interactive client is there to answer");
+});
+
+test("approver client:<name> on a stream that names itself <name>: that stream is the interactive approver", async () => {
+  fake.enqueue(
+    reply({ toolCalls: [{ id: "call_self", name: "bash", args: { command: "echo approved-by-myself" } }] }),
+    reply({ text: "done" }),
+  );
+  // One connection, one stream, no event subscription under the name: the requester itself must be enough.
+  const c = await d.client();
+  const events: StreamEvent[] = [];
+  for await (const r of c.stream({
+    stream: { agent: "crab", content: "x", approver: "client:gw-self", client: "gw-self" },
+  })) {
+    if (!r.stream) continue;
+    events.push(r.stream);
+    const a = r.stream.approval;
+    if (a) await c.request({ approve: { callId: a.callId, response: "allow", session: a.session } });
+  }
+  c.close();
+  expect(events.filter((e) => e.approval)).toHaveLength(1);
+  const result = events.find((e) => e.toolResult)!.toolResult!;
+  expect(result.isError).toBe(false);
+  expect(result.output).toContain("approved-by-myself");
 });
 
 test("a malformed approver is a clear 400", async () => {

@@ -86,7 +86,8 @@ export async function serveTelegram(opts: ServeOptions): Promise<number> {
   const notify = new NotifyDelivery(api, config.notify, join(dir, `notify-${me.id}.json`), log);
   notify.start();
   // One SubscribeEvents stream under the gateway's client name: it makes the gateway the interactive
-  // `client:<name>` approver of its chats' turns (the prompts themselves arrive on each turn's stream),
+  // `client:<name>` approver of turns it follows without being their requester (each turn's own stream,
+  // named so too, already counts for the turns it started; the prompts arrive on that stream),
   // and it carries the bus events that notify delivers: first those after notify's cursor, replayed from
   // the daemon's journal (published while this gateway was down or starting), then live ones.
   // It carries every session's events: a daemon that drops it for falling behind (408) gets it again at once,
