@@ -4,7 +4,9 @@
  * event published while it is stopped is replayed from the daemon's bus
  * journal when it comes back and delivered exactly once; so is one published
  * before a daemon restart; a cursor older than the journal keeps is reported
- * by the daemon and the gateway instead of being skipped silently.
+ * by the daemon and the gateway instead of being skipped silently. And a
+ * gateway stopped with SIGTERM mid-answer exits 0 after a last edit; the
+ * next run finishes the reply in the same message.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +14,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { binaryPath, startDaemon, type DaemonHandle } from "../helpers/daemon.ts";
 import { FakeProvider } from "../helpers/fake-provider.ts";
-import { TelegramEmulator } from "../helpers/telegram-emulator.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { pacedSse, TelegramEmulator } from "../helpers/telegram-emulator.ts";
 import { turnConfig } from "../helpers/turn-kit.ts";
 
 const ALICE = 111;
@@ -146,4 +149,29 @@ test("a cursor older than the journal keeps is reported, not skipped silently", 
   await publish("deploy:web", "v7 is live");
   await emu.waitFor("a live one after the report", () => notices("v7 is live").length > 0);
   expect(notices("v7 is live")).toHaveLength(1);
+});
+
+test("SIGTERM mid-answer: the gateway exits 0 after a last edit, and the next run finishes the reply in the same message", async () => {
+  const g = gateway ?? (await startGateway());
+  const answer = "The moon pulls the sea. The sea pulls the sand. The crab pulls nothing and is content with it.";
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 20 }), 250));
+  await emu.send({ user: ALICE, text: "slowly, please" });
+  const partial = await emu.waitFor("a partial reply", () =>
+    emu.messages(ALICE).find((m) => m.text.startsWith("The moon") && m.text.length < answer.length),
+  );
+  g.proc.kill("SIGTERM");
+  expect(await g.proc.exited).toBe(0);
+  gateway = null;
+  expect(g.stderr()).toContain("a last edit for 1 reply(ies) in flight");
+  const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
+  const inflight = () =>
+    JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].inflight as { messages: number[] } | undefined;
+  expect(inflight()?.messages).toEqual([partial.id]);
+
+  await startGateway();
+  await emu.waitFor("the final text in the same message", () =>
+    emu.messages(ALICE).find((m) => m.id === partial.id && m.text === answer && m.parseMode),
+  );
+  expect(emu.messages(ALICE).filter((m) => m.text.includes("The moon"))).toHaveLength(1);
+  await emu.waitFor("the in-flight record cleared", () => inflight() === undefined);
 });
