@@ -334,6 +334,61 @@ bash = "ask"
     }
   });
 
+  test("keyboard only: Tab reaches a pending call's Approve then Deny on the Session page, and Enter approves it; the Live row opens its session", async () => {
+    const hold = gate();
+    fake.enqueue(
+      sseReply(openaiSse({ toolCalls: [{ id: "call_kbd", name: "bash", args: { command: "echo keyboard" } }] }), {
+        gate: hold.promise,
+      }),
+    );
+    const client = await CrabtalkClient.connect({ home });
+    try {
+      let started: (session: number) => void = () => {};
+      const sessionOf = new Promise<number>((resolve) => (started = resolve));
+      const turn = (async () => {
+        let text = "";
+        for await (const r of client.stream({
+          stream: { agent: "guard", content: "run echo keyboard", approver: "client:dashboard" },
+        })) {
+          if (r.stream?.start) started(r.stream.start.session);
+          text += r.stream?.chunk?.content ?? "";
+        }
+        return text;
+      })();
+      const session = await sessionOf;
+      await go(`#/session/${session}`);
+      await page.waitForSelector(`.session-page[data-session="${session}"][data-ready]`);
+      hold.release();
+      await page.locator('[data-testid="call-approval"][data-call="call_kbd"]').waitFor({ timeout: 15_000 });
+      // From the top of the page, Tab by Tab: where does the focus go?
+      await page.evaluate("document.activeElement && document.activeElement.blur()");
+      const focusOf = `(() => { const e = document.activeElement; if (!e || e === document.body) return "body";
+        const panel = e.closest('[data-testid="call-approval"]');
+        return (panel ? panel.dataset.call + ":" : "") + (e.dataset.testid || e.className || e.tagName.toLowerCase()); })()`;
+      const order: string[] = [];
+      for (let i = 0; i < 40 && order.at(-1) !== "compose-send"; i++) {
+        await page.keyboard.press("Tab");
+        order.push(String(await page.evaluate(focusOf)));
+      }
+      const approve = order.indexOf("call_kbd:approve");
+      expect(approve, `Tab order: ${order.join(" → ")}`).toBeGreaterThan(0);
+      expect(order[approve + 1]).toBe("call_kbd:deny");
+      expect(order.indexOf("compose-text")).toBeGreaterThan(approve); // the call's controls come before the message box
+      // Back to Approve and answer it from the keyboard.
+      while (String(await page.evaluate(focusOf)) !== "call_kbd:approve") await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Enter");
+      expect(await turn).toContain("ran it: keyboard");
+      await page.locator('[data-testid="call-approval"]').waitFor({ state: "detached", timeout: 10_000 });
+      // The Live page links each event to its session.
+      await go("#/live");
+      await page.locator(`.event-row[data-kind="end"][data-session="${session}"] [data-testid="open-session"]`).click();
+      await page.waitForSelector(`.session-page[data-session="${session}"][data-ready]`);
+      expect(await page.evaluate("location.hash")).toBe(`#/session/${session}`);
+    } finally {
+      client.close();
+    }
+  });
+
   test("the Live page filters by agent, and pausing holds new events until resumed", async () => {
     await go("#/live");
     await page.selectOption('[data-testid="agent-filter"]', "guard");

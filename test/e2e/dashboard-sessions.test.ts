@@ -3,7 +3,8 @@
  * the home's store before the daemon starts, listed newest activity first
  * in pages of 200 (the Sessions request's offset/limit) as the list is
  * scrolled, virtualized (only the rows near the viewport are in the DOM),
- * down to the oldest session, each session exactly once and in order.
+ * down to the oldest session, each session exactly once and in order; the
+ * rows' DOM order (the Tab order) stays the list's order when scrolling up.
  * Its own daemon and browser: the other browser test's home stays small.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -94,6 +95,18 @@ suite("dashboard Sessions page with more sessions than one page", () => {
     // Rows drawn while scrolling (the scroll jumps, so not every index is drawn): each at its place in activity order.
     for (const [index, id] of seen) expect(id).toBe(SESSIONS - index);
     expect(seen.size).toBeGreaterThan(2 * 40);
+    // Scrolled back up, rows drawn anew go before the ones kept: DOM order (the Tab order) is list order.
+    for (let i = 0; i < 3; i++) {
+      await page.$eval('[data-testid="sessions"] .vlist', (el) => {
+        (el as unknown as { scrollTop: number }).scrollTop -= 500;
+      });
+      await page.evaluate("new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
+    }
+    const domOrder = await page.$$eval('[data-testid="sessions"] .session-row', (rows) =>
+      rows.map((r) => Number((r as unknown as { dataset: Record<string, string> }).dataset.index)),
+    );
+    expect(domOrder.length).toBeGreaterThan(20);
+    expect(domOrder).toEqual([...domOrder].sort((a, b) => a - b));
     expect(errors).toEqual([]);
   });
 });

@@ -113,7 +113,16 @@ export function livePage(root: HTMLElement, feed: Feed): () => void {
           "data-session": r.event.session,
         },
         h("span", { class: "time" }, formatTime(r.event.timestampMs)),
-        h("a", { class: "who", href: `#/session/${r.event.session}` }, `${r.event.agent} #${r.event.session}`),
+        h(
+          "a",
+          {
+            class: "who",
+            href: `#/session/${r.event.session}`,
+            title: `open session #${r.event.session}`,
+            "data-testid": "open-session",
+          },
+          `${r.event.agent} #${r.event.session}`,
+        ),
         h("span", { class: "mark" }, r.mark),
         h("span", { class: "text", title: r.text }, r.text),
       ),

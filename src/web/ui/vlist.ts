@@ -8,6 +8,7 @@
  *
  * Rows are absolutely positioned inside a sizer as tall as the whole list;
  * positions go through the CSSOM (style.top), which the page's CSP allows.
+ * Their elements are kept in list order in the DOM (the Tab order).
  * With `stickToBottom`, a list scrolled to its end stays at its end as it
  * grows (a live session, the live events feed).
  */
@@ -150,6 +151,19 @@ export class VirtualList<T> {
     return false;
   }
 
+  /**
+   * Puts a new row's element before the next drawn row's, so DOM order is
+   * list order: keyboard focus (Tab) and screen readers follow the DOM, not
+   * the rows' positions. Rows already drawn never move (moving one would
+   * drop the focus inside it).
+   */
+  private insertInOrder(index: number, el: HTMLElement): void {
+    let next: HTMLElement | null = null;
+    let nextIndex = Number.POSITIVE_INFINITY;
+    for (const [i, d] of this.drawn) if (i > index && i < nextIndex) [next, nextIndex] = [d.el, i];
+    this.sizer.insertBefore(el, next);
+  }
+
   private draw(): void {
     // Draw, measure, and draw again while measuring moved rows (converges in a pass or two).
     for (let pass = 0; pass < 3; pass++) {
@@ -172,7 +186,7 @@ export class VirtualList<T> {
           const el = this.options.render(item, i);
           el.classList.add("vrow");
           el.dataset.index = String(i);
-          this.sizer.append(el);
+          this.insertInOrder(i, el);
           d = { item, el };
           this.drawn.set(i, d);
           fresh.push([i, el]);
