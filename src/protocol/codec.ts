@@ -1,6 +1,10 @@
 /**
- * Encoding and decoding of the two wire protocols, built on the generated
- * descriptors in ./gen (protobufjs reflection, no .proto parser at run time).
+ * Encoding and decoding of the two wire protocols, with the codecs generated
+ * ahead of time in ./gen/*-codec.ts (scripts/gen-proto.ts): plain functions
+ * over a small varint reader and writer (wire-io.ts), no reflection, no code
+ * generated at run time and no protobufjs, so a process pays nothing to build
+ * them (issue 20) and the bytes are protobufjs's own (test/protocol/
+ * generated-codec.test.ts compares every message type with it).
  *
  * Decoded messages are plain objects in the shape the generated interfaces
  * describe: uint64 as number (session ids and counters stay far below 2^53)
@@ -9,17 +13,12 @@
  * proto3 defaults filled in, oneof discriminators set. Encoding accepts the
  * same shape with any field left out (`Init<T>`).
  */
-import protobuf from "protobufjs/light.js";
-import { descriptor as clientDescriptor } from "./gen/crabtalk.ts";
+import { CODECS as CLIENT_CODECS } from "./gen/crabtalk-codec.ts";
 import type { ClientMessage, ServerMessage } from "./gen/crabtalk.ts";
-import { descriptor as extDescriptor } from "./gen/ext.ts";
+import { CODECS as EXT_CODECS } from "./gen/ext-codec.ts";
 import type { ExtRequest, ExtResponse } from "./gen/ext.ts";
-import { exactRequestIds, type RequestIdPath, requestIdsForWire } from "./request-id.ts";
-
-// uint64 as plain numbers instead of Long objects: every 64-bit value on this
-// wire is an id, a count or a timestamp in milliseconds.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
+import { type RequestIdPath, requestIdsForWire } from "./request-id.ts";
+import { Reader, Writer } from "./wire-io.ts";
 
 /** Encoding input: every field optional, recursively. */
 export type Init<T> = T extends Uint8Array
@@ -30,81 +29,41 @@ export type Init<T> = T extends Uint8Array
       ? { [K in keyof T]?: Init<T[K]> }
       : T;
 
-const TO_OBJECT: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: Number,
-  defaults: true,
-  oneofs: true,
-  arrays: true,
-};
+type Generated = (typeof CLIENT_CODECS)[string];
 
-/**
- * A codec whose protobufjs reflection is built on its first use, not at
- * import: building the whole protocol's types is most of what a process pays
- * for loading this module (about 10 ms cold), and the daemon accepts on its
- * socket before any frame needs decoding (issue 20, bench/startup.ts).
- */
-function codec<In, Out>(root: () => protobuf.Root, name: string, requestIds: readonly RequestIdPath[] = []) {
-  let type: protobuf.Type | null = null;
-  const typeOf = (): protobuf.Type => (type ??= root().lookupType(name));
+/** One writer for every encode: encoding is synchronous, and finish() hands out a copy. */
+const writer = new Writer();
+
+function codec<In, Out>(generated: Generated, requestIds: readonly RequestIdPath[] = []) {
   return {
     /** Throws RangeError for a request id that is not a uint64 (or a number that already lost digits). */
     encode(message: Init<In>): Uint8Array {
-      return typeOf()
-        .encode(requestIdsForWire(message, requestIds) as Record<string, unknown>)
-        .finish();
+      writer.pos = 0;
+      generated.encode(requestIdsForWire(message, requestIds) as Record<string, unknown>, writer);
+      return writer.finish();
     },
     /** Throws on bytes that are not a valid message of this type. */
     decode(bytes: Uint8Array): Out {
-      const t = typeOf();
-      const decoded = t.toObject(t.decode(bytes), TO_OBJECT);
-      exactRequestIds(decoded, bytes, requestIds);
-      return decoded as Out;
+      return generated.decode(new Reader(bytes), bytes.length) as Out;
     },
   };
-}
-
-/**
- * A descriptor's types, each resolving its own fields when first used:
- * Root.fromJSON would also resolve every field of every type up front
- * (resolveAll), a third of the cold cost, for types a process may never
- * touch. Same wire bytes and decoded shapes for every type (test/protocol/
- * lazy-root.test.ts compares it with Root.fromJSON).
- */
-export function buildRoot(descriptor: unknown): protobuf.Root {
-  const json = descriptor as protobuf.INamespace;
-  const root = new protobuf.Root();
-  if (json.options) root.setOptions(json.options);
-  root.addJSON(json.nested ?? {});
-  return root;
-}
-
-/** Builds a descriptor's root once, when a codec of it is first used. */
-function lazyRoot(descriptor: unknown): () => protobuf.Root {
-  let root: protobuf.Root | null = null;
-  return () => (root ??= buildRoot(descriptor));
 }
 
 /** ClientMessage.request_id (100), Unsubscribe.request_id (ClientMessage field 31, then 1), ServerMessage.request_id (100). */
 const REQUEST_ID: RequestIdPath = { props: ["requestId"], fields: [100] };
 const UNSUBSCRIBED_ID: RequestIdPath = { props: ["unsubscribe", "requestId"], fields: [31, 1] };
 
-const clientRoot = lazyRoot(clientDescriptor);
-const extRoot = lazyRoot(extDescriptor);
-
 /** Client to daemon. */
-export const clientMessage = codec<ClientMessage, ClientMessage>(clientRoot, "crabtalk.protocol.ClientMessage", [
+export const clientMessage = codec<ClientMessage, ClientMessage>(CLIENT_CODECS.ClientMessage!, [
   REQUEST_ID,
   UNSUBSCRIBED_ID,
 ]);
 /** Daemon to client. */
-export const serverMessage = codec<ServerMessage, ServerMessage>(clientRoot, "crabtalk.protocol.ServerMessage", [
-  REQUEST_ID,
-]);
+export const serverMessage = codec<ServerMessage, ServerMessage>(CLIENT_CODECS.ServerMessage!, [REQUEST_ID]);
 /** Daemon to extension. */
-export const extRequest = codec<ExtRequest, ExtRequest>(extRoot, "crabtalk.ext.ExtRequest");
+export const extRequest = codec<ExtRequest, ExtRequest>(EXT_CODECS.ExtRequest!);
 /** Extension to daemon. */
-export const extResponse = codec<ExtResponse, ExtResponse>(extRoot, "crabtalk.ext.ExtResponse");
+export const extResponse = codec<ExtResponse, ExtResponse>(EXT_CODECS.ExtResponse!);
 
 /** Bumped when the protocol changes in a way a client may need to know. */
 export const PROTOCOL_VERSION = 1;

@@ -1,8 +1,9 @@
 /**
  * Request ids are uint64 on the wire and any value is the client's to
- * choose, but protobufjs (configured for plain numbers, see codec.ts)
- * decodes a uint64 into a double, so ids above 2^53 came back as other
- * numbers and 2^64 - 1 as none. This file keeps them exact.
+ * choose, but other uint64 fields decode into a double (see codec.ts), so
+ * ids above 2^53 would come back as other numbers and 2^64 - 1 as none. The
+ * generated decoders read every `request_id` exactly (Reader.uint64Exact);
+ * this file checks and converts them for encoding.
  *
  * Shape: a RequestId is a number while it is a safe integer and a bigint
  * above 2^53 - 1. Every id has exactly one representation, so `===`, Map
@@ -10,8 +11,6 @@
  * either; a number that is not a non-negative safe integer is refused
  * (it has already lost digits), as is a bigint outside 0..2^64-1.
  */
-import protobuf from "protobufjs/light.js";
-
 export type RequestId = number | bigint;
 
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -27,7 +26,7 @@ export interface RequestIdPath {
   fields: readonly number[];
 }
 
-/** An id as protobufjs's writer takes it: a number, or the low/high words of a uint64. */
+/** An id as the writer takes it (wire-io.ts Uint64In): a number, or the low/high words of a uint64. */
 export function toWireRequestId(value: unknown, where: string): unknown {
   if (typeof value === "bigint") {
     if (value < 0n || value > UINT64_MAX) throw new RangeError(`${where} ${value} is outside 0..2^64-1`);
@@ -63,64 +62,4 @@ export function requestIdsForWire<T>(message: T, paths: readonly RequestIdPath[]
     out = replaced as Record<string, unknown>;
   }
   return out as T;
-}
-
-/**
- * Replaces each id at `paths` that decoded as an unsafe (rounded) number by
- * its exact value, read again from the bytes. Ids up to 2^53 - 1 decode
- * exactly, so the bytes are read a second time only for larger ones.
- */
-export function exactRequestIds(decoded: object, bytes: Uint8Array, paths: readonly RequestIdPath[]): void {
-  for (const { props, fields } of paths) {
-    let holder = decoded as Record<string, unknown>;
-    for (const prop of props.slice(0, -1)) {
-      const next = holder[prop];
-      if (typeof next !== "object" || next === null) break;
-      holder = next as Record<string, unknown>;
-    }
-    const last = props[props.length - 1]!;
-    const value = holder[last];
-    if (typeof value !== "number" || Number.isSafeInteger(value)) continue;
-    const exact = readVarintAt(protobuf.Reader.create(bytes), bytes.byteLength, fields, 0);
-    if (exact !== undefined) holder[last] = canonicalRequestId(exact);
-  }
-}
-
-/** The last varint at a field-number path (nested messages on the way), read as a uint64. */
-function readVarintAt(
-  reader: protobuf.Reader,
-  end: number,
-  fields: readonly number[],
-  depth: number,
-): bigint | undefined {
-  let found: bigint | undefined;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wireType = tag & 7;
-    if (tag >>> 3 !== fields[depth]) {
-      reader.skipType(wireType);
-      continue;
-    }
-    if (depth === fields.length - 1 && wireType === 0) {
-      found = readUint64(reader);
-    } else if (depth < fields.length - 1 && wireType === 2) {
-      const length = reader.uint32();
-      const subEnd = reader.pos + length;
-      found = readVarintAt(reader, subEnd, fields, depth + 1) ?? found;
-      reader.pos = subEnd;
-    } else {
-      reader.skipType(wireType);
-    }
-  }
-  return found;
-}
-
-function readUint64(reader: protobuf.Reader): bigint {
-  let value = 0n;
-  for (let shift = 0n; shift < 70n; shift += 7n) {
-    const byte = reader.buf[reader.pos++]!;
-    value |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) break;
-  }
-  return value & UINT64_MAX;
 }
