@@ -4,9 +4,8 @@
  * dashboard (src/web/) uses it as is over a WebSocket (`ClientCore.fromPipe`),
  * so the browser bundle never pulls in node-only modules. Behaviour is the
  * SDK's: see client.ts for the contract. The message codec is passed in:
- * protobufjs's (src/protocol/codec.ts) in Bun, a descriptor walker without
- * `new Function` in the browser (src/web/wire.ts), where the page's CSP
- * forbids generated code.
+ * the one generated ahead of time (src/protocol/codec.ts) in Bun, a
+ * descriptor walker in the browser (src/web/wire.ts).
  */
 import type { Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";
