@@ -13,7 +13,12 @@ import { descriptor } from "../src/protocol/gen/crabtalk.ts";
 const N = Number(process.env.CODEC_ITERATIONS ?? 200_000);
 const message = {
   requestId: 12,
-  stream: { chunk: { content: "Hello, this is a short delta " }, seq: 4321, session: 17, timestampMs: 1_796_058_789_238 },
+  stream: {
+    chunk: { content: "Hello, this is a short delta " },
+    seq: 4321,
+    session: 17,
+    timestampMs: 1_796_058_789_238,
+  },
 };
 
 function rate(label: string, run: () => void): number {
@@ -43,9 +48,13 @@ type.toObject(type.decode(referenceBytes), TO_OBJECT);
 const referenceCold = (Bun.nanoseconds() - t0) / 1e6;
 
 if (Buffer.compare(Buffer.from(generatedBytes), Buffer.from(referenceBytes)) !== 0) throw new Error("bytes differ");
-console.log(`cold first encode+decode: generated ${generatedCold.toFixed(2)} ms, protobufjs ${referenceCold.toFixed(2)} ms (import + types)`);
+console.log(
+  `cold first encode+decode: generated ${generatedCold.toFixed(2)} ms, protobufjs ${referenceCold.toFixed(2)} ms (import + types)`,
+);
 const encGen = rate("encode, generated", () => serverMessage.encode(message));
 const encRef = rate("encode, protobufjs reflection", () => type.encode(message).finish());
 const decGen = rate("decode, generated", () => serverMessage.decode(generatedBytes));
 const decRef = rate("decode, protobufjs reflection", () => type.toObject(type.decode(referenceBytes), TO_OBJECT));
-console.log(`ratio generated/protobufjs: encode ${(encGen / encRef).toFixed(2)}, decode ${(decGen / decRef).toFixed(2)}`);
+console.log(
+  `ratio generated/protobufjs: encode ${(encGen / encRef).toFixed(2)}, decode ${(decGen / decRef).toFixed(2)}`,
+);
