@@ -155,7 +155,10 @@ test("a notify event is delivered exactly once across a gateway restart", async 
     emu.clearFaults();
     await emu.waitFor("the delivery by the restarted gateway", () => notices("v2 is live").length > 0);
 
-    // Another restart must not send it again; a later event goes out once too.
+    // Another restart must not send it again; a later event goes out once too. The kill waits until the
+    // delivery is recorded: between Telegram's answer and that record delivery is at-least-once (README).
+    const outbox = join(d.home, "gateways", "telegram", `notify-${emu.bot.id}.json`);
+    await emu.waitFor("the delivery recorded", () => JSON.parse(readFileSync(outbox, "utf8")).pending.length === 0);
     await killGateway();
     await c.request({ publishEvent: { source: "deploy:api", payload: "api is live" } });
     await emu.waitFor("the second event", () => notices("api is live").length > 0);
@@ -183,4 +186,28 @@ test("a cron job's result is delivered to its notify chat", async () => {
   } finally {
     c.close();
   }
+});
+
+test("a daemon killed mid-answer: the new daemon's gateway finishes the reply in the same message as interrupted", async () => {
+  const answer = "Sand, then shells, then more sand. The beach goes on and on, and the crab keeps walking along it.";
+  fake.enqueue(pacedSse(openaiSse({ model: "fake-model", text: answer, textDeltas: 20 }), 250));
+  await emu.send({ user: ALICE, text: "walk me along the beach" });
+  const partial = await emu.waitFor("a partial reply", () =>
+    emu.messages(ALICE).find((m) => m.text.startsWith("Sand, then") && m.text.length < answer.length),
+  );
+  await d.kill9();
+  const getMes = emu.callsOf("getMe").length;
+  d = await startDaemon({ home: d.home, config });
+  await emu.waitFor("the gateway of the new daemon", () => emu.callsOf("getMe").length > getMes, 20_000);
+  const done = await emu.waitFor("the reply closed as interrupted", () =>
+    emu.messages(ALICE).find((m) => m.id === partial.id && m.text.includes("⏹ interrupted")),
+  );
+  // What the trace kept of the answer stays, in the same message; nothing was sent twice.
+  expect(done.text.startsWith("Sand, then")).toBe(true);
+  expect(emu.messages(ALICE).filter((m) => m.text.includes("Sand, then"))).toHaveLength(1);
+  const chats = join(d.home, "gateways", "telegram", `chats-${emu.bot.id}.json`);
+  await emu.waitFor(
+    "the in-flight record cleared",
+    () => !JSON.parse(readFileSync(chats, "utf8")).chats[ALICE].inflight,
+  );
 });
