@@ -321,21 +321,27 @@ async function callModel(
   const aborted = abortableNext<ProviderEvent>(signal);
   let iterator: AsyncIterator<ProviderEvent> | undefined;
   try {
-    iterator = stream(request, signal)[Symbol.asyncIterator]();
+    const source = stream(request, signal);
+    iterator = source[Symbol.asyncIterator]();
+    // Built-in providers stream through an EventStream: events already waiting are taken without the race's promises.
+    const direct = source instanceof EventStream ? (source as EventStream<ProviderEvent>) : undefined;
     for (;;) {
-      // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
-      const next = await aborted.next(iterator);
-      if (next === ABORTED)
-        return {
-          kind: "error",
-          aborted: true,
-          message: "aborted",
-          partial: partial(),
-          usage: lastUsage,
-          model: startedModel,
-        };
-      if (next.done) break;
-      const ev = next.value;
+      let ev = direct && !signal.aborted ? direct.takeNow() : undefined;
+      if (ev === undefined) {
+        // Raced against the signal so a provider that ignores it cannot hold a cancelled turn open.
+        const next = await aborted.next(iterator);
+        if (next === ABORTED)
+          return {
+            kind: "error",
+            aborted: true,
+            message: "aborted",
+            partial: partial(),
+            usage: lastUsage,
+            model: startedModel,
+          };
+        if (next.done) break;
+        ev = next.value;
+      }
       switch (ev.type) {
         case "start":
           startedModel = ev.model;

@@ -49,7 +49,7 @@ export class LiveSession {
   lastUsed = Date.now();
   /** Prompt tokens of the latest model call: the size of the context the model saw. */
   lastPromptTokens = 0;
-  private pending: NewRecord[] = [];
+  private pending: SessionEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastAppend: Promise<void> = Promise.resolve();
   killed = false;
@@ -144,17 +144,13 @@ export class LiveSession {
 
   /** Appends one trace event (batched when it is a delta). */
   traceEvent(e: SessionEvent): void {
-    const record: NewRecord = {
-      kind: "event",
-      ts: e.ts,
-      event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data },
-    };
     if (e.body.kind === "chunk" || e.body.kind === "thinking") {
-      this.pending.push(record);
+      // The event itself waits (subscribers hold it anyway); its record is built at the flush, not per delta.
+      this.pending.push(e);
       this.flushTimer ??= setTimeout(() => void this.flushTrace(), TRACE_FLUSH_MS);
       return;
     }
-    this.append([record]);
+    this.append([traceRecord(e)]);
   }
 
   /** Appends records after everything traced before them. */
@@ -176,7 +172,7 @@ export class LiveSession {
     this.flushTimer = null;
     const p = this.pending;
     this.pending = [];
-    return p;
+    return p.map(traceRecord);
   }
 
   /** The store failure seen since the last call, if any (and forgets it). */
@@ -190,4 +186,9 @@ export class LiveSession {
   flushTrace(): Promise<void> {
     return this.append([]);
   }
+}
+
+/** The trace record of a published event. */
+function traceRecord(e: SessionEvent): NewRecord {
+  return { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data } };
 }

@@ -147,30 +147,47 @@ export async function runTurn(
   );
   let sinceYield = 0;
   let end: Extract<LoopEvent, { type: "end" }> | undefined;
-  for await (const ev of stream) {
-    // A provider read can hold thousands of deltas, all parsed without leaving the microtask queue.
-    // Stepping out to the event loop now and then lets client sockets drain between them, so a
-    // burst does not pile up in subscribers' buffers; it costs a few microseconds per 256 events.
-    if (++sinceYield >= YIELD_EVERY) {
-      sinceYield = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  const events = stream[Symbol.asyncIterator]();
+  let drained = false;
+  try {
+    for (;;) {
+      // Events already waiting are taken without a promise and a result object each (for await costs both).
+      let ev = stream.takeNow();
+      if (ev === undefined) {
+        const next = await events.next();
+        if (next.done) {
+          drained = true;
+          break;
+        }
+        ev = next.value;
+      }
+      // A provider read can hold thousands of deltas, all parsed without leaving the microtask queue.
+      // Stepping out to the event loop now and then lets client sockets drain between them, so a
+      // burst does not pile up in subscribers' buffers; it costs a few microseconds per 256 events.
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (ev.type === "message") {
+        session.history.push(ev.message);
+        void session.append([{ kind: "message", message: ev.message }]);
+        continue;
+      }
+      if (ev.type === "model_end") {
+        env.usage.record(session.agent, ev.model, ev.usage);
+        session.lastPromptTokens = ev.usage.promptTokens;
+      }
+      if (ev.type === "end") {
+        end = ev;
+        break;
+      }
+      const b = loopEventToBody(session.agent, ev);
+      if (b) emit(b);
+      if (ev.type === "tool_start") announced.add(ev.calls.map((c) => c.id));
     }
-    if (ev.type === "message") {
-      session.history.push(ev.message);
-      void session.append([{ kind: "message", message: ev.message }]);
-      continue;
-    }
-    if (ev.type === "model_end") {
-      env.usage.record(session.agent, ev.model, ev.usage);
-      session.lastPromptTokens = ev.usage.promptTokens;
-    }
-    if (ev.type === "end") {
-      end = ev;
-      break;
-    }
-    const b = loopEventToBody(session.agent, ev);
-    if (b) emit(b);
-    if (ev.type === "tool_start") announced.add(ev.calls.map((c) => c.id));
+  } finally {
+    // What for await does on leaving early: the loop's stream is told nobody reads it any more.
+    if (!drained) await events.return?.();
   }
   announced.close();
   // The end is published only once the turn is on disk: a client that saw it may count on the answer.

@@ -86,15 +86,25 @@ export class EventStream<E, R = void> implements AsyncIterable<E> {
     return this.resultPromise;
   }
 
+  /**
+   * The next waiting event without a promise, or undefined when none waits
+   * (events are never undefined). For a consumer that already iterates this
+   * stream and wants to skip the per-event promise and result object: with
+   * hundreds of thousands of deltas a turn, those were a good part of the
+   * garbage. Wakes paused producers exactly as `next()` does.
+   */
+  takeNow(): E | undefined {
+    if (this.buffer.length === 0) return undefined;
+    const value = this.buffer.shift()!;
+    if (this.roomWaiters.length > 0 && this.buffer.length <= HIGH_WATER / 4) this.wakeProducers();
+    return value;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<E> {
     this.iterating = true;
     return {
       next: (): Promise<IteratorResult<E>> => {
-        if (this.buffer.length > 0) {
-          const value = this.buffer.shift()!;
-          if (this.roomWaiters.length > 0 && this.buffer.length <= HIGH_WATER / 4) this.wakeProducers();
-          return Promise.resolve({ value, done: false });
-        }
+        if (this.buffer.length > 0) return Promise.resolve({ value: this.takeNow()!, done: false });
         if (this.done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => (this.waiting = resolve));
       },

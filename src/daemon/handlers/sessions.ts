@@ -8,6 +8,7 @@ import type { EventBusService } from "../../events/bus.ts";
 import { ErrorCode, WireError } from "../../protocol/errors.ts";
 import { usageData } from "../../session/loop-events.ts";
 import { agentEvent, historyMessages, sessionInfo, streamEvent } from "../wire.ts";
+import { replyStream } from "./reply-stream.ts";
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
@@ -108,10 +109,9 @@ export function sessionHandlers(runtime: SessionRuntime, bus: () => EventBusServ
       const client = req.client ?? ctx.clientName;
       const attachment = await runtime.attach(req.session, req.afterSeq, client ? { clientName: client } : {});
       closeOnAbort(ctx.signal, () => attachment.close());
-      return (async function* (): AsyncGenerator<Reply> {
-        yield { attached: attachment.header };
-        for await (const e of attachment.events) yield { stream: streamEvent(e) };
-      })();
+      return replyStream(attachment.events, (e): Reply => ({ stream: streamEvent(e) }), undefined, {
+        attached: attachment.header,
+      });
     },
   };
 }

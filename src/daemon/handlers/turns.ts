@@ -14,6 +14,7 @@ import { ConnectionClosed } from "../../transport/framing.ts";
 import type { HandlerTable, Reply, RequestContext } from "../router.ts";
 import { SessionError } from "../../session/errors.ts";
 import { streamEvent } from "../wire.ts";
+import { replyStream } from "./reply-stream.ts";
 
 /** Parses the approver field: "requester", "none", "session:<id>", "client:<name>"; empty means `fallback`. */
 export function parseApprover(text: string | undefined, fallback: Approver): Approver {
@@ -62,20 +63,20 @@ export function turnHandlers(runtime: SessionRuntime): HandlerTable {
         (req.client ?? ctx.clientName) ? { clientName: req.client ?? ctx.clientName } : {},
       );
       closeOnAbort(ctx, () => events.close());
-      return (async function* (): AsyncGenerator<Reply> {
-        for await (const e of events) {
+      return replyStream(
+        events,
+        (e): Reply => {
           if (isKind(e, "end") && e.body.data.stopReason === "error") {
             // The original contract ends a failed turn with ErrorMsg instead of StreamEnd.
             const end = e.body.data;
-            yield {
+            return {
               error: { code: end.errorCode || ErrorCode.ProviderFailed, message: end.error || "the turn failed" },
             };
-            return;
           }
-          yield { stream: streamEvent(e) };
-          if (isKind(e, "end")) return;
-        }
-      })();
+          return { stream: streamEvent(e) };
+        },
+        (e) => isKind(e, "end"),
+      );
     },
 
     send: async (req, ctx) => {
