@@ -262,5 +262,14 @@ test("start-up loads only what a command needs (issue 20: see bench/startup.ts)"
       if (/^(daemon|session|provider)\//.test(dep.split(sep).join("/")))
         violations.push(`${rel} loads ${dep} (client commands never load daemon, session or provider code)`);
   }
+  // yaml (~11 ms to import) loads only when a frontmatter fence is parsed or rendered: a dynamic import() in
+  // skills/files.ts, so a home without skill or memory files never pays for it.
+  for (const file of files(SRC)) {
+    const text = readFileSync(file, "utf8");
+    if (/^import\s+(?!type\s)[^;]*?from "yaml"/ms.test(text))
+      violations.push(
+        `${relative(SRC, file)} imports yaml statically (use await import("yaml") where a file is parsed)`,
+      );
+  }
   expect(violations).toEqual([]);
 });

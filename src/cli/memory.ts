@@ -102,7 +102,7 @@ const edit = defineCommand({
     if (r.status !== 0) throw new CliFailure(`the editor exited with ${r.status}; ${e.file} is as the editor left it`);
     let problem: string | undefined;
     try {
-      const { data } = parseFrontmatter(readFileSync(e.file, "utf8"));
+      const { data } = await parseFrontmatter(readFileSync(e.file, "utf8"));
       for (const key of ["name", "description"]) {
         const v = requiredString(data, key);
         if (typeof v !== "string") problem = `its frontmatter ${v.missing}`;

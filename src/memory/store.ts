@@ -119,7 +119,7 @@ export class MemoryStore {
     const file = join(this.dir, `${slug}.md`);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const data = { name, description, ...(aliases.length > 0 ? { aliases } : {}) };
-    await writeFileAtomic(file, renderFrontmatter(data, input.content));
+    await writeFileAtomic(file, await renderFrontmatter(data, input.content));
     await this.serial(() => this.load(`${slug}.md`));
     return file;
   }
@@ -210,7 +210,7 @@ export class MemoryStore {
     } catch {
       return this.drop(fileName);
     }
-    const entry = parseEntry(fileName, file, text);
+    const entry = await parseEntry(fileName, file, text);
     if (typeof entry === "string") {
       this.drop(fileName);
       this.files.set(fileName, { version });
@@ -242,10 +242,10 @@ function versionOf(file: string): string | undefined {
 }
 
 /** The entry a file holds, or why it holds none. */
-function parseEntry(fileName: string, file: string, text: string): MemoryEntry | string {
-  let fm: ReturnType<typeof parseFrontmatter>;
+async function parseEntry(fileName: string, file: string, text: string): Promise<MemoryEntry | string> {
+  let fm: Awaited<ReturnType<typeof parseFrontmatter>>;
   try {
-    fm = parseFrontmatter(text);
+    fm = await parseFrontmatter(text);
   } catch (err) {
     return `${(err as Error).message}; fix its frontmatter`;
   }

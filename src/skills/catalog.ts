@@ -49,7 +49,7 @@ export class SkillCatalog {
 
   /** The skill's body (what follows the frontmatter), read now. */
   async body(skill: Skill): Promise<string> {
-    return parseFrontmatter(await readFile(skill.file, "utf8")).body.trim();
+    return (await parseFrontmatter(await readFile(skill.file, "utf8"))).body.trim();
   }
 
   private async walk(dir: string, depth: number, found: Map<string, Skill>): Promise<void> {
@@ -84,7 +84,7 @@ export class SkillCatalog {
     }
     let data: Record<string, unknown>;
     try {
-      data = parseFrontmatter(text).data;
+      data = (await parseFrontmatter(text)).data;
     } catch (err) {
       this.once(`${file}:${version}`, `skill ${file} skipped: ${(err as Error).message}; fix its frontmatter`);
       return;

@@ -5,7 +5,9 @@
  *
  * Frontmatter goes through the `yaml` package both ways: parsing YAML by
  * hand gets quoting, multi-line strings and lists wrong, and a description
- * holding ": " must survive a round trip.
+ * holding ": " must survive a round trip. It is imported dynamically, only
+ * when a fence is parsed or frontmatter rendered: its import costs ~11 ms,
+ * which a daemon in a home without skill or memory files never pays (issue 20).
  *
  * Atomic write: temp file in the same folder (hidden, unique per writer),
  * fsync, rename over the target, fsync of the folder. A reader, or a crash
@@ -14,7 +16,6 @@
  */
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { parse, stringify } from "yaml";
 
 export interface Frontmatter {
   data: Record<string, unknown>;
@@ -26,12 +27,13 @@ export class FrontmatterError extends Error {}
 const FENCE = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
 
 /** Splits `---\nyaml\n---\nbody`; a file without a fence has empty data. Throws FrontmatterError on bad YAML. */
-export function parseFrontmatter(text: string): Frontmatter {
+export async function parseFrontmatter(text: string): Promise<Frontmatter> {
   const m = FENCE.exec(text.replace(/^\uFEFF/, ""));
   if (!m) {
     if (text.startsWith("---")) throw new FrontmatterError("the frontmatter opened with --- is never closed by ---");
     return { data: {}, body: text };
   }
+  const { parse } = await import("yaml");
   let data: unknown;
   try {
     data = parse(m[1]!);
@@ -45,7 +47,8 @@ export function parseFrontmatter(text: string): Frontmatter {
 }
 
 /** `---\n<yaml>---\n\n<body>`, keys in the order given; undefined values left out. */
-export function renderFrontmatter(data: Record<string, unknown>, body: string): string {
+export async function renderFrontmatter(data: Record<string, unknown>, body: string): Promise<string> {
+  const { stringify } = await import("yaml");
   const clean = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
   return `---\n${stringify(clean, { lineWidth: 0 })}---\n\n${body.replace(/^\n+/, "")}${body.endsWith("\n") ? "" : "\n"}`;
 }

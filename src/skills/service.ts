@@ -115,9 +115,9 @@ export class SkillService {
         const dir = join(this.homeDir, name);
         const file = join(dir, SKILL_FILE);
         await mkdir(dir, { recursive: true, mode: 0o700 });
-        await writeFileAtomic(file, renderFrontmatter({ name, description }, body));
+        await writeFileAtomic(file, await renderFrontmatter({ name, description }, body));
         // Read back through the same parser discovery uses: what was written must load as this skill.
-        const back = parseFrontmatter(await readFile(file, "utf8"));
+        const back = await parseFrontmatter(await readFile(file, "utf8"));
         if (back.data.name !== name || back.data.description !== description)
           return {
             output: `wrote ${file} but it does not read back as skill "${name}"; check the file`,

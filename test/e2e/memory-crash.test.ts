@@ -60,7 +60,7 @@ test("twenty concurrent remembers from two agents leave twenty intact entries", 
   expect(files).toHaveLength(20);
   for (const who of ["crab", "other"])
     for (let i = 0; i < 10; i++) {
-      const { data, body } = parseFrontmatter(readFileSync(join(home, "memory", `${who}-${i}.md`), "utf8"));
+      const { data, body } = await parseFrontmatter(readFileSync(join(home, "memory", `${who}-${i}.md`), "utf8"));
       expect(data).toEqual({ name: `${who}-${i}`, description: `entry ${i} of ${who}` });
       expect(body.trim()).toBe(`${who} says ${i}`);
     }
@@ -102,7 +102,7 @@ test("kill -9 during a flood of rewrites leaves every entry old or new, never to
   await d.kill9();
   const seen = new Set<string>();
   for (let i = 0; i < ENTRIES; i++) {
-    const { data, body } = parseFrontmatter(readFileSync(join(dir, `entry-${i}.md`), "utf8"));
+    const { data, body } = await parseFrontmatter(readFileSync(join(dir, `entry-${i}.md`), "utf8"));
     expect(data).toEqual({ name: `entry-${i}`, description: `entry ${i}` });
     const m = new RegExp(`^entry-${i} (v\\d+) x{${PAD}}$`).exec(body.trim());
     expect(m).not.toBeNull();

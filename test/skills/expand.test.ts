@@ -25,12 +25,12 @@ test("the catalogue lists names and descriptions only, and nothing when there ar
   expect(catalogPrompt([{ name: "a", description: "does\n a" }])).toEndWith("\n- a: does a");
 });
 
-test("frontmatter round-trips values a hand parser gets wrong", () => {
+test("frontmatter round-trips values a hand parser gets wrong", async () => {
   const data = { name: "x", description: 'has: a colon, "quotes" and # hash', aliases: ["one", "two: three"] };
-  const text = renderFrontmatter(data, "Body\n");
-  expect(parseFrontmatter(text)).toEqual({ data, body: "\nBody\n" });
-  expect(parseFrontmatter("no fence\n")).toEqual({ data: {}, body: "no fence\n" });
-  expect(() => parseFrontmatter("---\nname: [x\n---\n")).toThrow(FrontmatterError);
-  expect(() => parseFrontmatter("---\nname: x\n")).toThrow("never closed");
-  expect(() => parseFrontmatter("---\n- a\n---\n")).toThrow("mapping");
+  const text = await renderFrontmatter(data, "Body\n");
+  expect(await parseFrontmatter(text)).toEqual({ data, body: "\nBody\n" });
+  expect(await parseFrontmatter("no fence\n")).toEqual({ data: {}, body: "no fence\n" });
+  await expect(parseFrontmatter("---\nname: [x\n---\n")).rejects.toThrow(FrontmatterError);
+  await expect(parseFrontmatter("---\nname: x\n")).rejects.toThrow("never closed");
+  await expect(parseFrontmatter("---\n- a\n---\n")).rejects.toThrow("mapping");
 });
