@@ -7,6 +7,11 @@
  * a line per model call), so a restart keeps today's count and start-up
  * reads only today's file, however long the daemon has run. The in-memory
  * twin (no dir) keeps counts for tests.
+ *
+ * Today's file is read on first use (a budget check, a record, a report),
+ * not when the ledger is built: the first local-time Date call of a process
+ * initialises the time zone (~3.5 ms), which the daemon's start-up, before
+ * its first answer, does not need to pay (issue 20).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,7 +37,8 @@ export interface UsageRow {
 }
 
 export class UsageLedger {
-  private day: string;
+  /** The local day the rows count; undefined until first use (see the file comment). */
+  private day: string | undefined;
   private rows = new Map<string, UsageRow>();
 
   constructor(
@@ -40,22 +46,22 @@ export class UsageLedger {
     public dailyLimit: number | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.day = localDay(now());
     if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.loadDay();
   }
 
-  private rollover(): void {
+  /** Today's local day, with its file loaded: on first use and again after each local midnight. */
+  private rollover(): string {
     const today = localDay(this.now());
-    if (today === this.day) return;
+    if (today === this.day) return today;
     this.day = today;
     this.rows = new Map();
-    this.loadDay();
+    this.loadDay(today);
+    return today;
   }
 
-  private loadDay(): void {
+  private loadDay(day: string): void {
     if (!this.dir) return;
-    const file = join(this.dir, `${this.day}.jsonl`);
+    const file = join(this.dir, `${day}.jsonl`);
     if (!existsSync(file)) return;
     for (const line of readFileSync(file, "utf8").split("\n")) {
       if (!line.trim()) continue;
@@ -77,14 +83,12 @@ export class UsageLedger {
   }
 
   record(agent: string, model: string, usage: Usage): void {
-    this.rollover();
+    const day = this.rollover();
     this.add(agent, model, usage);
     if (!this.dir) return;
-    appendFileSync(
-      join(this.dir, `${this.day}.jsonl`),
-      `${JSON.stringify({ ts: this.now(), agent, model, usage })}\n`,
-      { mode: 0o600 },
-    );
+    appendFileSync(join(this.dir, `${day}.jsonl`), `${JSON.stringify({ ts: this.now(), agent, model, usage })}\n`, {
+      mode: 0o600,
+    });
   }
 
   usedToday(): number {
@@ -105,9 +109,9 @@ export class UsageLedger {
   }
 
   today(): { day: string; rows: UsageRow[] } {
-    this.rollover();
+    const day = this.rollover();
     return {
-      day: this.day,
+      day,
       rows: [...this.rows.values()].sort((a, b) => a.agent.localeCompare(b.agent) || a.model.localeCompare(b.model)),
     };
   }
