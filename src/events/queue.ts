@@ -54,7 +54,9 @@ export class DurableQueue {
       else if (line.op === "sent") this.pending.get(line.id)?.sent.add(line.key);
       else this.pending.delete(line.id);
     }
-    this.fd = this.compact();
+    // An absent or empty log has nothing to compact: open it for appending without a rewrite and its fsync
+    // (2-6 ms before the daemon's first answer, issue 20). Each add is fsynced as it is appended either way.
+    this.fd = text === "" ? openSync(file, "a", 0o600) : this.compact();
   }
 
   /** Events not yet done, oldest first. */
