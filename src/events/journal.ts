@@ -18,16 +18,11 @@
  * Memory holds only each event's seq, time and size: replays read the file.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import type { BusEventRecord } from "./queue.ts";
 
-export interface JournalEntry {
+/** A bus event as the queue records it, numbered for event-stream cursors. */
+export interface JournalEntry extends BusEventRecord {
   seq: number;
-  id: string;
-  source: string;
-  payload: string;
-  hops: number;
-  chain: string[];
-  /** Published at (ms since the epoch). */
-  at: number;
 }
 
 export interface JournalBounds {

@@ -34,7 +34,7 @@ import { looksLikeEvent, parseRecord } from "./fold.ts";
 import { readLineBatches } from "./line-reader.ts";
 import { Delta } from "./search-delta.ts";
 import { mergeSegment } from "./search-index-merge.ts";
-import { snippet, tokenize } from "./search.ts";
+import { slicer, snippet, tokenize } from "./search.ts";
 import {
   type DocColumns,
   findTerm,
@@ -50,7 +50,6 @@ const SAVE_AFTER_DOCS = 10_000;
 /** Postings read per range when merging the segment into a new one. */
 const MERGE_RANGE = 1 << 16;
 const TAIL_HASH_BYTES = 64;
-const SLICE_MS = 10;
 
 const EMPTY_DOCS: DocColumns = {
   ts: new Float64Array(0),
@@ -500,11 +499,3 @@ export class SearchIndex {
   }
 }
 
-function slicer(): () => Promise<void> {
-  let since = performance.now();
-  return async () => {
-    if (performance.now() - since < SLICE_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    since = performance.now();
-  };
-}

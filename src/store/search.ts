@@ -60,7 +60,7 @@ export function queryTerms(query: string): string[] {
 }
 
 /** Hands the event loop back once SLICE_MS of work has passed since the last time. */
-function slicer(): () => Promise<void> {
+export function slicer(): () => Promise<void> {
   let since = performance.now();
   return async () => {
     if (performance.now() - since < SLICE_MS) return;
