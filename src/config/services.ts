@@ -40,6 +40,14 @@ export interface ServiceConfig {
   env: Record<string, string>;
   /** The opaque `config` table, as JSON (sent in ExtConfigure), ${VAR} expanded in its strings; "{}" when none. */
   config: string;
+  /**
+   * What a gateway gets on its command line (`--config <json>`): the table as
+   * written, `${VAR}` NOT expanded, so a secret never shows in the process list
+   * (`ps` shows every user's arguments); "{}" when none.
+   */
+  argvConfig: string;
+  /** The variables `argvConfig` names, with their values: put in the gateway's environment (readable by its owner only). */
+  configEnv: Record<string, string>;
   /** Whether the section writes a `config` table. */
   hasConfig: boolean;
   /** Per call and per hook. */
@@ -113,6 +121,8 @@ function parseService(name: string, table: unknown, ctx: ConfigContext): Service
     restart: oneOf(ctx, `${at}.restart`, table.restart ?? "on_failure", POLICIES),
     env: parseEnv(ctx, `${at}.env`, table.env),
     config: "{}",
+    argvConfig: "{}",
+    configEnv: {},
     hasConfig: table.config !== undefined,
     timeoutMs: DEFAULT_SERVICE_TIMEOUT_MS,
   };
@@ -120,6 +130,11 @@ function parseService(name: string, table: unknown, ctx: ConfigContext): Service
     if (!isTable(table.config))
       throw new ConfigError(ctx.file, `${at}.config`, "expected a table", "write config = { key = value, ... }");
     config.config = JSON.stringify(expandStrings(ctx, `${at}.config`, table.config));
+    config.argvConfig = JSON.stringify(table.config);
+    for (const name of JSON.stringify(table.config).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      const value = ctx.env[name[1]!];
+      if (value !== undefined) config.configEnv[name[1]!] = value;
+    }
   }
   if (table.timeout_ms !== undefined) {
     const ms = expectNumber(ctx, `${at}.timeout_ms`, table.timeout_ms, "write timeout_ms = 30000");

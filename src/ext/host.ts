@@ -185,11 +185,13 @@ export class ServiceHost {
     if (cfg.kind === "extension") {
       rmSync(this.socket, { force: true });
       argv.push("--socket", this.socket);
-    } else argv.push("--daemon", this.deps.paths.socket, "--config", cfg.config);
+    } else argv.push("--daemon", this.deps.paths.socket, "--config", cfg.argvConfig);
+    // A gateway's config secrets travel as ${VAR} in its arguments and as variables in its environment.
+    const configEnv = cfg.kind === "gateway" ? cfg.configEnv : {};
     const child = spawnService(
       {
         argv,
-        env: { ...this.deps.childEnv, CRABTALK_HOME: this.deps.paths.home, ...cfg.env },
+        env: { ...this.deps.childEnv, CRABTALK_HOME: this.deps.paths.home, ...configEnv, ...cfg.env },
         cwd: this.deps.paths.home,
         logFile: this.logFile,
         logMaxBytes: this.deps.logMaxBytes,

@@ -156,7 +156,7 @@ export class Services {
     const applied = host.connection !== null;
     if (applied) await host.configure(text);
     writeServiceConfig(this.configFile, name, value as Record<string, unknown>);
-    host.cfg = { ...host.cfg, config: text, hasConfig: true };
+    host.cfg = { ...host.cfg, config: text, argvConfig: text, hasConfig: true };
     return { applied };
   }
 

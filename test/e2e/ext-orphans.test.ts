@@ -5,7 +5,7 @@
  * a gateway) behind; SIGTERM sends ExtShutdown, ends every child and
  * removes the service sockets. The gateway was given `serve --daemon
  * SOCKET --config JSON` and reached the daemon as a client; the secret in
- * its config (${VAR} from the environment) is in neither log.
+ * its config (${VAR} from the environment) is in neither log nor its arguments.
  */
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
@@ -43,9 +43,12 @@ test("kill -9 of the daemon leaves no child behind; the socket served before any
     await waitState(c, "gw", "running");
     await waitFor(() => observed(join(home, "gw.jsonl")).some((o) => o.kind === "pong"), 10_000, "the gateway's ping");
     const argv = observed(join(home, "gw.jsonl")).find((o) => o.kind === "argv")!.argv as string[];
-    expect(argv.slice(-5)).toEqual(["serve", "--daemon", d.socket, "--config", `{"token":"${SECRET}"}`]);
+    // The secret stays out of the arguments (`ps` shows them to every user): ${VAR} as written, the
+    // variable in the gateway's own environment (readable by its owner only).
+    expect(argv.slice(-5)).toEqual(["serve", "--daemon", d.socket, "--config", '{"token":"${SECRET}"}']);
+    expect(observed(join(home, "gw.jsonl")).find((o) => o.kind === "argv")!.secretEnv).toBe(SECRET);
     // The secret reached the gateway, but neither its log nor the daemon's.
-    expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).toContain('--config {"token":"***"}');
+    expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).toContain('--config {"token":"${SECRET}"}');
     expect(readFileSync(join(home, "logs", "gw.log"), "utf8")).not.toContain(SECRET);
     expect(readFileSync(join(home, "logs", "daemon.log"), "utf8")).not.toContain(SECRET);
     // Nor the protocol: GetServices shows the secret-named value as ***.

@@ -1,7 +1,8 @@
 /**
  * The gateway's settings: the `[services.telegram.config]` table the daemon
- * passes as JSON (`--config '<json>'`, ${VAR} already expanded), or a file
- * given by hand (TOML or JSON, ${VAR} expanded here). Unknown keys and wrong
+ * passes as JSON (`--config '<json>'`, ${VAR} left as written so secrets stay
+ * out of the process list, the variables in our environment), or a file given
+ * by hand (TOML or JSON); ${VAR} is expanded here in both. Unknown keys and wrong
  * types are refused with the key and how to fix it: a gateway that guesses
  * would serve the wrong people.
  */
@@ -41,12 +42,13 @@ function fail(key: string, what: string, fix: string): never {
   throw new GatewayConfigError(`telegram config: ${key}: ${what}; ${fix}`);
 }
 
-/** `--config` is a JSON object (from the daemon) or a path to a TOML/JSON file (by hand). */
+/** `--config` is a JSON object (from the daemon) or a path to a TOML/JSON file (by hand); `${VAR}` expanded from the environment in both. */
 export function loadTelegramConfig(arg: string, env: Record<string, string | undefined> = process.env): TelegramConfig {
   const text = arg.trim();
   if (text.startsWith("{")) {
     try {
-      return parseTelegramConfig(JSON.parse(text) as unknown);
+      // From the daemon, ${VAR} arrives unexpanded (secrets stay out of the process list) with VAR in our environment.
+      return parseTelegramConfig(expand(JSON.parse(text) as unknown, env));
     } catch (err) {
       if (err instanceof GatewayConfigError) throw err;
       fail("--config", `not JSON (${(err as Error).message})`, "pass a JSON object or the path of a TOML file");
