@@ -29,7 +29,10 @@ export const BAN_AFTER = 10;
 export const BAN_MS = 10 * 60_000;
 
 /** Who a connection acts as: the owner (Unix socket, trusted loopback) or a token. */
-export type Principal = { kind: "owner" } | { kind: "token"; name: string; scope: Scope; agents: string[] | null };
+/** A token principal carries the stored hash it was checked against: a token re-created under its name is another token. */
+export type Principal =
+  | { kind: "owner" }
+  | { kind: "token"; name: string; hash: string; scope: Scope; agents: string[] | null };
 
 export const OWNER: Principal = { kind: "owner" };
 
@@ -89,11 +92,21 @@ export class Gate {
     return (this.addresses.get(address)?.bannedUntil ?? 0) > now;
   }
 
-  /** A token principal still valid now (not revoked, not expired). */
+  /**
+   * A token principal still valid now: not revoked, not expired, and the very
+   * token it was (same hash, scope and agents): a token revoked and re-created
+   * under its name, or edited, ends the connections that used the old one.
+   */
   stillValid(principal: Principal, now = Date.now()): boolean {
     if (principal.kind === "owner") return true;
     const t = this.tokens.find((r) => r.name === principal.name);
-    return t !== undefined && (t.expiresMs === null || t.expiresMs > now);
+    return (
+      t !== undefined &&
+      t.hash === principal.hash &&
+      t.scope === principal.scope &&
+      JSON.stringify(t.agents) === JSON.stringify(principal.agents) &&
+      (t.expiresMs === null || t.expiresMs > now)
+    );
   }
 
   /** The stored record of a token name now (read after refresh()), for sessions that outlive a connection. */
@@ -126,7 +139,7 @@ export class Gate {
     if (record && problem === null) {
       this.addresses.delete(address);
       log.info(`${address} authenticated as token "${record.name}" (${record.scope})`);
-      return { kind: "token", name: record.name, scope: record.scope, agents: record.agents };
+      return { kind: "token", name: record.name, hash: record.hash, scope: record.scope, agents: record.agents };
     }
     this.failures++;
     state.failures++;

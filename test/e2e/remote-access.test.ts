@@ -285,4 +285,22 @@ describe("tokens", () => {
     const again = await connect(token).catch((e) => e);
     expect((again as DaemonError).code).toBe(401);
   });
+
+  test("a token revoked and created again under its name (here with another scope) closes the old token's connection", async () => {
+    const token = await createToken(home, "reborn", "admin");
+    const client = await connect(token);
+    expect((await client.request({ ping: {} })).pong).toBeDefined();
+    // Revoked and created again in one write, so no sweep can see the name missing in between:
+    // same name, another token, and the old connection must not keep the old admin scope.
+    const file = tokensFileIn(home);
+    const { token: fresh, record } = mintToken("reborn", "read", null, null);
+    writeTokens(file, [...readTokens(file).filter((t) => t.name !== "reborn"), record]);
+    await client.closedPromise;
+    await waitForLog(d.stderr, 'closing a connection of token "reborn"');
+    const old = await connect(token).catch((e) => e);
+    expect((old as DaemonError).code).toBe(401);
+    const next = await connect(fresh);
+    expect((await next.request({ ping: {} })).pong).toBeDefined();
+    next.close();
+  });
 });

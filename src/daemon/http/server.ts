@@ -160,7 +160,8 @@ class RequestHandlers {
       );
     const address = server.requestIP(req)?.address ?? "unknown";
     const { pathname, searchParams } = new URL(req.url);
-    const bearer = /^Bearer\s+/i.test(req.headers.get("authorization") ?? "");
+    // The same match as authentication uses: only a well-formed bearer request skips the cookie's Origin rule.
+    const bearer = /^Bearer\s+(\S+)$/i.test(req.headers.get("authorization") ?? "");
     const wantsUpgrade = pathname === "/ws";
     if (!isSafeMethod(req.method) || wantsUpgrade) {
       const foreign = checkOrigin(this.site, hostHeader, req.headers.get("origin"), bearer);
@@ -216,7 +217,13 @@ class RequestHandlers {
       this.logins.endSession(cookie); // revoked, expired, or created again under the same name
       return null;
     }
-    const principal: Principal = { kind: "token", name: record.name, scope: record.scope, agents: record.agents };
+    const principal: Principal = {
+      kind: "token",
+      name: record.name,
+      hash: record.hash,
+      scope: record.scope,
+      agents: record.agents,
+    };
     return { principal, bearer: false, cookie };
   }
 

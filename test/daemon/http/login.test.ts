@@ -52,7 +52,7 @@ describe("cookie sessions", () => {
     const path = file();
     const logins = new DashboardLogins(path, () => now);
     const { cookie } = logins.createSession({ kind: "owner" });
-    const viewer = { kind: "token", name: "viewer", scope: "read", agents: ["crab"] } as const;
+    const viewer = { kind: "token", name: "viewer", hash: "cd".repeat(32), scope: "read", agents: ["crab"] } as const;
     const token = logins.createSession({ ...viewer, agents: ["crab"] }, "ab".repeat(32)).cookie;
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readFileSync(path, "utf8")).not.toContain(cookie);
