@@ -86,6 +86,8 @@ async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
   if (!head || hash(Buffer.from(head.text)) !== cp.meta) return undefined;
   const fh = await open(path, "r");
   try {
+    // A damaged sidecar may name any range: one past the end of the log is refused before any allocation.
+    if (cp.offset + cp.bytes + 1 > (await fh.stat()).size) return undefined;
     // The newline before, the line itself and the newline after.
     const buf = Buffer.alloc(cp.bytes + 2);
     const { bytesRead } = await fh.read(buf, 0, buf.length, cp.offset - 1);
@@ -134,7 +136,8 @@ function eventPrefix(text: string): EventRecord | undefined {
  * torn tail first). Undefined when the file has no valid meta line.
  */
 export async function foldForResume(path: string, useCheckpoint = true): Promise<ResumedSession | undefined> {
-  const cp = useCheckpoint ? await readCheckpoint(path) : undefined;
+  // A sidecar that cannot be read or checked is no checkpoint: resume reads the whole log instead.
+  const cp = useCheckpoint ? await readCheckpoint(path).catch(() => undefined) : undefined;
   let folder = cp ? new SessionFolder(cp.state) : undefined;
   let metaHash = cp?.meta;
   let last: { offset: number; bytes: number; text: string; state: FoldState } | undefined;

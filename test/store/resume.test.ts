@@ -136,6 +136,13 @@ describe("resume equals the whole fold", () => {
       },
     ],
     [
+      "a line length far past the end of the log (damaged; never allocated)",
+      (ckpt) => {
+        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as { bytes: number };
+        writeFileSync(ckpt, JSON.stringify({ ...cp, bytes: 2 ** 40 }));
+      },
+    ],
+    [
       "the checkpoint of another session file",
       (_ckpt, path) => {
         const lines = readFileSync(path, "utf8").split("\n");
