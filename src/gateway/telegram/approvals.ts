@@ -61,7 +61,10 @@ export class Approvals {
   /** A button press (already checked to come from an allowed user). */
   async press(q: CallbackQuery): Promise<void> {
     const m = /^ap:([0-9a-z]+):([yn])$/.exec(q.data ?? "");
-    const p = m ? this.pending.get(m[1]!) : undefined;
+    const found = m ? this.pending.get(m[1]!) : undefined;
+    // A press answers only the prompt on that very message, in its own chat.
+    const p =
+      found && q.message?.chat.id === found.chat && q.message.message_id === found.messageId ? found : undefined;
     if (!m || !p) {
       await this.api.answerCallbackQuery(q.id, { text: "This prompt is no longer open." }).catch(() => {});
       return;

@@ -43,6 +43,40 @@ export function attachmentOf(msg: Message): Attachment | null {
 
 export class TooLarge extends Error {}
 
+/**
+ * The body, refused as soon as it passes maxBytes: the size Telegram declares
+ * may be missing (a self-hosted Bot API server allows 2 GB files), so the cap
+ * is counted while reading, never after holding the whole file.
+ */
+async function readCapped(res: Response, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bytes;
+}
+
 export async function saveAttachment(
   api: Api,
   file: { token: string; apiRoot: string },
@@ -59,11 +93,11 @@ export async function saveAttachment(
     throw new TooLarge(`${a.name} is ${(info.file_size / 1024 / 1024).toFixed(1)} MB; the limit is ${limit}`);
   const res = await fetch(`${file.apiRoot}/file/bot${file.token}/${info.file_path}`);
   if (!res.ok) throw new Error(`downloading ${a.name} failed: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (bytes.length > maxBytes) throw new TooLarge(`${a.name} is over the limit of ${limit}`);
+  const bytes = await readCapped(res, maxBytes, () => new TooLarge(`${a.name} is over the limit of ${limit}`));
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
-  const ext = extname(a.name) || extname(info.file_path) || "";
+  // extname never holds a "/", but a long or odd one would make the name unwritable.
+  const ext = (extname(a.name) || extname(info.file_path) || "").replace(/[^\w.]+/g, "_").slice(0, 16);
   const stem =
     basename(a.name, extname(a.name))
       .replace(/[^\w.-]+/g, "_")
