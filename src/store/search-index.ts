@@ -498,4 +498,3 @@ export class SearchIndex {
     this.delta = new Delta();
   }
 }
-
