@@ -28,8 +28,11 @@ export const MAX_DELAY_MS = 2000;
 export const BAN_AFTER = 10;
 export const BAN_MS = 10 * 60_000;
 
-/** Who a connection acts as: the owner (Unix socket, trusted loopback) or a token. */
-/** A token principal carries the stored hash it was checked against: a token re-created under its name is another token. */
+/**
+ * Who a connection acts as: the owner (Unix socket, trusted loopback) or a
+ * token, with the stored hash it was checked against (a token re-created
+ * under its name is another token).
+ */
 export type Principal =
   | { kind: "owner" }
   | { kind: "token"; name: string; hash: string; scope: Scope; agents: string[] | null };
