@@ -24,7 +24,6 @@ import type {
 import { ToolRegistry } from "../tools/registry.ts";
 import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
-import { collectSoon } from "../util/collect.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { Approvals } from "./approvals.ts";
 import { attachSession, type Attachment } from "./attach.ts";
@@ -33,6 +32,7 @@ import { compactSession, type CompactOutcome } from "./compact-session.ts";
 import { SessionError } from "./errors.ts";
 import { body, isKind, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
+import { LivePool } from "./live-pool.ts";
 import { LiveSession, type TurnHandle } from "./live-session.ts";
 import { Publisher } from "./publisher.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
@@ -48,7 +48,7 @@ export interface RuntimeCore {
   usage: UsageLedger;
   /** Idle sessions are dropped from memory after this long (they stay on disk). */
   idleEvictMs?: number;
-  /** Characters of history idle live sessions keep in memory in all (see IDLE_HISTORY_CHARS). */
+  /** Characters of history idle live sessions keep in memory in all (see live-pool.ts). */
   idleHistoryChars?: number;
 }
 
@@ -76,28 +76,6 @@ export interface TurnAnswer {
 /** How long kill waits for a cancelled turn to finish writing before dropping the session. */
 const KILL_SETTLE_MS = 10_000;
 
-/**
- * Sessions kept in memory at most; the least recently used idle ones go
- * first. An idle live session holds no more than its counters once its
- * history is released (about 2 KB), so 4,096 of them cost a few MB.
- */
-const MAX_LIVE_SESSIONS = 4096;
-
-/**
- * Characters of history that idle live sessions keep in memory together
- * (4 Mi: hundreds of ordinary conversations, so a chat that goes on does
- * not read its history back every turn); past it, the least recently used
- * release theirs, and a session whose own history is larger releases it as
- * soon as its turn ends (a 16 MB answer is not held after it is written).
- * A released history is read back from the store (store.resume) by the
- * next turn or compaction.
- */
-const IDLE_HISTORY_CHARS = 4 * 1024 * 1024;
-/** Releasing this much history at once is worth a collection (see collectSoon). */
-const BIG_RELEASE_CHARS = 1024 * 1024;
-/** An idle session's history is released after this long unused, whatever its size. */
-const HISTORY_IDLE_MS = 60_000;
-
 export class SessionRuntime {
   readonly bus = new EventBus();
   readonly approvals = new Approvals();
@@ -110,7 +88,7 @@ export class SessionRuntime {
   private readonly toolSlots: Semaphore;
   private current: RuntimeSettings;
   private readonly builder: AgentBuilder;
-  private readonly live = new Map<number, LiveSession>();
+  private readonly live: LivePool;
   private readonly opening = new Map<number, Promise<LiveSession>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private shuttingDown = false;
@@ -123,10 +101,7 @@ export class SessionRuntime {
    */
   expandInput?: (agent: string, content: string) => Promise<string>;
 
-  constructor(
-    private readonly core: RuntimeCore,
-    settings: RuntimeSettings,
-  ) {
+  constructor(core: RuntimeCore, settings: RuntimeSettings) {
     this.store = core.store;
     this.usage = core.usage;
     this.current = settings;
@@ -144,7 +119,12 @@ export class SessionRuntime {
       hooks: this.hooks,
       toolSlots: this.toolSlots,
     };
-    this.sweeper = setInterval(() => this.evictIdle(), 30_000);
+    this.live = new LivePool({
+      hasClientOn: (id) => this.bus.hasClientOn(id),
+      ...(core.idleEvictMs !== undefined ? { idleEvictMs: core.idleEvictMs } : {}),
+      ...(core.idleHistoryChars !== undefined ? { idleHistoryChars: core.idleHistoryChars } : {}),
+    });
+    this.sweeper = setInterval(() => this.live.sweep(), 30_000);
     this.sweeper.unref?.();
   }
 
@@ -222,7 +202,7 @@ export class SessionRuntime {
    * messages and tokens counted in the listing.
    */
   async listSessions(opts: ListOptions): Promise<SessionPage> {
-    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    await this.live.flushAll();
     return this.store.list(opts);
   }
 
@@ -245,7 +225,7 @@ export class SessionRuntime {
 
   /** BM25 over every session's user and assistant text, after live sessions' pending appends. */
   async search(query: string, limit: number): Promise<SearchHit[]> {
-    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    await this.live.flushAll();
     return this.store.search(query, { limit });
   }
 
@@ -278,16 +258,14 @@ export class SessionRuntime {
         { kind: "interrupted", turnSeq: loaded.interruptedTurn.turnSeq, reason: "the daemon stopped during this turn" },
       ]);
     }
-    this.live.set(id, session);
-    this.evictOverflow();
+    this.live.add(session);
     return session;
   }
 
   private async create(agent: string, sender: string): Promise<LiveSession> {
     const summary = await this.store.create({ agent, createdBy: sender });
     const session = new LiveSession(summary.id, agent, sender, [], 0, this.store);
-    this.live.set(summary.id, session);
-    this.evictOverflow();
+    this.live.add(session);
     return session;
   }
 
@@ -362,7 +340,7 @@ export class SessionRuntime {
         if (!outcome.ok) {
           // Memory holds what the disk refused: reload from disk next time, so both agree.
           log.error(`session ${session.id}: ${outcome.storageError.message}; it will be reloaded from disk`);
-          if (this.live.get(session.id) === session) this.live.delete(session.id);
+          this.live.remove(session);
           return;
         }
         void this.hooks.afterRun({
@@ -378,7 +356,7 @@ export class SessionRuntime {
       // A turn dropped from the queue (kill, shutdown) or dead before its end event would leave its requester waiting for ever; after an end this is a no-op for the reader.
       .finally(() => {
         events.fail(this.notRun(session, turn));
-        this.trimHistories();
+        this.live.trimHistories();
       });
     return { session, turn, events };
   }
@@ -479,7 +457,7 @@ export class SessionRuntime {
       await this.restoreHistory(session);
       box.outcome = await compactSession(this.env, session, spec.model, turn.abort.signal);
     });
-    this.trimHistories();
+    this.live.trimHistories();
     const outcome = box.outcome;
     if (!outcome.ok)
       throw new SessionError("provider_failed", `compaction failed, history unchanged: ${outcome.message}`);
@@ -511,7 +489,7 @@ export class SessionRuntime {
     // ignores its abort signal must not hold the kill forever.
     await Promise.race([s.settled(), Bun.sleep(KILL_SETTLE_MS)]);
     await s.flushTrace();
-    if (this.live.get(id) === s) this.live.delete(id);
+    this.live.remove(s);
     return true;
   }
 
@@ -520,54 +498,9 @@ export class SessionRuntime {
     return await this.store.delete(id);
   }
 
-  private evictIdle(): void {
-    const idleMs = this.core.idleEvictMs ?? 5 * 60_000;
-    const now = Date.now();
-    for (const [id, s] of this.live) {
-      if (!s.busy && now - s.lastUsed > idleMs && !this.bus.hasClientOn(id)) {
-        void s.flushTrace();
-        this.live.delete(id);
-      } else if (!s.busy && now - s.lastUsed > HISTORY_IDLE_MS) s.releaseHistory();
-    }
-  }
-
   /** Reads a released history back before work that uses it (see LiveSession.restoreHistory). */
   private async restoreHistory(session: LiveSession): Promise<void> {
     await session.restoreHistory(async () => reportRepairs(session.id, await this.store.resume(session.id)).messages);
-  }
-
-  /**
-   * Keeps the histories of idle sessions within IDLE_HISTORY_CHARS in all:
-   * one larger than that alone goes first, then the least recently used;
-   * run after each turn and compaction.
-   */
-  private trimHistories(): void {
-    const budget = this.core.idleHistoryChars ?? IDLE_HISTORY_CHARS;
-    const idle = [...this.live.values()]
-      .filter((s) => !s.busy && s.historyLoaded)
-      .map((s) => ({ s, chars: s.historyChars() }));
-    let held = idle.reduce((sum, x) => sum + x.chars, 0);
-    if (held <= budget) return;
-    idle.sort((a, b) => Number(b.chars > budget) - Number(a.chars > budget) || a.s.lastUsed - b.s.lastUsed);
-    let released = 0;
-    for (const x of idle) {
-      if (held <= budget) break;
-      if (!x.s.releaseHistory()) continue;
-      held -= x.chars;
-      released += x.chars;
-    }
-    if (released >= BIG_RELEASE_CHARS) collectSoon();
-  }
-
-  private evictOverflow(): void {
-    if (this.live.size <= MAX_LIVE_SESSIONS) return;
-    const idle = [...this.live.values()]
-      .filter((s) => !s.busy && !this.bus.hasClientOn(s.id))
-      .sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const s of idle.slice(0, this.live.size - MAX_LIVE_SESSIONS)) {
-      void s.flushTrace();
-      this.live.delete(s.id);
-    }
   }
 
   /**
@@ -606,12 +539,12 @@ export class SessionRuntime {
       const hard = Date.now() + 5000;
       while (busy().length > 0 && Date.now() < hard) await Bun.sleep(20);
     }
-    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    await this.live.flushAll();
   }
 
   /** After shutdown and after clients are gone: makes everything durable and closes the store. */
   async close(): Promise<void> {
-    await Promise.all([...this.live.values()].map((s) => s.flushTrace()));
+    await this.live.flushAll();
     await this.store.close();
   }
 }

@@ -34,7 +34,7 @@
  *   StreamEvent.approval / AgentEvent on the streams above.
  * - DaemonStatus.http_url: the dashboard's address ("" when off).
  *
- * Who may answer a prompt: any connection with the chat scope, the dashboard
+ * Who may answer a prompt: every connection with the chat scope, the dashboard
  * included, whoever started the turn (a CLI turn with approver "requester"
  * is answered from the page with ApproveMsg{call_id, session, response:
  * "allow" | "deny"}). A chat token answers only prompts of turns it
