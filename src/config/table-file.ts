@@ -5,9 +5,10 @@
  * leaves alone are kept as parsed, refused ones included; comments are not
  * (the file is written from its parsed form), so a header says so.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parse, stringify, TomlError } from "smol-toml";
 import { isTable, type Table } from "./errors.ts";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 /**
  * Parses a file the daemon reads alongside crabtalk.toml (crons.toml,
@@ -40,7 +41,5 @@ export function editTableArrayFile(
   }
   const entries = Array.isArray(doc[key]) ? (doc[key] as unknown[]).filter(isTable) : [];
   doc[key] = edit(entries);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# ${header}\n${stringify(doc)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, `# ${header}\n${stringify(doc)}\n`);
 }

@@ -15,9 +15,10 @@
  * The name in it lets the daemon log which token an attempt claimed without
  * ever logging the secret.
  */
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "smol-toml";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 /**
  * node:crypto is loaded on the first hash, not with this module: the daemon
@@ -124,16 +125,10 @@ export function writeTokens(file: string, tokens: TokenRecord[]): void {
       ...(t.expiresMs !== null ? { expires_ms: t.expiresMs } : {}),
     };
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(
-    tmp,
+  writeFileAtomicSync(
+    file,
     `# crabtalk tokens: hashes only; manage with \`crabtalk token\`\n${stringify({ tokens: table })}\n`,
-    {
-      mode: 0o600,
-    },
   );
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
 }
 
 /** Makes a token with 256 random bits; returns the token (shown once) and the record to store. */

@@ -4,7 +4,8 @@
  * (ran, skipped or missed); it is saved BEFORE a run starts, so a restart
  * never fires that slot again, and every later slot is accounted for on start.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 export type SlotOutcome = "ran" | "skipped" | "missed";
 
@@ -111,9 +112,7 @@ export class CronState {
       this.soon = null;
     }
     if (!this.dirty) return;
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, jobs: this.jobs }), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomicSync(this.file, JSON.stringify({ version: 1, jobs: this.jobs }));
     this.dirty = false;
   }
 }

@@ -3,11 +3,12 @@
  * TCP port (whose number is written to crabtalk.tcp for clients to find),
  * plain or TLS (tls_cert/tls_key).
  */
-import { chmodSync, lstatSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { listenTcp, listenUnix, type ConnectionHandlers, type Listener } from "../transport/socket.ts";
 import type { OutboundQueueOptions } from "../transport/outbound-queue.ts";
 import { logger } from "../util/log.ts";
 import { StartupError } from "./startup-error.ts";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 const log = logger("listen");
 
@@ -87,12 +88,9 @@ export function openListeners(
       );
     }
     // Written aside and renamed into place: a client reading it meanwhile sees no file or the whole port, never an empty one.
-    const partial = `${paths.tcpPortFile}.${process.pid}.tmp`;
     try {
-      writeFileSync(partial, `${tcpListener.port}\n`, { mode: 0o600 });
-      renameSync(partial, paths.tcpPortFile);
+      writeFileAtomicSync(paths.tcpPortFile, `${tcpListener.port}\n`);
     } catch (err) {
-      removeQuietly(partial);
       tcpListener.stop(true);
       unix.stop(true);
       removeQuietly(paths.socket);

@@ -12,7 +12,7 @@
  * the dead-letter list. A turn that cannot start is retried with backoff and
  * ends there too after MAX_ATTEMPTS.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Subscription } from "../session/bus.ts";
 import type { SubscriptionSpec } from "../config/events.ts";
 import { body, isKind, type SessionEvent } from "../session/events.ts";
@@ -21,6 +21,7 @@ import type { SessionRuntime } from "../session/runtime.ts";
 import { logger } from "../util/log.ts";
 import { TextBuilder } from "../util/text-builder.ts";
 import { DurableQueue, type BusEventRecord, type Pending } from "./queue.ts";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 const log = logger("bus");
 
@@ -285,9 +286,7 @@ export class EventBusService {
       attempts,
     });
     if (this.dead.length > DEAD_LETTERS_KEPT) this.dead.splice(0, this.dead.length - DEAD_LETTERS_KEPT);
-    const tmp = `${this.deps.deadFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.dead), { mode: 0o600 });
-    renameSync(tmp, this.deps.deadFile);
+    writeFileAtomicSync(this.deps.deadFile, JSON.stringify(this.dead));
     this.queue.markSent(p.event.id, key);
   }
 

@@ -17,8 +17,9 @@
  *
  * Memory holds only each event's seq, time and size: replays read the file.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import type { BusEventRecord } from "./queue.ts";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 /** A bus event as the queue records it, numbered for event-stream cursors. */
 export interface JournalEntry extends BusEventRecord {
@@ -150,12 +151,7 @@ export class BusJournal {
       for (const { entry } of this.readLines()) if (entry && keep.has(entry.seq)) lines.push(JSON.stringify(entry));
       this.kept = this.kept.slice(drop);
       this.bytes = bytes;
-      const tmp = `${this.file}.tmp-${process.pid}`;
-      writeFileSync(tmp, `${lines.join("\n")}\n`, { mode: 0o600 });
-      const fd = openSync(tmp, "r");
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, `${lines.join("\n")}\n`, { sync: true });
       this.damaged = false;
     }
     return openSync(this.file, "a", 0o600);

@@ -7,7 +7,8 @@
  * between publish and delivery delivers once on restart. The log is compacted
  * (rewritten atomically with only what is pending) when it grows.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 export interface BusEventRecord {
   id: string;
@@ -107,12 +108,7 @@ export class DurableQueue {
       out.push(JSON.stringify({ op: "add", event: p.event }));
       for (const key of p.sent) out.push(JSON.stringify({ op: "sent", id: p.event.id, key }));
     }
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, out.length ? `${out.join("\n")}\n` : "", { mode: 0o600 });
-    const fd = openSync(tmp, "r");
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.file);
+    writeFileAtomicSync(this.file, out.length ? `${out.join("\n")}\n` : "", { sync: true });
     this.lines = 0;
     return openSync(this.file, "a");
   }

@@ -11,8 +11,9 @@
  * limitation). Either way the result is parsed back and checked before it
  * replaces the file.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parse, stringify } from "smol-toml";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
 
 /** A JSON value as a TOML inline value; null has no TOML spelling. */
 function inline(value: unknown, path: string): string {
@@ -86,9 +87,7 @@ export function writeServiceConfig(file: string, name: string, value: Record<str
     doc.services = services;
     next = `${stringify(doc)}\n`;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, next, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, next);
 }
 
 function sameJson(section: Doc | undefined, value: Record<string, unknown>): boolean {

@@ -12,11 +12,12 @@
  * after SESSION_TTL_MS.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SCOPES, type Scope } from "../../config/tokens.ts";
 import { logger } from "../../util/log.ts";
 import type { Principal } from "../auth.ts";
+import { writeFileAtomicSync } from "../../util/atomic-file.ts";
 
 const log = logger("http");
 
@@ -128,11 +129,8 @@ export class DashboardLogins {
 
   /** Written aside and renamed, owner-only; a failure is logged (sessions then last until the restart). */
   private persist(): void {
-    const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      writeFileSync(tmp, `${JSON.stringify({ sessions: this.sessions })}\n`, { mode: 0o600 });
-      chmodSync(tmp, 0o600);
-      renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, `${JSON.stringify({ sessions: this.sessions })}\n`);
     } catch (err) {
       log.warn(
         `cannot save dashboard sessions to ${this.file}: ${(err as Error).message}; pages will have to log in again after a restart`,

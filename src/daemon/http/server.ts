@@ -15,7 +15,7 @@
  * `Authorization: Bearer <remote token>`. The bound port goes to
  * $CRABTALK_HOME/crabtalk.http (useful with port 0).
  */
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import type { Server } from "bun";
 import type { DaemonSettings } from "../../config/daemon.ts";
 import { pathsFor } from "../../config/paths.ts";
@@ -30,6 +30,7 @@ import { DashboardLogins, SESSION_TTL_MS, sessionsFileIn } from "./login.ts";
 import { loginPage, problemPage } from "./pages.ts";
 import { StaticFiles } from "./static.ts";
 import { bridgeHandlers, type BridgeData, type BridgeDeps } from "./ws-bridge.ts";
+import { writeFileAtomicSync } from "../../util/atomic-file.ts";
 
 const log = logger("http");
 
@@ -93,10 +94,8 @@ export class DashboardServer {
     }
     site.port = server.port ?? bind.port;
     const portFile = pathsFor(deps.home).httpPortFile;
-    const partial = `${portFile}.${process.pid}.tmp`;
     try {
-      writeFileSync(partial, `${site.port}\n`, { mode: 0o600 });
-      renameSync(partial, portFile);
+      writeFileAtomicSync(portFile, `${site.port}\n`);
     } catch (err) {
       void server.stop(true);
       throw new StartupError(

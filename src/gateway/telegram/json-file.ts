@@ -4,8 +4,9 @@
  * atomically (a temporary file, fsync, rename), so a kill at any moment
  * leaves either the old content or the new, never half of one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileAtomicSync } from "../../util/atomic-file.ts";
 
 export function readJson<T>(file: string, fallback: T): T {
   try {
@@ -18,13 +19,5 @@ export function readJson<T>(file: string, fallback: T): T {
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(value, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 1)}\n`, { sync: true });
 }
