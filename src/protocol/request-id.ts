@@ -15,11 +15,6 @@ export type RequestId = number | bigint;
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
-/** The one representation of an id: a number when safe, else a bigint. */
-export function canonicalRequestId(value: bigint): RequestId {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-}
-
 /** Where a request id field sits: property names for the decoded object, field numbers for the bytes. */
 export interface RequestIdPath {
   props: readonly string[];
@@ -27,7 +22,7 @@ export interface RequestIdPath {
 }
 
 /** An id as the writer takes it (wire-io.ts Uint64In): a number, or the low/high words of a uint64. */
-export function toWireRequestId(value: unknown, where: string): unknown {
+function toWireRequestId(value: unknown, where: string): unknown {
   if (typeof value === "bigint") {
     if (value < 0n || value > UINT64_MAX) throw new RangeError(`${where} ${value} is outside 0..2^64-1`);
     if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);

@@ -23,12 +23,12 @@
  */
 import { open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type FoldState, SessionFolder, parseRecord } from "./fold.ts";
+import { eventPrefix, type FoldState, hash, SessionFolder, parseRecord } from "./fold.ts";
 import { writeAtomic } from "./jsonl-files.ts";
 import { firstLine, readLineBatches } from "./line-reader.ts";
-import type { EventRecord, ResumedSession } from "./types.ts";
+import type { ResumedSession } from "./types.ts";
 
-export const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_VERSION = 1;
 
 interface Checkpoint {
   v: number;
@@ -45,8 +45,6 @@ interface Checkpoint {
 export function checkpointPath(sessionPath: string): string {
   return `${sessionPath}.ckpt`;
 }
-
-const hash = (b: Uint8Array): string => Bun.hash(b).toString(16);
 
 function isState(v: unknown): v is FoldState {
   const s = v as FoldState | null;
@@ -108,25 +106,6 @@ async function writeCheckpoint(path: string, cp: Checkpoint): Promise<void> {
 export async function removeCheckpoint(path: string): Promise<void> {
   await rm(checkpointPath(path), { force: true });
   await rm(`${checkpointPath(path)}.tmp`, { force: true });
-}
-
-/** The start of an event line as `serialize` writes the runtime's events: ts, kind, then the event's seq and type. */
-const EVENT_PREFIX = /^\{"ts":(\d{1,15}),"kind":"event","event":\{"seq":(\d{1,15}),"type":"([^"\\]*)"[,}]/;
-
-/**
- * An event line's record as far as the fold uses it (ts, seq, type), read
- * from its prefix without parsing the rest: about half the lines of a log
- * are trace events, and parsing them was a third of a resume. Lines of any
- * other shape are parsed. The one difference from parsing: an event line
- * whose prefix is whole but whose rest is not valid JSON (corruption in
- * the middle of a file, never a torn tail, which is repaired first) counts
- * as the event its prefix says instead of as a corrupt line.
- */
-function eventPrefix(text: string): EventRecord | undefined {
-  if (text.charCodeAt(text.length - 1) !== 0x7d) return undefined;
-  const m = EVENT_PREFIX.exec(text);
-  if (!m) return undefined;
-  return { ts: Number(m[1]), kind: "event", event: { seq: Number(m[2]), type: m[3]! } };
 }
 
 /**

@@ -9,6 +9,7 @@
 import type { Message, ToolCall, ToolResultMessage, UserMessage } from "../provider/types.ts";
 import {
   type CompactionRecord,
+  type EventRecord,
   type LoadedSession,
   type MetaRecord,
   type NewRecord,
@@ -259,6 +260,28 @@ export function parseRecord(line: string): StoredRecord | undefined {
 }
 
 /** Cheap pre-parse test for an event line written by `serialize`. */
+/** The start of an event line as `serialize` writes the runtime's events: ts, kind, then the event's seq and type. */
+const EVENT_PREFIX = /^\{"ts":(\d{1,15}),"kind":"event","event":\{"seq":(\d{1,15}),"type":"([^"\\]*)"[,}]/;
+
+/**
+ * An event line's record as far as the fold uses it (ts, seq, type), read
+ * from its prefix without parsing the rest: about half the lines of a log
+ * are trace events, and parsing them was a third of a resume. Lines of any
+ * other shape are parsed. The one difference from parsing: an event line
+ * whose prefix is whole but whose rest is not valid JSON (corruption in
+ * the middle of a file, never a torn tail, which is repaired first) counts
+ * as the event its prefix says instead of as a corrupt line.
+ */
+export function eventPrefix(text: string): EventRecord | undefined {
+  if (text.charCodeAt(text.length - 1) !== 0x7d) return undefined;
+  const m = EVENT_PREFIX.exec(text);
+  if (!m) return undefined;
+  return { ts: Number(m[1]), kind: "event", event: { seq: Number(m[2]), type: m[3]! } };
+}
+
+/** A line's content hash, as the resume checkpoint and the search index record them. */
+export const hash = (b: Uint8Array): string => Bun.hash(b).toString(16);
+
 export function looksLikeEvent(line: string): boolean {
   const i = line.indexOf('"kind":"event"');
   return i > 0 && i < 32;

@@ -21,13 +21,13 @@ export { StoreWriteError };
  * turn's worth; 64 KiB covers that unless a turn carries huge tool
  * results, in which case a full streaming scan is the (correct) fallback.
  */
-export const TAIL_BYTES = 64 * 1024;
+const TAIL_BYTES = 64 * 1024;
 /** Tried before TAIL_BYTES: listing many sessions then reads a few KiB of each, not 64. */
 const SMALL_TAIL_BYTES = 8 * 1024;
 
 const PREVIEW_CHARS = 120;
 
-export async function readMeta(path: string): Promise<MetaRecord | undefined> {
+async function readMeta(path: string): Promise<MetaRecord | undefined> {
   const head = await firstLine(path);
   const meta = head ? parseRecord(head.text) : undefined;
   return meta?.kind === "meta" ? meta : undefined;

@@ -8,7 +8,7 @@
 import { open } from "node:fs/promises";
 
 /** 64 KiB: large enough that a typical session file is one or two reads, small enough to keep per-reader memory negligible. */
-export const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 export interface Line {
   text: string;
