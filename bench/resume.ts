@@ -28,14 +28,13 @@ import { FakeProvider, sseReply } from "../test/helpers/fake-provider.ts";
 import { openaiSse } from "../test/helpers/sse-builders.ts";
 import { binaryPath, type DaemonHandle, startDaemon } from "../test/helpers/daemon.ts";
 import { writeLongSession } from "../test/helpers/session-gen.ts";
+import { median } from "./stats.ts";
 import { reportTargets, type TargetRow } from "./targets.ts";
 
 const SAMPLES = 11;
 const APPENDS = 100;
 const CACHE = join(import.meta.dir, "..", ".tmp", "bench-resume-v1");
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
 interface Cached {

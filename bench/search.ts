@@ -25,12 +25,12 @@ import { binaryPath, startDaemon } from "../test/helpers/daemon.ts";
 import { writeLongSession } from "../test/helpers/session-gen.ts";
 import { rssOf } from "../test/helpers/turn-kit.ts";
 import { reportTargets } from "./targets.ts";
+import { median } from "./stats.ts";
 
 const SESSIONS = 100;
 const PER_SESSION = 1000;
 const CACHE = join(import.meta.dir, "..", ".tmp", "bench-search-v1");
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 
 /** mulberry32, so the corpus and the queries are the same every run. */
