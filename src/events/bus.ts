@@ -22,6 +22,7 @@ import { logger } from "../util/log.ts";
 import { TextBuilder } from "../util/text-builder.ts";
 import { DurableQueue, type BusEventRecord, type Pending } from "./queue.ts";
 import { writeFileAtomicSync } from "../util/atomic-file.ts";
+import { globMatch } from "../util/glob.ts";
 
 const log = logger("bus");
 
@@ -48,14 +49,6 @@ export interface BusDeps {
   /** A `once` subscription delivered: the owner removes it from events.toml. */
   onOnce(sub: SubscriptionSpec): void;
 }
-
-/** "cron:*:done" -> a matcher; `*` matches any run of characters. */
-export function globMatch(pattern: string, source: string): boolean {
-  if (!pattern.includes("*")) return pattern === source;
-  const re = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`);
-  return re.test(source);
-}
-const escapeRegExp = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 
 const keyOf = (s: SubscriptionSpec) => `${s.source}\u2192${s.targetAgent}`;
 

@@ -8,6 +8,7 @@
  * time (an MCP server connecting, an extension restarting) is granted the
  * moment it exists, and one that disappears is simply not matched.
  */
+import { globToRegExp } from "./glob.ts";
 
 /** The part of a tool's source a grant can name (structural, so config can check grants without the agent layer). */
 export interface GrantSource {
@@ -33,11 +34,6 @@ export function grantSyntaxError(text: string): string | undefined {
   }
   if (!/^[A-Za-z0-9_.*-]+$/.test(text)) return `"${text}" is not a tool name or pattern (letters, digits, _ . - and *)`;
   return undefined;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
-  return new RegExp(`^${escaped}$`);
 }
 
 export function parseGrant(text: string): Grant {

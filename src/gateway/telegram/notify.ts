@@ -25,6 +25,7 @@ import type { Api } from "grammy/web";
 import { readJson, writeJsonAtomic } from "./json-file.ts";
 import { splitMessage } from "./split.ts";
 import { describeTelegramError, retryAfterSeconds } from "./telegram-errors.ts";
+import { globMatch } from "../../util/glob.ts";
 
 interface Item {
   id: string;
@@ -49,14 +50,7 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 
 /** "cron:*:done" matches "cron:brief:done"; `*` is any run of characters. */
-export function sourceMatches(pattern: string, source: string): boolean {
-  if (!pattern.includes("*")) return pattern === source;
-  const re = pattern
-    .split("*")
-    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${re}$`).test(source);
-}
+export const sourceMatches = globMatch;
 
 export class NotifyDelivery {
   private readonly box: Outbox;
