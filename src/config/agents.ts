@@ -182,7 +182,7 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
     tools: parseGrant(section.tools, `${at}.tools`, ctx, opts),
     maxIterations: DEFAULT_MAX_ITERATIONS,
     thinking: false,
-    cwd: join(opts.home, "work"),
+    cwd: agentCwd(undefined, opts.home),
   };
   // Written only when the config says so: omitted means no skills and shared memory.
   if (section.skills !== undefined) agent.skills = parseSkillGrant(section.skills, `${at}.skills`, ctx);
@@ -224,7 +224,7 @@ function parseAgent(name: string, section: unknown, ctx: ConfigContext, opts: Pa
         "is empty",
         "remove it to use $CRABTALK_HOME/work, or give a directory",
       );
-    agent.cwd = resolve(opts.home, expandTilde(cwd, ctx.env));
+    agent.cwd = agentCwd(cwd, opts.home, ctx.env);
   }
   return agent;
 }
@@ -361,4 +361,9 @@ function readIfExists(path: string): string | undefined {
       return undefined;
     throw err;
   }
+}
+
+/** An agent's working folder: `cwd` resolved against the home (`~` expanded), $CRABTALK_HOME/work when unset. */
+export function agentCwd(cwd: string | undefined, home: string, env?: Record<string, string | undefined>): string {
+  return cwd === undefined ? join(home, "work") : resolve(home, expandTilde(cwd, env));
 }

@@ -54,9 +54,6 @@ import { WsConnection } from "./ws-connection.ts";
 
 const log = logger("http");
 
-/** The client name of every dashboard connection. */
-export const DASHBOARD_CLIENT = "dashboard";
-
 /** Decided by the upgrade, carried on Bun's WebSocket. */
 export interface BridgeData {
   principal: Principal;

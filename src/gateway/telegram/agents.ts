@@ -5,10 +5,9 @@
  * rules: default $CRABTALK_HOME/work, relative paths under $CRABTALK_HOME,
  * ~ expanded. Read per use: the config can be reloaded while we run.
  */
-import { join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { CrabtalkClient } from "../../client/client.ts";
-import { expandTilde } from "../../config/paths.ts";
+import { agentCwd } from "../../config/agents.ts";
 
 export interface AgentDirectory {
   names: string[];
@@ -28,7 +27,7 @@ export async function readAgents(daemon: CrabtalkClient, home: string): Promise<
     names: Object.keys(agents),
     cwdOf: (agent) => {
       const cwd = agents[agent]?.cwd;
-      return typeof cwd === "string" && cwd.trim() ? resolve(home, expandTilde(cwd)) : join(home, "work");
+      return agentCwd(typeof cwd === "string" && cwd.trim() ? cwd : undefined, home);
     },
   };
 }

@@ -33,10 +33,6 @@ export class ChatQueues {
     return ahead;
   }
 
-  busy(chat: number): boolean {
-    return this.lanes.get(chat)?.running ?? false;
-  }
-
   queued(chat: number): number {
     return this.lanes.get(chat)?.jobs.length ?? 0;
   }
