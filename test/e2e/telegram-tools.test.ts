@@ -132,6 +132,34 @@ test("a photo lands in the agent's inbox/ and its path reaches the model; one ov
   expect(fake.requests.length).toBe(before + 1);
   expect(emu.callsOf("getFile")).toHaveLength(1);
   expect(readdirSync(join(d.home, "work", "inbox"))).toHaveLength(1);
+
+  // Neither the update nor getFile says the size (both optional in the Bot API): the cap is counted while downloading.
+  const undeclared = emu.addFile(new Uint8Array(21 * 1024 * 1024), "jpg", false);
+  await emu.send({ user: CAROL, photo: undeclared, caption: "and this one" });
+  await emu.waitFor("the refusal while downloading", shown(CAROL, "over the limit of 20 MB"));
+  expect(fake.requests.length).toBe(before + 1);
+  expect(readdirSync(join(d.home, "work", "inbox"))).toHaveLength(1);
+});
+
+test("a press answers only the prompt on its own message: the same button data from another message does nothing", async () => {
+  const before = fake.requests.length;
+  fake.enqueue(call("call_elsewhere.txt", "write", { path: "elsewhere.txt", content: "hello" }), reply("pressed"));
+  await emu.send({ user: ALICE, text: "write elsewhere.txt" });
+  const prompt = await emu.waitFor("the approval prompt", () =>
+    emu.messages(ALICE).find((m) => m.buttons.length === 2 && m.text.includes("elsewhere.txt")),
+  );
+  const approve = prompt.buttons.find((b) => b.text === "Approve")!.data;
+  // Same data, pressed on another message of the chat: refused as not open, the prompt stays.
+  const other = emu.messages(ALICE).find((m) => m.id !== prompt.id)!;
+  await emu.press(ALICE, ALICE, other.id, approve);
+  await emu.waitFor("the refused press answered", () =>
+    emu.callsOf("answerCallbackQuery").find((c) => String(c.body.text ?? "").includes("no longer open")),
+  );
+  expect(emu.messages(ALICE).find((m) => m.id === prompt.id)!.buttons).toHaveLength(2);
+  await emu.press(ALICE, ALICE, prompt.id, approve);
+  await emu.waitFor("the answer after the tool", shown(ALICE, "pressed"));
+  expect(readFileSync(join(d.home, "work", "elsewhere.txt"), "utf8")).toBe("hello");
+  expect(fake.requests.length).toBe(before + 2);
 });
 
 // Last in this file: the reply scripted for the stopped turn may stay unplayed (when the cancel lands before the model call).

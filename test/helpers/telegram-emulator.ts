@@ -59,6 +59,8 @@ interface RegisteredFile {
   uniqueId: string;
   path: string;
   bytes: Uint8Array;
+  /** false: getFile leaves file_size out (it is optional in the Bot API; self-hosted servers may omit it). */
+  declareSize: boolean;
 }
 
 const CHAT_ACTIONS = new Set([
@@ -149,11 +151,16 @@ export class TelegramEmulator implements AsyncDisposable {
   }
 
   /** Registers a file getFile can describe and the file route can serve. */
-  addFile(bytes: Uint8Array, ext = "jpg"): { fileId: string; uniqueId: string; size: number } {
+  addFile(
+    bytes: Uint8Array,
+    ext = "jpg",
+    declareSize = true,
+  ): { fileId: string; uniqueId: string; size: number | undefined } {
     const n = this.nextFile++;
-    const f: RegisteredFile = { id: `FILE${n}xyz`, uniqueId: `U${n}`, path: `photos/file_${n}.${ext}`, bytes };
+    const path = `photos/file_${n}.${ext}`;
+    const f: RegisteredFile = { id: `FILE${n}xyz`, uniqueId: `U${n}`, path, bytes, declareSize };
     this.files.set(f.id, f);
-    return { fileId: f.id, uniqueId: f.uniqueId, size: bytes.length };
+    return { fileId: f.id, uniqueId: f.uniqueId, size: declareSize ? bytes.length : undefined };
   }
 
   /** A user's message as Telegram delivers it in an update. */
@@ -163,7 +170,7 @@ export class TelegramEmulator implements AsyncDisposable {
     text?: string;
     chatType?: "private" | "group" | "supergroup";
     replyTo?: number;
-    photo?: { fileId: string; uniqueId: string; size: number };
+    photo?: { fileId: string; uniqueId: string; size: number | undefined };
     caption?: string;
   }): Promise<void> {
     const chatId = m.chat ?? m.user;
@@ -190,7 +197,7 @@ export class TelegramEmulator implements AsyncDisposable {
           file_unique_id: m.photo.uniqueId,
           width: 1280,
           height: 960,
-          file_size: m.photo.size,
+          ...(m.photo.size === undefined ? {} : { file_size: m.photo.size }),
         },
       ];
     if (m.replyTo !== undefined)
@@ -307,7 +314,12 @@ export class TelegramEmulator implements AsyncDisposable {
         if (!f) return error(400, "Bad Request: invalid file_id");
         return answer(200, {
           ok: true,
-          result: { file_id: f.id, file_unique_id: f.uniqueId, file_size: f.bytes.length, file_path: f.path },
+          result: {
+            file_id: f.id,
+            file_unique_id: f.uniqueId,
+            ...(f.declareSize ? { file_size: f.bytes.length } : {}),
+            file_path: f.path,
+          },
         });
       }
       case "getUpdates":
