@@ -146,10 +146,10 @@ export function mintToken(
  * The record a token matches, comparing its hash with every stored hash in
  * constant time (no early exit, so timing tells nothing about near misses).
  */
-export function matchToken(tokens: readonly TokenRecord[], token: string): TokenRecord | null {
+export function matchToken<T extends { hash: string }>(tokens: readonly T[], token: string): T | null {
   const presented = Buffer.from(hashToken(token), "hex");
   const { timingSafeEqual } = cryptoLib();
-  let found: TokenRecord | null = null;
+  let found: T | null = null;
   for (const t of tokens) {
     if (timingSafeEqual(presented, Buffer.from(t.hash, "hex"))) found = t;
   }

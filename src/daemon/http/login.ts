@@ -11,10 +11,10 @@
  * hashes of the cookie (the cookie itself is never stored), and expire
  * after SESSION_TTL_MS.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SCOPES, type Scope } from "../../config/tokens.ts";
+import { hashToken, matchToken, SCOPES, type Scope } from "../../config/tokens.ts";
 import { logger } from "../../util/log.ts";
 import type { Principal } from "../auth.ts";
 import { writeFileAtomicSync } from "../../util/atomic-file.ts";
@@ -45,10 +45,6 @@ export interface CookieSession {
   tokenHash: string | null;
 }
 
-function sha256(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}
-
 function secret(): string {
   return randomBytes(32).toString("base64url");
 }
@@ -74,14 +70,14 @@ export class DashboardLogins {
     while (this.logins.size >= MAX_LOGIN_TOKENS) this.logins.delete(this.logins.keys().next().value as string);
     const token = secret();
     const expiresMs = this.now() + LOGIN_TTL_MS;
-    this.logins.set(sha256(token).toString("hex"), expiresMs);
+    this.logins.set(hashToken(token), expiresMs);
     return { token, expiresMs };
   }
 
   /** True once per valid token: it is forgotten by the first attempt, whatever the outcome. */
   redeemLogin(token: string): boolean {
     this.dropExpiredLogins();
-    const key = sha256(token).toString("hex");
+    const key = hashToken(token);
     const expiresMs = this.logins.get(key);
     this.logins.delete(key);
     return expiresMs !== undefined && expiresMs > this.now();
@@ -92,7 +88,7 @@ export class DashboardLogins {
     const cookie = secret();
     const now = this.now();
     const record: SessionRecord = {
-      hash: sha256(cookie).toString("hex"),
+      hash: hashToken(cookie),
       principal,
       ...(tokenHash ? { tokenHash } : {}),
       createdMs: now,
@@ -107,16 +103,14 @@ export class DashboardLogins {
 
   /** Who a cookie acts as, or null (unknown, expired). Compares hashes in constant time. */
   lookup(cookie: string): CookieSession | null {
-    const presented = sha256(cookie);
     const now = this.now();
-    let found: SessionRecord | null = null;
-    for (const s of this.sessions) if (timingSafeEqual(presented, Buffer.from(s.hash, "hex"))) found = s;
+    const found = matchToken(this.sessions, cookie);
     return found && found.expiresMs > now ? { principal: found.principal, tokenHash: found.tokenHash ?? null } : null;
   }
 
   /** Ends a cookie session (logout, or its token was revoked). */
   endSession(cookie: string): void {
-    const hash = sha256(cookie).toString("hex");
+    const hash = hashToken(cookie);
     const before = this.sessions.length;
     this.sessions = this.sessions.filter((s) => s.hash !== hash);
     if (this.sessions.length !== before) this.persist();
