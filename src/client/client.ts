@@ -28,7 +28,7 @@ import { describeEndpoint, resolveEndpoint, type EndpointOptions } from "./endpo
 import { clientMessage, serverMessage } from "../protocol/codec.ts";
 import { ClientCore, clientChannel, type ClientRequestOptions, type PipeClientOptions } from "./core.ts";
 
-/** The codec generated ahead of time (src/protocol/codec.ts; the browser uses its own: src/web/wire.ts). */
+/** The codec generated ahead of time (src/protocol/codec.ts), the same one the dashboard uses in the browser. */
 const MESSAGES = { encode: clientMessage.encode, decode: serverMessage.decode };
 
 export type { ClientRequestOptions };

@@ -3,9 +3,9 @@
  * (client.ts) adds connect() over the Unix socket or TCP on top of it, and the
  * dashboard (src/web/) uses it as is over a WebSocket (`ClientCore.fromPipe`),
  * so the browser bundle never pulls in node-only modules. Behaviour is the
- * SDK's: see client.ts for the contract. The message codec is passed in:
- * the one generated ahead of time (src/protocol/codec.ts) in Bun, a
- * descriptor walker in the browser (src/web/wire.ts).
+ * SDK's: see client.ts for the contract. The message codec is passed in
+ * (both Bun and the browser use the one generated ahead of time,
+ * src/protocol/codec.ts: plain functions, no eval, so the page's CSP holds).
  */
 import type { Init } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/gen/crabtalk.ts";

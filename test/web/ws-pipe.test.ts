@@ -8,10 +8,9 @@ import { afterAll, expect, test } from "bun:test";
 import { ClientCore } from "../../src/client/core.ts";
 import { Disconnected } from "../../src/client/errors.ts";
 import { clientMessage, serverMessage } from "../../src/protocol/codec.ts";
-import { decodeServerMessage, encodeClientMessage } from "../../src/web/wire.ts";
 import { bridgeUrl, openWsPipe } from "../../src/web/ws-pipe.ts";
 
-const WIRE = { encode: encodeClientMessage, decode: decodeServerMessage };
+const WIRE = { encode: clientMessage.encode, decode: serverMessage.decode };
 const frames: Uint8Array[] = [];
 
 /** Answers ping with pong; "status" never (so a drop can be seen failing it); refuses /nope. */

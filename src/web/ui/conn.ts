@@ -11,7 +11,7 @@
 import { ClientCore, type ClientRequest } from "../../client/core.ts";
 import { DaemonError } from "../../client/errors.ts";
 import type { ServerMessage } from "../../protocol/gen/crabtalk.ts";
-import { decodeServerMessage, encodeClientMessage } from "../wire.ts";
+import { clientMessage, serverMessage } from "../../protocol/codec.ts";
 import { bridgeUrl, openWsPipe } from "../ws-pipe.ts";
 
 export type ConnState = "connecting" | "up" | "down";
@@ -28,7 +28,7 @@ const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5000;
 /** A big session's replay arrives as fast as the daemon reads it; the channel must hold it unread meanwhile. */
 const MAX_BUFFERED_REPLIES = 1_000_000;
-const WIRE = { encode: encodeClientMessage, decode: decodeServerMessage };
+const WIRE = { encode: clientMessage.encode, decode: serverMessage.decode };
 
 /**
  * Whether the daemon answers but no longer knows this browser (the session
