@@ -122,8 +122,6 @@ export class Daemon {
       }
     });
     this.remote = remote;
-    const hidden = makeNonDumpable(); // before any tool runs: see tools/nondumpable.ts
-    if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     const basic = basicHandlers({
       startedAt: this.startedAt,
       home: paths.home,
@@ -212,6 +210,10 @@ export class Daemon {
       this.config.daemon.tls,
     );
     remote.startSweeping(() => this.routers.values());
+    // After the socket accepts (dlopen of libc costs ~0.3 ms) and before any tool can run: tools exist only once
+    // the parts below are assembled, and every request waits for that. See tools/nondumpable.ts.
+    const hidden = makeNonDumpable();
+    if (!hidden.ok) log.warn(`tools may be able to read this daemon's environment and memory: ${hidden.reason}`);
     // A peer that leaves a frame half-sent as long as a stalled reader is tolerated is stuck or hostile: free its partial frame (up to 16 MiB).
     const partialLimit = this.config.daemon.clientStallTimeoutMs;
     this.partialSweeper = setInterval(

@@ -6,17 +6,15 @@
  * Rotation keeps daemon.log plus daemon.log.1 .. .3; writes are synchronous
  * appends so a crash loses no line that was logged.
  */
-import { configureLoggers } from "../util/log.ts";
-import type { ConsolaReporter, LogObject } from "consola";
+import { configureLoggers, logText } from "../util/log.ts";
+import type { ConsolaReporter, LogObject } from "consola/core";
 import { redact } from "../util/redact.ts";
 import { RotatingFile } from "../util/rotating-file.ts";
 
 export { RotatingFile };
 
 export function formatLogLine(obj: LogObject, secrets: readonly string[]): string {
-  const text = obj.args
-    .map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === "string" ? a : JSON.stringify(a)))
-    .join(" ");
+  const text = logText(obj);
   const level = (obj.type === "log" ? "info" : obj.type).toUpperCase();
   return `${obj.date.toISOString()} ${level.padEnd(5)} ${obj.tag ? `[${obj.tag}] ` : ""}${redact(text, secrets)}`;
 }
