@@ -11,7 +11,7 @@
  * again after the last event it printed and goes on: the user never has to.
  */
 import { defineCommand } from "citty";
-import { exitQuietlyOnBrokenPipe } from "./render/pipe.ts";
+import { prepareStdoutSoon, stdout } from "./render/pipe.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
 import { visibleControls } from "./render/sanitize.ts";
@@ -60,7 +60,6 @@ export const sendCommand = defineCommand({
       if (!Number.isSafeInteger(session) || session <= 0)
         throw new CliFailure(`--session expects a session id (a whole number), got "${args.session}"`, EXIT_USAGE);
     }
-    exitQuietlyOnBrokenPipe();
     // Like $(...) in a shell: the newline that ends piped text is not part of the message.
     const content = args.message === "-" ? (await readStdin()).replace(/\n+$/, "") : args.message;
     if (!content.trim())
@@ -75,6 +74,8 @@ export const sendCommand = defineCommand({
         else process.exit(130);
       };
       process.on("SIGINT", onSigint);
+      // Runs once the request below is on its way: the output stream is built while the daemon works.
+      prepareStdoutSoon();
       try {
         for await (const ev of followTurn(client, { agent, content, session, sender: "cli" })) {
           if (args.json) printJson(ev);
@@ -107,8 +108,9 @@ export const sendCommand = defineCommand({
       if (!end) throw new CliFailure("the turn ended without a result");
       if (!args.json) {
         // On a terminal the model's control sequences are shown, not obeyed; a pipe gets the exact text.
-        const shown = process.stdout.isTTY ? visibleControls(answer) : answer;
-        process.stdout.write(shown.endsWith("\n") || shown === "" ? shown : `${shown}\n`);
+        const out = stdout();
+        const shown = out.isTTY ? visibleControls(answer) : answer;
+        out.write(shown.endsWith("\n") || shown === "" ? shown : `${shown}\n`);
         if (process.stderr.isTTY) {
           const style = makeStyle(colorEnabled(true));
           const stop = describeStop(end.stopReason);

@@ -7,6 +7,7 @@ import { CertificateRefused, CrabtalkClient, DaemonError, DaemonNotRunning } fro
 import type { EndpointOptions } from "../client/endpoint.ts";
 
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./failure.ts";
+import { stdout } from "./render/pipe.ts";
 
 export { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE };
 
@@ -83,5 +84,5 @@ export async function withClient<T>(flags: ConnectionFlags, fn: (client: Crabtal
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  stdout().write(`${JSON.stringify(value)}\n`);
 }
