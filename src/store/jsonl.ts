@@ -18,9 +18,13 @@
  * - trace events in between (turn start, tool start, usage, deltas if the
  *   caller stores them) are written to the page cache only and become
  *   durable with the next synced batch or at flush()/close();
- * - create() makes the id counter durable (temp file, fsync, rename,
- *   directory fsync) before writing the session file (fsync + directory
- *   fsync), so a handed-out id survives any crash and is never reused.
+ * - create() hands out an id only once its session file is durable (fsync +
+ *   directory fsync). The file is the id's record: open() takes the next id
+ *   past the highest file, and an exclusive create skips any id whose file
+ *   exists. next-id, the counter, is then updated without an fsync (off the
+ *   caller's path); it only has to outlive files that are gone, so delete()
+ *   makes it durable past the id before removing the file. A handed-out id
+ *   survives any crash and is never reused.
  * A killed process (kill -9) loses nothing whose append resolved: the
  * kernel holds it. A power cut loses at most the trace events written
  * since the last synced batch, i.e. the events of the step in progress;
@@ -134,8 +138,6 @@ export class JsonlSessionStore implements SessionStore {
       const sync = this.fsync !== "none";
       for (;;) {
         const id = this.nextId;
-        // The counter moves first: once it is durable the id can never be handed out again.
-        await writeAtomic(this.dir, join(this.dir, "next-id"), `${id + 1}\n`, sync);
         this.nextId = id + 1;
         const ts = Date.now();
         const meta = metaRecord(init, id, ts);
@@ -145,7 +147,8 @@ export class JsonlSessionStore implements SessionStore {
         return { ...fresh };
       }
     });
-    this.idChain = run.catch(() => undefined);
+    // The counter follows, unsynced and after the caller has its session (see the durability notes above).
+    this.idChain = run.then(() => this.counterWrite(false)).catch(() => undefined);
     return run;
   }
 
@@ -258,10 +261,24 @@ export class JsonlSessionStore implements SessionStore {
     return this.searchIndex?.memoryBytes() ?? 0;
   }
 
+  /** Writes next-id, the next id to hand out; callers keep writes in line on idChain (they share a temp file). */
+  private counterWrite(sync: boolean): Promise<void> {
+    return writeAtomic(this.dir, join(this.dir, "next-id"), `${this.nextId}\n`, sync);
+  }
+
+  /** counterWrite in line with creates. */
+  private writeCounter(sync: boolean): Promise<void> {
+    const write = this.idChain.then(() => this.counterWrite(sync));
+    this.idChain = write.catch(() => undefined);
+    return write;
+  }
+
   async delete(id: number): Promise<boolean> {
     return this.enqueue(id, async () => {
       const st = await this.state(id);
       if (!st || st.deleted) return false;
+      // Once the file is gone only the counter remembers the id: it must be durable past it first.
+      await this.writeCounter(this.fsync !== "none");
       st.deleted = true;
       this.deleted.add(id);
       await rm(this.path(id), { force: true });
