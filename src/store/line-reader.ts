@@ -5,7 +5,7 @@
  * before UTF-8 decoding, so a multi-byte character never straddles a chunk
  * boundary in a decoded string.
  */
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 
 /** 64 KiB: large enough that a typical session file is one or two reads, small enough to keep per-reader memory negligible. */
 const CHUNK_BYTES = 64 * 1024;
@@ -79,10 +79,11 @@ export const BATCH_BYTES = 1024 * 1024;
  * Memory: one read, the line carried across reads, and the lines decoded.
  */
 export async function* readLineBatches(
-  path: string,
+  file: string | FileHandle,
   opts: { start?: number; end?: number } = {},
 ): AsyncGenerator<Line[]> {
-  const fh = await open(path, "r");
+  // A handle the caller already holds (to stat or hash the file) is read with positioned reads and left open.
+  const fh = typeof file === "string" ? await open(file, "r") : file;
   try {
     const end = opts.end ?? (await fh.stat()).size;
     let pos = opts.start ?? 0;
@@ -138,7 +139,7 @@ export async function* readLineBatches(
         },
       ];
   } finally {
-    await fh.close();
+    if (typeof file === "string") await fh.close();
   }
 }
 

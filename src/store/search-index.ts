@@ -244,7 +244,7 @@ export class SearchIndex {
       else if (known) this.forget(id);
       if (known && from === size) return;
       let covered = from;
-      outer: for await (const lines of readLineBatches(path, { start: from, end: size })) {
+      outer: for await (const lines of readLineBatches(fh, { start: from, end: size })) {
         for (let k = 0; k < lines.length; k++) {
           const line = lines[k]!;
           if (k % 64 === 63) await pause();

@@ -7,8 +7,9 @@
  * restart (the saved index) and with every kind of bad index file (rebuilt,
  * never an error).
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { appendFileSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import { queryTerms, searchSessions } from "../../src/store/search.ts";
@@ -173,5 +174,34 @@ describe("indexed search equals the full scan", () => {
     for (const q of queries(12))
       expect(await again.search(sessions, queryTerms(q), 10)).toEqual(await searchSessions(store, q, { limit: 10 }));
     await store.close();
+  }, 60_000);
+
+  test("an indexing pass opens each session file once", async () => {
+    await using tmp = await tempDir();
+    const store = await corpus(tmp.path, 4, 60);
+    const { sessions } = await store.list({ offset: 0, limit: 100 });
+    const index = new SearchIndex(tmp.path);
+    const open = spyOn(fsp, "open");
+    const opened = (): string[] =>
+      open.mock.calls
+        .map((c) => String(c[0]))
+        .filter((p) => p.endsWith(".jsonl"))
+        .map((p) => p.slice(tmp.path.length + 1));
+    try {
+      // A query that matches nothing: no snippet is read, so every open of a session file is the indexing pass's.
+      expect(await index.search(sessions, queryTerms("nothing-matches-this"), 10)).toEqual([]);
+      expect(opened().sort()).toEqual(sessions.map((s) => `${s.id}.jsonl`).sort());
+      await store.append(sessions[1]!.id, [{ kind: "message", message: { role: "user", content: "fresh words" } }]);
+      index.touch(sessions[1]!.id);
+      const expected = await searchSessions(store, "fresh words", { limit: 10 });
+      open.mockClear(); // the reference scan above opened every file
+      expect(await index.search(sessions, queryTerms("nothing-matches-this"), 10)).toEqual([]);
+      expect(opened()).toEqual([`${sessions[1]!.id}.jsonl`]);
+      expect(await index.search(sessions, queryTerms("fresh words"), 10)).toEqual(expected);
+    } finally {
+      open.mockRestore();
+      await index.close();
+      await store.close();
+    }
   }, 60_000);
 });
