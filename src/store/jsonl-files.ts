@@ -6,12 +6,13 @@
  */
 import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
 import { collectNow } from "../util/collect.ts";
+import type { AppendHandles } from "./append-handles.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
 import { BIG_TEXT_CHARS, linePieces, textChars } from "./line-pieces.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
-import { StoreWriteError } from "./write-error.ts";
+import { osErrorText, StoreWriteError } from "./write-error.ts";
 
 export { StoreWriteError };
 
@@ -97,11 +98,6 @@ export async function repairTail(path: string, tornPath: string, sync: boolean):
   await truncate(path, tail.offset);
   if (sync) await syncFile(path);
   return { offset: tail.offset, bytes: tail.fragment.length, preview: text.slice(0, PREVIEW_CHARS) };
-}
-
-function osErrorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ? `${e.code} (${e.message.replace(/^\w+: /, "")})` : String(err);
 }
 
 /**
@@ -214,12 +210,17 @@ export async function createExclusive(dir: string, path: string, data: string, s
  */
 const bigLines = new Semaphore(1);
 
-/** Appends `records` as whole lines (see appendDurably for a refused write). */
-export async function writeLines(path: string, records: readonly StoredRecord[], sync: boolean): Promise<void> {
+/** Appends `records` as whole lines through `handles` (see AppendHandles.append for a refused write). */
+export async function writeLines(
+  handles: AppendHandles,
+  path: string,
+  records: readonly StoredRecord[],
+  sync: boolean,
+): Promise<void> {
   const big = records.some((r) => textChars(r) >= BIG_TEXT_CHARS);
   const release = big ? await bigLines.acquire() : undefined;
   try {
-    await appendDurably(path, linePieces(records), sync);
+    await handles.append(path, linePieces(records), sync);
     if (big) collectNow();
   } finally {
     release?.();

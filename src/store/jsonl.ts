@@ -49,6 +49,7 @@ import {
   snapshotRecord,
 } from "./fold.ts";
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
+import { AppendHandles } from "./append-handles.ts";
 import { createExclusive, repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
@@ -102,6 +103,8 @@ export class JsonlSessionStore implements SessionStore {
   private readonly deleted = new Set<number>();
   private readonly chains = new Map<number, Promise<unknown>>();
   private idChain: Promise<unknown> = Promise.resolve();
+  /** Session files kept open for appending (see append-handles.ts). */
+  private readonly appends = new AppendHandles();
   private indexing: Promise<void> | undefined;
   /** Created by the first search; told of every write and delete from then on. */
   private searchIndex: SearchIndex | undefined;
@@ -281,6 +284,7 @@ export class JsonlSessionStore implements SessionStore {
       await this.writeCounter(this.fsync !== "none");
       st.deleted = true;
       this.deleted.add(id);
+      await this.appends.forget(this.path(id));
       await rm(this.path(id), { force: true });
       await rm(`${this.path(id)}.torn`, { force: true });
       await removeCheckpoint(this.path(id));
@@ -324,6 +328,7 @@ export class JsonlSessionStore implements SessionStore {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    await this.appends.closeAll();
     await this.searchIndex?.close();
   }
 
@@ -378,6 +383,7 @@ export class JsonlSessionStore implements SessionStore {
 
   private async checkTail(id: number, st: SessionState): Promise<TornLine | undefined> {
     if (st.tailChecked) return undefined;
+    await this.appends.forget(this.path(id)); // the repair may cut the file: reopen after it
     const torn = await repairTail(this.path(id), `${this.path(id)}.torn`, this.fsync !== "none");
     st.tailChecked = true;
     if (torn) this.searchIndex?.touch(id);
@@ -387,7 +393,7 @@ export class JsonlSessionStore implements SessionStore {
   private async write(id: number, st: SessionState, records: readonly StoredRecord[], durable: boolean): Promise<void> {
     const sync = this.fsync === "always" || (durable && this.fsync === "messages");
     try {
-      await writeLines(this.path(id), records, sync);
+      await writeLines(this.appends, this.path(id), records, sync);
     } catch (err) {
       st.tailChecked = false;
       throw err;

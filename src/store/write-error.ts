@@ -18,3 +18,9 @@ export class StoreWriteError extends Error {
     super(`could not write ${path}: ${osError}`);
   }
 }
+
+/** An OS error as `CODE (what happened)` for StoreWriteError's message. */
+export function osErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? `${e.code} (${e.message.replace(/^\w+: /, "")})` : String(err);
+}

@@ -1,0 +1,125 @@
+/**
+ * Open append handles of the session files being written, so an append costs
+ * its write (and fsync when asked) instead of open + fstat + write + close
+ * around it: each of those is a trip through the file-system thread pool,
+ * and a turn's end makes a few appends in a row (measured on `crabtalk
+ * send`: its turn end waited 5 such trips per append).
+ *
+ * Contract: one append per path at a time (the store queues appends per
+ * session). The size is tracked so a write that fails part-way (ENOSPC) is
+ * cut back to the last whole line, as before; after any failure the handle
+ * is closed and the next append opens the file afresh. The store calls
+ * forget() before it changes a file by other means (tail repair, delete).
+ * At most `max` handles stay open (least recently used closed first; one
+ * busy with a write is never closed under it), so thousands of live
+ * sessions never meet the open-file limit. Plain descriptors, not
+ * FileHandles: a FileHandle left to the garbage collector (a store a test
+ * never closes) is an error in Bun, a descriptor is only a leak.
+ */
+import { close, fdatasync, fstat, ftruncate, open, writeFile } from "node:fs";
+import { osErrorText, StoreWriteError } from "./write-error.ts";
+
+interface Handle {
+  fd: number;
+  /** File size after our last write: where a failed write is cut back to. */
+  size: number;
+  busy: boolean;
+}
+
+export class AppendHandles {
+  /** In least- to most-recently-used order (a Map keeps insertion order). */
+  private readonly handles = new Map<string, Handle>();
+
+  constructor(private readonly max = 64) {}
+
+  /**
+   * Appends `data` (several pieces are written one after another, whole lines each, so a huge line is handed
+   * over on its own instead of being copied into one joined string); fsyncs when `sync`.
+   */
+  async append(path: string, data: string | Uint8Array | Iterable<string>, sync: boolean): Promise<void> {
+    const h = await this.take(path);
+    h.busy = true;
+    try {
+      if (typeof data === "string" || data instanceof Uint8Array) h.size += await write(h.fd, data);
+      else for (const piece of data) h.size += await write(h.fd, piece);
+      if (sync) await call<void>((done) => fdatasync(h.fd, done));
+    } catch (err) {
+      // Cut a partial line off again (ENOSPC mid-write): a torn tail would read as a crash on next load.
+      await call<void>((done) => ftruncate(h.fd, h.size, done)).catch(() => undefined);
+      this.handles.delete(path);
+      await closeQuietly(h.fd);
+      throw new StoreWriteError(path, osErrorText(err));
+    } finally {
+      h.busy = false;
+    }
+  }
+
+  /** Closes the path's handle, if open: the file is about to change by other means. */
+  async forget(path: string): Promise<void> {
+    const h = this.handles.get(path);
+    if (!h) return;
+    this.handles.delete(path);
+    await closeQuietly(h.fd);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map((h) => closeQuietly(h.fd)));
+  }
+
+  /** Number of handles open now (for tests). */
+  get openCount(): number {
+    return this.handles.size;
+  }
+
+  private async take(path: string): Promise<Handle> {
+    const known = this.handles.get(path);
+    if (known) {
+      this.handles.delete(path);
+      this.handles.set(path, known);
+      return known;
+    }
+    let fd: number;
+    try {
+      fd = await call<number>((done) => open(path, "a", 0o600, done));
+    } catch (err) {
+      throw new StoreWriteError(path, osErrorText(err));
+    }
+    let size: number;
+    try {
+      size = (await call<{ size: number }>((done) => fstat(fd, done))).size;
+    } catch (err) {
+      await closeQuietly(fd);
+      throw new StoreWriteError(path, osErrorText(err));
+    }
+    const h: Handle = { fd, size, busy: false };
+    this.handles.set(path, h);
+    await this.evict();
+    return h;
+  }
+
+  private async evict(): Promise<void> {
+    for (const [path, h] of this.handles) {
+      if (this.handles.size <= this.max) return;
+      if (h.busy) continue;
+      this.handles.delete(path);
+      await closeQuietly(h.fd);
+    }
+  }
+}
+
+/** Writes all of `data` at the end of the file (the descriptor is O_APPEND); returns the bytes written. */
+async function write(fd: number, data: string | Uint8Array): Promise<number> {
+  await call<void>((done) => writeFile(fd, data, done));
+  return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+}
+
+function closeQuietly(fd: number): Promise<void> {
+  return call<void>((done) => close(fd, done)).catch(() => undefined);
+}
+
+/** A node:fs callback call as a promise. */
+function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+}
