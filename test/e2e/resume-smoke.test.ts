@@ -5,9 +5,13 @@
  * every sample) stays within 4× a new session's, medians of five side by
  * side. bench/resume.ts measures it properly (≤ 2× target; about 1.3-1.7×
  * here, 9× before the resume checkpoint).
+ * The resumes must read from the checkpoint on, not the whole log: a line
+ * early in the log, spoilt behind the daemon's back, goes unreported by a
+ * resume (the daemon reports the unreadable lines a resume reads), and is
+ * reported once the checkpoint is removed and the whole log is read again.
  */
 import { afterAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
@@ -23,6 +27,17 @@ afterAll(() => {
 });
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Overwrites, in place, the first user message line after the meta line of `file` with bytes that are not JSON. */
+function spoilEarlyLine(file: string): void {
+  const bytes = readFileSync(file);
+  const user = bytes.indexOf('"role":"user"');
+  const lineStart = bytes.lastIndexOf(0x0a, user) + 1;
+  const lineEnd = bytes.indexOf(0x0a, user);
+  const fd = openSync(file, "r+");
+  writeSync(fd, "#".repeat(lineEnd - lineStart), lineStart);
+  closeSync(fd);
+}
 
 async function firstToken(c: CrabtalkClient, session?: number): Promise<number> {
   const t0 = performance.now();
@@ -53,6 +68,20 @@ test("a 10,000-message session resumes from disk within 4x a new session's first
     await c.request({ kill: { session: big } });
     resumed.push(await firstToken(c, big));
   }
+
+  const log = join(home, "sessions", `${big}.jsonl`);
+  expect(existsSync(`${log}.ckpt`)).toBe(true);
+  spoilEarlyLine(log);
+  await c.request({ kill: { session: big } });
+  await firstToken(c, big);
+  // The contrast, so the check can fail: without the checkpoint the resume reads the whole log and reports the line.
+  rmSync(`${log}.ckpt`);
+  await c.request({ kill: { session: big } });
+  await firstToken(c, big);
+  const report = `session ${big}: skipped 1 unreadable line(s)`;
+  await d.waitLog(report);
+  // stderr is in order, so a report from the first resume would be in it by now: there is exactly one.
+  expect(d.stderr().split(report).length - 1).toBe(1);
   c.close();
   const ratio = median(resumed) / median(fresh);
   console.log(
