@@ -11,7 +11,7 @@
  * again after the last event it printed and goes on: the user never has to.
  */
 import { defineCommand } from "citty";
-import { prepareStdoutSoon, stdout } from "./render/pipe.ts";
+import { prepareOutputSoon, stdout } from "./render/pipe.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
 import { visibleControls } from "./render/sanitize.ts";
@@ -75,7 +75,7 @@ export const sendCommand = defineCommand({
       };
       process.on("SIGINT", onSigint);
       // Runs once the request below is on its way: the output stream is built while the daemon works.
-      prepareStdoutSoon();
+      prepareOutputSoon();
       try {
         for await (const ev of followTurn(client, { agent, content, session, sender: "cli" })) {
           if (args.json) printJson(ev);

@@ -3,8 +3,11 @@
  * address, the TCP port the daemon wrote to crabtalk.tcp, or (the default)
  * the Unix socket in $CRABTALK_HOME. TCP may speak TLS, with the server's
  * certificate pinned (known-hosts.ts).
+ *
+ * node:fs is fetched only where a file is read (process.getBuiltinModule):
+ * loading it costs a short command ~1 ms, and the default Unix-socket client
+ * reads no file (CPU profile of `crabtalk send`, issue 20).
  */
-import { readFileSync } from "node:fs";
 import { pathsFor, resolveHome } from "../config/paths.ts";
 import type { Endpoint } from "../transport/socket.ts";
 import { DaemonNotRunning } from "./errors.ts";
@@ -45,7 +48,7 @@ export function resolveEndpoint(options: EndpointOptions = {}): Endpoint {
   if (options.tcp) {
     let text: string;
     try {
-      text = readFileSync(paths.tcpPortFile, "utf8");
+      text = process.getBuiltinModule("node:fs").readFileSync(paths.tcpPortFile, "utf8");
     } catch {
       throw new DaemonNotRunning(paths.tcpPortFile, "no TCP port file");
     }

@@ -6,8 +6,8 @@
  * A changed certificate is refused loudly, naming the file line to remove.
  *
  * File format: one "HOST:PORT SHA256-HEX" per line; # comments.
+ * node:fs is fetched when the file is read, not at import (see endpoint.ts).
  */
-import { appendFileSync, readFileSync } from "node:fs";
 import type { TlsPin } from "../transport/socket.ts";
 
 /** "AB:CD:..." or "abcd..." (optionally "SHA256:" in front) to lowercase hex without colons. */
@@ -22,7 +22,7 @@ export function normalizeFingerprint(text: string): string {
 function knownLine(file: string, address: string): { line: number; fingerprint: string } | null {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = process.getBuiltinModule("node:fs").readFileSync(file, "utf8");
   } catch {
     return null;
   }
@@ -46,7 +46,9 @@ export function tlsPin(address: string, options: { fingerprint?: string; knownHo
       }
       const known = knownLine(options.knownHostsFile, address);
       if (known === null) {
-        appendFileSync(options.knownHostsFile, `${address} ${seen}\n`, { mode: 0o600 });
+        process
+          .getBuiltinModule("node:fs")
+          .appendFileSync(options.knownHostsFile, `${address} ${seen}\n`, { mode: 0o600 });
         return null;
       }
       if (known.fingerprint === seen) return null;

@@ -20,7 +20,6 @@
  *   watch_config = false        # reload when crabtalk.toml is saved
  */
 import { isIPv4, isIPv6 } from "../util/ip.ts";
-import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import {
   ConfigError,
@@ -123,7 +122,8 @@ export function checkTcpExposure(
 
 /** "~/x" and relative paths (under $CRABTALK_HOME is not known here, so under the user's home) to absolute. */
 function absolutePath(ctx: ConfigContext, value: string): string {
-  const home = ctx.env.HOME ?? homedir();
+  // node:os only when $HOME is unset: it is not loaded before the socket accepts otherwise (issue 20).
+  const home = ctx.env.HOME ?? process.getBuiltinModule("node:os").homedir();
   if (value === "~") return home;
   if (value.startsWith("~/")) return join(home, value.slice(2));
   return isAbsolute(value) ? value : join(home, value);

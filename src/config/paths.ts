@@ -1,8 +1,10 @@
 /**
  * Every path the daemon and its clients use, derived from one home
  * directory: $CRABTALK_HOME, default ~/.crabtalk.
+ *
+ * node:os is fetched only when $HOME is unset (process.getBuiltinModule):
+ * every client command resolves the home, and loading node:os costs ~0.3 ms.
  */
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 export interface Paths {
@@ -20,6 +22,10 @@ export interface Paths {
   agents: string;
   history: string;
   usage: string;
+}
+
+function homedir(): string {
+  return process.getBuiltinModule("node:os").homedir();
 }
 
 export function resolveHome(env: Record<string, string | undefined> = process.env): string {

@@ -5,7 +5,7 @@
  *
  * `process.stdout` is built on first use and building it loads Node's stream
  * classes (~1.5 ms of a short command's life, CPU profile of `crabtalk
- * send`). `stdout()` builds it with the guard installed; `prepareStdoutSoon()`
+ * send`). `stdout()` builds it with the guard installed; `prepareOutputSoon()`
  * does that on a timer, so a command that has just sent its request builds
  * the stream while the daemon works instead of before.
  */
@@ -26,7 +26,13 @@ export function stdout(): NodeJS.WriteStream {
   return process.stdout;
 }
 
-/** Builds the guarded stdout on the next turn of the event loop (idle time while a request is in flight). */
-export function prepareStdoutSoon(): void {
-  setTimeout(stdout, 0);
+/**
+ * Builds the guarded stdout, and stderr, on the next turn of the event loop (idle time while a request is in
+ * flight), so the answer is written without building them then.
+ */
+export function prepareOutputSoon(): void {
+  setTimeout(() => {
+    stdout();
+    void process.stderr;
+  }, 0);
 }
