@@ -1,6 +1,7 @@
 /**
  * One turn of a session: publishes its start, appends the user message,
- * runs the before-run hooks, drives the agent loop, and turns every loop
+ * runs the before-run hooks, drives the agent loop (once the user message
+ * is written: the store has it before any model call), and turns every loop
  * event into a numbered, traced, published event; history messages are
  * appended as each one completes, usage is booked per model call. It sees
  * the runtime only through `TurnEnv`, a narrow context, so the runtime can
@@ -66,7 +67,9 @@ export async function runTurn(
   emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
   const user: Message = { role: "user", content, timestamp: Date.now() };
   session.history.push(user);
-  void session.append([{ kind: "message", message: user }]);
+  // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
+  // once the request is out cannot lose the question it asks.
+  const userWritten = session.append([{ kind: "message", message: user }]);
 
   // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
   const caps = [spec.maxTokensPerTurn, env.usage.remainingToday(), turn.tokenCap].filter(
@@ -121,6 +124,7 @@ export async function runTurn(
   };
 
   const history = [...session.history.slice(0, -1), ...injectedMessages, user];
+  await userWritten;
   const stream = runAgent(
     {
       agent: session.agent,

@@ -4,7 +4,9 @@
  * line appended to a third session's file while the daemon is down. After
  * a restart every session lists and loads, the torn line is ignored and
  * reported once in the log, and later turns on each session send the model
- * a consistent conversation (every tool call answered).
+ * a consistent conversation (every tool call answered). And a turn's user
+ * message is on disk by the time its model request arrives, so a kill -9
+ * while the model answers keeps the question.
  */
 import { afterAll, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -179,3 +181,39 @@ test("kill -9 mid-stream and mid-bash, a torn line while down: every session loa
     c2.close();
   }
 }, 60_000);
+
+test("the user message is on disk when its model request arrives; a kill -9 while the model answers keeps it", async () => {
+  await using fake = await FakeProvider.start();
+  const ownHome = tempHome("crabtalk-sessions-order-");
+  const sessions = join(ownHome, "sessions");
+  const onDisk: string[] = [];
+  fake.route((req) => {
+    const question = lastUserText(req);
+    // What a crash at the moment the request is out would leave: is the question in a session file yet?
+    for (const f of readdirSync(sessions))
+      if (f.endsWith(".jsonl") && readFileSync(join(sessions, f), "utf8").includes(`"content":"${question}"`))
+        onDisk.push(question);
+    return question === "the last question" ? { kind: "hang" } : sseReply(openaiSse({ text: `ok: ${question}` }));
+  });
+  try {
+    const d = await startDaemon({ home: ownHome, config: turnConfig(fake.url) });
+    const c = await d.client();
+    const asked: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      asked.push(`question ${i}`);
+      await streamTurn(c, { content: asked.at(-1)! });
+    }
+    const last = await startUntil(c, "the last question", (e) => e.start !== undefined);
+    await fake.waitForRequests(11);
+    expect(onDisk).toEqual([...asked, "the last question"]);
+    await d.kill9();
+    c.close();
+    await using back = await startDaemon({ home: ownHome });
+    const c2 = await back.client();
+    const history = (await c2.request({ getHistory: { session: last.session } })).history!;
+    expect(history.messages.map((m) => `${m.role}: ${m.content}`)).toEqual(["user: the last question"]);
+    c2.close();
+  } finally {
+    rmSync(ownHome, { recursive: true, force: true });
+  }
+}, 30_000);
