@@ -11,7 +11,9 @@
  *   is not written; proto3 scalars without presence are not written at their
  *   default; presence fields (oneof members, `optional`) are written whenever
  *   set; repeated fields element by element (numeric ones packed); map entries
- *   as key 1 and value 2, always both.
+ *   as key 1 and value 2, always both. A `request_id` field (uint64) goes
+ *   through src/protocol/request-id.ts's requestIdForWire first: a RangeError
+ *   for a value that is not a uint64, and nothing to pay on other fields.
  * - decode: repeated fields [], maps {}, scalars their default and message
  *   fields null unless set; oneof members and `optional` fields only when set,
  *   each oneof's discriminator naming the member that is set (a later member
@@ -139,6 +141,16 @@ function encoder(type: protobuf.Type, pkg: string): string[] {
       out.push(`    const s = w.fork();`);
       out.push(`    encode${fnName(k.message, pkg)}(${ref} as Rec, w);`);
       out.push(`    w.ldelim(s);`);
+      out.push(`  }`);
+    } else if (isRequestId(field)) {
+      // Checked and converted here, per field, so encoding costs nothing more for messages without one.
+      out.push(
+        `  const ${field.name} = requestIdForWire(${ref}, ${JSON.stringify(`${fnName(type, pkg)}.${field.name}`)});`,
+      );
+      const cond = field.hasPresence ? `${field.name} != null` : `${field.name} != null && ${field.name} !== 0`;
+      out.push(`  if (${cond}) {`);
+      out.push(`    w.uint32(${tag(field, 0)});`);
+      out.push(`    w.uint64(${field.name});`);
       out.push(`  }`);
     } else {
       const { method, wire } = scalarOf(field);
@@ -304,6 +316,8 @@ export function generateCodec(parsed: protobuf.Root, protoFile: string, pkg: str
     body.some((line) => line.includes(name.replace("type ", ""))),
   );
   out.push(`import { ${used.join(", ")} } from "../wire-io.ts";`);
+  if (body.some((line) => line.includes("requestIdForWire(")))
+    out.push(`import { requestIdForWire } from "../request-id.ts";`);
   out.push("");
   out.push(`type Rec = Record<string, unknown>;`);
   out.push("");

@@ -17,7 +17,6 @@ import { CODECS as CLIENT_CODECS } from "./gen/crabtalk-codec.ts";
 import type { ClientMessage, ServerMessage } from "./gen/crabtalk.ts";
 import { CODECS as EXT_CODECS } from "./gen/ext-codec.ts";
 import type { ExtRequest, ExtResponse } from "./gen/ext.ts";
-import { type RequestIdPath, requestIdsForWire } from "./request-id.ts";
 import { Reader, Writer } from "./wire-io.ts";
 
 /** Encoding input: every field optional, recursively. */
@@ -34,12 +33,12 @@ type Generated = (typeof CLIENT_CODECS)[string];
 /** One writer for every encode: encoding is synchronous, and finish() hands out a copy. */
 const writer = new Writer();
 
-function codec<In, Out>(generated: Generated, requestIds: readonly RequestIdPath[] = []) {
+function codec<In, Out>(generated: Generated) {
   return {
     /** Throws RangeError for a request id that is not a uint64 (or a number that already lost digits). */
     encode(message: Init<In>): Uint8Array {
       writer.pos = 0;
-      generated.encode(requestIdsForWire(message, requestIds) as Record<string, unknown>, writer);
+      generated.encode(message as Record<string, unknown>, writer);
       return writer.finish();
     },
     /** Throws on bytes that are not a valid message of this type. */
@@ -49,17 +48,10 @@ function codec<In, Out>(generated: Generated, requestIds: readonly RequestIdPath
   };
 }
 
-/** ClientMessage.request_id (100), Unsubscribe.request_id (ClientMessage field 31, then 1), ServerMessage.request_id (100). */
-const REQUEST_ID: RequestIdPath = { props: ["requestId"], fields: [100] };
-const UNSUBSCRIBED_ID: RequestIdPath = { props: ["unsubscribe", "requestId"], fields: [31, 1] };
-
 /** Client to daemon. */
-export const clientMessage = codec<ClientMessage, ClientMessage>(CLIENT_CODECS.ClientMessage!, [
-  REQUEST_ID,
-  UNSUBSCRIBED_ID,
-]);
+export const clientMessage = codec<ClientMessage, ClientMessage>(CLIENT_CODECS.ClientMessage!);
 /** Daemon to client. */
-export const serverMessage = codec<ServerMessage, ServerMessage>(CLIENT_CODECS.ServerMessage!, [REQUEST_ID]);
+export const serverMessage = codec<ServerMessage, ServerMessage>(CLIENT_CODECS.ServerMessage!);
 /** Daemon to extension. */
 export const extRequest = codec<ExtRequest, ExtRequest>(EXT_CODECS.ExtRequest!);
 /** Extension to daemon. */

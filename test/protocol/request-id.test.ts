@@ -1,6 +1,6 @@
 /** Request ids survive encode and decode exactly across the whole uint64 range, in one representation each. */
 import { describe, expect, test } from "bun:test";
-import { clientMessage, serverMessage } from "../../src/protocol/codec.ts";
+import { clientMessage, extRequest, extResponse, serverMessage } from "../../src/protocol/codec.ts";
 
 /** A uint64 as protobuf varint bytes, written independently of the codec. */
 function varint(value: bigint): number[] {
@@ -54,5 +54,16 @@ describe("request ids", () => {
     expect(() => clientMessage.encode({ ping: {}, requestId: 2 ** 60 })).toThrow("pass ids above 2^53 - 1 as a bigint");
     expect(() => clientMessage.encode({ ping: {}, requestId: -1 })).toThrow(RangeError);
     expect(() => clientMessage.encode({ ping: {}, requestId: 2n ** 64n })).toThrow("outside 0..2^64-1");
+  });
+
+  test("each request_id field is checked by its own generated encoder, the extension protocol's too", () => {
+    expect(() => extRequest.encode({ requestId: -1 })).toThrow("ExtRequest.requestId -1 is not a non-negative");
+    expect(() => extResponse.encode({ requestId: 2n ** 64n })).toThrow("ExtResponse.requestId");
+    expect(() => clientMessage.encode({ unsubscribe: { requestId: 1.5 } })).toThrow("Unsubscribe.requestId 1.5");
+    expect(extResponse.decode(extResponse.encode({ requestId: 2n ** 63n })).requestId).toBe(2n ** 63n);
+  });
+
+  test("a bigint 0 is the default, as 0 is: Unsubscribe's id (no presence) is not written", () => {
+    expect(clientMessage.encode({ unsubscribe: { requestId: 0n } })).toEqual(clientMessage.encode({ unsubscribe: {} }));
   });
 });
