@@ -303,6 +303,19 @@ export interface FoldState {
 }
 
 /**
+ * The fold's state just after one record together with what the view
+ * keeps: the last compaction and every message from its `replaces` on (all
+ * messages when there is none). Going on from it needs no line before that
+ * record; the store's view checkpoint (checkpoint.ts) keeps one for
+ * sessions whose last compaction is far back or absent.
+ */
+export interface ViewState extends FoldState {
+  /** Messages from index (compaction ? compaction.replaces : 0) to `messages`. */
+  kept: Message[];
+  compaction?: CompactionRecord;
+}
+
+/**
  * Folds a whole log (meta line first), or the rest of one from a FoldState,
  * into a LoadedSession. Keeps every message it is given; the caller streams
  * records in so only the result is held.
@@ -310,23 +323,31 @@ export interface FoldState {
 export class SessionFolder {
   readonly summary: SessionSummary;
   /** Messages from `base` on (all of them for a whole fold). */
-  readonly all: Message[] = [];
+  readonly all: Message[];
   corrupt = 0;
   /** Index in the whole log of all[0]. */
   private base = 0;
   private compaction: CompactionRecord | undefined;
   private openTurn: { turnSeq: number; startedAt: number } | undefined;
 
-  /** From the meta line (a whole fold), or going on from a FoldState. */
-  constructor(start: MetaRecord | FoldState) {
+  /** From the meta line (a whole fold), or going on from a FoldState or a ViewState (whose `kept` it takes over). */
+  constructor(start: MetaRecord | FoldState | ViewState) {
     if ("kind" in start) {
       this.summary = summaryFromMeta(start);
+      this.all = [];
       return;
     }
     this.summary = { ...start.summary };
-    this.base = start.messages;
     this.corrupt = start.corrupt;
     if (start.openTurn) this.openTurn = { ...start.openTurn };
+    if ("kept" in start) {
+      this.all = start.kept;
+      this.base = start.messages - start.kept.length;
+      this.compaction = start.compaction;
+    } else {
+      this.all = [];
+      this.base = start.messages;
+    }
   }
 
   /** The state before the next record (copies: later adds do not change it). */
@@ -334,6 +355,15 @@ export class SessionFolder {
     const s: FoldState = { summary: { ...this.summary }, messages: this.base + this.all.length, corrupt: this.corrupt };
     if (this.openTurn) s.openTurn = { ...this.openTurn };
     return s;
+  }
+
+  /** The state after the last record with what the view keeps (requires `complete`; copies the list, not the messages). */
+  view(): ViewState {
+    if (!this.complete) throw new Error("SessionFolder: the fold started after messages the view needs");
+    const c = this.compaction;
+    const v: ViewState = { ...this.state(), kept: this.all.slice(c ? c.replaces - this.base : 0) };
+    if (c) v.compaction = c;
+    return v;
   }
 
   add(r: StoredRecord): void {

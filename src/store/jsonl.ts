@@ -109,6 +109,8 @@ export class JsonlSessionStore implements SessionStore {
   /** Created by the first search; told of every write and delete from then on. */
   private searchIndex: SearchIndex | undefined;
   private closed = false;
+  /** View checkpoints being written (see saveLater). */
+  private readonly saving = new Set<Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -198,13 +200,32 @@ export class JsonlSessionStore implements SessionStore {
       if (!st || st.deleted) return undefined;
       const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
       st.pendingTorn = undefined;
-      const resumed = await foldForResume(this.path(id));
-      if (!resumed) return undefined;
+      const fold = await foldForResume(this.path(id));
+      if (!fold) return undefined;
+      const resumed = fold.session;
       if (torn) resumed.tornLine = torn;
       // The fold (resumed from its own checkpointed state) is as authoritative as load()'s.
       st.summary = { ...resumed.meta };
+      if (fold.saveView) this.saveLater(id, fold.saveView);
       return resumed;
     });
+  }
+
+  /**
+   * Runs a view checkpoint's write once the resume is answered (a timer:
+   * after the turn that asked has sent its request), in the session's
+   * queue so it never races a delete; close() waits for it.
+   */
+  private saveLater(id: number, save: () => Promise<void>): void {
+    const done = new Promise<void>((resolve) => setTimeout(resolve, 0))
+      .then(() =>
+        this.enqueue(id, async () => {
+          if (!this.deleted.has(id)) await save();
+        }),
+      )
+      .catch(() => undefined)
+      .finally(() => this.saving.delete(done));
+    this.saving.add(done);
   }
 
   async summary(id: number): Promise<SessionSummary | undefined> {
@@ -326,6 +347,7 @@ export class JsonlSessionStore implements SessionStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await Promise.all(this.saving);
     await this.flush();
     this.closed = true;
     await this.appends.closeAll();

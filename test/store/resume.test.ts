@@ -127,7 +127,7 @@ describe("resume equals the whole fold", () => {
 
   const bad: [string, (ckpt: string, path: string) => void][] = [
     ["not JSON", (ckpt) => writeFileSync(ckpt, "{ half")],
-    ["another version", (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":1', '"v":99'))],
+    ["another version", (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":2', '"v":99'))],
     [
       "an offset that is not the compaction line",
       (ckpt) => {
@@ -160,7 +160,7 @@ describe("resume equals the whole fold", () => {
       spoil(checkpointPath(path), path);
       const expected = view(await reference(tmp.path, id));
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
-      expect(JSON.parse(readFileSync(checkpointPath(path), "utf8")).v).toBe(1);
+      expect(JSON.parse(readFileSync(checkpointPath(path), "utf8")).v).toBe(2);
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
     });
   }

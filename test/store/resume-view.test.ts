@@ -1,0 +1,216 @@
+/**
+ * The view checkpoint (checkpoint.ts, kind "view"): a long session that
+ * was never compacted, or has a long stretch since its last compaction,
+ * resumes from one JSON sidecar holding the fold's state and the messages
+ * the model sees, plus the lines after it. store.resume() must still equal
+ * store.load(); a checkpoint that is torn, stale, tampered with or belongs
+ * to another file is ignored and rebuilt; the sidecar is what a resume
+ * reads, which an early log line changed behind the store's back shows.
+ */
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { checkpointPath, VIEW_MIN_TAIL_BYTES } from "../../src/store/checkpoint.ts";
+import { JsonlSessionStore } from "../../src/store/jsonl.ts";
+import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
+import { type GenOptions, writeLongSession } from "../helpers/session-gen.ts";
+import { tempDir } from "./helpers.ts";
+
+const opts = { fsync: "none" } as const;
+/** About 850 KB of log: past VIEW_MIN_TAIL_BYTES, so the first resume earns a view checkpoint. */
+const LONG: GenOptions = { messages: 1500, toolEvery: 3, deltas: 2 };
+
+function view(s: LoadedSession | ResumedSession): unknown {
+  return {
+    meta: s.meta,
+    messages: s.messages,
+    lastSeq: s.lastSeq,
+    compaction: s.compaction,
+    interruptedTurn: s.interruptedTurn,
+    tornLine: s.tornLine,
+  };
+}
+
+async function withStore<T>(dir: string, fn: (s: JsonlSessionStore) => Promise<T>): Promise<T> {
+  const store = await JsonlSessionStore.open(dir, opts);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close(); // also waits for the view checkpoint's write
+  }
+}
+
+const reference = (dir: string, id: number) => withStore(dir, async (s) => (await s.load(id))!);
+const resumed = (dir: string, id: number) => withStore(dir, async (s) => (await s.resume(id))!);
+const generate = (dir: string, gen: GenOptions) => withStore(dir, (s) => writeLongSession(s, gen));
+
+interface ViewFile {
+  v: number;
+  kind: string;
+  offset: number;
+  state: { messages: number; kept: { content: string }[]; compaction?: unknown };
+}
+const readCp = (path: string): ViewFile => JSON.parse(readFileSync(checkpointPath(path), "utf8")) as ViewFile;
+
+async function longSession(dir: string, gen = LONG): Promise<{ id: number; path: string; expected: unknown }> {
+  const id = await generate(dir, gen);
+  const path = join(dir, `${id}.jsonl`);
+  expect(readFileSync(path).length).toBeGreaterThan(VIEW_MIN_TAIL_BYTES);
+  const expected = view(await reference(dir, id));
+  expect(view(await resumed(dir, id))).toEqual(expected);
+  expect(readCp(path).kind).toBe("view");
+  return { id, path, expected };
+}
+
+describe("view checkpoint", () => {
+  test("a long session never compacted: written by the first resume, equal to the whole fold from it", async () => {
+    await using tmp = await tempDir();
+    const { id, path, expected } = await longSession(tmp.path);
+    const cp = readCp(path);
+    expect(cp.state.kept.length).toBe(cp.state.messages);
+    expect(cp.state.compaction).toBeUndefined();
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+  });
+
+  test("a long stretch since the last compaction: it keeps the compaction and the messages from its replaces on", async () => {
+    await using tmp = await tempDir();
+    const id = await generate(tmp.path, { messages: 300, compactEvery: 100, toolEvery: 2 });
+    const path = join(tmp.path, `${id}.jsonl`);
+    const chat = (from: number, n: number) =>
+      withStore(tmp.path, async (s) => {
+        for (let i = from; i < from + n; i++)
+          await s.append(id, [
+            { kind: "message", message: { role: "user", content: `more ${i}` } },
+            { kind: "message", message: { role: "assistant", content: `and more ${i} ${"x".repeat(200)}` } },
+          ]);
+      });
+    await chat(0, Math.ceil(VIEW_MIN_TAIL_BYTES / 300));
+    const expected = view(await reference(tmp.path, id));
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    const cp = readCp(path);
+    expect(cp.kind).toBe("view");
+    expect(cp.state.compaction).toBeDefined();
+    expect(cp.state.messages - cp.state.kept.length).toBe((cp.state.compaction as { replaces: number }).replaces);
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    // A compaction keeping messages from before the view's first: the whole fold, then a view from its replaces on.
+    await withStore(tmp.path, (s) =>
+      s.append(id, [{ kind: "compaction", summary: "keeps more", tokensBefore: 9, tokensAfter: 1, replaces: 50 }]),
+    );
+    const again = view(await reference(tmp.path, id));
+    expect(view(await resumed(tmp.path, id))).toEqual(again);
+    expect(readCp(path).state.messages - readCp(path).state.kept.length).toBe(50);
+    expect(view(await resumed(tmp.path, id))).toEqual(again);
+  });
+
+  test("text past ASCII (accents, emoji, a lone surrogate) is written as escapes and read back equal", async () => {
+    await using tmp = await tempDir();
+    const text = (i: number, role: "user" | "assistant") =>
+      `${role} ${i}: café, crab 🦀, cut \ud83e, ${"the quick brown crab walks sideways. ".repeat(4)}`;
+    const { id, path, expected } = await longSession(tmp.path, { ...LONG, text });
+    expect(readFileSync(checkpointPath(path)).every((b) => b < 0x80)).toBe(true);
+    expect((await resumed(tmp.path, id)).messages[0]!.content).toContain("café, crab 🦀, cut \ud83e");
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+  });
+
+  test("the resume reads the sidecar: an early line changed behind the store's back shows only once it is removed", async () => {
+    await using tmp = await tempDir();
+    const { id, path, expected } = await longSession(tmp.path);
+    const log = readFileSync(path, "utf8");
+    const spoilt = log.replace("question 0:", "QUESTION 0:");
+    expect(spoilt).not.toBe(log);
+    writeFileSync(path, spoilt);
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    rmSync(checkpointPath(path));
+    const full = (await resumed(tmp.path, id)).messages[0]!.content;
+    expect(full.startsWith("QUESTION 0:")).toBe(true);
+  });
+
+  test("turns appended after it are folded from the log; a long enough tail moves it", async () => {
+    await using tmp = await tempDir();
+    const { id, path } = await longSession(tmp.path);
+    const first = readCp(path).offset;
+    const more = (n: number) =>
+      withStore(tmp.path, async (s) => {
+        for (let i = 0; i < n; i++)
+          await s.append(id, [
+            { kind: "message", message: { role: "user", content: `more ${i}` } },
+            { kind: "message", message: { role: "assistant", content: `and more ${i} ${"x".repeat(200)}` } },
+          ]);
+      });
+    await more(3);
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+    expect(readCp(path).offset).toBe(first);
+    await more(Math.ceil(VIEW_MIN_TAIL_BYTES / 300));
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+    expect(readCp(path).offset).toBeGreaterThan(first);
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("a torn last line after it is reported once and the context is unchanged", async () => {
+    await using tmp = await tempDir();
+    const { id, path, expected } = await longSession(tmp.path);
+    appendFileSync(path, '{"ts":1,"kind":"message","message":{"role":"user","cont');
+    const got = await resumed(tmp.path, id);
+    expect(got.tornLine).toBeDefined();
+    const seen: unknown = { ...(view(got) as object), tornLine: undefined };
+    expect(seen).toEqual(expected);
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+  });
+
+  const bad: [string, (ckpt: string, path: string) => void][] = [
+    ["a torn sidecar (cut mid-write)", (ckpt) => truncateSync(ckpt, Math.floor(readFileSync(ckpt).length / 2))],
+    [
+      "a kept list one message short",
+      (ckpt) => {
+        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
+        cp.state.kept.pop();
+        writeFileSync(ckpt, JSON.stringify(cp));
+      },
+    ],
+    [
+      "a kept message that is not a message",
+      (ckpt) => {
+        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
+        (cp.state.kept as unknown[])[5] = { content: 7 };
+        writeFileSync(ckpt, JSON.stringify(cp));
+      },
+    ],
+    [
+      "an offset that is not its line",
+      (ckpt) => {
+        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
+        writeFileSync(ckpt, JSON.stringify({ ...cp, offset: cp.offset - 40 }));
+      },
+    ],
+    [
+      "a log cut short before its line (stale: restored from an older copy)",
+      (_ckpt, path) => {
+        const log = readFileSync(path);
+        truncateSync(path, log.indexOf(0x0a, Math.floor(log.length / 2)) + 1);
+      },
+    ],
+    [
+      "the checkpoint of another session file",
+      (_ckpt, path) => {
+        const lines = readFileSync(path, "utf8").split("\n");
+        lines[0] = lines[0]!.replace('"createdBy":"gen"', '"createdBy":"gem"');
+        writeFileSync(path, lines.join("\n"));
+      },
+    ],
+  ];
+  for (const [name, spoil] of bad) {
+    test(`${name}: not used, and rebuilt`, async () => {
+      await using tmp = await tempDir();
+      const { id, path } = await longSession(tmp.path);
+      spoil(checkpointPath(path), path);
+      const expected = view(await reference(tmp.path, id));
+      expect(view(await resumed(tmp.path, id))).toEqual(expected);
+      if (existsSync(checkpointPath(path))) {
+        const cp = readCp(path);
+        expect(cp.v).toBe(2);
+        expect(cp.state.kept.length).toBe(cp.state.messages);
+      }
+      expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    });
+  }
+});
