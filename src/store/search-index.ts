@@ -9,13 +9,16 @@
  * for documents indexed since it was written; a document is a row of typed
  * columns (session, role, ts, length, and where its line is, so a hit's
  * snippet is read back from the session file). Per session the index knows
- * how many bytes of the file it has indexed and a hash of the bytes before
- * that point.
+ * how many bytes of the file it has indexed and a hash of the last 64 bytes
+ * before that point.
  *
  * Kept current lazily: the store marks a session touched on every write and
  * dropped on delete; a query first indexes the lines touched sessions gained
- * (a file that shrank or whose bytes before the indexed point changed is
- * indexed again from the start), and after a start every session once.
+ * (a file that shrank, or whose last 64 bytes before the indexed point
+ * changed, is indexed again from the start: the store only appends, so that
+ * catches a file replaced or cut and rewritten, not an edit further back,
+ * which a hand-edited file can hide until its index is rebuilt), and after a
+ * start every session once.
  * Compaction adds no document (searching covers every message on disk, as
  * before). The delta is written into a new segment when it grows large, after
  * a first build and on close; a crash loses only the delta, which the next
