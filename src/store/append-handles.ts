@@ -16,7 +16,7 @@
  * FileHandles: a FileHandle left to the garbage collector (a store a test
  * never closes) is an error in Bun, a descriptor is only a leak.
  */
-import { close, fdatasync, fstat, ftruncate, open, writeFile } from "node:fs";
+import { close, fdatasync, fstat, ftruncate, open, unlink, writeFile } from "node:fs";
 import { osErrorText, StoreWriteError } from "./write-error.ts";
 
 interface Handle {
@@ -52,6 +52,35 @@ export class AppendHandles {
     } finally {
       h.busy = false;
     }
+  }
+
+  /**
+   * Creates a file that must not exist yet with its first content, fsynced when `sync`, and keeps its
+   * descriptor for the appends that follow (a new session's first append then opens nothing); false when it
+   * already existed. A failed write removes the file again, so no empty or half-written file is left, and
+   * throws a StoreWriteError naming it. The caller makes the new directory entry durable (syncDir).
+   */
+  async create(path: string, data: string, sync: boolean): Promise<boolean> {
+    let fd: number;
+    try {
+      fd = await call<number>((done) => open(path, "ax", 0o600, done));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw new StoreWriteError(path, osErrorText(err));
+    }
+    let size: number;
+    try {
+      size = await write(fd, data);
+      if (sync) await call<void>((done) => fdatasync(fd, done));
+    } catch (err) {
+      await closeQuietly(fd);
+      await call<void>((done) => unlink(path, done)).catch(() => undefined);
+      throw new StoreWriteError(path, osErrorText(err));
+    }
+    await this.forget(path);
+    this.handles.set(path, { fd, size, busy: false });
+    await this.evict();
+    return true;
   }
 
   /** Closes the path's handle, if open: the file is about to change by other means. */

@@ -1,8 +1,8 @@
 /**
  * File-level operations of the JSONL session store: summarizing a session
  * file from its head and tail, repairing a torn last line, and the durable
- * small writes (id counter, new files) whose loss would break "ids are never
- * reused". Kept apart from jsonl.ts so the store class reads as policy.
+ * small writes (the id counter) whose loss would break "ids are never
+ * reused"; new session files are created by append-handles.ts. Kept apart from jsonl.ts so the store class reads as policy.
  */
 import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
 import { collectNow } from "../util/collect.ts";
@@ -174,32 +174,6 @@ export async function writeAtomic(dir: string, path: string, data: string, sync:
   await fh.close();
   await rename(tmp, path);
   if (sync) await syncDir(dir);
-}
-
-/**
- * Creates a file that must not exist yet with its first content; false when it already existed. A failed
- * write (ENOSPC) removes the file again, so no empty or half-written session is left to load, and throws a
- * StoreWriteError (507 on the wire) naming it.
- */
-export async function createExclusive(dir: string, path: string, data: string, sync: boolean): Promise<boolean> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "wx", 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw new StoreWriteError(path, osErrorText(err));
-  }
-  try {
-    await fh.writeFile(data);
-    if (sync) await fh.datasync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
-    throw new StoreWriteError(path, osErrorText(err));
-  }
-  await fh.close();
-  if (sync) await syncDir(dir);
-  return true;
 }
 
 /**

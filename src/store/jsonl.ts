@@ -50,7 +50,7 @@ import {
 } from "./fold.ts";
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
 import { AppendHandles } from "./append-handles.ts";
-import { createExclusive, repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
+import { repairTail, summarizeFile, syncDir, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
@@ -146,7 +146,8 @@ export class JsonlSessionStore implements SessionStore {
         this.nextId = id + 1;
         const ts = Date.now();
         const meta = metaRecord(init, id, ts);
-        if (!(await createExclusive(this.dir, this.path(id), `${serialize(meta)}\n`, sync))) continue;
+        if (!(await this.appends.create(this.path(id), `${serialize(meta)}\n`, sync))) continue;
+        if (sync) await syncDir(this.dir);
         const fresh = new SessionFolder(meta).summary;
         this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });
         return { ...fresh };

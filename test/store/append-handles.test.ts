@@ -4,7 +4,7 @@
  * file changed behind a forgotten handle is appended to at its real end.
  */
 import { describe, expect, test } from "bun:test";
-import { readFile, truncate, writeFile } from "node:fs/promises";
+import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AppendHandles } from "../../src/store/append-handles.ts";
 import { tempDir } from "./helpers.ts";
@@ -58,5 +58,20 @@ describe("AppendHandles", () => {
     const file = join(d.path, "missing-dir", "x.jsonl");
     await expect(handles.append(file, "x\n", false)).rejects.toThrow(`could not write ${file}: ENOENT`);
     expect(handles.openCount).toBe(0);
+  });
+});
+
+describe("AppendHandles.create", () => {
+  test("creates with the first content, refuses an existing file, and appends to the new one without reopening", async () => {
+    await using d = await tempDir();
+    const handles = new AppendHandles(4);
+    const file = join(d.path, "1.jsonl");
+    expect(await handles.create(file, "meta\n", true)).toBe(true);
+    expect(handles.openCount).toBe(1);
+    expect(await handles.create(file, "other\n", true)).toBe(false);
+    await handles.append(file, "first\n", true);
+    expect(await readFile(file, "utf8")).toBe("meta\nfirst\n");
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await handles.closeAll();
   });
 });
