@@ -38,7 +38,6 @@ export class AppendHandles {
    */
   async append(path: string, data: string | Uint8Array | Iterable<string>, sync: boolean): Promise<void> {
     const h = await this.take(path);
-    h.busy = true;
     try {
       if (typeof data === "string" || data instanceof Uint8Array) h.size += await write(h.fd, data);
       else for (const piece of data) h.size += await write(h.fd, piece);
@@ -102,11 +101,13 @@ export class AppendHandles {
     return this.handles.size;
   }
 
+  /** The path's handle, opened if need be, marked busy before any other append can evict it. */
   private async take(path: string): Promise<Handle> {
     const known = this.handles.get(path);
     if (known) {
       this.handles.delete(path);
       this.handles.set(path, known);
+      known.busy = true;
       return known;
     }
     let fd: number;
@@ -122,7 +123,7 @@ export class AppendHandles {
       await closeQuietly(fd);
       throw new StoreWriteError(path, osErrorText(err));
     }
-    const h: Handle = { fd, size, busy: false };
+    const h: Handle = { fd, size, busy: true };
     this.handles.set(path, h);
     await this.evict();
     return h;

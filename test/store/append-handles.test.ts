@@ -36,6 +36,17 @@ describe("AppendHandles", () => {
     await handles.closeAll();
   });
 
+  test("concurrent appends to more files than max never lose a handle mid-write", async () => {
+    await using d = await tempDir();
+    const handles = new AppendHandles(3);
+    const files = Array.from({ length: 20 }, (_, i) => join(d.path, `${i}.jsonl`));
+    for (let round = 0; round < 5; round++)
+      await Promise.all(files.map((f, i) => handles.append(f, `${round}:${i}\n`, round % 2 === 0)));
+    for (const [i, f] of files.entries())
+      expect(await readFile(f, "utf8")).toBe([0, 1, 2, 3, 4].map((r) => `${r}:${i}\n`).join(""));
+    await handles.closeAll();
+  });
+
   test("after forget, a file cut or grown by other means is appended to at its real end", async () => {
     await using d = await tempDir();
     const handles = new AppendHandles(2);
