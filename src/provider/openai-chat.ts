@@ -46,7 +46,7 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
         {
           url,
           headers,
-          body: () => JSON.stringify(buildChatBody(request, config.baseUrl)),
+          body: () => chatBodyJson(request, config.baseUrl),
           http: config.http,
           normalizer: (emit) => new OpenAIChatNormalizer(request.model, emit, config.http.secrets),
         },
@@ -85,18 +85,61 @@ export function buildChatBody(request: ModelRequest, baseUrl: string): Record<st
   const messages: Record<string, unknown>[] = [];
   if (request.system) messages.push({ role: "system", content: request.system });
   for (const m of request.messages) messages.push(toChatMessage(m));
-  const body: Record<string, unknown> = {
-    model: request.model,
-    messages,
-    stream: true,
-    stream_options: { include_usage: true },
-  };
+  return { model: request.model, messages, ...chatOptions(request, baseUrl) };
+}
+
+/** Every field of the body after `messages`, in the order the body has them. */
+function chatOptions(request: ModelRequest, baseUrl: string): Record<string, unknown> {
+  const body: Record<string, unknown> = { stream: true, stream_options: { include_usage: true } };
   if (request.tools && request.tools.length > 0) body.tools = request.tools.map(toChatTool);
   if (request.maxTokens !== undefined) {
     body[isOpenAIReasoningModel(request.model) ? "max_completion_tokens" : "max_tokens"] = request.maxTokens;
   }
   if (request.thinking) Object.assign(body, reasoningFields(request.model, baseUrl));
   return body;
+}
+
+/**
+ * The JSON of a request's messages, kept for the next request: a message is
+ * a value, never changed once made (turns append new ones, compaction
+ * replaces the list), so the next request of the same conversation starts
+ * with the same message objects and only the ones after them are encoded.
+ * Keyed by the first message object (a WeakMap, so the entry goes with the
+ * conversation's history); a request whose messages do not start with the
+ * kept ones, object for object, is encoded whole and kept instead. Costs
+ * one string as long as the messages' JSON per conversation in memory.
+ */
+interface EncodedPrefix {
+  messages: readonly Message[];
+  /** The JSON of `messages`, comma-separated, without brackets. */
+  json: string;
+}
+const encodedPrefixes = new WeakMap<Message, EncodedPrefix>();
+
+function messagesJson(messages: readonly Message[]): string {
+  const first = messages[0];
+  if (first === undefined) return "";
+  const known = encodedPrefixes.get(first);
+  let json: string;
+  if (known && known.messages.length <= messages.length && known.messages.every((m, i) => m === messages[i])) {
+    const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
+    json = rest.length === 0 ? known.json : `${known.json},${rest.join(",")}`;
+  } else {
+    // One stringify of the whole list: several times faster than one per message.
+    json = JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
+  }
+  encodedPrefixes.set(first, { messages: messages.slice(), json });
+  return json;
+}
+
+/** JSON.stringify(buildChatBody(request, baseUrl)), character for character, with the messages' JSON reused (messagesJson). */
+export function chatBodyJson(request: ModelRequest, baseUrl: string): string {
+  const system = request.system ? JSON.stringify({ role: "system", content: request.system }) : "";
+  const messages = messagesJson(request.messages);
+  const list = system && messages ? `${system},${messages}` : system || messages;
+  // The options always hold `stream`, so their JSON is "{...}" with at least one field: it continues after "],".
+  const options = JSON.stringify(chatOptions(request, baseUrl));
+  return `{"model":${JSON.stringify(request.model)},"messages":[${list}],${options.slice(1)}`;
 }
 
 function toChatMessage(m: Message): Record<string, unknown> {

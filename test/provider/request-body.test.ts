@@ -1,0 +1,101 @@
+/**
+ * The Chat Completions request body is built from per-message JSON kept
+ * between requests (openai-chat.ts chatBodyJson): it must be, character for
+ * character, JSON.stringify of the body object, for every field the body
+ * can hold, for a history that grows (the kept JSON plus the new messages)
+ * or changes under the kept part (encoded whole), and as the provider
+ * sends it over HTTP while a conversation grows turn by turn.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { buildChatBody, chatBodyJson } from "../../src/provider/openai-chat.ts";
+import type { Message, ModelRequest } from "../../src/provider/types.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { collect } from "../helpers/provider-events.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { openaiAt } from "./setup.ts";
+
+const tools = [
+  {
+    name: "read",
+    description: "Reads a file",
+    parameters: { type: "object", properties: { path: { type: "string" } } },
+  },
+];
+
+function history(n: number): Message[] {
+  const out: Message[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({ role: "user", content: `question ${i}: "quoted", back\\slash, café 🦀 \u2028 \ud83e`, timestamp: i });
+    if (i % 3 === 0) {
+      out.push({
+        role: "assistant",
+        content: i % 2 ? "" : "let me look",
+        toolCalls: [{ id: `c${i}`, name: "read", arguments: { path: "a" }, rawArguments: '{"path":"a"}' }],
+        model: "m",
+      });
+      out.push({ role: "tool", toolCallId: `c${i}`, name: "read", content: `file ${i}`, isError: i % 2 === 0 });
+    }
+    out.push({ role: "assistant", content: `answer ${i}`, model: "m", stopReason: "stop" });
+  }
+  return out;
+}
+
+const same = (request: ModelRequest, baseUrl = "http://localhost:1/v1") =>
+  expect(chatBodyJson(request, baseUrl)).toBe(JSON.stringify(buildChatBody(request, baseUrl)));
+
+describe("chatBodyJson equals JSON.stringify(buildChatBody)", () => {
+  const messages = history(20);
+  const variants: [string, ModelRequest, string?][] = [
+    ["no messages", { model: "gpt-4o", messages: [] }],
+    ["a system prompt", { model: "gpt-4o", system: "be brief", messages }],
+    ["tools and max_tokens", { model: "gpt-4o", messages, tools, maxTokens: 99 }],
+    ["a reasoning model: max_completion_tokens", { model: "o3-mini", messages, maxTokens: 99, thinking: true }],
+    ["thinking on OpenRouter", { model: "x/y", messages, thinking: true, system: "s" }, "https://openrouter.ai/api/v1"],
+    ["thinking on DeepSeek", { model: "deepseek-reasoner", messages, thinking: true }, "https://api.deepseek.com"],
+    ["a model name needing escapes", { model: 'we"ird\\model', messages }],
+  ];
+  for (const [name, request, baseUrl] of variants) {
+    test(name, () => {
+      same(request, baseUrl);
+      same(request, baseUrl); // now from the kept JSON
+    });
+  }
+
+  test("a growing history: kept messages and new ones, in a new array each time", () => {
+    const all = history(60);
+    for (let n = 1; n <= all.length; n += 7) same({ model: "gpt-4o", system: "s", messages: all.slice(0, n) });
+  });
+
+  test("a history that does not start with the kept messages (compaction, a fork) is encoded whole, the same", () => {
+    const all = history(30);
+    same({ model: "gpt-4o", messages: all });
+    same({ model: "gpt-4o", messages: [all[0]!, { role: "user", content: "a different second" }, ...all.slice(2)] });
+    same({ model: "gpt-4o", messages: all.slice(0, 10) });
+    same({ model: "gpt-4o", messages: all });
+    same({ model: "gpt-4o", messages: [{ role: "user", content: "summary" }, ...all.slice(20)] });
+    const big: Message = { role: "assistant", content: "é".repeat(100_000) };
+    same({ model: "gpt-4o", messages: [...all, big] });
+    same({ model: "gpt-4o", messages: [...all, big, { role: "user", content: "next" }] });
+  });
+});
+
+describe("over HTTP", () => {
+  let fake: FakeProvider;
+  beforeAll(async () => {
+    fake = await FakeProvider.start();
+  });
+  afterAll(() => fake.stop());
+
+  test("each request of a growing conversation is the body object's JSON, byte for byte", async () => {
+    const provider = openaiAt(fake.url);
+    const conversation = history(5);
+    for (let turn = 0; turn < 4; turn++) {
+      fake.enqueue(sseReply(openaiSse({ text: `reply ${turn}` })));
+      conversation.push({ role: "user", content: `turn ${turn}` });
+      const request: ModelRequest = { model: "gpt-4o", system: "s", messages: [...conversation], tools, maxTokens: 50 };
+      await collect(provider.stream(request));
+      expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
+      conversation.push({ role: "assistant", content: `reply ${turn}` });
+    }
+  });
+});
