@@ -41,6 +41,8 @@ export class LiveSession {
   seq: number;
   /** The model-visible history; null while released. */
   private messages: Message[] | null;
+  /** What historyChars() has counted of `messages` so far (never a released list: that would keep it in memory). */
+  private counted: HistoryCount = NOT_COUNTED;
   /** The turn running now, if any. */
   running: TurnHandle | null = null;
   /** Turns waiting behind the running one. */
@@ -79,29 +81,34 @@ export class LiveSession {
 
   set history(messages: Message[]) {
     this.messages = messages;
+    this.counted = NOT_COUNTED;
   }
 
   get historyLoaded(): boolean {
     return this.messages !== null;
   }
 
-  /** Characters of text the loaded history holds (0 when released): roughly what keeping it costs. */
+  /**
+   * Characters of text the loaded history holds (0 when released): roughly
+   * what keeping it costs. Counted once per message: a history only grows
+   * by push or is replaced whole (the setter, a release), so the messages
+   * counted before are still its first ones; the pool asks after every turn.
+   */
   historyChars(): number {
-    let n = 0;
-    for (const m of this.messages ?? []) {
-      n += m.content.length;
-      if (m.role === "assistant") {
-        for (const c of m.toolCalls ?? []) n += c.rawArguments.length;
-        for (const t of m.thinking ?? []) n += t.type === "thinking" ? t.text.length : t.data.length;
-      }
-    }
-    return n;
+    const list = this.messages;
+    if (!list) return 0;
+    if (this.counted.of !== list || this.counted.messages > list.length)
+      this.counted = { of: list, messages: 0, chars: 0 };
+    const c = this.counted;
+    for (; c.messages < list.length; c.messages++) c.chars += messageChars(list[c.messages]!);
+    return c.chars;
   }
 
   /** Drops the history from memory between turns (it is on disk); false when a turn is queued or running. */
   releaseHistory(): boolean {
     if (this.busy) return false;
     this.messages = null;
+    this.counted = NOT_COUNTED;
     return true;
   }
 
@@ -201,6 +208,23 @@ export class LiveSession {
   flushTrace(): Promise<void> {
     return this.append([]);
   }
+}
+
+interface HistoryCount {
+  of: Message[] | null;
+  messages: number;
+  chars: number;
+}
+
+const NOT_COUNTED: HistoryCount = { of: null, messages: 0, chars: 0 };
+
+function messageChars(m: Message): number {
+  let n = m.content.length;
+  if (m.role === "assistant") {
+    for (const c of m.toolCalls ?? []) n += c.rawArguments.length;
+    for (const t of m.thinking ?? []) n += t.type === "thinking" ? t.text.length : t.data.length;
+  }
+  return n;
 }
 
 /** The trace record of a published event. */
