@@ -110,6 +110,9 @@ function isView(v: unknown): v is ViewState {
   return s.messages - s.kept.length === (s.compaction?.replaces ?? 0);
 }
 
+/** Bytes read for the meta line (a few hundred in practice); a longer one is read by firstLine. */
+const META_PEEK_BYTES = 4096;
+
 /** The checkpoint if every check passes (see the top of this file), else undefined: never an error. */
 async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
   let cp: Checkpoint;
@@ -130,12 +133,17 @@ async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
     !(cp.kind === "compaction" ? isState(cp.state) : cp.kind === "view" && isView(cp.state))
   )
     return undefined;
-  const head = await firstLine(path);
-  if (!head || hash(Buffer.from(head.text)) !== cp.meta) return undefined;
+  // One open of the log for both checks: a resume is a handful of file operations, each a thread-pool round trip.
   const fh = await open(path, "r");
   try {
+    const size = (await fh.stat()).size;
     // A damaged sidecar may name any range: one past the end of the log is refused before any allocation.
-    if (cp.offset + cp.bytes + 1 > (await fh.stat()).size) return undefined;
+    if (cp.offset + cp.bytes + 1 > size) return undefined;
+    const head = Buffer.allocUnsafe(Math.min(META_PEEK_BYTES, size));
+    const peeked = (await fh.read(head, 0, head.length, 0)).bytesRead;
+    const nl = head.subarray(0, peeked).indexOf(0x0a);
+    const meta = nl > 0 ? head.subarray(0, nl) : Buffer.from((await firstLine(path))?.text ?? "");
+    if (meta.length === 0 || hash(meta) !== cp.meta) return undefined;
     // The newline before, the line itself and the newline after.
     const buf = Buffer.alloc(cp.bytes + 2);
     const { bytesRead } = await fh.read(buf, 0, buf.length, cp.offset - 1);
