@@ -125,6 +125,25 @@ describe("view checkpoint", () => {
     expect(full.startsWith("QUESTION 0:")).toBe(true);
   });
 
+  test("a meta line longer than the first read (a 5,000-character title) is checked too, and the sidecar used", async () => {
+    await using tmp = await tempDir();
+    const id = await withStore(tmp.path, async (s) => {
+      const { id } = await s.create({ agent: "crab", createdBy: "t", title: "t".repeat(5000) });
+      for (let i = 0; i < Math.ceil(VIEW_MIN_TAIL_BYTES / 300); i++)
+        await s.append(id, [
+          { kind: "message", message: { role: "user", content: `q ${i}` } },
+          { kind: "message", message: { role: "assistant", content: `a ${i} ${"x".repeat(200)}` } },
+        ]);
+      return id;
+    });
+    const path = join(tmp.path, `${id}.jsonl`);
+    const expected = view(await reference(tmp.path, id));
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    expect(readCp(path).kind).toBe("view");
+    writeFileSync(path, readFileSync(path, "utf8").replace('"content":"q 0"', '"content":"Q 0"'));
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+  });
+
   test("turns appended after it are folded from the log; a long enough tail moves it", async () => {
     await using tmp = await tempDir();
     const { id, path } = await longSession(tmp.path);
