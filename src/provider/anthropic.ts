@@ -24,7 +24,7 @@ import type { HttpOptions } from "./http.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
-import type { AssistantMessage, ModelRequest, Provider, ProviderEvent, Usage } from "./types.ts";
+import type { AssistantMessage, Message, ModelRequest, Provider, ProviderEvent, Usage } from "./types.ts";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -54,7 +54,7 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
         {
           url,
           headers,
-          body: () => JSON.stringify(buildMessagesBody(request)),
+          body: () => messagesBodyJson(request),
           http: config.http,
           normalizer: (emit) => new AnthropicNormalizer(request.model, emit, config.http.secrets),
         },
@@ -102,30 +102,90 @@ interface Turn {
 }
 
 export function toAnthropicMessages(messages: ModelRequest["messages"]): Turn[] {
+  return anthropicTurns(messages).turns;
+}
+
+/** The turns of `messages` and, for each, the index of the message it starts at. */
+function anthropicTurns(messages: readonly Message[]): { turns: Turn[]; starts: number[] } {
   const out: Turn[] = [];
+  const starts: number[] = [];
   // Consecutive tool results (and a user message right after them) share
   // one user turn: the API wants every tool_result of an assistant turn in
   // the next user message, first.
-  const userTurn = (): Turn => {
+  const userTurn = (i: number): Turn => {
     const last = out[out.length - 1];
     if (last && last.role === "user") return last;
     const turn: Turn = { role: "user", content: [] };
     out.push(turn);
+    starts.push(i);
     return turn;
   };
-  for (const m of messages) {
+  messages.forEach((m, i) => {
     if (m.role === "user") {
-      userTurn().content.push({ type: "text", text: m.content });
+      userTurn(i).content.push({ type: "text", text: m.content });
     } else if (m.role === "tool") {
       const block: Block = { type: "tool_result", tool_use_id: m.toolCallId, content: m.content };
       if (m.isError) block.is_error = true;
-      userTurn().content.push(block);
+      userTurn(i).content.push(block);
     } else {
       const content = assistantBlocks(m);
-      if (content.length > 0) out.push({ role: "assistant", content });
+      if (content.length > 0) {
+        out.push({ role: "assistant", content });
+        starts.push(i);
+      }
     }
-  }
-  return out;
+  });
+  return { turns: out, starts };
+}
+
+/**
+ * The JSON of a request's turns, kept for the next request of the same
+ * conversation (as openai-chat.ts keeps its messages' JSON): messages are
+ * values and turns only append, so the next request re-encodes only from
+ * the start of the last turn on (a user turn can still take the tool
+ * results and the user message that follow it). Keyed by the first message
+ * object; a request not starting with the kept messages is encoded whole.
+ */
+interface EncodedTurns {
+  messages: readonly Message[];
+  /** The JSON of every turn before the one starting at `cut`, comma-separated. */
+  json: string;
+  cut: number;
+}
+const encodedTurns = new WeakMap<Message, EncodedTurns>();
+
+const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
+
+function turnsJson(messages: readonly Message[]): string {
+  const first = messages[0];
+  if (first === undefined) return "";
+  const known = encodedTurns.get(first);
+  const reuse =
+    known !== undefined &&
+    known.messages.length <= messages.length &&
+    known.messages.every((m, i) => m === messages[i]);
+  const from = reuse ? known.cut : 0;
+  const { turns, starts } = anthropicTurns(from === 0 ? messages : messages.slice(from));
+  const last = turns.length - 1;
+  // A whole conversation is one stringify (several times faster than one per turn); a few new turns one each.
+  const closed =
+    from === 0
+      ? JSON.stringify(turns.slice(0, Math.max(0, last))).slice(1, -1)
+      : turns
+          .slice(0, Math.max(0, last))
+          .map((t) => JSON.stringify(t))
+          .join(",");
+  const kept = joinJson(reuse ? known.json : "", closed);
+  encodedTurns.set(first, { messages: messages.slice(), json: kept, cut: last < 0 ? from : from + starts[last]! });
+  return last < 0 ? kept : joinJson(kept, JSON.stringify(turns[last]));
+}
+
+/** JSON.stringify(buildMessagesBody(request)), character for character, with the turns' JSON reused (turnsJson). */
+export function messagesBodyJson(request: ModelRequest): string {
+  const shell = JSON.stringify(buildMessagesBody({ ...request, messages: [] }));
+  // The first `"messages":[]` is the key itself: the fields before it are a string, numbers and booleans.
+  const at = shell.indexOf('"messages":[]') + '"messages":['.length;
+  return shell.slice(0, at) + turnsJson(request.messages) + shell.slice(at);
 }
 
 function assistantBlocks(m: AssistantMessage): Block[] {

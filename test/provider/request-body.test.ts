@@ -7,12 +7,13 @@
  * sends it over HTTP while a conversation grows turn by turn.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { buildMessagesBody, messagesBodyJson } from "../../src/provider/anthropic.ts";
 import { buildChatBody, chatBodyJson } from "../../src/provider/openai-chat.ts";
 import type { Message, ModelRequest } from "../../src/provider/types.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { collect } from "../helpers/provider-events.ts";
-import { openaiSse } from "../helpers/sse-builders.ts";
-import { openaiAt } from "./setup.ts";
+import { anthropicSse, openaiSse } from "../helpers/sse-builders.ts";
+import { anthropicAt, openaiAt } from "./setup.ts";
 
 const tools = [
   {
@@ -79,6 +80,70 @@ describe("chatBodyJson equals JSON.stringify(buildChatBody)", () => {
   });
 });
 
+const sameAnthropic = (request: ModelRequest) =>
+  expect(messagesBodyJson(request)).toBe(JSON.stringify(buildMessagesBody(request)));
+
+describe("messagesBodyJson (Anthropic) equals JSON.stringify(buildMessagesBody)", () => {
+  const signed: Message = {
+    role: "assistant",
+    content: "",
+    thinking: [
+      { type: "thinking", text: "hmm", signature: "sig" },
+      { type: "redacted_thinking", data: "opaque" },
+      { type: "thinking", text: "unsigned, dropped" },
+    ],
+    toolCalls: [{ id: "t1", name: "read", arguments: { path: "a" }, rawArguments: '{"path":"a"}' }],
+  };
+  const variants: [string, ModelRequest][] = [
+    ["no messages", { model: "claude-sonnet-4", messages: [] }],
+    [
+      "system, tools and max_tokens",
+      { model: "claude-3-5-haiku", system: "be brief", messages: history(9), tools, maxTokens: 99 },
+    ],
+    [
+      "thinking (max_tokens raised in place)",
+      { model: "claude-opus-4", messages: history(9), thinking: true, maxTokens: 100 },
+    ],
+    [
+      "tool results and a user message merged into one turn, an empty assistant skipped between users",
+      {
+        model: "claude-sonnet-4",
+        messages: [
+          { role: "user", content: "a" },
+          signed,
+          { role: "tool", toolCallId: "t1", name: "read", content: "x", isError: true },
+          { role: "user", content: "b" },
+          { role: "assistant", content: "" },
+          { role: "user", content: "c" },
+        ],
+      },
+    ],
+    ["a system prompt naming the key", { model: "m", system: '"messages":[]', messages: history(2) }],
+  ];
+  for (const [name, request] of variants) {
+    test(name, () => {
+      sameAnthropic(request);
+      sameAnthropic(request); // now from the kept JSON
+    });
+  }
+
+  test("a growing history, cut before and after turns that merge with what follows", () => {
+    const all: Message[] = [];
+    for (let i = 0; i < 12; i++) {
+      all.push(
+        { role: "user", content: `q${i}` },
+        { ...signed, toolCalls: [{ ...signed.toolCalls![0]!, id: `t${i}` }] },
+      );
+      all.push({ role: "tool", toolCallId: `t${i}`, name: "read", content: `r${i}`, isError: false });
+      if (i % 2) all.push({ role: "assistant", content: "" }, { role: "user", content: `after ${i}` });
+      all.push({ role: "assistant", content: `a${i}` });
+    }
+    for (let n = 1; n <= all.length; n++) sameAnthropic({ model: "m", system: "s", messages: all.slice(0, n) });
+    sameAnthropic({ model: "m", messages: [all[0]!, { role: "user", content: "changed" }, ...all.slice(2)] });
+    sameAnthropic({ model: "m", messages: all });
+  });
+});
+
 describe("over HTTP", () => {
   let fake: FakeProvider;
   beforeAll(async () => {
@@ -95,6 +160,19 @@ describe("over HTTP", () => {
       const request: ModelRequest = { model: "gpt-4o", system: "s", messages: [...conversation], tools, maxTokens: 50 };
       await collect(provider.stream(request));
       expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
+      conversation.push({ role: "assistant", content: `reply ${turn}` });
+    }
+  });
+
+  test("the same for Anthropic's Messages API", async () => {
+    const provider = anthropicAt(fake.url);
+    const conversation = history(5);
+    for (let turn = 0; turn < 4; turn++) {
+      fake.enqueue(sseReply(anthropicSse({ text: `reply ${turn}` })));
+      conversation.push({ role: "user", content: `turn ${turn}` });
+      const request: ModelRequest = { model: "claude-sonnet-4", system: "s", messages: [...conversation], tools };
+      await collect(provider.stream(request));
+      expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildMessagesBody(request)));
       conversation.push({ role: "assistant", content: `reply ${turn}` });
     }
   });
