@@ -31,7 +31,7 @@
  * the checkpoint (a caller-chosen `replaces`; the runtime never does that)
  * falls back to the whole fold, so the result always equals load()'s.
  */
-import { open, rm } from "node:fs/promises";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Message } from "../provider/types.ts";
 import { eventPrefix, type FoldState, hash, SessionFolder, parseRecord, type ViewState } from "./fold.ts";
@@ -113,12 +113,21 @@ function isView(v: unknown): v is ViewState {
 /** Bytes read for the meta line (a few hundred in practice); a longer one is read by firstLine. */
 const META_PEEK_BYTES = 4096;
 
-/** The checkpoint if every check passes (see the top of this file), else undefined: never an error. */
-async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
+/**
+ * The checkpoint if every check passes (see the top of this file), else
+ * undefined: never an error. `text` is the sidecar's content, `fh` the log
+ * open for reading and `size` its size.
+ */
+async function readCheckpoint(
+  path: string,
+  text: string | undefined,
+  fh: FileHandle,
+  size: number,
+): Promise<Checkpoint | undefined> {
+  if (text === undefined) return undefined;
   let cp: Checkpoint;
   try {
-    // Bun's reader: the sidecar of a long session is megabytes, and this decodes it in a third of node:fs's time.
-    cp = JSON.parse(await Bun.file(checkpointPath(path)).text()) as Checkpoint;
+    cp = JSON.parse(text) as Checkpoint;
   } catch {
     return undefined;
   }
@@ -133,27 +142,20 @@ async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
     !(cp.kind === "compaction" ? isState(cp.state) : cp.kind === "view" && isView(cp.state))
   )
     return undefined;
-  // One open of the log for both checks: a resume is a handful of file operations, each a thread-pool round trip.
-  const fh = await open(path, "r");
-  try {
-    const size = (await fh.stat()).size;
-    // A damaged sidecar may name any range: one past the end of the log is refused before any allocation.
-    if (cp.offset + cp.bytes + 1 > size) return undefined;
-    const head = Buffer.allocUnsafe(Math.min(META_PEEK_BYTES, size));
-    const peeked = (await fh.read(head, 0, head.length, 0)).bytesRead;
-    const nl = head.subarray(0, peeked).indexOf(0x0a);
-    const meta = nl > 0 ? head.subarray(0, nl) : Buffer.from((await firstLine(path))?.text ?? "");
-    if (meta.length === 0 || hash(meta) !== cp.meta) return undefined;
-    // The newline before, the line itself and the newline after.
-    const buf = Buffer.alloc(cp.bytes + 2);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, cp.offset - 1);
-    if (bytesRead !== buf.length || buf[0] !== 0x0a || buf[buf.length - 1] !== 0x0a) return undefined;
-    const line = buf.subarray(1, buf.length - 1);
-    if (hash(line) !== cp.line) return undefined;
-    if (cp.kind === "compaction" && parseRecord(line.toString("utf8"))?.kind !== "compaction") return undefined;
-  } finally {
-    await fh.close();
-  }
+  // A damaged sidecar may name any range: one past the end of the log is refused before any allocation.
+  if (cp.offset + cp.bytes + 1 > size) return undefined;
+  const head = Buffer.allocUnsafe(Math.min(META_PEEK_BYTES, size));
+  const peeked = (await fh.read(head, 0, head.length, 0)).bytesRead;
+  const nl = head.subarray(0, peeked).indexOf(0x0a);
+  const meta = nl > 0 ? head.subarray(0, nl) : Buffer.from((await firstLine(path))?.text ?? "");
+  if (meta.length === 0 || hash(meta) !== cp.meta) return undefined;
+  // The newline before, the line itself and the newline after.
+  const buf = Buffer.alloc(cp.bytes + 2);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, cp.offset - 1);
+  if (bytesRead !== buf.length || buf[0] !== 0x0a || buf[buf.length - 1] !== 0x0a) return undefined;
+  const line = buf.subarray(1, buf.length - 1);
+  if (hash(line) !== cp.line) return undefined;
+  if (cp.kind === "compaction" && parseRecord(line.toString("utf8"))?.kind !== "compaction") return undefined;
   return cp;
 }
 
@@ -198,14 +200,34 @@ export interface ResumeFold {
  * no valid meta line.
  */
 export async function foldForResume(path: string, useCheckpoint = true): Promise<ResumeFold | undefined> {
+  // The sidecar is read while the log is opened (Bun's reader: megabytes decoded in a third of node:fs's time);
+  // the log is opened once, for the checkpoint's checks and the fold, as a resume is a handful of file
+  // operations, each a thread-pool round trip.
+  const [text, fh] = await Promise.all([
+    useCheckpoint
+      ? Bun.file(checkpointPath(path))
+          .text()
+          .catch(() => undefined)
+      : undefined,
+    open(path, "r"),
+  ]);
+  try {
+    return await foldFrom(path, fh, text);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function foldFrom(path: string, fh: FileHandle, text: string | undefined): Promise<ResumeFold | undefined> {
+  const size = (await fh.stat()).size;
   // A sidecar that cannot be read or checked is no checkpoint: resume reads the whole log instead.
-  const cp = useCheckpoint ? await readCheckpoint(path).catch(() => undefined) : undefined;
+  const cp = await readCheckpoint(path, text, fh, size).catch(() => undefined);
   let folder = cp ? new SessionFolder(cp.state) : undefined;
   let metaHash = cp?.meta;
   const start = !cp ? 0 : cp.kind === "view" ? cp.offset + cp.bytes + 1 : cp.offset;
   let last: { offset: number; bytes: number; text: string; state: FoldState } | undefined;
   let end: { offset: number; bytes: number; text: string; terminated: boolean } | undefined;
-  for await (const lines of readLineBatches(path, { start })) {
+  for await (const lines of readLineBatches(fh, { start, end: size })) {
     for (const line of lines) {
       end = line;
       const r = (folder && eventPrefix(line.text)) || parseRecord(line.text);
