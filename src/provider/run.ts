@@ -10,6 +10,7 @@
 import { EventStream } from "../util/event-stream.ts";
 import { errorMessage } from "../util/abort.ts";
 import { redact } from "../util/redact.ts";
+import { streamPacer } from "../util/collect.ts";
 import { openStream, StreamFailure, type HttpOptions } from "./http.ts";
 import { SseParser, type SseEvent } from "./sse.ts";
 import type { Emit, TurnBuilder } from "./turn.ts";
@@ -43,6 +44,7 @@ export function runStream(spec: StreamSpec, signal?: AbortSignal): EventStream<P
       norm.turn.start();
       const parser = new SseParser();
       for await (const chunk of opened.chunks) {
+        streamPacer.note(chunk.byteLength);
         for (const event of parser.push(chunk)) {
           norm.handle(event);
           if (norm.turn.finished) break;
