@@ -4,15 +4,16 @@
  * string, its UTF-8 a third, and a batch joined around it a fourth. Here a
  * record whose text is BIG_TEXT_CHARS or more is serialized as a small
  * skeleton plus its text escaped slice by slice, each piece written on its
- * own; the bytes on disk are exactly JSON.stringify's.
+ * own; the bytes on disk are exactly JSON.stringify's. The slices are cut
+ * where a streamed answer's TextBuilder cut its blocks (pieceEnd), so the
+ * answer's rope is read without being flattened into one more copy.
  */
+import { pieceEnd } from "../util/text-builder.ts";
 import { serialize } from "./fold.ts";
 import type { StoredRecord } from "./types.ts";
 
 /** A text this long is never copied whole into a line (below it, one JSON.stringify is cheaper than pieces). */
 export const BIG_TEXT_CHARS = 1024 * 1024;
-/** 256 Ki characters per written piece: large enough that the writes cost nothing, small enough to be transient. */
-const PIECE_CHARS = 256 * 1024;
 const MARK = "\u0001";
 
 /** Characters of message text a record carries: decides whether it is written in pieces. */
@@ -50,12 +51,15 @@ export function* recordPieces(r: StoredRecord): Generator<string> {
   yield skeleton.slice(at);
 }
 
-/** The JSON escape of `text` without its quotes, slice by slice; a surrogate pair is never split (each half would be escaped alone). */
+/**
+ * The JSON escape of `text` without its quotes, in slices of 256 Ki
+ * characters (large enough that the writes cost nothing, small enough to be
+ * transient); pieceEnd never splits a surrogate pair (each half would be
+ * escaped alone).
+ */
 function* escapedSlices(text: string): Generator<string> {
   for (let at = 0; at < text.length; ) {
-    let end = Math.min(at + PIECE_CHARS, text.length);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    const end = pieceEnd(text, at);
     yield JSON.stringify(text.slice(at, end)).slice(1, -1);
     at = end;
   }

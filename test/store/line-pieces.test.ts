@@ -1,5 +1,7 @@
 /** Record lines written in pieces: the pieces of a record with a huge text join to exactly JSON.stringify's line. */
 import { describe, expect, test } from "bun:test";
+import { isRope } from "bun:jsc";
+import { TextBuilder } from "../../src/util/text-builder.ts";
 import { serialize } from "../../src/store/fold.ts";
 import { BIG_TEXT_CHARS, linePieces, recordPieces } from "../../src/store/line-pieces.ts";
 import type { StoredRecord } from "../../src/store/types.ts";
@@ -34,6 +36,27 @@ describe("recordPieces", () => {
     const pieces = [...recordPieces(r)];
     expect(pieces.join("")).toBe(serialize(r));
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(BIG_TEXT_CHARS);
+  });
+
+  test("an answer streamed through a TextBuilder is written in pieces without flattening its rope", () => {
+    const b = new TextBuilder();
+    const deltas: string[] = [];
+    // 6 MB of awkward deltas (quotes, controls, surrogate pairs landing on block edges), then a lone surrogate.
+    for (let n = 0; n < 6_000_000; ) {
+      const d = `"q" \\ \n\u0001 ${"é".repeat(n % 3)}😀${"x".repeat(90 + (n % 7))}`;
+      deltas.push(d);
+      b.append(d);
+      n += d.length;
+    }
+    b.append("\ud800 lone");
+    const content = b.toString();
+    expect(isRope(content)).toBe(true);
+    const r: StoredRecord = { ts: 4, kind: "message", message: { role: "assistant", content, model: "m" } };
+    const pieces = [...recordPieces(r)];
+    // Still a rope after every slice was escaped: no flat 6 MB copy was made beside the blocks.
+    expect(isRope(content)).toBe(true);
+    expect(pieces.join("")).toBe(serialize(r));
+    expect(content).toBe(`${deltas.join("")}\ud800 lone`);
   });
 
   test("a text that spells the placeholder is written as itself", () => {

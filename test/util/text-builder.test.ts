@@ -1,6 +1,7 @@
-/** TextBuilder: streamed text accumulated in blocks reads back exactly, whatever the delta sizes. */
+/** TextBuilder: streamed text accumulated in blocks reads back exactly, whatever the delta sizes, and is sliced by pieceEnd without a flat copy. */
 import { describe, expect, test } from "bun:test";
-import { TextBuilder } from "../../src/util/text-builder.ts";
+import { isRope } from "bun:jsc";
+import { BLOCK_CHARS, pieceEnd, TextBuilder } from "../../src/util/text-builder.ts";
 
 describe("TextBuilder", () => {
   test("empty, then one delta, reads back as given", () => {
@@ -37,5 +38,26 @@ describe("TextBuilder", () => {
     b.append(big);
     b.append("z");
     expect(b.toString()).toBe(`a${big}z`);
+  });
+
+  test("a 16 MB answer: pieces cut by pieceEnd lie within its blocks, so slicing them all leaves it a rope", () => {
+    const b = new TextBuilder();
+    // A surrogate pair straddling the first block edge: that block ends one character early.
+    b.append("x".repeat(BLOCK_CHARS - 1));
+    b.append("😀");
+    const delta = `${"y".repeat(127)}é`;
+    for (let i = 0; i < (16 * 1024 * 1024) / 128; i++) b.append(delta);
+    const text = b.toString();
+    expect(pieceEnd(text, 0)).toBe(BLOCK_CHARS - 1);
+    const pieces: string[] = [];
+    for (let at = 0; at < text.length; ) {
+      const end = pieceEnd(text, at);
+      pieces.push(text.slice(at, end));
+      at = end;
+    }
+    expect(isRope(text)).toBe(true);
+    expect(pieces.length).toBeGreaterThan(64);
+    expect(pieces.join("")).toBe(text);
+    expect(text.slice(BLOCK_CHARS - 1, BLOCK_CHARS + 1)).toBe("😀");
   });
 });
