@@ -5,7 +5,11 @@ import { StreamPacer } from "../../src/util/collect.ts";
 describe("StreamPacer", () => {
   test("collects once per `everyBytes` received, counting from the last collection", () => {
     let collections = 0;
-    const pacer = new StreamPacer(1000, () => collections++, () => 0);
+    const pacer = new StreamPacer(
+      1000,
+      () => collections++,
+      () => 0,
+    );
     for (let i = 0; i < 9; i++) pacer.note(100);
     expect(collections).toBe(0);
     pacer.note(100);
