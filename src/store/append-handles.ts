@@ -38,12 +38,15 @@ export class AppendHandles {
    */
   async append(path: string, data: string | Uint8Array | Iterable<string>, sync: boolean): Promise<void> {
     const h = await this.take(path);
+    let size = h.size;
     try {
-      if (typeof data === "string" || data instanceof Uint8Array) h.size += await write(h.fd, data);
-      else for (const piece of data) h.size += await write(h.fd, piece);
+      if (typeof data === "string" || data instanceof Uint8Array) size += await write(h.fd, data);
+      else for (const piece of data) size += await write(h.fd, piece);
       if (sync) await call<void>((done) => fdatasync(h.fd, done));
+      h.size = size;
     } catch (err) {
-      // Cut a partial line off again (ENOSPC mid-write): a torn tail would read as a crash on next load.
+      // Cut the append off again, a partial line (ENOSPC mid-write) or lines whose fsync failed: the caller is
+      // told they were not written, so they must not turn up on the next load either.
       await call<void>((done) => ftruncate(h.fd, h.size, done)).catch(() => undefined);
       this.handles.delete(path);
       await closeQuietly(h.fd);
