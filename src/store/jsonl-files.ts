@@ -84,52 +84,27 @@ export async function summarizeFile(path: string): Promise<SessionSummary | unde
  * newline (the write got through whole) and gets one. Anything else is a
  * torn write: its bytes are moved to `<file>.torn` (kept for inspection,
  * never read back) and the file is truncated to its last whole line.
- * Returns what was torn, undefined when nothing was.
+ * Returns what was torn, undefined when nothing was. The newline goes
+ * through `handles` (the caller has closed the path's handle first: a cut
+ * file must be reopened at its new end).
  */
-export async function repairTail(path: string, tornPath: string, sync: boolean): Promise<TornLine | undefined> {
+export async function repairTail(
+  handles: AppendHandles,
+  path: string,
+  tornPath: string,
+  sync: boolean,
+): Promise<TornLine | undefined> {
   const tail = await unterminatedTail(path);
   if (!tail) return undefined;
   const text = new TextDecoder().decode(tail.fragment);
   if (parseRecord(text)) {
-    await appendDurably(path, "\n", sync);
+    await handles.append(path, "\n", sync);
     return undefined;
   }
   await appendFile(tornPath, Buffer.concat([tail.fragment, Buffer.from("\n")]), { mode: 0o600 });
   await truncate(path, tail.offset);
   if (sync) await syncFile(path);
   return { offset: tail.offset, bytes: tail.fragment.length, preview: text.slice(0, PREVIEW_CHARS) };
-}
-
-/**
- * Appends `data` to the file; several pieces are written one after another
- * (whole lines each, so a crash between them leaves whole lines), which
- * lets a caller hand a huge line over on its own instead of copying it into
- * one joined string first.
- */
-export async function appendDurably(
-  path: string,
-  data: string | Uint8Array | Iterable<string>,
-  sync: boolean,
-): Promise<void> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "a", 0o600);
-  } catch (err) {
-    throw new StoreWriteError(path, osErrorText(err));
-  }
-  let before = -1;
-  try {
-    before = (await fh.stat()).size;
-    if (typeof data === "string" || data instanceof Uint8Array) await fh.appendFile(data);
-    else for (const piece of data) await fh.appendFile(piece);
-    if (sync) await fh.datasync();
-  } catch (err) {
-    // Cut a partial line off again (ENOSPC mid-write): a torn tail would read as a crash on next load.
-    if (before >= 0) await fh.truncate(before).catch(() => undefined);
-    throw new StoreWriteError(path, osErrorText(err));
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
 }
 
 export async function syncFile(path: string): Promise<void> {

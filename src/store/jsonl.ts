@@ -407,7 +407,7 @@ export class JsonlSessionStore implements SessionStore {
   private async checkTail(id: number, st: SessionState): Promise<TornLine | undefined> {
     if (st.tailChecked) return undefined;
     await this.appends.forget(this.path(id)); // the repair may cut the file: reopen after it
-    const torn = await repairTail(this.path(id), `${this.path(id)}.torn`, this.fsync !== "none");
+    const torn = await repairTail(this.appends, this.path(id), `${this.path(id)}.torn`, this.fsync !== "none");
     st.tailChecked = true;
     if (torn) this.searchIndex?.touch(id);
     return torn;
