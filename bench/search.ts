@@ -26,6 +26,7 @@ import { writeLongSession } from "../test/helpers/session-gen.ts";
 import { rssOf } from "../test/helpers/turn-kit.ts";
 import { reportTargets } from "./targets.ts";
 import { median } from "./stats.ts";
+import { rng } from "../test/helpers/seeded.ts";
 
 const SESSIONS = 100;
 const PER_SESSION = 1000;
@@ -33,16 +34,6 @@ const CACHE = join(import.meta.dir, "..", ".tmp", "bench-search-v1");
 
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 
-/** mulberry32, so the corpus and the queries are the same every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const vocabRandom = rng(1);
 const VOCAB = Array.from({ length: 20_000 }, () => Math.floor(vocabRandom() * 36 ** 7).toString(36));
 const sentence = (r: () => number, words: number): string =>

@@ -18,17 +18,7 @@ import { INDEX_FILE, readSegment } from "../../src/store/search-index-file.ts";
 import type { NewRecord } from "../../src/store/types.ts";
 import { writeLongSession } from "../helpers/session-gen.ts";
 import { tempDir } from "./helpers.ts";
-
-/** mulberry32: a seeded generator, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/seeded.ts";
 
 const random = rng(20);
 const VOCAB = Array.from({ length: 1500 }, (_, i) =>
