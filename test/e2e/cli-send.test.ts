@@ -8,6 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { binaryPath, runCrabtalk, startStack } from "./cli-kit.ts";
 
 const LONG = 60_000;
@@ -104,6 +106,37 @@ describe("crabtalk send", () => {
       expect(r.stderr).toContain("denied bash");
       expect(r.stdout).toContain("ran it:");
       expect(r.stdout).not.toContain("ran it: hi");
+    },
+    LONG,
+  );
+
+  test(
+    "output to a pipe closed early (`| head -c 10`) ends quietly with success, for the answer and for --json",
+    async () => {
+      await using stack = await startStack();
+      // The model echoes the message: ~240 KB of answer, far past a pipe's 64 KiB, so writes meet the closed pipe.
+      const input = join(stack.home, "big-message.txt");
+      writeFileSync(input, `say ${"lorem ".repeat(40_000)}\n`);
+      for (const flags of ["", "--json"]) {
+        // Not spawnSync: the fake provider answering the daemon runs in this process.
+        const proc = Bun.spawn(
+          ["bash", "-c", `set -o pipefail; "$BIN" send ${flags} - < "$INPUT" | head -c 10 > /dev/null`],
+          {
+            env: {
+              PATH: process.env.PATH ?? "/usr/bin:/bin",
+              HOME: stack.home,
+              CRABTALK_HOME: stack.home,
+              BIN: binaryPath(),
+              INPUT: input,
+            },
+            stdin: "ignore",
+            stdout: "ignore",
+            stderr: "pipe",
+          },
+        );
+        const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+        expect({ flags, code, stderr }).toEqual({ flags, code: 0, stderr: "" });
+      }
     },
     LONG,
   );
