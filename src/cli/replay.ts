@@ -27,6 +27,7 @@ import { TurnRenderer } from "./render/turn.ts";
 import { visibleControls } from "./render/sanitize.ts";
 import { addUsage, formatCount, formatUsage, ZERO_USAGE } from "./render/format.ts";
 import { stamp } from "./sessions.ts";
+import { taskSessions } from "../protocol/task-details.ts";
 
 interface Totals {
   turns: number;
@@ -50,19 +51,6 @@ function messageText(content: unknown): string {
 
 /** Delegated tasks nested under a delegating call are drawn this deep at most. */
 const MAX_TREE_DEPTH = 4;
-
-/** The sessions of the tasks a delegate call started, from its result's details (see src/delegation/tools.ts). */
-function taskSessions(details: string | undefined): { session: number; agent?: string }[] {
-  if (!details) return [];
-  try {
-    const parsed = JSON.parse(details) as { tasks?: { session?: unknown; agent?: unknown }[] };
-    return (parsed.tasks ?? [])
-      .filter((t) => typeof t.session === "number")
-      .map((t) => ({ session: t.session as number, ...(typeof t.agent === "string" ? { agent: t.agent } : {}) }));
-  } catch {
-    return [];
-  }
-}
 
 /** A writer that starts every line with `prefix` (a nested task's timeline under its delegating call). */
 function indented(write: (s: string) => void, prefix: string): (s: string) => void {

@@ -18,6 +18,7 @@
  * nest their timelines under it.
  */
 import type { StreamEvent, Usage } from "../protocol/gen/crabtalk.ts";
+import { type TaskSession, taskSessions } from "../protocol/task-details.ts";
 
 export interface Span {
   kind: "model" | "tool";
@@ -38,20 +39,7 @@ export interface Span {
   arguments?: string;
   output?: string;
   /** Delegate calls: the task sessions they started. */
-  tasks?: { session: number; agent: string }[];
-}
-
-/** The sessions of the tasks a delegate call started, from its result's details (see src/delegation/tools.ts). */
-export function taskSessions(details: string | undefined): { session: number; agent: string }[] {
-  if (!details) return [];
-  try {
-    const parsed = JSON.parse(details) as { tasks?: { session?: unknown; agent?: unknown }[] };
-    return (parsed.tasks ?? [])
-      .filter((t) => typeof t.session === "number")
-      .map((t) => ({ session: t.session as number, agent: typeof t.agent === "string" ? t.agent : "" }));
-  } catch {
-    return [];
-  }
+  tasks?: TaskSession[];
 }
 
 /** Folds events into spans; add() them in seq order (duplicates and older seqs are ignored). */
