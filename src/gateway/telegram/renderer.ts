@@ -186,6 +186,8 @@ export class ReplyRenderer {
   private async deliver(i: number, plain: string, md: string | null): Promise<void> {
     const options = md ? { parse_mode: "MarkdownV2" as const } : {};
     const body = md ?? plain;
+    // What Telegram now shows in message i (also when it says nothing changed).
+    const shown = () => Object.assign(this.sent[i]!, { text: plain, markdown: md !== null, adopted: false });
     try {
       const have = this.sent[i];
       if (have) {
@@ -196,24 +198,16 @@ export class ReplyRenderer {
           this.log(
             `chat ${this.chat}: message ${have.id} of the resumed reply cannot be edited (${describeTelegramError(err)}); sending it anew`,
           );
-          const m = await this.api.sendMessage(this.chat, body, options);
-          this.sent[i] = { id: m.message_id, text: plain, markdown: md !== null };
-          this.options.onMessages?.(this.sent.map((s) => s.id));
+          await this.sendNew(i, body, options);
         }
       } else {
-        const m = await this.api.sendMessage(this.chat, body, options);
-        this.sent[i] = { id: m.message_id, text: plain, markdown: md !== null };
-        this.options.onMessages?.(this.sent.map((s) => s.id));
+        await this.sendNew(i, body, options);
       }
-      this.sent[i]!.text = plain;
-      this.sent[i]!.markdown = md !== null;
-      this.sent[i]!.adopted = false;
+      shown();
       this.throttle.sent(Date.now());
     } catch (err) {
       if (isNotModified(err)) {
-        this.sent[i]!.text = plain;
-        this.sent[i]!.markdown = md !== null;
-        this.sent[i]!.adopted = false;
+        shown();
         return;
       }
       const retry = retryAfterSeconds(err);
@@ -223,5 +217,12 @@ export class ReplyRenderer {
       }
       throw err;
     }
+  }
+
+  /** Sends message i of the reply as a new Telegram message and reports the reply's ids. */
+  private async sendNew(i: number, body: string, options: { parse_mode?: "MarkdownV2" }): Promise<void> {
+    const m = await this.api.sendMessage(this.chat, body, options);
+    this.sent[i] = { id: m.message_id, text: "", markdown: false };
+    this.options.onMessages?.(this.sent.map((s) => s.id));
   }
 }
