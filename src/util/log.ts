@@ -14,7 +14,13 @@
  */
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 
-export type Logger = ConsolaInstance;
+/** What a module logs through: one method per level the daemon uses. */
+export interface Logger {
+  error(message: unknown, ...args: unknown[]): void;
+  warn(message: unknown, ...args: unknown[]): void;
+  info(message: unknown, ...args: unknown[]): void;
+  debug(message: unknown, ...args: unknown[]): void;
+}
 
 /** The words of one log line: strings as they are, errors with their stack, other values as JSON. */
 export function logText(obj: LogObject): string {
@@ -40,10 +46,31 @@ function defaultLevel(env: Record<string, string | undefined>): number {
 const root = createConsola({ level: defaultLevel(process.env), reporters: [stderrReporter] });
 const created: ConsolaInstance[] = [];
 
+/**
+ * A tagged logger whose consola child is made at its first line, not at
+ * import. Most of the 25 or so loggers print nothing in a daemon's life, and
+ * making every child at import (consola deep-merges its options with defu and
+ * binds a function per log type) ran hot enough for JSC to compile defu with
+ * its optimizing tier (DFG) during start-up: about 3 MB of idle RSS, more than
+ * the floor program's whole margin (issue 20; BUN_JSC_reportDFGCompileTimes=1
+ * shows it). A child made later takes the root's level and reporters as they
+ * are then; configureLoggers reaches the children already made.
+ */
 export function logger(tag: string): Logger {
-  const child = root.withTag(tag);
-  created.push(child);
-  return child;
+  let child: ConsolaInstance | undefined;
+  const get = (): ConsolaInstance => {
+    if (!child) {
+      child = root.withTag(tag);
+      created.push(child);
+    }
+    return child;
+  };
+  return {
+    error: (message, ...args) => get().error(message, ...args),
+    warn: (message, ...args) => get().warn(message, ...args),
+    info: (message, ...args) => get().info(message, ...args),
+    debug: (message, ...args) => get().debug(message, ...args),
+  };
 }
 
 /** Sets level and reporters on the root logger and every tagged logger. */
