@@ -18,6 +18,12 @@
  * function of the request. Any reply can wait for a `Gate` the test
  * releases, before answering or after a given number of body bytes.
  *
+ * `FakeProvider.start({ keepBodies: false })` is for benchmarks whose
+ * requests carry megabytes: each body is still read to its end (as any
+ * real server must read it) but is neither decoded, parsed nor kept, so
+ * the stand-in's own work does not count against the client it measures;
+ * its recorded requests then carry the body's size only.
+ *
  * Built on node:http (which Bun implements) rather than Bun.serve: Bun.serve
  * does not send response headers before the first body byte, so "headers
  * then silence" (the idle-timeout case) cannot be played with it.
@@ -34,9 +40,17 @@ export interface RecordedRequest {
   path: string;
   /** Header names lower-cased. */
   headers: Record<string, string>;
+  /** "" when the provider was started with keepBodies: false. */
   rawBody: string;
-  /** The body parsed as JSON; undefined when it is not JSON. */
+  /** The body parsed as JSON; undefined when it is not JSON (or not kept). */
   body: unknown;
+  /** Bytes of the body as received. */
+  bodyBytes: number;
+}
+
+export interface FakeProviderOptions {
+  /** Decode, parse and keep every request body (default true); false only reads each to its end. */
+  keepBodies?: boolean;
 }
 
 interface Streaming {
@@ -108,15 +122,16 @@ export class FakeProvider implements AsyncDisposable {
   private constructor(
     private readonly server: Server,
     readonly url: string,
+    private readonly keepBodies: boolean,
   ) {}
 
-  static async start(): Promise<FakeProvider> {
+  static async start(options: FakeProviderOptions = {}): Promise<FakeProvider> {
     let self: FakeProvider | undefined;
     const server = createServer((req, res) => void self?.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : 0;
-    self = new FakeProvider(server, `http://127.0.0.1:${port}`);
+    self = new FakeProvider(server, `http://127.0.0.1:${port}`, options.keepBodies ?? true);
     return self;
   }
 
@@ -153,8 +168,12 @@ export class FakeProvider implements AsyncDisposable {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const rawBody = Buffer.concat(chunks).toString("utf8");
+    let bodyBytes = 0;
+    for await (const chunk of req) {
+      bodyBytes += (chunk as Buffer).length;
+      if (this.keepBodies) chunks.push(chunk as Buffer);
+    }
+    const rawBody = this.keepBodies ? Buffer.concat(chunks).toString("utf8") : "";
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
     const recorded: RecordedRequest = {
@@ -163,7 +182,8 @@ export class FakeProvider implements AsyncDisposable {
       path: req.url ?? "",
       headers,
       rawBody,
-      body: parseJson(rawBody),
+      body: this.keepBodies ? parseJson(rawBody) : undefined,
+      bodyBytes,
     };
     this.requests.push(recorded);
     for (const wake of this.requestWaiters.splice(0)) wake();
