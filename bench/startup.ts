@@ -49,7 +49,8 @@ export async function buildFloor(): Promise<string> {
   return out;
 }
 
-function rssMb(pid: number): number {
+/** VmRSS of a running process, MB (Linux). */
+export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) / 1024;

@@ -4,7 +4,9 @@
  * (bench/floor/floor.ts, compiled here the way the daemon is), medians of
  * five, side by side. The bounds sit about 2× above where start-up stands
  * (bench/startup.ts measures the real figures: accepting ~1.3×, --version
- * ~0.5×), so they catch a regression, not noise from a busy machine.
+ * ~0.5×), so they catch a regression, not noise from a busy machine. Idle
+ * RSS at the first answer against the floor server's, at the target (≤ 1.0×):
+ * RSS is steady where timings are not (see MAX_RSS_RATIO).
  *
  * And the correctness that deferred start-up relies on: a request that
  * arrives after the socket accepts but before the runtime is assembled
@@ -14,7 +16,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildFloor, startDaemonTimed, startFloorTimed, stopStarted } from "../../bench/startup.ts";
+import { buildFloor, rssMb, startDaemonTimed, startFloorTimed, stopStarted } from "../../bench/startup.ts";
 import { CrabtalkClient } from "../../src/client/client.ts";
 import { binaryPath, tempHome } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
@@ -67,6 +69,40 @@ test("daemon start-up stays within 2.5× of the floor program, --version within 
   expect(startRatio, report).toBeLessThanOrEqual(MAX_RATIO);
   expect(versionRatio, report).toBeLessThanOrEqual(MAX_VERSION_RATIO);
 }, 60_000);
+
+/**
+ * Idle RSS at the first answer against the floor server's, medians of five:
+ * the target itself (≤ 1.0×), since it stands at about 0.94× and RSS medians
+ * vary by a few tenths of a MB, while each regression found so far was ≥ 1 MB
+ * (start-up code hot enough for JSC's optimizing JIT: 3 MB; process.stderr's
+ * stream for the listening line: 1 MB).
+ */
+const MAX_RSS_RATIO = 1.0;
+
+test.if(process.platform === "linux")(
+  "an idle daemon's RSS at its first answer stays within the floor server's",
+  async () => {
+    const bin = binaryPath();
+    const floor = await buildFloor();
+    await using fake = await FakeProvider.start();
+    const config = turnConfig(fake.url);
+    const daemon: number[] = [];
+    const floorServe: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const d = await startDaemonTimed(bin, config);
+      daemon.push(rssMb(d.proc.pid!));
+      await stopStarted(d);
+      const f = await startFloorTimed(floor);
+      floorServe.push(rssMb(f.proc.pid!));
+      await stopStarted(f);
+    }
+    const ratio = median(daemon) / median(floorServe);
+    const report = `daemon ${median(daemon).toFixed(1)} MB vs floor ${median(floorServe).toFixed(1)} MB (${ratio.toFixed(3)}×)`;
+    console.log(report);
+    expect(ratio, report).toBeLessThanOrEqual(MAX_RSS_RATIO);
+  },
+  60_000,
+);
 
 test("requests that arrive while the daemon is still assembling wait for it and are answered", async () => {
   await using fake = await FakeProvider.start();
