@@ -60,9 +60,11 @@ export class AppendHandles {
    * Creates a file that must not exist yet with its first content, fsynced when `sync`, and keeps its
    * descriptor for the appends that follow (a new session's first append then opens nothing); false when it
    * already existed. A failed write removes the file again, so no empty or half-written file is left, and
-   * throws a StoreWriteError naming it. The caller makes the new directory entry durable (syncDir).
+   * throws a StoreWriteError naming it. `syncEntry`, when given with `sync`, makes the new directory entry
+   * durable: it starts once the file exists and runs alongside the write and its fsync (the two are
+   * independent; both have finished before this resolves).
    */
-  async create(path: string, data: string, sync: boolean): Promise<boolean> {
+  async create(path: string, data: string, sync: boolean, syncEntry?: () => Promise<void>): Promise<boolean> {
     let fd: number;
     try {
       fd = await call<number>((done) => open(path, "ax", 0o600, done));
@@ -71,10 +73,21 @@ export class AppendHandles {
       throw new StoreWriteError(path, osErrorText(err));
     }
     let size: number;
+    // Settles to its error (or undefined) at once, so a failure while the write is still running is never an unhandled rejection.
+    const entry =
+      sync && syncEntry
+        ? syncEntry().then(
+            () => undefined,
+            (err: unknown) => err ?? new Error("directory fsync failed"),
+          )
+        : undefined;
     try {
       size = await write(fd, data);
       if (sync) await call<void>((done) => fdatasync(fd, done));
+      const entryError = await entry;
+      if (entryError !== undefined) throw entryError;
     } catch (err) {
+      await entry;
       await closeQuietly(fd);
       await call<void>((done) => unlink(path, done)).catch(() => undefined);
       throw new StoreWriteError(path, osErrorText(err));

@@ -21,10 +21,10 @@
  * - create() hands out an id only once its session file is durable (fsync +
  *   directory fsync). The file is the id's record: open() takes the next id
  *   past the highest file, and an exclusive create skips any id whose file
- *   exists. next-id, the counter, is then updated without an fsync (off the
- *   caller's path); it only has to outlive files that are gone, so delete()
- *   makes it durable past the id before removing the file. A handed-out id
- *   survives any crash and is never reused.
+ *   exists. next-id, the counter, is then updated without an fsync within
+ *   a second (off every turn's path); it only has to outlive files that are
+ *   gone, so delete() makes it durable past the id before removing the
+ *   file. A handed-out id survives any crash and is never reused.
  * A killed process (kill -9) loses nothing whose append resolved: the
  * kernel holds it. A power cut loses at most the trace events written
  * since the last synced batch, i.e. the events of the step in progress;
@@ -50,7 +50,7 @@ import {
 } from "./fold.ts";
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
 import { AppendHandles } from "./append-handles.ts";
-import { repairTail, summarizeFile, syncDir, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
+import { DirSync, repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
@@ -81,6 +81,8 @@ export interface JsonlStoreOptions {
 
 /** Files summarized at once when listing for the first time: enough to hide latency, few enough to bound open files and buffers. */
 const INDEX_CONCURRENCY = 8;
+/** How long after a create next-id is written (see counterLater). */
+const COUNTER_DELAY_MS = 1000;
 const SESSION_FILE = /^(\d+)\.jsonl$/;
 
 interface SessionState {
@@ -105,7 +107,12 @@ export class JsonlSessionStore implements SessionStore {
   private idChain: Promise<unknown> = Promise.resolve();
   /** Session files kept open for appending (see append-handles.ts). */
   private readonly appends = new AppendHandles();
+  /** fsync of the sessions directory, its descriptor kept open. */
+  private readonly dirSync: DirSync;
   private indexing: Promise<void> | undefined;
+  /** next-id is behind the ids handed out (see counterLater). */
+  private counterStale = false;
+  private counterTimer: ReturnType<typeof setTimeout> | undefined;
   /** Created by the first search; told of every write and delete from then on. */
   private searchIndex: SearchIndex | undefined;
   private closed = false;
@@ -116,7 +123,9 @@ export class JsonlSessionStore implements SessionStore {
     readonly dir: string,
     private readonly fsync: FsyncPolicy,
     private nextId: number,
-  ) {}
+  ) {
+    this.dirSync = new DirSync(dir);
+  }
 
   /** Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1. */
   static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
@@ -146,15 +155,19 @@ export class JsonlSessionStore implements SessionStore {
         this.nextId = id + 1;
         const ts = Date.now();
         const meta = metaRecord(init, id, ts);
-        if (!(await this.appends.create(this.path(id), `${serialize(meta)}\n`, sync))) continue;
-        if (sync) await syncDir(this.dir);
+        // The directory entry is made durable alongside the file's own write and fsync.
+        if (!(await this.appends.create(this.path(id), `${serialize(meta)}\n`, sync, () => this.dirSync.sync())))
+          continue;
         const fresh = new SessionFolder(meta).summary;
         this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });
         return { ...fresh };
       }
     });
-    // The counter follows, unsynced and after the caller has its session (see the durability notes above).
-    this.idChain = run.then(() => this.counterWrite(false)).catch(() => undefined);
+    // The counter follows, unsynced and later (see the durability notes above).
+    void run.then(
+      () => this.counterLater(),
+      () => undefined,
+    );
     return run;
   }
 
@@ -287,7 +300,23 @@ export class JsonlSessionStore implements SessionStore {
   }
 
   /** Writes next-id, the next id to hand out; callers keep writes in line on idChain (they share a temp file). */
+  /**
+   * Schedules the counter's write COUNTER_DELAY_MS after a create, one write for all the creates in that
+   * time, so no turn waits on it or shares the file-system threads with it; flush() and close() write it
+   * at once, delete() durably.
+   */
+  private counterLater(): void {
+    this.counterStale = true;
+    if (this.counterTimer || this.closed) return;
+    this.counterTimer = setTimeout(() => {
+      this.counterTimer = undefined;
+      if (this.counterStale && !this.closed) this.writeCounter(false).catch(() => undefined);
+    }, COUNTER_DELAY_MS);
+    this.counterTimer.unref();
+  }
+
   private counterWrite(sync: boolean): Promise<void> {
+    this.counterStale = false;
     return writeAtomic(this.dir, join(this.dir, "next-id"), `${this.nextId}\n`, sync);
   }
 
@@ -326,6 +355,7 @@ export class JsonlSessionStore implements SessionStore {
     this.checkOpen();
     await this.idChain;
     const sync = this.fsync !== "none";
+    if (this.counterStale) await this.writeCounter(sync);
     const jobs: Promise<unknown>[] = [];
     for (const [id, st] of this.known) {
       if (!st.dirty && !st.unsynced) continue;
@@ -351,7 +381,10 @@ export class JsonlSessionStore implements SessionStore {
     await Promise.all(this.saving);
     await this.flush();
     this.closed = true;
+    clearTimeout(this.counterTimer);
+    this.counterTimer = undefined;
     await this.appends.closeAll();
+    await this.dirSync.close();
     await this.searchIndex?.close();
   }
 
