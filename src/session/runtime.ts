@@ -546,6 +546,7 @@ export class SessionRuntime {
   async close(): Promise<void> {
     await this.live.flushAll();
     await this.store.close();
+    this.usage.close();
   }
 }
 

@@ -8,12 +8,16 @@
  * reads only today's file, however long the daemon has run. The in-memory
  * twin (no dir) keeps counts for tests.
  *
+ * Today's file stays open for appending (a record is then one write on the
+ * caller's thread, not open, write and close) until the day changes or
+ * close(); a failed write closes it, so the next record opens it afresh.
+ *
  * Today's file is read on first use (a budget check, a record, a report),
  * not when the ledger is built: the first local-time Date call of a process
  * initialises the time zone (~3.5 ms), which the daemon's start-up, before
  * its first answer, does not need to pay (issue 20).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { addUsage, emptyUsage, totalTokens, type Usage } from "../provider/types.ts";
 
@@ -40,6 +44,8 @@ export class UsageLedger {
   /** The local day the rows count; undefined until first use (see the file comment). */
   private day: string | undefined;
   private rows = new Map<string, UsageRow>();
+  /** Today's file, open for appending once something was recorded. */
+  private file: { day: string; fd: number } | undefined;
 
   constructor(
     private readonly dir: string | null,
@@ -86,9 +92,28 @@ export class UsageLedger {
     const day = this.rollover();
     this.add(agent, model, usage);
     if (!this.dir) return;
-    appendFileSync(join(this.dir, `${day}.jsonl`), `${JSON.stringify({ ts: this.now(), agent, model, usage })}\n`, {
-      mode: 0o600,
-    });
+    if (this.file?.day !== day) {
+      this.close();
+      this.file = { day, fd: openSync(join(this.dir, `${day}.jsonl`), "a", 0o600) };
+    }
+    try {
+      writeSync(this.file.fd, `${JSON.stringify({ ts: this.now(), agent, model, usage })}\n`);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** Closes today's file; a later record opens it again. */
+  close(): void {
+    if (!this.file) return;
+    const { fd } = this.file;
+    this.file = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing can only fail for a descriptor that is already gone.
+    }
   }
 
   usedToday(): number {
