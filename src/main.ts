@@ -12,6 +12,7 @@ import type { CommandDef } from "citty";
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./cli/failure.ts";
 import { VERSION } from "./util/version.ts";
 import { hoistGlobalFlags } from "./cli/global-flags.ts";
+import { stdoutNeedsFlush } from "./cli/render/pipe.ts";
 
 async function resolveForUsage(cmd: CommandDef, rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
   const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : await cmd.subCommands) ?? {};
@@ -55,5 +56,5 @@ async function main(argv: string[]): Promise<number> {
 
 const code = await main(process.argv.slice(2));
 // Output to a pipe may still be queued: exit once it is flushed, or a large `--json` answer is cut short.
-await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+if (stdoutNeedsFlush()) await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
 process.exit(code);

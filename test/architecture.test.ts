@@ -231,7 +231,13 @@ test("start-up loads only what a command needs (issue 20: see bench/startup.ts)"
   // `crabtalk --version` answers from main.ts's leaves; the command table and every command load on demand.
   for (const rel of staticClosure("main.ts"))
     if (
-      !["main.ts", join("cli", "failure.ts"), join("cli", "global-flags.ts"), join("util", "version.ts")].includes(rel)
+      ![
+        "main.ts",
+        join("cli", "failure.ts"),
+        join("cli", "global-flags.ts"),
+        join("cli", "render", "pipe.ts"),
+        join("util", "version.ts"),
+      ].includes(rel)
     )
       violations.push(`main.ts loads ${rel} at start (import it dynamically where it is needed)`);
   const index = readFileSync(join(SRC, "cli", "index.ts"), "utf8");

@@ -11,7 +11,7 @@
  * again after the last event it printed and goes on: the user never has to.
  */
 import { defineCommand } from "citty";
-import { prepareOutputSoon, stdout } from "./render/pipe.ts";
+import { probeOutputSoon, writeOut } from "./render/pipe.ts";
 import type { StreamEvent } from "../protocol/gen/crabtalk.ts";
 import { CliFailure, EXIT_USAGE, connectionArgs, printJson, withClient } from "./shared.ts";
 import { visibleControls } from "./render/sanitize.ts";
@@ -74,8 +74,8 @@ export const sendCommand = defineCommand({
         else process.exit(130);
       };
       process.on("SIGINT", onSigint);
-      // Runs once the request below is on its way: the output stream is built while the daemon works.
-      prepareOutputSoon();
+      // Runs once the request below is on its way: what stdout and stderr are is found while the daemon works.
+      const output = probeOutputSoon();
       try {
         for await (const ev of followTurn(client, { agent, content, session, sender: "cli" })) {
           if (args.json) printJson(ev);
@@ -108,10 +108,10 @@ export const sendCommand = defineCommand({
       if (!end) throw new CliFailure("the turn ended without a result");
       if (!args.json) {
         // On a terminal the model's control sequences are shown, not obeyed; a pipe gets the exact text.
-        const out = stdout();
-        const shown = out.isTTY ? visibleControls(answer) : answer;
-        out.write(shown.endsWith("\n") || shown === "" ? shown : `${shown}\n`);
-        if (process.stderr.isTTY) {
+        const kind = await output;
+        const shown = kind.stdoutTTY ? visibleControls(answer) : answer;
+        await writeOut(shown.endsWith("\n") || shown === "" ? shown : `${shown}\n`, kind);
+        if (kind.stderrTTY) {
           const style = makeStyle(colorEnabled(true));
           const stop = describeStop(end.stopReason);
           process.stderr.write(
