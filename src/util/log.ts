@@ -73,6 +73,11 @@ export function logger(tag: string): Logger {
   };
 }
 
+/** Back to how a process starts: the default level and the stderr reporter (a test that configures restores this). */
+export function resetLoggers(): void {
+  configureLoggers(defaultLevel(process.env), [stderrReporter]);
+}
+
 /** Sets level and reporters on the root logger and every tagged logger. */
 export function configureLoggers(level: number, reporters: ConsolaReporter[]): void {
   for (const instance of [root, ...created]) {

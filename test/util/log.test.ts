@@ -5,9 +5,12 @@
  * level, as must one already used before, and reconfiguring again reaches
  * both.
  */
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import type { LogObject } from "consola/core";
-import { configureLoggers, logger, logText } from "../../src/util/log.ts";
+import { configureLoggers, logger, logText, resetLoggers } from "../../src/util/log.ts";
+
+// Loggers are process-wide and test files share the process: leave them as they were found.
+afterAll(resetLoggers);
 
 test("loggers used before and after configureLoggers follow the current level and reporters", () => {
   const early = logger("early");
