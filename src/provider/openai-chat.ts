@@ -17,7 +17,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { bodyText, joinPieces, type PiecesBody, piecesBody, utf8 } from "./request-body.ts";
+import { bodyText, type PiecesBody, piecesBody, utf8, withJson } from "./request-body.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -120,13 +120,6 @@ interface EncodedPrefix {
 }
 const encodedPrefixes = new WeakMap<Message, EncodedPrefix>();
 
-/**
- * A conversation's pieces are joined into one past this many (one copy
- * of its bytes every ~32 turns), so a long chat is not sent as thousands of
- * small writes.
- */
-const MAX_PIECES = 32;
-
 function messagesPieces(messages: readonly Message[]): readonly Uint8Array[] {
   const first = messages[0];
   if (first === undefined) return [];
@@ -134,11 +127,10 @@ function messagesPieces(messages: readonly Message[]): readonly Uint8Array[] {
   let pieces: readonly Uint8Array[];
   if (known && known.messages.length <= messages.length && known.messages.every((m, i) => m === messages[i])) {
     const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
-    pieces = rest.length === 0 ? known.pieces : [...known.pieces, utf8(`,${rest.join(",")}`)];
-    if (pieces.length > MAX_PIECES) pieces = [joinPieces(pieces)];
+    pieces = withJson(known.pieces, rest.join(","));
   } else {
     // One stringify of the whole list: several times faster than one per message.
-    pieces = [utf8(JSON.stringify(messages.map(toChatMessage)).slice(1, -1))];
+    pieces = withJson([], JSON.stringify(messages.map(toChatMessage)).slice(1, -1));
   }
   encodedPrefixes.set(first, { messages: messages.slice(), pieces });
   return pieces;

@@ -33,6 +33,24 @@ export function piecesBody(pieces: readonly Uint8Array[]): PiecesBody {
   return { pieces, bytes };
 }
 
+/**
+ * A conversation's kept pieces are joined into one past this many (one
+ * copy of its bytes every ~32 turns), so a long chat is not sent as
+ * thousands of small writes.
+ */
+const MAX_PIECES = 32;
+
+/**
+ * `pieces` (comma-separated JSON values, without brackets) followed by
+ * `json` (more of them), with a comma between when both hold something; a
+ * list grown past MAX_PIECES is joined when it is to be kept (`keep`).
+ */
+export function withJson(pieces: readonly Uint8Array[], json: string, keep = true): readonly Uint8Array[] {
+  if (json === "") return pieces;
+  const next = [...pieces, utf8(pieces.length > 0 ? `,${json}` : json)];
+  return keep && next.length > MAX_PIECES ? [joinPieces(next)] : next;
+}
+
 /** One piece holding all of them (a copy), for a list that has grown long. */
 export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
   const { bytes } = piecesBody(pieces);
@@ -51,15 +69,25 @@ export function bodyText(body: RequestBody): string {
 }
 
 /**
- * What fetch gets for one attempt: a string as it is; pieces as a new
- * stream over them with their Content-Length (with an explicit length,
- * Bun's fetch frames a stream body by it instead of chunking it).
+ * Bodies smaller than this go out as one joined buffer: copying a few
+ * hundred KB costs less than a stream's handling, and such a body leaves
+ * with its headers as a string body does, so a request cancelled right
+ * after it starts is still whole at the server.
+ */
+const STREAM_MIN_BYTES = 256 * 1024;
+
+/**
+ * What fetch gets for one attempt: a string as it is; small pieces joined;
+ * larger ones as a new stream over them with their Content-Length (with an
+ * explicit length, Bun's fetch frames a stream body by it instead of
+ * chunking it).
  */
 export function fetchInit(
   body: RequestBody,
   headers: Record<string, string>,
-): { body: string | ReadableStream<Uint8Array>; headers: Record<string, string>; duplex?: "half" } {
+): { body: string | Uint8Array | ReadableStream<Uint8Array>; headers: Record<string, string>; duplex?: "half" } {
   if (typeof body === "string") return { body, headers };
+  if (body.bytes < STREAM_MIN_BYTES) return { body: joinPieces(body.pieces), headers };
   const { pieces } = body;
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {

@@ -4,10 +4,9 @@
  * character, JSON.stringify of the body object, for every field the body
  * can hold, for a history that grows (the kept JSON plus the new messages)
  * or changes under the kept part (encoded whole), and as the provider
- * sends it over HTTP while a conversation grows turn by turn. Chat
- * Completions bodies go out as byte pieces (request-body.ts): framed by
- * Content-Length like a string body, never chunked, and the same bytes
- * again on a retry.
+ * sends it over HTTP while a conversation grows turn by turn. Both go out
+ * as byte pieces (request-body.ts): framed by Content-Length like a
+ * string body, never chunked, and the same bytes again on a retry.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildMessagesBody, messagesBodyJson } from "../../src/provider/anthropic.ts";
@@ -172,25 +171,29 @@ describe("over HTTP", () => {
     }
   });
 
-  test("Chat Completions bodies are framed by Content-Length, not chunked, as a string body is", async () => {
+  // 300 KB of UTF-8: past the size from which the kept pieces are streamed rather than joined (request-body.ts).
+  const bulky = (): Message => ({ role: "user", content: "é".repeat(150_000) });
+
+  test("Chat Completions bodies, joined or streamed, are framed by Content-Length, never chunked", async () => {
     const provider = openaiAt(fake.url);
-    const conversation = history(40);
-    for (let turn = 0; turn < 3; turn++) {
-      fake.enqueue(sseReply(openaiSse({ text: `reply ${turn}` })));
-      conversation.push({ role: "user", content: `turn ${turn} ${"é".repeat(turn * 1000)}` });
-      const request: ModelRequest = { model: "gpt-4o", messages: [...conversation] };
-      await collect(provider.stream(request));
-      const sent = fake.requests.at(-1)!;
-      expect(sent.headers["transfer-encoding"]).toBeUndefined();
-      expect(sent.headers["content-length"]).toBe(String(Buffer.byteLength(sent.rawBody)));
-      expect(sent.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
-      conversation.push({ role: "assistant", content: `reply ${turn}` });
+    for (const conversation of [history(40), [bulky(), ...history(40)]]) {
+      for (let turn = 0; turn < 3; turn++) {
+        fake.enqueue(sseReply(openaiSse({ text: `reply ${turn}` })));
+        conversation.push({ role: "user", content: `turn ${turn} ${"é".repeat(turn * 1000)}` });
+        const request: ModelRequest = { model: "gpt-4o", messages: [...conversation] };
+        await collect(provider.stream(request));
+        const sent = fake.requests.at(-1)!;
+        expect(sent.headers["transfer-encoding"]).toBeUndefined();
+        expect(sent.headers["content-length"]).toBe(String(Buffer.byteLength(sent.rawBody)));
+        expect(sent.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
+        conversation.push({ role: "assistant", content: `reply ${turn}` });
+      }
     }
   });
 
   test("a retried request sends the same bytes again (the kept pieces are not consumed by the first send)", async () => {
     const provider = openaiAt(fake.url, { maxRetries: 2 });
-    const conversation = history(30);
+    const conversation = [bulky(), ...history(30)];
     const first: ModelRequest = { model: "gpt-4o", messages: [...conversation, { role: "user", content: "one" }] };
     fake.enqueue(sseReply(openaiSse({ text: "ok" })));
     await collect(provider.stream(first));
@@ -211,13 +214,16 @@ describe("over HTTP", () => {
 
   test("the same for Anthropic's Messages API", async () => {
     const provider = anthropicAt(fake.url);
-    const conversation = history(5);
+    const conversation = [bulky(), ...history(5)];
     for (let turn = 0; turn < 4; turn++) {
       fake.enqueue(sseReply(anthropicSse({ text: `reply ${turn}` })));
       conversation.push({ role: "user", content: `turn ${turn}` });
       const request: ModelRequest = { model: "claude-sonnet-4", system: "s", messages: [...conversation], tools };
       await collect(provider.stream(request));
-      expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildMessagesBody(request)));
+      const sent = fake.requests.at(-1)!;
+      expect(sent.rawBody).toBe(JSON.stringify(buildMessagesBody(request)));
+      expect(sent.headers["transfer-encoding"]).toBeUndefined();
+      expect(sent.headers["content-length"]).toBe(String(Buffer.byteLength(sent.rawBody)));
       conversation.push({ role: "assistant", content: `reply ${turn}` });
     }
   });
