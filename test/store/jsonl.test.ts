@@ -158,6 +158,29 @@ describe("JsonlSessionStore on disk", () => {
     await store.close();
   });
 
+  test("next-id follows creates within a second and at close, so an id whose file went later is not handed out again", async () => {
+    await using d = await tempDir();
+    const counter = () => readFile(join(d.path, "sessions", "next-id"), "utf8").catch(() => "");
+    let store = await fresh(d.path);
+    await store.create({ agent: "a", createdBy: "cli" });
+    await store.create({ agent: "a", createdBy: "cli" });
+    // Written off the creates' path, once for both, within a second (COUNTER_DELAY_MS).
+    const deadline = Date.now() + 3000;
+    while ((await counter()) !== "3\n") {
+      if (Date.now() > deadline) throw new Error(`next-id is ${JSON.stringify(await counter())} 3 s after two creates`);
+      await Bun.sleep(50);
+    }
+    await store.create({ agent: "a", createdBy: "cli" });
+    await store.close();
+    expect(await counter()).toBe("4\n");
+
+    // The newest session file removed by hand while the store was closed: the counter still remembers its id.
+    await rm(join(d.path, "sessions", "3.jsonl"));
+    store = await fresh(d.path);
+    expect((await store.create({ agent: "a", createdBy: "cli" })).id).toBe(4);
+    await store.close();
+  });
+
   test("summaries survive a restart, from the tail snapshot and from a full scan", async () => {
     await using d = await tempDir();
     let store = await fresh(d.path);
