@@ -21,7 +21,6 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { bodyText, type PiecesBody, piecesBody, utf8, withJson } from "./request-body.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -55,7 +54,7 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
         {
           url,
           headers,
-          body: () => messagesBody(request),
+          body: () => messagesBodyJson(request),
           http: config.http,
           normalizer: (emit) => new AnthropicNormalizer(request.model, emit, config.http.secrets),
         },
@@ -140,9 +139,8 @@ function anthropicTurns(messages: readonly Message[]): { turns: Turn[]; starts: 
 }
 
 /**
- * The UTF-8 JSON of a request's turns, kept for the next request of the
- * same conversation and sent as it is (as openai-chat.ts keeps its
- * messages' bytes, with the same memory cost): messages are
+ * The JSON of a request's turns, kept for the next request of the same
+ * conversation (as openai-chat.ts keeps its messages' JSON): messages are
  * values and turns only append, so the next request re-encodes only from
  * the start of the last turn on (a user turn can still take the tool
  * results and the user message that follow it). Keyed by the first message
@@ -150,15 +148,17 @@ function anthropicTurns(messages: readonly Message[]): { turns: Turn[]; starts: 
  */
 interface EncodedTurns {
   messages: readonly Message[];
-  /** The UTF-8 JSON of every turn before the one starting at `cut`, comma-separated, in pieces never changed once made. */
-  pieces: readonly Uint8Array[];
+  /** The JSON of every turn before the one starting at `cut`, comma-separated. */
+  json: string;
   cut: number;
 }
 const encodedTurns = new WeakMap<Message, EncodedTurns>();
 
-function turnsPieces(messages: readonly Message[]): readonly Uint8Array[] {
+const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
+
+function turnsJson(messages: readonly Message[]): string {
   const first = messages[0];
-  if (first === undefined) return [];
+  if (first === undefined) return "";
   const known = encodedTurns.get(first);
   const reuse =
     known !== undefined &&
@@ -175,22 +175,17 @@ function turnsPieces(messages: readonly Message[]): readonly Uint8Array[] {
           .slice(0, Math.max(0, last))
           .map((t) => JSON.stringify(t))
           .join(",");
-  const kept = withJson(reuse ? known.pieces : [], closed);
-  encodedTurns.set(first, { messages: messages.slice(), pieces: kept, cut: last < 0 ? from : from + starts[last]! });
-  return last < 0 ? kept : withJson(kept, JSON.stringify(turns[last]), false);
+  const kept = joinJson(reuse ? known.json : "", closed);
+  encodedTurns.set(first, { messages: messages.slice(), json: kept, cut: last < 0 ? from : from + starts[last]! });
+  return last < 0 ? kept : joinJson(kept, JSON.stringify(turns[last]));
 }
 
-/** The UTF-8 of JSON.stringify(buildMessagesBody(request)), byte for byte, with the turns' bytes reused (turnsPieces). */
-export function messagesBody(request: ModelRequest): PiecesBody {
+/** JSON.stringify(buildMessagesBody(request)), character for character, with the turns' JSON reused (turnsJson). */
+export function messagesBodyJson(request: ModelRequest): string {
   const shell = JSON.stringify(buildMessagesBody({ ...request, messages: [] }));
   // The first `"messages":[]` is the key itself: the fields before it are a string, numbers and booleans.
   const at = shell.indexOf('"messages":[]') + '"messages":['.length;
-  return piecesBody([utf8(shell.slice(0, at)), ...turnsPieces(request.messages), utf8(shell.slice(at))]);
-}
-
-/** messagesBody as text: JSON.stringify(buildMessagesBody(request)), character for character. */
-export function messagesBodyJson(request: ModelRequest): string {
-  return bodyText(messagesBody(request));
+  return shell.slice(0, at) + turnsJson(request.messages) + shell.slice(at);
 }
 
 function assistantBlocks(m: AssistantMessage): Block[] {

@@ -20,7 +20,6 @@
 import { anySignal, errorMessage, sleep } from "../util/abort.ts";
 import { logger } from "../util/log.ts";
 import { abortedError, errorFromResponse, networkError } from "./errors.ts";
-import { fetchInit, type RequestBody } from "./request-body.ts";
 import type { ProviderError } from "./types.ts";
 
 export interface HttpLog {
@@ -88,7 +87,7 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
 export async function openStream(
   url: string,
   headers: Record<string, string>,
-  body: RequestBody,
+  body: string,
   opts: HttpOptions,
   signal?: AbortSignal,
 ): Promise<OpenResult> {
@@ -110,11 +109,7 @@ export async function openStream(
     let error: ProviderError;
     let wait: number | undefined;
     try {
-      const response = await fetch(url, {
-        method: "POST",
-        ...fetchInit(body, headers),
-        signal: anySignal(signal, ctl.signal),
-      });
+      const response = await fetch(url, { method: "POST", headers, body, signal: anySignal(signal, ctl.signal) });
       if (response.ok && response.body) {
         clearTimeout(timer);
         return { ok: true, response, chunks: readChunks(response.body, ctl, opts, signal) };

@@ -17,7 +17,6 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { bodyText, type PiecesBody, piecesBody, utf8, withJson } from "./request-body.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -47,7 +46,7 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
         {
           url,
           headers,
-          body: () => chatBody(request, config.baseUrl),
+          body: () => chatBodyJson(request, config.baseUrl),
           http: config.http,
           normalizer: (emit) => new OpenAIChatNormalizer(request.model, emit, config.http.secrets),
         },
@@ -101,58 +100,46 @@ function chatOptions(request: ModelRequest, baseUrl: string): Record<string, unk
 }
 
 /**
- * The UTF-8 JSON of a request's messages, kept for the next request: a
- * message is a value, never changed once made (turns append new ones,
- * compaction replaces the list), so the next request of the same
- * conversation starts with the same message objects; only the ones after
- * them are encoded, and the kept bytes are sent as they are (request-
- * body.ts). Keyed by the first message object (a WeakMap, so the entry goes
- * with the conversation's history); a request whose messages do not start
- * with the kept ones, object for object, is encoded whole and kept instead.
- * Costs the messages' bytes in the last body per conversation in memory:
- * as much as the string kept before for ASCII text, up to twice that for
- * text past ASCII (UTF-8 takes 2-3 bytes where the string took 1-2).
+ * The JSON of a request's messages, kept for the next request: a message is
+ * a value, never changed once made (turns append new ones, compaction
+ * replaces the list), so the next request of the same conversation starts
+ * with the same message objects and only the ones after them are encoded.
+ * Keyed by the first message object (a WeakMap, so the entry goes with the
+ * conversation's history); a request whose messages do not start with the
+ * kept ones, object for object, is encoded whole and kept instead. Costs
+ * one string as long as the messages' JSON per conversation in memory.
  */
 interface EncodedPrefix {
   messages: readonly Message[];
-  /** The UTF-8 JSON of `messages`, comma-separated, without brackets, in pieces never changed once made. */
-  pieces: readonly Uint8Array[];
+  /** The JSON of `messages`, comma-separated, without brackets. */
+  json: string;
 }
 const encodedPrefixes = new WeakMap<Message, EncodedPrefix>();
 
-function messagesPieces(messages: readonly Message[]): readonly Uint8Array[] {
+function messagesJson(messages: readonly Message[]): string {
   const first = messages[0];
-  if (first === undefined) return [];
+  if (first === undefined) return "";
   const known = encodedPrefixes.get(first);
-  let pieces: readonly Uint8Array[];
+  let json: string;
   if (known && known.messages.length <= messages.length && known.messages.every((m, i) => m === messages[i])) {
     const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
-    pieces = withJson(known.pieces, rest.join(","));
+    json = rest.length === 0 ? known.json : `${known.json},${rest.join(",")}`;
   } else {
     // One stringify of the whole list: several times faster than one per message.
-    pieces = withJson([], JSON.stringify(messages.map(toChatMessage)).slice(1, -1));
+    json = JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
   }
-  encodedPrefixes.set(first, { messages: messages.slice(), pieces });
-  return pieces;
+  encodedPrefixes.set(first, { messages: messages.slice(), json });
+  return json;
 }
 
-/** The UTF-8 of JSON.stringify(buildChatBody(request, baseUrl)), byte for byte, with the messages' bytes reused (messagesPieces). */
-export function chatBody(request: ModelRequest, baseUrl: string): PiecesBody {
+/** JSON.stringify(buildChatBody(request, baseUrl)), character for character, with the messages' JSON reused (messagesJson). */
+export function chatBodyJson(request: ModelRequest, baseUrl: string): string {
   const system = request.system ? JSON.stringify({ role: "system", content: request.system }) : "";
-  const messages = messagesPieces(request.messages);
-  const comma = system && messages.length > 0 ? "," : "";
+  const messages = messagesJson(request.messages);
+  const list = system && messages ? `${system},${messages}` : system || messages;
   // The options always hold `stream`, so their JSON is "{...}" with at least one field: it continues after "],".
   const options = JSON.stringify(chatOptions(request, baseUrl));
-  return piecesBody([
-    utf8(`{"model":${JSON.stringify(request.model)},"messages":[${system}${comma}`),
-    ...messages,
-    utf8(`],${options.slice(1)}`),
-  ]);
-}
-
-/** chatBody as text: JSON.stringify(buildChatBody(request, baseUrl)), character for character. */
-export function chatBodyJson(request: ModelRequest, baseUrl: string): string {
-  return bodyText(chatBody(request, baseUrl));
+  return `{"model":${JSON.stringify(request.model)},"messages":[${list}],${options.slice(1)}`;
 }
 
 function toChatMessage(m: Message): Record<string, unknown> {

@@ -12,7 +12,6 @@ import { errorMessage } from "../util/abort.ts";
 import { redact } from "../util/redact.ts";
 import { streamPacer } from "../util/collect.ts";
 import { openStream, StreamFailure, type HttpOptions } from "./http.ts";
-import type { RequestBody } from "./request-body.ts";
 import { SseParser, type SseEvent } from "./sse.ts";
 import type { Emit, TurnBuilder } from "./turn.ts";
 import type { ProviderEvent } from "./types.ts";
@@ -30,7 +29,7 @@ export interface StreamSpec {
   url: string;
   headers: Record<string, string>;
   /** Built inside the stream's guard, so a request that cannot be serialized becomes an error event. */
-  body: () => RequestBody;
+  body: () => string;
   http: HttpOptions;
   normalizer: (emit: Emit) => WireNormalizer;
 }

@@ -112,7 +112,7 @@ export function readFixture(file: string): Uint8Array {
 
 export class FakeProvider implements AsyncDisposable {
   readonly requests: RecordedRequest[] = [];
-  /** Responses the client dropped before they were complete (abort, timeout), or requests it dropped while sending them. */
+  /** Responses the client dropped before they were complete (abort, timeout). */
   clientClosed = 0;
   private readonly queue: Reply[] = [];
   private router: Router | undefined;
@@ -169,16 +169,9 @@ export class FakeProvider implements AsyncDisposable {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     let bodyBytes = 0;
-    try {
-      for await (const chunk of req) {
-        bodyBytes += (chunk as Buffer).length;
-        if (this.keepBodies) chunks.push(chunk as Buffer);
-      }
-    } catch {
-      // The client went away while sending its body (a request cancelled as it started): nothing to record or answer.
-      this.clientClosed++;
-      for (const wake of this.closeWaiters.splice(0)) wake();
-      return;
+    for await (const chunk of req) {
+      bodyBytes += (chunk as Buffer).length;
+      if (this.keepBodies) chunks.push(chunk as Buffer);
     }
     const rawBody = this.keepBodies ? Buffer.concat(chunks).toString("utf8") : "";
     const headers: Record<string, string> = {};
