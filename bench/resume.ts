@@ -12,9 +12,14 @@
  * - a 10,000- and a 100,000-message session with compactions (one every
  *   1,000 messages, as the runtime writes them), resumed from disk (evicted
  *   with KillMsg before every sample, so each one reads the file);
- * - a 10,000-message session without any compaction, resumed from disk and
+ * - a 10,000-message session without any compaction that fits a 128k
+ *   window (~95k tokens: the runtime compacts at 80% of the window, so no
+ *   bigger 10k session stays uncompacted at gpt-4o's or DeepSeek's),
+ *   resumed from disk;
+ * - a 10,000-message session of 2.4 MB without any compaction (~600k
+ *   tokens: only a ≥ 750k-token window keeps it), resumed from disk and
  *   while still in memory (its model request carries every message, so the
- *   in-memory resume is the floor for it).
+ *   in-memory resume is the floor for it); reported, not a target.
  * Also the first resume of the 100k session after the upgrade (no resume
  * checkpoint yet: one sample) and the append cost per message on the big
  * session against a fresh one.
@@ -22,7 +27,7 @@
  * $CRABTALK_BEFORE_BIN (e.g. a build of main) runs the same samples against
  * that binary in the same run, interleaved, and prints BEFORE / AFTER.
  * Sessions are generated once through the store's writer
- * (test/helpers/session-gen.ts) and cached under .tmp/bench-resume-v1/.
+ * (test/helpers/session-gen.ts) and cached under .tmp/bench-resume-v2/.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,20 +43,30 @@ import { reportTargets, type TargetRow } from "./targets.ts";
 
 const SAMPLES = 21;
 const APPENDS = 100;
-const CACHE = join(import.meta.dir, "..", ".tmp", "bench-resume-v1");
+const CACHE = join(import.meta.dir, "..", ".tmp", "bench-resume-v2");
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
 interface Cached {
   plain10k: number;
+  windowed10k: number;
   compacted10k: number;
   compacted100k: number;
 }
 
-/** The three sessions, generated once (fsync off: setup, not measurement) and reused by later runs. */
+/**
+ * A never-compacted session as big as a 128k-token model lets one grow: the runtime compacts once the
+ * provider reports a prompt past 80% of the window (0.8 × 128k ≈ 102k tokens ≈ 410 KB at 4 characters a
+ * token), so 10,000 messages of ~38 characters (~95k tokens) is the largest a 10k session gets uncompacted
+ * at gpt-4o's or DeepSeek's window.
+ */
+const windowedText = (i: number, role: "user" | "assistant"): string =>
+  role === "user" ? `q ${i}: where do crabs sleep at night?` : `a ${i}: under rocks, near the tide line.`;
+
+/** The four sessions, generated once (fsync off: setup, not measurement) and reused by later runs. */
 async function cachedSessions(): Promise<Cached> {
-  const ids = { plain10k: 1, compacted10k: 2, compacted100k: 3 };
-  if (existsSync(join(CACHE, "3.jsonl"))) return ids;
+  const ids = { plain10k: 1, compacted10k: 2, compacted100k: 3, windowed10k: 4 };
+  if (existsSync(join(CACHE, "4.jsonl"))) return ids;
   const t = performance.now();
   const tmp = `${CACHE}.partial`;
   rmSync(tmp, { recursive: true, force: true });
@@ -59,6 +74,7 @@ async function cachedSessions(): Promise<Cached> {
   await writeLongSession(store, { messages: 10_000 });
   await writeLongSession(store, { messages: 10_000, compactEvery: 1000, toolEvery: 5, deltas: 3 });
   await writeLongSession(store, { messages: 100_000, compactEvery: 1000, toolEvery: 5, deltas: 3, batchTurns: 200 });
+  await writeLongSession(store, { messages: 10_000, text: windowedText });
   await store.close();
   rmSync(CACHE, { recursive: true, force: true });
   renameSync(tmp, CACHE);
@@ -87,6 +103,8 @@ interface Run {
   fresh: number[];
   plainCold: number[];
   plainWarm: number[];
+  windowedCold: number[];
+  windowedWarm: number[];
   c10k: number[];
   c100k: number[];
   firstAfterUpgrade: number;
@@ -107,6 +125,7 @@ async function startRun(label: string, bin: string, fakeUrl: string, ids: Cached
   const firstAfterUpgrade = await firstToken(client, ids.compacted100k);
   await firstToken(client, ids.compacted10k);
   await firstToken(client, ids.plain10k);
+  await firstToken(client, ids.windowed10k);
   return {
     label,
     home,
@@ -115,6 +134,8 @@ async function startRun(label: string, bin: string, fakeUrl: string, ids: Cached
     fresh: [],
     plainCold: [],
     plainWarm: [],
+    windowedCold: [],
+    windowedWarm: [],
     c10k: [],
     c100k: [],
     firstAfterUpgrade,
@@ -131,6 +152,9 @@ async function sample(r: Run, ids: Cached): Promise<void> {
   await kill(ids.plain10k);
   r.plainCold.push(await firstToken(r.client, ids.plain10k));
   r.plainWarm.push(await firstToken(r.client, ids.plain10k));
+  await kill(ids.windowed10k);
+  r.windowedCold.push(await firstToken(r.client, ids.windowed10k));
+  r.windowedWarm.push(await firstToken(r.client, ids.windowed10k));
 }
 
 async function appendCost(store: JsonlSessionStore, id: number): Promise<number> {
@@ -179,7 +203,9 @@ try {
     console.log(`  ${r.label.padEnd(6)} ${"new session".padEnd(44)} ${ms(base).padStart(10)}`);
     row("resume 10k msgs, compacted, from disk", r.c10k);
     row("resume 100k msgs, compacted, from disk", r.c100k);
-    row("resume 10k msgs, no compaction, from disk", r.plainCold);
+    row("resume 10k msgs, no compaction, in 128k window", r.windowedCold);
+    row("  same, in memory", r.windowedWarm);
+    row("resume 10k msgs, no compaction, 2.4 MB, from disk", r.plainCold);
     row("resume 10k msgs, no compaction, in memory", r.plainWarm);
     row("  from disk against in memory", r.plainCold, median(r.plainWarm), "in memory");
     console.log(
@@ -204,17 +230,15 @@ try {
       pass: value / vs <= limit,
     };
   };
+  const report = (row: TargetRow): TargetRow => ({ ...row, target: "report (no target)", pass: true });
   reportTargets("resume", [
     target("first token, 10k-message session from disk", now.c10k, 2),
     target("first token, 100k-message session from disk", now.c100k, 3),
-    target("first token, 10k msgs never compacted, from disk (stand-in reads bodies unparsed)", now.plainCold, 2),
-    target(
-      "10k msgs never compacted: disk vs memory (stand-in reads bodies unparsed)",
-      now.plainCold,
-      2,
-      median(now.plainWarm),
-      "same, in memory",
-    ),
+    target("first token, 10k msgs never compacted, ~95k tokens (fits a 128k window), from disk", now.windowedCold, 2),
+    // 2.4 MB of history (~600k tokens): uncompacted only at a ≥ 750k-token window (gpt-4.1, gemini), where a
+    // real provider's prefill takes seconds; reported, not a target (the note on issue 20 says why).
+    report(target("first token, 10k msgs never compacted, 2.4 MB (~600k tokens), from disk", now.plainCold, 2)),
+    report(target("same 2.4 MB session: disk vs memory", now.plainCold, 2, median(now.plainWarm), "same, in memory")),
   ]);
 } finally {
   for (const r of runs) {
