@@ -11,6 +11,8 @@
  * `probeOutputSoon()` finds out what fds 1 and 2 are while the daemon works,
  * and `writeOut()` writes to a pipe or file without building the stream.
  */
+import { CliFailure } from "../failure.ts";
+
 const guarded = new WeakSet<NodeJS.WriteStream>();
 
 export function exitQuietlyOnBrokenPipe(stream: NodeJS.WriteStream = process.stdout): void {
@@ -76,7 +78,7 @@ async function libcIsatty(): Promise<((fd: number) => boolean) | undefined> {
 /**
  * Writes `text` to stdout: through the guarded stream on a terminal, straight to the descriptor otherwise
  * (no Node stream is built). A reader that closed the pipe early ends the command quietly with success, as
- * the guard does; any other write failure is thrown with what failed.
+ * the guard does; any other write failure is a CliFailure (exit 1) saying what failed.
  */
 export async function writeOut(text: string, kind: OutputKind): Promise<void> {
   if (kind.stdoutTTY) {
@@ -88,7 +90,7 @@ export async function writeOut(text: string, kind: OutputKind): Promise<void> {
     await Bun.write(Bun.stdout, text);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
-    throw new Error(`could not write the answer to stdout: ${(err as Error).message}`);
+    throw new CliFailure(`could not write the answer to stdout: ${(err as Error).message}`);
   }
 }
 
