@@ -4,7 +4,7 @@
  * and idle histories are released within a character budget; a released
  * history is read back from the store by the next turn or compaction.
  */
-import { collectSoon } from "../util/collect.ts";
+import { collectSoon, quietCollector } from "../util/collect.ts";
 import type { LiveSession } from "./live-session.ts";
 
 /**
@@ -84,9 +84,11 @@ export class LivePool {
   /**
    * Keeps the histories of idle sessions within the budget in all: one
    * larger than the budget alone goes first, then the least recently used;
-   * run after each turn and compaction.
+   * run after each turn and compaction, which also tells the quiet-time
+   * collector (see QuietCollector) that a turn ended.
    */
   trimHistories(): void {
+    quietCollector.turnEnded(() => this.anyBusy());
     const budget = this.options.idleHistoryChars ?? IDLE_HISTORY_CHARS;
     const idle = [...this.live.values()]
       .filter((s) => !s.busy && s.historyLoaded)
@@ -102,6 +104,12 @@ export class LivePool {
       released += x.chars;
     }
     if (released >= BIG_RELEASE_CHARS) collectSoon();
+  }
+
+  /** Whether any live session has a turn queued or running. */
+  anyBusy(): boolean {
+    for (const s of this.live.values()) if (s.busy) return true;
+    return false;
   }
 
   private evictOverflow(): void {

@@ -3,9 +3,14 @@
  * too much garbage: right after it drops something big (the history of a
  * session that streamed a 16 MB answer; an idle daemon would otherwise keep
  * that garbage, and the pages under it, until its next burst of work), and
- * paced by the bytes model streams deliver (see StreamPacer). Each is a full
- * synchronous collection that also hands freed malloc pages back to the OS.
+ * paced by the bytes model streams deliver (see StreamPacer), and once when
+ * the daemon goes quiet after heavy streaming (see QuietCollector). Each is a
+ * full synchronous collection that also hands freed malloc pages back to the
+ * OS.
  */
+import { logger } from "./log.ts";
+
+const log = logger("memory");
 
 /**
  * A collection now: after the file store wrote a record of a huge text.
@@ -58,6 +63,8 @@ const PACE_DUTY = 20;
 export class StreamPacer {
   private received = 0;
   private notBefore = 0;
+  /** Every stream byte ever noted (QuietCollector compares it with its last collection's). */
+  total = 0;
 
   constructor(
     private readonly everyBytes = STREAM_PACE_BYTES,
@@ -66,6 +73,7 @@ export class StreamPacer {
   ) {}
 
   note(bytes: number): void {
+    this.total += bytes;
     this.received += bytes;
     if (this.received < this.everyBytes) return;
     const start = this.now();
@@ -79,3 +87,98 @@ export class StreamPacer {
 
 /** The daemon's one pacer: every model stream of the process counts towards it. */
 export const streamPacer = new StreamPacer();
+
+/**
+ * Stream bytes since the last quiet collection past which the daemon going
+ * quiet is worth one: 8 MiB is thousands of ordinary answers (a few KB
+ * each), so a chatting daemon pays one such collection now and then, while
+ * one big answer, or six, always gets one.
+ */
+export const QUIET_AFTER_BYTES = 8 * 1024 * 1024;
+
+/** How long no turn may end, and none run, before the quiet collection. */
+export const QUIET_MS = 5_000;
+
+export interface QuietCollectorOptions {
+  /** Stream bytes received so far, in all (the daemon's: streamPacer.total). */
+  streamed: () => number;
+  afterBytes?: number;
+  quietMs?: number;
+  collect?: () => void;
+  setTimer?: (run: () => void, ms: number) => unknown;
+  clearTimer?: (timer: unknown) => void;
+}
+
+/**
+ * One collection once the daemon goes quiet after heavy streaming: QUIET_MS
+ * after the last turn ended, if at least QUIET_AFTER_BYTES of model streams
+ * arrived since the previous one and no turn is queued or running then (a
+ * turn running at that moment postpones it to QUIET_MS after its own end).
+ * Nothing is scheduled while the daemon only idles or chats.
+ *
+ * Why: a minute after six 16 MB answers (bench/big-streams.ts) the daemon
+ * held ~6 MB of anonymous memory over idle (JIT code of the hot per-delta
+ * path, allocator pages JavaScriptCore returns only slowly), which the
+ * paced collections during the streams do not reach. Measured with
+ * /proc/PID/smaps: a full collection then gave back ~1 MB, one followed by
+ * Bun.shrink() (below) ~5 MB, to ~1 MB over idle. The bench, A/B in one
+ * run: RSS 60 s after 62.0 MB (1.24x idle) -> 55.3 MB (1.12x). What stays
+ * is ~6 MB of the binary's own code pages (JavaScriptCore's optimizing
+ * compilers, run by the streams), file-backed and not returned by this.
+ */
+export class QuietCollector {
+  private collectedAt = 0;
+  private timer: unknown = null;
+  private readonly afterBytes: number;
+  private readonly quietMs: number;
+  private readonly collect: () => void;
+  private readonly setTimer: (run: () => void, ms: number) => unknown;
+  private readonly clearTimer: (timer: unknown) => void;
+
+  constructor(private readonly options: QuietCollectorOptions) {
+    this.afterBytes = options.afterBytes ?? QUIET_AFTER_BYTES;
+    this.quietMs = options.quietMs ?? QUIET_MS;
+    this.collect = options.collect ?? collectAndShrink;
+    this.setTimer =
+      options.setTimer ??
+      ((run, ms) => {
+        const t = setTimeout(run, ms);
+        t.unref?.();
+        return t;
+      });
+    this.clearTimer = options.clearTimer ?? ((t) => clearTimeout(t as ReturnType<typeof setTimeout>));
+  }
+
+  /** A turn ended; `busy` says, when the quiet time is up, whether any turn is queued or running. */
+  turnEnded(busy: () => boolean): void {
+    if (this.options.streamed() - this.collectedAt < this.afterBytes) return;
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = this.setTimer(() => {
+      this.timer = null;
+      // A turn under way: its own end arms the collection again.
+      if (busy()) {
+        log.debug("quiet-time collection postponed: a turn is running");
+        return;
+      }
+      const mib = (this.options.streamed() - this.collectedAt) / 1048576;
+      log.debug(`quiet-time collection after ${mib.toFixed(1)} MiB of model streams`);
+      this.collectedAt = this.options.streamed();
+      this.collect();
+    }, this.quietMs);
+  }
+}
+
+/**
+ * A full collection, then Bun.shrink(): JavaScriptCore's footprint shrink
+ * (it drops compiled code that is not running, collects again and returns
+ * the allocators' free pages to the OS), done at its next idle moment.
+ * Bun marks shrink() deprecated without a replacement; it is the one call
+ * that returns those pages (a second full collection returned nothing more).
+ */
+function collectAndShrink(): void {
+  Bun.gc(true);
+  Bun.shrink();
+}
+
+/** The daemon's one quiet-time collector, counting the bytes of every model stream (streamPacer). */
+export const quietCollector = new QuietCollector({ streamed: () => streamPacer.total });
