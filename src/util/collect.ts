@@ -177,7 +177,8 @@ export class QuietCollector {
  */
 function collectAndShrink(): void {
   Bun.gc(true);
-  Bun.shrink();
+  // Checked: a Bun without it must not throw in a timer (that would end the daemon); the collection still runs.
+  if (typeof Bun.shrink === "function") Bun.shrink();
 }
 
 /** The daemon's one quiet-time collector, counting the bytes of every model stream (streamPacer). */
