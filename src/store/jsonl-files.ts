@@ -4,7 +4,6 @@
  * small writes (the id counter) whose loss would break "ids are never
  * reused"; new session files are created by append-handles.ts. Kept apart from jsonl.ts so the store class reads as policy.
  */
-import { close as closeFd, fsync as fsyncFd, open as openFd } from "node:fs";
 import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
 import { collectNow } from "../util/collect.ts";
 import type { AppendHandles } from "./append-handles.ts";
@@ -124,40 +123,6 @@ export async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * fsync of one directory through a descriptor kept open until close(), so
- * making a new session file's entry durable costs one trip through the
- * file-system thread pool instead of open, fsync and close. A plain
- * descriptor, not a FileHandle (see append-handles.ts). A failed open is
- * tried again on the next sync.
- */
-export class DirSync {
-  private fd: Promise<number> | undefined;
-
-  constructor(private readonly dir: string) {}
-
-  async sync(): Promise<void> {
-    this.fd ??= new Promise<number>((resolve, reject) =>
-      openFd(this.dir, "r", (err, fd) => (err ? reject(err) : resolve(fd))),
-    );
-    let fd: number;
-    try {
-      fd = await this.fd;
-    } catch (err) {
-      this.fd = undefined;
-      throw err;
-    }
-    await new Promise<void>((resolve, reject) => fsyncFd(fd, (err) => (err ? reject(err) : resolve())));
-  }
-
-  async close(): Promise<void> {
-    const pending = this.fd;
-    this.fd = undefined;
-    const fd = await pending?.catch(() => undefined);
-    if (fd !== undefined) await new Promise<void>((resolve) => closeFd(fd, () => resolve()));
   }
 }
 

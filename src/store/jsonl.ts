@@ -49,8 +49,8 @@ import {
   snapshotRecord,
 } from "./fold.ts";
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
-import { AppendHandles } from "./append-handles.ts";
-import { DirSync, repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
+import { AppendHandles, DirSync } from "./append-handles.ts";
+import { repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
@@ -299,7 +299,6 @@ export class JsonlSessionStore implements SessionStore {
     return this.searchIndex?.memoryBytes() ?? 0;
   }
 
-  /** Writes next-id, the next id to hand out; callers keep writes in line on idChain (they share a temp file). */
   /**
    * Schedules the counter's write COUNTER_DELAY_MS after a create, one write for all the creates in that
    * time, so no turn waits on it or shares the file-system threads with it; flush() and close() write it
@@ -315,6 +314,7 @@ export class JsonlSessionStore implements SessionStore {
     this.counterTimer.unref();
   }
 
+  /** Writes next-id, the next id to hand out; callers keep writes in line on idChain (they share a temp file). */
   private counterWrite(sync: boolean): Promise<void> {
     this.counterStale = false;
     return writeAtomic(this.dir, join(this.dir, "next-id"), `${this.nextId}\n`, sync);
