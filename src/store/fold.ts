@@ -417,32 +417,44 @@ export class SessionFolder {
  * them (e.g. cut off by a compaction boundary) are dropped.
  */
 export function pairToolResults(messages: readonly Message[]): Message[] {
-  const out: Message[] = [];
-  let pending = new Map<string, ToolCall>();
-  const settle = (): void => {
-    for (const call of pending.values()) {
-      const synthetic: ToolResultMessage = {
-        role: "tool",
-        toolCallId: call.id,
-        name: call.name,
-        content: INTERRUPTED_RESULT,
-        isError: true,
-      };
-      out.push(synthetic);
+  // Most histories hold long runs without tools, many none at all: a scan is cheaper than rebuilding the list.
+  let tools = false;
+  for (const m of messages)
+    if (m.role === "tool" || (m.role === "assistant" && m.toolCalls !== undefined && m.toolCalls.length > 0)) {
+      tools = true;
+      break;
     }
-    pending = new Map();
-  };
+  if (!tools) return messages.slice();
+  const out: Message[] = [];
+  // The calls of the last assistant message still waiting for their results (none for most messages). One map,
+  // emptied in place, and no closure over it: this runs over every message of a resumed history.
+  const pending = new Map<string, ToolCall>();
   for (const m of messages) {
     if (m.role === "tool") {
       if (pending.delete(m.toolCallId)) out.push(m);
       continue;
     }
-    settle();
+    if (pending.size > 0) settleInterrupted(pending, out);
     out.push(m);
     if (m.role === "assistant" && m.toolCalls) for (const call of m.toolCalls) pending.set(call.id, call);
   }
-  settle();
+  if (pending.size > 0) settleInterrupted(pending, out);
   return out;
+}
+
+/** An "interrupted" error result for each call still pending, in order; empties `pending`. */
+function settleInterrupted(pending: Map<string, ToolCall>, out: Message[]): void {
+  for (const call of pending.values()) {
+    const synthetic: ToolResultMessage = {
+      role: "tool",
+      toolCallId: call.id,
+      name: call.name,
+      content: INTERRUPTED_RESULT,
+      isError: true,
+    };
+    out.push(synthetic);
+  }
+  pending.clear();
 }
 
 /** Newest activity first, ties by higher id; filter by agent; one page of copies. */

@@ -130,7 +130,7 @@ export async function syncDir(dir: string): Promise<void> {
  * Replaces a small file atomically: write a temp file, fsync it, rename over, fsync the directory. A failed
  * write (ENOSPC) removes the temp file, leaves `path` as it was, and throws a StoreWriteError (507 on the wire).
  */
-export async function writeAtomic(dir: string, path: string, data: string, sync: boolean): Promise<void> {
+export async function writeAtomic(dir: string, path: string, data: string | Uint8Array, sync: boolean): Promise<void> {
   const tmp = `${path}.tmp`;
   let fh: FileHandle;
   try {

@@ -12,7 +12,9 @@ import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFi
 import { join } from "node:path";
 import { checkpointPath, VIEW_MIN_TAIL_BYTES } from "../../src/store/checkpoint.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
+import type { Message } from "../../src/provider/types.ts";
 import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
+import { decodeMessages } from "../../src/store/view-codec.ts";
 import { type GenOptions, writeLongSession } from "../helpers/session-gen.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -44,13 +46,46 @@ const reference = (dir: string, id: number) => withStore(dir, async (s) => (awai
 const resumed = (dir: string, id: number) => withStore(dir, async (s) => (await s.resume(id))!);
 const generate = (dir: string, gen: GenOptions) => withStore(dir, (s) => writeLongSession(s, gen));
 
-interface ViewFile {
+interface ViewHeader {
   v: number;
   kind: string;
   offset: number;
-  state: { messages: number; kept: { content: string }[]; compaction?: unknown };
+  kept: number;
+  columns: number;
+  strings: string[];
+  other: Message[];
+  body: string;
+  state: { messages: number; compaction?: unknown };
 }
-const readCp = (path: string): ViewFile => JSON.parse(readFileSync(checkpointPath(path), "utf8")) as ViewFile;
+interface ViewFile {
+  header: ViewHeader;
+  columns: number[];
+  text: string;
+  /** The kept messages, decoded (undefined when they do not decode). */
+  kept: Message[] | undefined;
+}
+
+/** A view checkpoint's three parts: the header line, the columns (float64s) and the text (see checkpoint.ts). */
+function readCp(path: string): ViewFile {
+  const file = readFileSync(checkpointPath(path));
+  const nl = file.indexOf(0x0a);
+  const header = JSON.parse(file.subarray(0, nl).toString("utf8")) as ViewHeader;
+  if (header.kind !== "view") return { header, columns: [], text: "", kept: undefined };
+  const textStart = nl + 1 + header.columns * 8;
+  const columns = Array.from(
+    new Float64Array(file.buffer.slice(file.byteOffset + nl + 1, file.byteOffset + textStart)),
+  );
+  const text = file.subarray(textStart).toString("utf8");
+  const kept = decodeMessages({ columns, strings: header.strings, other: header.other, text }, header.kept);
+  return { header, columns, text, kept };
+}
+
+/** Writes a view checkpoint back from its parts, with its body hash made to match (a tampering the hash cannot see). */
+function writeCp(path: string, cp: ViewFile): void {
+  const body = Buffer.concat([new Uint8Array(Float64Array.from(cp.columns).buffer), Buffer.from(cp.text)]);
+  const header = { ...cp.header, columns: cp.columns.length, body: Bun.hash(body).toString(16) };
+  writeFileSync(checkpointPath(path), Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]));
+}
 
 async function longSession(dir: string, gen = LONG): Promise<{ id: number; path: string; expected: unknown }> {
   const id = await generate(dir, gen);
@@ -58,7 +93,7 @@ async function longSession(dir: string, gen = LONG): Promise<{ id: number; path:
   expect(readFileSync(path).length).toBeGreaterThan(VIEW_MIN_TAIL_BYTES);
   const expected = view(await reference(dir, id));
   expect(view(await resumed(dir, id))).toEqual(expected);
-  expect(readCp(path).kind).toBe("view");
+  expect(readCp(path).header.kind).toBe("view");
   return { id, path, expected };
 }
 
@@ -67,8 +102,8 @@ describe("view checkpoint", () => {
     await using tmp = await tempDir();
     const { id, path, expected } = await longSession(tmp.path);
     const cp = readCp(path);
-    expect(cp.state.kept.length).toBe(cp.state.messages);
-    expect(cp.state.compaction).toBeUndefined();
+    expect(cp.kept?.length).toBe(cp.header.state.messages);
+    expect(cp.header.state.compaction).toBeUndefined();
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
   });
 
@@ -88,9 +123,11 @@ describe("view checkpoint", () => {
     const expected = view(await reference(tmp.path, id));
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
     const cp = readCp(path);
-    expect(cp.kind).toBe("view");
-    expect(cp.state.compaction).toBeDefined();
-    expect(cp.state.messages - cp.state.kept.length).toBe((cp.state.compaction as { replaces: number }).replaces);
+    expect(cp.header.kind).toBe("view");
+    expect(cp.header.state.compaction).toBeDefined();
+    expect(cp.header.state.messages - cp.kept!.length).toBe(
+      (cp.header.state.compaction as { replaces: number }).replaces,
+    );
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
     // A compaction keeping messages from before the view's first: the whole fold, then a view from its replaces on.
     await withStore(tmp.path, (s) =>
@@ -98,16 +135,22 @@ describe("view checkpoint", () => {
     );
     const again = view(await reference(tmp.path, id));
     expect(view(await resumed(tmp.path, id))).toEqual(again);
-    expect(readCp(path).state.messages - readCp(path).state.kept.length).toBe(50);
+    expect(readCp(path).header.state.messages - readCp(path).kept!.length).toBe(50);
     expect(view(await resumed(tmp.path, id))).toEqual(again);
   });
 
-  test("text past ASCII (accents, emoji, a lone surrogate) is written as escapes and read back equal", async () => {
+  test("text past ASCII (accents, emoji) is read back equal; a lone surrogate keeps its message whole", async () => {
     await using tmp = await tempDir();
     const text = (i: number, role: "user" | "assistant") =>
-      `${role} ${i}: café, crab 🦀, cut \ud83e, ${"the quick brown crab walks sideways. ".repeat(4)}`;
+      `${role} ${i}: café, crab 🦀${i % 7 === 0 ? ", cut \ud83e" : ""}, ${"the quick brown crab walks sideways. ".repeat(4)}`;
     const { id, path, expected } = await longSession(tmp.path, { ...LONG, text });
-    expect(readFileSync(checkpointPath(path)).every((b) => b < 0x80)).toBe(true);
+    const cp = readCp(path);
+    // The header stays one-byte text (quick to parse); the messages' text is UTF-8, except where it cannot be.
+    const file = readFileSync(checkpointPath(path));
+    expect(file.subarray(0, file.indexOf(0x0a)).every((b) => b < 0x80)).toBe(true);
+    expect(cp.text).toContain("café, crab 🦀,");
+    expect(cp.header.other.some((m) => m.content.includes("cut \ud83e"))).toBe(true);
+    expect(cp.text).not.toContain(", cut ");
     expect((await resumed(tmp.path, id)).messages[0]!.content).toContain("café, crab 🦀, cut \ud83e");
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
   });
@@ -139,7 +182,7 @@ describe("view checkpoint", () => {
     const path = join(tmp.path, `${id}.jsonl`);
     const expected = view(await reference(tmp.path, id));
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
-    expect(readCp(path).kind).toBe("view");
+    expect(readCp(path).header.kind).toBe("view");
     writeFileSync(path, readFileSync(path, "utf8").replace('"content":"q 0"', '"content":"Q 0"'));
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
   });
@@ -147,7 +190,7 @@ describe("view checkpoint", () => {
   test("turns appended after it are folded from the log; a long enough tail moves it", async () => {
     await using tmp = await tempDir();
     const { id, path } = await longSession(tmp.path);
-    const first = readCp(path).offset;
+    const first = readCp(path).header.offset;
     const more = (n: number) =>
       withStore(tmp.path, async (s) => {
         for (let i = 0; i < n; i++)
@@ -158,10 +201,10 @@ describe("view checkpoint", () => {
       });
     await more(3);
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
-    expect(readCp(path).offset).toBe(first);
+    expect(readCp(path).header.offset).toBe(first);
     await more(Math.ceil(VIEW_MIN_TAIL_BYTES / 300));
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
-    expect(readCp(path).offset).toBeGreaterThan(first);
+    expect(readCp(path).header.offset).toBeGreaterThan(first);
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
   });
 
@@ -179,26 +222,50 @@ describe("view checkpoint", () => {
   const bad: [string, (ckpt: string, path: string) => void][] = [
     ["a torn sidecar (cut mid-write)", (ckpt) => truncateSync(ckpt, Math.floor(readFileSync(ckpt).length / 2))],
     [
-      "a kept list one message short",
+      "a kept list one message short (counts made to agree)",
       (ckpt) => {
-        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
-        cp.state.kept.pop();
-        writeFileSync(ckpt, JSON.stringify(cp));
+        const path = ckpt.slice(0, -".ckpt".length);
+        const cp = readCp(path);
+        cp.header.kept--;
+        cp.header.state.messages--;
+        writeCp(path, cp);
       },
     ],
     [
-      "a kept message that is not a message",
+      "a message of a kind the columns do not have",
       (ckpt) => {
-        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
-        (cp.state.kept as unknown[])[5] = { content: 7 };
-        writeFileSync(ckpt, JSON.stringify(cp));
+        const path = ckpt.slice(0, -".ckpt".length);
+        const cp = readCp(path);
+        cp.columns[0] = 7 * 16;
+        writeCp(path, cp);
+      },
+    ],
+    [
+      "a message's length past the end of the text",
+      (ckpt) => {
+        const path = ckpt.slice(0, -".ckpt".length);
+        const cp = readCp(path);
+        cp.columns[1] = cp.text.length + 1;
+        writeCp(path, cp);
+      },
+    ],
+    [
+      "a text changed behind the store's back (same length: only the hash sees it)",
+      (ckpt) => {
+        const file = readFileSync(ckpt);
+        const at = file.lastIndexOf("question");
+        expect(at).toBeGreaterThan(0);
+        file[at] = "Q".charCodeAt(0);
+        writeFileSync(ckpt, file);
       },
     ],
     [
       "an offset that is not its line",
       (ckpt) => {
-        const cp = JSON.parse(readFileSync(ckpt, "utf8")) as ViewFile;
-        writeFileSync(ckpt, JSON.stringify({ ...cp, offset: cp.offset - 40 }));
+        const path = ckpt.slice(0, -".ckpt".length);
+        const cp = readCp(path);
+        cp.header.offset -= 40;
+        writeCp(path, cp);
       },
     ],
     [
@@ -226,8 +293,8 @@ describe("view checkpoint", () => {
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
       if (existsSync(checkpointPath(path))) {
         const cp = readCp(path);
-        expect(cp.v).toBe(2);
-        expect(cp.state.kept.length).toBe(cp.state.messages);
+        expect(cp.header.v).toBe(3);
+        expect(cp.kept?.length).toBe(cp.header.state.messages);
       }
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
     });

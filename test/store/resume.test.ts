@@ -127,7 +127,7 @@ describe("resume equals the whole fold", () => {
 
   const bad: [string, (ckpt: string, path: string) => void][] = [
     ["not JSON", (ckpt) => writeFileSync(ckpt, "{ half")],
-    ["another version", (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":2', '"v":99'))],
+    ["another version", (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":3', '"v":99'))],
     [
       "an offset that is not the compaction line",
       (ckpt) => {
@@ -160,10 +160,23 @@ describe("resume equals the whole fold", () => {
       spoil(checkpointPath(path), path);
       const expected = view(await reference(tmp.path, id));
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
-      expect(JSON.parse(readFileSync(checkpointPath(path), "utf8")).v).toBe(2);
+      expect(JSON.parse(readFileSync(checkpointPath(path), "utf8")).v).toBe(3);
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
     });
   }
+
+  test("a compaction checkpoint an older daemon wrote (version 2, the same layout) is used as it is", async () => {
+    await using tmp = await tempDir();
+    const id = await generate(tmp.path, { messages: 300, compactEvery: 70, toolEvery: 3 });
+    const path = join(tmp.path, `${id}.jsonl`);
+    await resumed(tmp.path, id);
+    const ckpt = checkpointPath(path);
+    writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":3', '"v":2'));
+    const expected = view(await reference(tmp.path, id));
+    expect(view(await resumed(tmp.path, id))).toEqual(expected);
+    // Rebuilding would have written version 3: it was read and trusted.
+    expect(JSON.parse(readFileSync(ckpt, "utf8")).v).toBe(2);
+  });
 
   test("deleting a session removes its checkpoint", async () => {
     await using tmp = await tempDir();
