@@ -24,7 +24,15 @@ import type { HttpOptions } from "./http.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
-import type { AssistantMessage, Message, ModelRequest, Provider, ProviderEvent, Usage } from "./types.ts";
+import {
+  type AssistantMessage,
+  type Message,
+  type ModelRequest,
+  type Provider,
+  type ProviderEvent,
+  startsWith,
+  type Usage,
+} from "./types.ts";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -49,6 +57,9 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
   if (config.apiKey) headers["x-api-key"] = config.apiKey;
   return {
     name: config.name,
+    prepare(messages: readonly Message[]): void {
+      turnsJson(messages);
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {
@@ -160,10 +171,7 @@ function turnsJson(messages: readonly Message[]): string {
   const first = messages[0];
   if (first === undefined) return "";
   const known = encodedTurns.get(first);
-  const reuse =
-    known !== undefined &&
-    known.messages.length <= messages.length &&
-    known.messages.every((m, i) => m === messages[i]);
+  const reuse = known !== undefined && startsWith(messages, known.messages);
   const from = reuse ? known.cut : 0;
   const { turns, starts } = anthropicTurns(from === 0 ? messages : messages.slice(from));
   const last = turns.length - 1;

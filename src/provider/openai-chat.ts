@@ -20,7 +20,15 @@ import type { HttpOptions } from "./http.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
-import type { Message, ModelRequest, Provider, ProviderEvent, ToolSchema, Usage } from "./types.ts";
+import {
+  type Message,
+  type ModelRequest,
+  type Provider,
+  type ProviderEvent,
+  startsWith,
+  type ToolSchema,
+  type Usage,
+} from "./types.ts";
 
 export interface OpenAIChatConfig {
   name: string;
@@ -41,6 +49,9 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
   if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
   return {
     name: config.name,
+    prepare(messages: readonly Message[]): void {
+      messagesJson(messages);
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {
@@ -121,7 +132,7 @@ function messagesJson(messages: readonly Message[]): string {
   if (first === undefined) return "";
   const known = encodedPrefixes.get(first);
   let json: string;
-  if (known && known.messages.length <= messages.length && known.messages.every((m, i) => m === messages[i])) {
+  if (known && startsWith(messages, known.messages)) {
     const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
     json = rest.length === 0 ? known.json : `${known.json},${rest.join(",")}`;
   } else {

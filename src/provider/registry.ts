@@ -12,7 +12,14 @@ import { EventStream } from "../util/event-stream.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import type { HttpLog } from "./http.ts";
 import { createOpenAIChatProvider } from "./openai-chat.ts";
-import { emptyUsage, type ModelRequest, type Provider, type ProviderEvent, type StreamFn } from "./types.ts";
+import {
+  emptyUsage,
+  type Message,
+  type ModelRequest,
+  type Provider,
+  type ProviderEvent,
+  type StreamFn,
+} from "./types.ts";
 
 export interface ProviderSettings {
   name: string;
@@ -76,8 +83,13 @@ export class ProviderRegistry {
     return this.windows.get(model);
   }
 
-  /** The StreamFn the agent loop uses: routes by request.model. */
-  readonly stream: StreamFn = (request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> => {
+  /** The StreamFn the agent loop uses: routes by request.model (and `prepare` by its model). */
+  readonly stream: StreamFn = Object.assign(
+    (request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> => this.route(request, signal),
+    { prepare: (model: string, messages: readonly Message[]) => this.byModel.get(model)?.prepare?.(messages) },
+  );
+
+  private route(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
     const provider = this.byModel.get(request.model);
     if (provider) return provider.stream(request, signal);
     const out = new EventStream<ProviderEvent>();
@@ -102,7 +114,7 @@ export class ProviderRegistry {
     });
     out.end();
     return out;
-  };
+  }
 }
 
 export function buildProvider(s: ProviderSettings, options: RegistryOptions = {}): Provider {

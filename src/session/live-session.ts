@@ -56,6 +56,8 @@ export class LiveSession {
   private lastAppend: Promise<void> = Promise.resolve();
   /** Records waiting for the write in flight to finish; they go to the store as one batch (see append). */
   private group: NewRecord[] | null = null;
+  /** The onSyncing callbacks of the records in `group`. */
+  private groupSyncing: (() => void)[] = [];
   killed = false;
   /** The first append the store refused since the last check: the running turn must not report success. */
   private writeFailure: Error | null = null;
@@ -167,20 +169,27 @@ export class LiveSession {
    * the store syncs them). Group commit: records appended while an earlier write is in flight join one
    * batch written when it completes, so the burst at a turn's end (answer, usage, turn end) costs one
    * write and one fsync instead of one each, and each caller still waits for its own records.
+   * `onSyncing` runs once the batch holding these records is written and its fsync is under way (see
+   * SessionStore.append); it does not run when the write fails.
    */
-  append(records: NewRecord[]): Promise<void> {
+  append(records: NewRecord[], onSyncing?: () => void): Promise<void> {
     const batch = this.takePending().concat(records);
     if (batch.length === 0) return this.lastAppend;
     const open = this.group;
     if (open) {
       for (const record of batch) open.push(record);
+      if (onSyncing) this.groupSyncing.push(onSyncing);
       return this.lastAppend;
     }
     const group = batch;
+    const syncing = onSyncing ? [onSyncing] : [];
     this.group = group;
+    this.groupSyncing = syncing;
     const write = this.lastAppend.then(() => {
       this.group = null; // from here on, appends form the next group, written after this one
-      return this.store.append(this.id, group).catch((err: unknown) => {
+      this.groupSyncing = [];
+      const during = syncing.length === 0 ? undefined : () => runEach(syncing);
+      return this.store.append(this.id, group, during).catch((err: unknown) => {
         this.writeFailure ??= err instanceof Error ? err : new Error(String(err));
         log.error(`session ${this.id}: could not append ${group.length} record(s) to the store: ${errorMessage(err)}`);
       });
@@ -230,4 +239,17 @@ function messageChars(m: Message): number {
 /** The trace record of a published event. */
 function traceRecord(e: SessionEvent): NewRecord {
   return { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data } };
+}
+
+/** Calls each callback; one that throws does not keep the others from running (the store ignores the error). */
+function runEach(callbacks: readonly (() => void)[]): void {
+  let failure: unknown;
+  for (const f of callbacks) {
+    try {
+      f();
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== undefined) throw failure;
 }

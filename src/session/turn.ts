@@ -67,9 +67,13 @@ export async function runTurn(
   emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
   const user: Message = { role: "user", content, timestamp: Date.now() };
   session.history.push(user);
+  const stream = settings.streamFor(spec.model);
   // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
-  // once the request is out cannot lose the question it asks.
-  const userWritten = session.append([{ kind: "message", message: user }]);
+  // once the request is out cannot lose the question it asks. While the fsync runs, the history the request
+  // starts with is encoded for it (after a resume, all of it: ~0.5 ms for 10,000 messages), instead of after.
+  const userWritten = session.append([{ kind: "message", message: user }], () =>
+    stream.prepare?.(spec.model, session.history.slice(0, -1)),
+  );
 
   // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
   const caps = [spec.maxTokensPerTurn, env.usage.remainingToday(), turn.tokenCap].filter(
@@ -125,7 +129,7 @@ export async function runTurn(
 
   const history = [...session.history.slice(0, -1), ...injectedMessages, user];
   await userWritten;
-  const stream = runAgent(
+  const loop = runAgent(
     {
       agent: session.agent,
       session: session.id,
@@ -135,7 +139,7 @@ export async function runTurn(
       tools: agent.tools.tools,
       lookup: (name) => agent.tools.lookup(name),
       granted: (name, source) => agent.tools.granted(name, source),
-      stream: settings.streamFor(spec.model),
+      stream,
       maxIterations: spec.maxIterations,
       ...(maxTokensPerTurn !== undefined ? { maxTokensPerTurn } : {}),
       thinking: spec.thinking,
@@ -151,12 +155,12 @@ export async function runTurn(
   );
   let sinceYield = 0;
   let end: Extract<LoopEvent, { type: "end" }> | undefined;
-  const events = stream[Symbol.asyncIterator]();
+  const events = loop[Symbol.asyncIterator]();
   let drained = false;
   try {
     for (;;) {
       // Events already waiting are taken without a promise and a result object each (for await costs both).
-      let ev = stream.takeNow();
+      let ev = loop.takeNow();
       if (ev === undefined) {
         const next = await events.next();
         if (next.done) {

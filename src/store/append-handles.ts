@@ -19,6 +19,7 @@
  * that makes a new file's entry durable.
  */
 import { close, fdatasync, fstat, fsync, ftruncate, open, unlink, writeFile } from "node:fs";
+import { callQuietly } from "./fold.ts";
 import { osErrorText, StoreWriteError } from "./write-error.ts";
 
 interface Handle {
@@ -38,13 +39,21 @@ export class AppendHandles {
    * Appends `data` (several pieces are written one after another, whole lines each, so a huge line is handed
    * over on its own instead of being copied into one joined string); fsyncs when `sync`.
    */
-  async append(path: string, data: string | Uint8Array | Iterable<string>, sync: boolean): Promise<void> {
+  async append(
+    path: string,
+    data: string | Uint8Array | Iterable<string>,
+    sync: boolean,
+    onSyncing?: () => void,
+  ): Promise<void> {
     const h = await this.take(path);
     let size = h.size;
     try {
       if (typeof data === "string" || data instanceof Uint8Array) size += await write(h.fd, data);
       else for (const piece of data) size += await write(h.fd, piece);
-      if (sync) await call<void>((done) => fdatasync(h.fd, done));
+      // The fdatasync is on its way before the caller's work runs (see SessionStore.append's onSyncing).
+      const synced = sync ? call<void>((done) => fdatasync(h.fd, done)) : undefined;
+      callQuietly(onSyncing);
+      await synced;
       h.size = size;
     } catch (err) {
       // Cut the append off again, a partial line (ENOSPC mid-write) or lines whose fsync failed: the caller is

@@ -279,6 +279,15 @@ export function eventPrefix(text: string): EventRecord | undefined {
   return { ts: Number(m[1]), kind: "event", event: { seq: Number(m[2]), type: m[3]! } };
 }
 
+/** Runs an append's onSyncing hook (see SessionStore.append); what it throws is not the append's failure. */
+export function callQuietly(hook: (() => void) | undefined): void {
+  try {
+    hook?.();
+  } catch {
+    // An optimization the caller runs during the fsync: its failure changes nothing that was written.
+  }
+}
+
 /** A line's content hash, as the resume checkpoint and the search index record them. */
 export const hash = (b: Uint8Array): string => Bun.hash(b).toString(16);
 

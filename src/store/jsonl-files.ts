@@ -165,11 +165,12 @@ export async function writeLines(
   path: string,
   records: readonly StoredRecord[],
   sync: boolean,
+  onSyncing?: () => void,
 ): Promise<void> {
   const big = records.some((r) => textChars(r) >= BIG_TEXT_CHARS);
   const release = big ? await bigLines.acquire() : undefined;
   try {
-    await handles.append(path, linePieces(records), sync);
+    await handles.append(path, linePieces(records), sync, onSyncing);
     if (big) collectNow();
   } finally {
     release?.();

@@ -171,14 +171,14 @@ export class JsonlSessionStore implements SessionStore {
     return run;
   }
 
-  append(id: number, records: readonly NewRecord[]): Promise<void> {
+  append(id: number, records: readonly NewRecord[], onSyncing?: () => void): Promise<void> {
     return this.enqueue(id, async () => {
       const st = await this.live(id);
       if (records.length === 0) return;
       const torn = await this.checkTail(id, st);
       if (torn) st.pendingTorn = torn;
       const batch = prepareBatch(st.summary, records, Date.now(), st.dirty);
-      await this.write(id, st, batch.records, batch.durable);
+      await this.write(id, st, batch.records, batch.durable, onSyncing);
       st.summary = batch.summary;
       st.dirty = batch.dirty;
     });
@@ -446,10 +446,16 @@ export class JsonlSessionStore implements SessionStore {
     return torn;
   }
 
-  private async write(id: number, st: SessionState, records: readonly StoredRecord[], durable: boolean): Promise<void> {
+  private async write(
+    id: number,
+    st: SessionState,
+    records: readonly StoredRecord[],
+    durable: boolean,
+    onSyncing?: () => void,
+  ): Promise<void> {
     const sync = this.fsync === "always" || (durable && this.fsync === "messages");
     try {
-      await writeLines(this.appends, this.path(id), records, sync);
+      await writeLines(this.appends, this.path(id), records, sync, onSyncing);
     } catch (err) {
       st.tailChecked = false;
       throw err;

@@ -8,6 +8,7 @@
  * the hood, so ordering and whole records come for free.
  */
 import {
+  callQuietly,
   SessionFolder,
   metaRecord,
   pageSummaries,
@@ -57,7 +58,7 @@ export class MemorySessionStore implements SessionStore {
     return { ...summary };
   }
 
-  async append(id: number, records: readonly NewRecord[]): Promise<void> {
+  async append(id: number, records: readonly NewRecord[], onSyncing?: () => void): Promise<void> {
     this.checkOpen();
     const e = this.entry(id);
     if (records.length === 0) return;
@@ -65,6 +66,7 @@ export class MemorySessionStore implements SessionStore {
     for (const r of batch.records) e.lines.push(serialize(r));
     e.summary = batch.summary;
     e.dirty = batch.dirty;
+    callQuietly(onSyncing);
   }
 
   async load(id: number): Promise<LoadedSession | undefined> {

@@ -198,9 +198,13 @@ export interface SessionStore {
    * Appends the records as one write, after every earlier append to the
    * same session. Rejects with SessionNotFoundError for an unknown id and
    * RangeError for an invalid record (e.g. an event seq not above lastSeq);
-   * nothing of a rejected batch is written.
+   * nothing of a rejected batch is written. `onSyncing`, when given, is
+   * called once the records are written and while their fsync (if they
+   * get one) runs, before the promise resolves: work the caller would do
+   * after the append can run during the disk's wait instead. It is not
+   * called when the append fails first, and what it throws is ignored.
    */
-  append(id: number, records: readonly NewRecord[]): Promise<void>;
+  append(id: number, records: readonly NewRecord[], onSyncing?: () => void): Promise<void>;
   load(id: number): Promise<LoadedSession | undefined>;
   /**
    * What a live session needs to go on: exactly load()'s `messages`, meta,

@@ -176,4 +176,30 @@ describe("over HTTP", () => {
       conversation.push({ role: "assistant", content: `reply ${turn}` });
     }
   });
+
+  test("prepare() ahead of a request (as a turn does during its fsync) leaves every body byte for byte the same", async () => {
+    for (const [provider, sse, build, model] of [
+      [openaiAt(fake.url), openaiSse, (r: ModelRequest) => buildChatBody(r, `${fake.url}/v1`), "gpt-4o"],
+      [anthropicAt(fake.url), anthropicSse, buildMessagesBody, "claude-sonnet-4"],
+    ] as const) {
+      expect(provider.prepare).toBeDefined();
+      const conversation = history(8);
+      for (let turn = 0; turn < 3; turn++) {
+        fake.enqueue(sseReply(sse({ text: `reply ${turn}` })));
+        // The history without the new question, then the request with it: prepared prefix plus what follows.
+        provider.prepare?.(conversation);
+        conversation.push({ role: "user", content: `turn ${turn}` });
+        const request: ModelRequest = { model, system: "s", messages: [...conversation], tools };
+        await collect(provider.stream(request));
+        expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(build(request)));
+        conversation.push({ role: "assistant", content: `reply ${turn}` });
+      }
+      // A prepare for a history the request does not start with (a compaction came between) is not used.
+      provider.prepare?.(history(3));
+      fake.enqueue(sseReply(sse({ text: "after" })));
+      const other: ModelRequest = { model, messages: [{ role: "user", content: "summary" }, ...conversation.slice(4)] };
+      await collect(provider.stream(other));
+      expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(build(other)));
+    }
+  });
 });

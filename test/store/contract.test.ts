@@ -37,6 +37,27 @@ for (const backend of backends) {
       expect(await f.store.exists(999)).toBe(false);
     });
 
+    test("append's onSyncing runs once, after the records are taken and before the append resolves", async () => {
+      await using f = await backend.make();
+      const { id } = await f.store.create({ agent: "crab", createdBy: "cli" });
+      const order: string[] = [];
+      await f.store.append(id, [msg(user("q"))], () => order.push("syncing")).then(() => order.push("resolved"));
+      expect(order).toEqual(["syncing", "resolved"]);
+      // A batch refused before anything is written: no call.
+      let called = false;
+      await expect(
+        f.store.append(id, [{ kind: "event", event: { seq: 0, type: "start" } } as never], () => {
+          called = true;
+        }),
+      ).rejects.toThrow(RangeError);
+      expect(called).toBe(false);
+      // A callback that throws does not fail the append.
+      await f.store.append(id, [msg(assistant("a"))], () => {
+        throw new Error("not the store's failure");
+      });
+      expect((await f.store.load(id))!.allMessages.map((m) => m.content)).toEqual(["q", "a"]);
+    });
+
     test("append then load round-trips messages, totals and a derived title", async () => {
       await using f = await backend.make();
       const s = await f.store.create({ agent: "crab", createdBy: "cli" });

@@ -5,6 +5,7 @@
  * appending.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { appendFile, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
@@ -121,6 +122,18 @@ describe("JsonlSessionStore on disk", () => {
     expect(loaded.allMessages.map((m) => m.content)).toEqual(["one", "two"]);
     expect(loaded.corruptLines).toBe(2);
     expect(loaded.tornLine).toBeUndefined();
+    await store.close();
+  });
+
+  test("onSyncing runs once the records are in the file (their fsync then under way)", async () => {
+    await using tmp = await tempDir();
+    const store = await fresh(tmp.path);
+    const { id } = await store.create({ agent: "crab", createdBy: "cli" });
+    let inFile = "";
+    await store.append(id, [msg(user("asked before the model call"))], () => {
+      inFile = readFileSync(join(tmp.path, "sessions", `${id}.jsonl`), "utf8");
+    });
+    expect(inFile).toContain('"content":"asked before the model call"');
     await store.close();
   });
 
