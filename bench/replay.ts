@@ -127,7 +127,15 @@ try {
   const client = await CrabtalkClient.connect({ home });
   const attachRuns = await timed(RUNS, async () => {
     let expected = 1;
+    let marker = false;
     for await (const reply of client.stream({ attach: { session: id, afterSeq: 0 } })) {
+      // The Attached marker comes first and says where the replay ends; the events follow it.
+      if (!marker && reply.attached) {
+        if (reply.attached.lastSeq !== EVENTS)
+          throw new Error(`attach replay: the marker says ${reply.attached.lastSeq}, not ${EVENTS}`);
+        marker = true;
+        continue;
+      }
       const seq = reply.stream?.seq;
       if (seq !== expected) throw new Error(`attach replay: expected seq ${expected}, got ${seq} (${reply.msg})`);
       if (expected++ === EVENTS) break; // breaking out unsubscribes
