@@ -20,10 +20,11 @@
  *   messages the model is sent anyway.
  *
  * Never trusted blindly. A checkpoint is used only when its version
- * matches, the file's first line (the meta line) hashes the same, and the
- * checkpointed line is still a whole line at its offset with the same hash
- * (for "compaction", also still a compaction line; for "view", its
- * messages also match their hash and decode with every count checked);
+ * matches, its sum (see seal) still covers every byte of it, the log's
+ * first line (the meta line) hashes the same, and the checkpointed line
+ * is still a whole line at its offset with the same hash (for
+ * "compaction", also still a compaction line; for "view", its messages
+ * also decode with every count checked);
  * otherwise (missing, corrupt, another file under the same name, a file
  * cut short) the whole log is folded, exactly as load() does, and a fresh
  * checkpoint written.
@@ -47,10 +48,10 @@ import { decodeMessages, type EncodedMessages, encodeMessages } from "./view-cod
 
 /**
  * 3: the view kind's messages are columns and text after its first line
- * (view-codec.ts) instead of JSON in it. A version-2 "compaction" file
- * (the same layout) is still read; a version-2 "view" file is rebuilt. A
- * version-2 reader (an older daemon) ignores version-3 files and rebuilds
- * its own.
+ * (view-codec.ts) instead of JSON in it, and every file carries its sum.
+ * A version-2 "compaction" file (the same layout, no sum) is still read,
+ * as before; a version-2 "view" file is rebuilt. A version-2 reader (an
+ * older daemon) ignores version-3 files and rebuilds its own.
  */
 const CHECKPOINT_VERSION = 3;
 
@@ -93,11 +94,39 @@ interface ViewHeader extends Anchor {
   columns: number;
   strings: EncodedMessages["strings"];
   other: EncodedMessages["other"];
-  /** Hash of every byte after the first line: a torn or altered text is caught before it is cut into messages. */
-  body: string;
+  /** Over the line before it and every byte after the line (see seal). */
+  sum: string;
 }
 
-type Header = (Anchor & { kind: "compaction"; state: FoldState }) | ViewHeader;
+/** A compaction checkpoint's only line; a version-2 one has no sum. */
+type Header = (Anchor & { kind: "compaction"; state: FoldState; sum?: string }) | ViewHeader;
+
+/**
+ * The sum that closes a checkpoint's first line, `,"sum":"<hex>"}`: <hex>
+ * hashes the bytes of the line before it, then everything after the line
+ * (a view's messages). A byte changed anywhere (the fold's state, a model
+ * name, a kept message's text or length, the sum itself) is caught before
+ * anything of the file is used: the state it holds is trusted as written
+ * (its lastSeq numbers the session's next events), so no field may go
+ * unchecked. The sequence `,"sum":"` cannot occur inside a JSON string
+ * (its quotes would be escaped), and the seal is the line's last one.
+ */
+const SUM_KEY = Buffer.from(',"sum":"');
+const EMPTY = new Uint8Array(0);
+
+const sum = (head: Uint8Array, body: Uint8Array): string => Bun.hash(body, Bun.hash(head)).toString(16);
+
+/** `json` (an object's JSON, ASCII) with its sum over itself and `body` added as its last field. */
+function seal(json: string, body: Uint8Array): string {
+  const open = json.slice(0, -1);
+  return `${open},"sum":"${sum(Buffer.from(open), body)}"}`;
+}
+
+/** The bytes of the first line `line` that its sum covers: those before the seal (undefined when it has none). */
+function sealedHead(line: Uint8Array): Uint8Array | undefined {
+  const at = Buffer.from(line.buffer, line.byteOffset, line.length).lastIndexOf(SUM_KEY);
+  return at > 0 ? line.subarray(0, at) : undefined;
+}
 
 export function checkpointPath(sessionPath: string): string {
   return `${sessionPath}.ckpt`;
@@ -133,17 +162,22 @@ function isCompaction(v: unknown): v is CompactionRecord {
 /**
  * Not `fatal`: Bun's fatal decoder validates on a slow path (0.14 ms for the
  * text of 10,000 messages, against 0.01 ms). The view's text is protected by
- * its body hash, and its writer only writes well-formed strings; a header
- * that decodes to something else fails JSON.parse.
+ * its sum, and its writer only writes well-formed strings; a header that
+ * decodes to something else fails JSON.parse.
  */
 const utf8 = new TextDecoder("utf-8");
 
-/** The first line's header when it is one this version reads (fields checked, messages not yet decoded). */
-function readHeader(file: Uint8Array): { header: Header; bodyStart: number } | undefined {
+/**
+ * The first line's header when it is one this version reads (fields
+ * checked; a compaction checkpoint's sum checked, a view's messages not
+ * yet decoded nor summed). `head` is what a view's sum covers of the line.
+ */
+function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head?: Uint8Array } | undefined {
   const nl = file.indexOf(0x0a);
+  const line = file.subarray(0, nl < 0 ? file.length : nl);
   let h: Header;
   try {
-    h = JSON.parse(utf8.decode(file.subarray(0, nl < 0 ? file.length : nl))) as Header;
+    h = JSON.parse(utf8.decode(line)) as Header;
   } catch {
     return undefined;
   }
@@ -159,31 +193,36 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number } | u
     !isState(h.state)
   )
     return undefined;
-  if (h.kind === "compaction" && (h.v === 2 || h.v === CHECKPOINT_VERSION))
-    return { header: h, bodyStart: file.length };
+  const head = sealedHead(line);
+  if (h.kind === "compaction") {
+    if (h.v === 2) return { header: h, bodyStart: file.length };
+    const sealed = h.v === CHECKPOINT_VERSION && head !== undefined && file.length === line.length + 1;
+    return sealed && h.sum === sum(head, EMPTY) ? { header: h, bodyStart: file.length } : undefined;
+  }
   if (
     h.kind === "view" &&
     h.v === CHECKPOINT_VERSION &&
     nl > 0 &&
+    head !== undefined &&
+    typeof h.sum === "string" &&
     Number.isSafeInteger(h.kept) &&
     Number.isSafeInteger(h.columns) &&
     h.columns >= 0 &&
-    typeof h.body === "string" &&
     (h.state.compaction === undefined || isCompaction(h.state.compaction)) &&
     h.state.messages - h.kept === (h.state.compaction?.replaces ?? 0)
   )
-    return { header: h, bodyStart: nl + 1 };
+    return { header: h, bodyStart: nl + 1, head };
   return undefined;
 }
 
 /** Float64Array reads and writes in the platform's order; the file's columns are little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
-/** The view's kept messages, decoded and checked against the header (undefined on any mismatch). */
-function readView(h: ViewHeader, file: Uint8Array, bodyStart: number): ViewState | undefined {
+/** The view's kept messages, summed, decoded and checked against the header (undefined on any mismatch). */
+function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ViewState | undefined {
   const body = file.subarray(bodyStart);
   const textStart = h.columns * 8;
-  if (!LITTLE_ENDIAN || textStart > body.length || hash(body) !== h.body) return undefined;
+  if (!LITTLE_ENDIAN || textStart > body.length || sum(head, body) !== h.sum) return undefined;
   const at = file.byteOffset + bodyStart;
   // In place when aligned (the writer pads for it), else copied: a typed array cannot start mid-word.
   const columns =
@@ -202,7 +241,7 @@ function viewFile(anchor: Anchor, state: ViewState): Uint8Array | undefined {
   const encoded = encodeMessages(kept);
   const columns = new Uint8Array(Float64Array.from(encoded.columns).buffer);
   const body = Buffer.concat([columns, Buffer.from(encoded.text)]);
-  const header: ViewHeader = {
+  const header: Omit<ViewHeader, "sum"> = {
     ...anchor,
     kind: "view",
     state: fold,
@@ -210,9 +249,8 @@ function viewFile(anchor: Anchor, state: ViewState): Uint8Array | undefined {
     columns: encoded.columns.length,
     strings: encoded.strings,
     other: encoded.other,
-    body: hash(body),
   };
-  const line = asciiJson(header);
+  const line = seal(asciiJson(header), body);
   // Spaces (which JSON.parse ignores) so that the columns start at a multiple of 8.
   const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
   return Buffer.concat([Buffer.from(`${line}${pad}\n`), body]);
@@ -308,7 +346,7 @@ export async function foldForResume(path: string, useCheckpoint = true): Promise
 /** The checkpoint the fold may start from, checked; undefined when there is none it may trust. */
 async function usableCheckpoint(
   path: string,
-  { header, bodyStart }: { header: Header; bodyStart: number },
+  { header, bodyStart, head }: { header: Header; bodyStart: number; head?: Uint8Array },
   file: Uint8Array,
   fh: FileHandle,
   size: number,
@@ -322,7 +360,7 @@ async function usableCheckpoint(
     // A view that cannot be decoded is no checkpoint (the log is folded instead); decoding checks, never trusts.
     let state: ViewState | undefined;
     try {
-      state = readView(header, file, bodyStart);
+      state = head && readView(header, file, bodyStart, head);
     } catch {
       state = undefined;
     }
@@ -412,15 +450,18 @@ async function foldFrom(path: string, fh: FileHandle, file: Uint8Array | undefin
   if (last && last.offset !== cp?.offset)
     await writeCheckpoint(
       path,
-      `${asciiJson({
-        v: CHECKPOINT_VERSION,
-        kind: "compaction",
-        meta,
-        offset: last.offset,
-        bytes: last.bytes,
-        line: hash(Buffer.from(last.text)),
-        state: last.state,
-      })}\n`,
+      `${seal(
+        asciiJson({
+          v: CHECKPOINT_VERSION,
+          kind: "compaction",
+          meta,
+          offset: last.offset,
+          bytes: last.bytes,
+          line: hash(Buffer.from(last.text)),
+          state: last.state,
+        }),
+        EMPTY,
+      )}\n`,
     );
   return { session };
 }

@@ -84,3 +84,15 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
+
+/**
+ * A resume checkpoint's first line for `header` (its fields, without a sum),
+ * sealed the way checkpoint.ts seals it: `,"sum":"<hex>"}` closes the JSON,
+ * <hex> hashing the line's bytes before it and then `body`. For tampering
+ * the sum cannot see, so the checks behind it are what refuses the file.
+ */
+export function sealedLine(header: object, body: Uint8Array = new Uint8Array(0)): string {
+  const { sum: _, ...fields } = header as { sum?: string };
+  const open = JSON.stringify(fields).slice(0, -1);
+  return `${open},"sum":"${Bun.hash(body, Bun.hash(Buffer.from(open))).toString(16)}"}`;
+}

@@ -7,14 +7,14 @@
  * kind of bad checkpoint (rebuilt, never trusted, never an error).
  */
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkpointPath } from "../../src/store/checkpoint.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import { MemorySessionStore } from "../../src/store/memory.ts";
 import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
 import { type GenOptions, writeLongSession } from "../helpers/session-gen.ts";
-import { tempDir } from "./helpers.ts";
+import { sealedLine, tempDir } from "./helpers.ts";
 
 const opts = { fsync: "none" } as const;
 
@@ -129,18 +129,31 @@ describe("resume equals the whole fold", () => {
     ["not JSON", (ckpt) => writeFileSync(ckpt, "{ half")],
     ["another version", (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":3', '"v":99'))],
     [
-      "an offset that is not the compaction line",
+      "an offset that is not the compaction line (the sum made to agree)",
       (ckpt) => {
         const cp = JSON.parse(readFileSync(ckpt, "utf8")) as { offset: number };
-        writeFileSync(ckpt, JSON.stringify({ ...cp, offset: cp.offset - 40 }));
+        writeFileSync(ckpt, `${sealedLine({ ...cp, offset: cp.offset - 40 })}\n`);
       },
     ],
     [
-      "a line length far past the end of the log (damaged; never allocated)",
+      "a line length far past the end of the log (damaged; never allocated; the sum made to agree)",
       (ckpt) => {
         const cp = JSON.parse(readFileSync(ckpt, "utf8")) as { bytes: number };
-        writeFileSync(ckpt, JSON.stringify({ ...cp, bytes: 2 ** 40 }));
+        writeFileSync(ckpt, `${sealedLine({ ...cp, bytes: 2 ** 40 })}\n`);
       },
+    ],
+    [
+      "the session's title in the fold's state changed, the sum not made to agree",
+      (ckpt) => {
+        const line = readFileSync(ckpt, "utf8");
+        const changed = line.replace('"title":"question 0', '"title":"questiom 0');
+        expect(changed).not.toBe(line);
+        writeFileSync(ckpt, changed);
+      },
+    ],
+    [
+      "no sum (a version-3 file)",
+      (ckpt) => writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace(/,"sum":"\w+"/, "")),
     ],
     [
       "the checkpoint of another session file",
@@ -160,7 +173,11 @@ describe("resume equals the whole fold", () => {
       spoil(checkpointPath(path), path);
       const expected = view(await reference(tmp.path, id));
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
-      expect(JSON.parse(readFileSync(checkpointPath(path), "utf8")).v).toBe(3);
+      // Rebuilt: the file is the one a resume without any checkpoint writes.
+      const rebuilt = readFileSync(checkpointPath(path));
+      rmSync(checkpointPath(path));
+      await resumed(tmp.path, id);
+      expect(readFileSync(checkpointPath(path))).toEqual(rebuilt);
       expect(view(await resumed(tmp.path, id))).toEqual(expected);
     });
   }
@@ -171,7 +188,13 @@ describe("resume equals the whole fold", () => {
     const path = join(tmp.path, `${id}.jsonl`);
     await resumed(tmp.path, id);
     const ckpt = checkpointPath(path);
-    writeFileSync(ckpt, readFileSync(ckpt, "utf8").replace('"v":3', '"v":2'));
+    // Version 2 had no sum.
+    writeFileSync(
+      ckpt,
+      readFileSync(ckpt, "utf8")
+        .replace('"v":3', '"v":2')
+        .replace(/,"sum":"\w+"/, ""),
+    );
     const expected = view(await reference(tmp.path, id));
     expect(view(await resumed(tmp.path, id))).toEqual(expected);
     // Rebuilding would have written version 3: it was read and trusted.
