@@ -11,6 +11,15 @@
  * is always admitted into an empty queue, whatever its size (up to the 16 MiB
  * frame cap), so a large reply can still go out.
  *
+ * Writes: the first frame queued in a turn of the event loop is written at
+ * once (a streamed token is not held back); frames queued after it in the
+ * same turn wait for one coalesced write when the loop next turns
+ * (setImmediate). A replay of 10,000 events, produced in a few turns, went
+ * out as 10,000 writes of ~60 bytes, and the write calls were two thirds of
+ * the daemon's time; a token per network read still goes out at once.
+ * `close()` of the owner should `flush()` first: frames of the current turn
+ * are otherwise dropped with the rest of the queue.
+ *
  * Producers either `send()` (await room: the stream pauses) or `offer()`
  * (never wait: false when full). When frames sit unsent for `stallTimeoutMs`
  * with no write progress, the queue gives up: `onStall` fires and the owner
@@ -52,10 +61,16 @@ export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 /** 64 KiB per write: the size of a typical socket send buffer chunk; larger gains nothing. */
 const COALESCE_BYTES = 64 * 1024;
 
-/** What the queue writes to: returns bytes accepted (may be fewer than offered), or -1 when closed. */
+/**
+ * What the queue writes to: returns bytes accepted (may be fewer than offered), or -1 when closed. It
+ * must not keep `data` once write() returns (a coalesced batch is a scratch buffer, reused at the next).
+ */
 export interface ByteSink {
   write(data: Uint8Array): number;
 }
+
+/** Where coalesced frames are laid end to end for one write (see takeBatch); shared, as writes are synchronous. */
+let scratch: Uint8Array | undefined;
 
 export interface OutboundQueueOptions {
   maxFrames?: number;
@@ -76,6 +91,8 @@ export class OutboundQueue {
   private waiting = 0;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private stallTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set from a frame written at once until the loop turns: frames queued meanwhile wait for one write then. */
+  private burst: ReturnType<typeof setImmediate> | null = null;
   private closed: Error | null = null;
   private readonly maxFrames: number;
   private readonly maxBytes: number;
@@ -113,9 +130,17 @@ export class OutboundQueue {
     if (!this.hasRoom()) return false;
     this.frames.push(frame);
     this.bytes += frame.byteLength;
-    this.flush();
+    if (this.burst === null) {
+      this.flush();
+      if (!this.closed) this.burst = setImmediate(this.endBurst);
+    }
     return true;
   }
+
+  private readonly endBurst = (): void => {
+    this.burst = null;
+    this.flush();
+  };
 
   /**
    * Queues a frame, waiting for room first. Rejects with ConnectionClosed
@@ -176,7 +201,10 @@ export class OutboundQueue {
       count++;
     }
     if (count === 1) return head;
-    const batch = new Uint8Array(size);
+    // Copied into the one scratch buffer every queue shares: the sink copies what it takes before write()
+    // returns (the queue keeps what it did not take), and nothing else runs in between.
+    scratch ??= new Uint8Array(COALESCE_BYTES);
+    const batch = scratch.subarray(0, size);
     let at = 0;
     for (let i = 0; i < count; i++) {
       batch.set(this.frames[i]!, at);
@@ -227,6 +255,8 @@ export class OutboundQueue {
     this.closed = reason;
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = null;
+    if (this.burst) clearImmediate(this.burst);
+    this.burst = null;
     this.frames.length = 0;
     this.bytes = 0;
     const waiters = this.waiters;

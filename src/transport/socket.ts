@@ -141,6 +141,8 @@ class Connection implements FramedConnection {
 
   close(): void {
     if (this.isClosed) return;
+    // Frames queued in this turn of the loop wait for a coalesced write (outbound-queue.ts): out they go first.
+    this.queue.flush();
     this.socket.end();
     this.markClosed();
   }

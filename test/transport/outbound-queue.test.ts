@@ -72,3 +72,30 @@ test("a bounded send waits while the waiting bytes fit the bound, one frame alwa
   expect(q.waitingBytes).toBe(0);
   q.close();
 });
+
+test("the first frame of a turn of the loop is written at once; the ones after it in that turn go in one write when it turns", async () => {
+  const writes: number[] = [];
+  const q = new OutboundQueue({
+    write: (d) => {
+      writes.push(d.byteLength);
+      return d.byteLength;
+    },
+  });
+  expect(q.offer(new Uint8Array(10))).toBe(true);
+  expect(writes).toEqual([10]);
+  for (let i = 0; i < 100; i++) expect(q.offer(new Uint8Array(5))).toBe(true);
+  expect(writes).toEqual([10]);
+  expect(q.queuedFrames).toBe(100);
+  await new Promise((r) => setImmediate(r));
+  expect(writes).toEqual([10, 500]);
+  expect(q.queuedFrames).toBe(0);
+  // A later turn's first frame goes out at once again.
+  q.offer(new Uint8Array(7));
+  expect(writes).toEqual([10, 500, 7]);
+  // A flush writes what the turn queued without waiting (an owner closing the connection calls it).
+  q.offer(new Uint8Array(3));
+  expect(writes).toEqual([10, 500, 7]);
+  q.flush();
+  expect(writes).toEqual([10, 500, 7, 3]);
+  q.close();
+});

@@ -86,7 +86,9 @@ export class WsConnection implements FramedConnection {
 
   close(): void {
     if (this.isClosed) return;
-    // 1000 after an orderly end; the router has already sent its ErrorMsg when it closes for a reason.
+    // 1000 after an orderly end; the router has already sent its ErrorMsg when it closes for a reason, which may
+    // still wait in the queue for this turn's coalesced write (outbound-queue.ts): out it goes first.
+    this.queue.flush();
     this.ws.close(1000, "closed by the daemon");
     this.markClosed();
   }
