@@ -15,6 +15,7 @@
  * sequence order.
  */
 import type { Message } from "../provider/types.ts";
+import { callQuietly } from "../store/fold.ts";
 import type { NewRecord, SessionStore } from "../store/types.ts";
 import type { Approver } from "./bus.ts";
 import type { SessionEvent } from "./events.ts";
@@ -188,7 +189,13 @@ export class LiveSession {
     const write = this.lastAppend.then(() => {
       this.group = null; // from here on, appends form the next group, written after this one
       this.groupSyncing = [];
-      const during = syncing.length === 0 ? undefined : () => runEach(syncing);
+      // Each caller's hook on its own: one that throws does not keep the others from running.
+      const during =
+        syncing.length === 0
+          ? undefined
+          : () => {
+              for (const hook of syncing) callQuietly(hook);
+            };
       return this.store.append(this.id, group, during).catch((err: unknown) => {
         this.writeFailure ??= err instanceof Error ? err : new Error(String(err));
         log.error(`session ${this.id}: could not append ${group.length} record(s) to the store: ${errorMessage(err)}`);
@@ -239,17 +246,4 @@ function messageChars(m: Message): number {
 /** The trace record of a published event. */
 function traceRecord(e: SessionEvent): NewRecord {
   return { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data } };
-}
-
-/** Calls each callback; one that throws does not keep the others from running (the store ignores the error). */
-function runEach(callbacks: readonly (() => void)[]): void {
-  let failure: unknown;
-  for (const f of callbacks) {
-    try {
-      f();
-    } catch (err) {
-      failure ??= err;
-    }
-  }
-  if (failure !== undefined) throw failure;
 }

@@ -193,9 +193,9 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
     !isState(h.state)
   )
     return undefined;
+  if (h.kind === "compaction" && h.v === 2) return { header: h, bodyStart: file.length };
   const head = sealedHead(line);
   if (h.kind === "compaction") {
-    if (h.v === 2) return { header: h, bodyStart: file.length };
     const sealed = h.v === CHECKPOINT_VERSION && head !== undefined && file.length === line.length + 1;
     return sealed && h.sum === sum(head, EMPTY) ? { header: h, bodyStart: file.length } : undefined;
   }
@@ -254,6 +254,11 @@ function viewFile(anchor: Anchor, state: ViewState): Uint8Array | undefined {
   // Spaces (which JSON.parse ignores) so that the columns start at a multiple of 8.
   const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
   return Buffer.concat([Buffer.from(`${line}${pad}\n`), body]);
+}
+
+/** A compaction checkpoint's file: its one line, sealed (see seal). */
+function compactionFile(anchor: Anchor, state: FoldState): string {
+  return `${seal(asciiJson({ ...anchor, kind: "compaction", state }), EMPTY)}\n`;
 }
 
 /** Bytes read for the meta line (a few hundred in practice); a longer one is read by firstLine. */
@@ -441,27 +446,23 @@ async function foldFrom(path: string, fh: FileHandle, file: Uint8Array | undefin
       line: hash(Buffer.from(end.text)),
     };
     const state = folder.view();
-    const save = async () => {
-      const file = viewFile(anchor, state);
-      if (file) await writeCheckpoint(path, file);
+    return {
+      session,
+      saveView: async () => {
+        const file = viewFile(anchor, state);
+        if (file) await writeCheckpoint(path, file);
+      },
     };
-    return { session, saveView: save };
   }
-  if (last && last.offset !== cp?.offset)
-    await writeCheckpoint(
-      path,
-      `${seal(
-        asciiJson({
-          v: CHECKPOINT_VERSION,
-          kind: "compaction",
-          meta,
-          offset: last.offset,
-          bytes: last.bytes,
-          line: hash(Buffer.from(last.text)),
-          state: last.state,
-        }),
-        EMPTY,
-      )}\n`,
-    );
+  if (last && last.offset !== cp?.offset) {
+    const anchor = {
+      v: CHECKPOINT_VERSION,
+      meta,
+      offset: last.offset,
+      bytes: last.bytes,
+      line: hash(Buffer.from(last.text)),
+    };
+    await writeCheckpoint(path, compactionFile(anchor, last.state));
+  }
   return { session };
 }
