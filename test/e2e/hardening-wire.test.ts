@@ -298,3 +298,23 @@ test("request ids above 2^53 are echoed byte for byte: 0x123456789abcdef1 and 2^
   for (const id of ids) expect(echoed.has(Buffer.from(varint(id)).toString("hex"))).toBe(true);
   conn.close();
 });
+
+test("1,100 requests without ids in one write: the 1,025th is refused with 429 and its reason, then the connection closes", async () => {
+  await using d = await startDaemon({ config: CONFIG });
+  const conn = await rawConnect({ unix: d.socket });
+  // All in one write, so they are queued faster than the serial chain runs them: the backlog fills and the
+  // daemon answers the one past it with the reason, then closes (until now no test saw that reply).
+  const one = frame(clientMessage.encode({ sessions: {} }));
+  const burst = new Uint8Array(one.byteLength * 1100);
+  for (let i = 0; i < 1100; i++) burst.set(one, i * one.byteLength);
+  conn.write(burst);
+  let refusal: ServerMessage | undefined;
+  for (;;) {
+    const reply = await conn.next(10_000);
+    if (reply === null) break;
+    if (reply.msg === "error") refusal = reply;
+  }
+  expect(refusal?.error?.code).toBe(429);
+  expect(refusal?.error?.message).toContain("too many queued requests (limit 1024)");
+  expect(conn.isClosed()).toBe(true);
+});
