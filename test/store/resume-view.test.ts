@@ -8,9 +8,14 @@
  * reads, which an early log line changed behind the store's back shows.
  */
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkpointPath, VIEW_MIN_TAIL_BYTES } from "../../src/store/checkpoint.ts";
+import {
+  checkpointPath,
+  VIEW_MIN_TAIL_BYTES,
+  VIEW_REFRESH_MIN_BYTES,
+  viewRefreshBytes,
+} from "../../src/store/checkpoint.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import type { Message } from "../../src/provider/types.ts";
 import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
@@ -50,6 +55,7 @@ interface ViewHeader {
   v: number;
   kind: string;
   offset: number;
+  bytes: number;
   kept: number;
   columns: number;
   strings: string[];
@@ -206,6 +212,41 @@ describe("view checkpoint", () => {
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
     expect(readCp(path).header.offset).toBeGreaterThan(first);
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("an eighth of its size in lines after it (far below VIEW_MIN_TAIL_BYTES) moves it; less does not", async () => {
+    await using tmp = await tempDir();
+    // Big enough that an eighth of its view is past the 64 KiB floor.
+    const { id, path } = await longSession(tmp.path, { ...LONG, messages: 6000 });
+    const refresh = viewRefreshBytes(statSync(checkpointPath(path)).size);
+    expect(refresh).toBeLessThan(VIEW_MIN_TAIL_BYTES / 2);
+    expect(refresh).toBeGreaterThan(VIEW_REFRESH_MIN_BYTES);
+    const first = readCp(path).header;
+    const tail = () => statSync(path).size - (first.offset + first.bytes + 1);
+    /** Appends turns until the log holds `bytes` after the view's line. */
+    const growTo = (bytes: number) =>
+      withStore(tmp.path, async (s) => {
+        for (let i = 0; tail() < bytes; i++)
+          await s.append(id, [
+            { kind: "message", message: { role: "user", content: `more ${i}` } },
+            { kind: "message", message: { role: "assistant", content: `and more ${i} ${"x".repeat(200)}` } },
+          ]);
+      });
+    await growTo(refresh - 1024);
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+    expect(readCp(path).header.offset).toBe(first.offset);
+    await growTo(refresh);
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+    const moved = readCp(path);
+    expect(moved.header.offset).toBeGreaterThan(first.offset);
+    expect(moved.header.offset + moved.header.bytes + 1).toBe(statSync(path).size);
+    expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("viewRefreshBytes: an eighth of the view, between 64 KiB and VIEW_MIN_TAIL_BYTES", () => {
+    expect(viewRefreshBytes(0)).toBe(VIEW_REFRESH_MIN_BYTES);
+    expect(viewRefreshBytes(1_000_000)).toBe(125_000);
+    expect(viewRefreshBytes(100_000_000)).toBe(VIEW_MIN_TAIL_BYTES);
   });
 
   test("a torn last line after it is reported once and the context is unchanged", async () => {
