@@ -243,6 +243,54 @@ describe("view checkpoint", () => {
     expect(view(await resumed(tmp.path, id))).toEqual(view(await reference(tmp.path, id)));
   });
 
+  test("a view a resume earns is written after the turn it was for has ended, not ahead of that turn's appends", async () => {
+    await using tmp = await tempDir();
+    const id = await generate(tmp.path, LONG);
+    const path = join(tmp.path, `${id}.jsonl`);
+    // A quiet time longer than the test: only the turn's end (or close) may write it.
+    const store = await JsonlSessionStore.open(tmp.path, { ...opts, viewSaveQuietMs: 60_000 });
+    try {
+      const resumedNow = await store.resume(id);
+      expect(view(resumedNow!)).toEqual(view((await store.load(id))!));
+      await store.append(id, [{ kind: "message", message: { role: "user", content: "the turn's question" } }]);
+      await Bun.sleep(20);
+      expect(existsSync(checkpointPath(path))).toBe(false);
+      const seq = resumedNow!.lastSeq + 1;
+      await store.append(id, [
+        { kind: "message", message: { role: "assistant", content: "the answer" } },
+        { kind: "event", event: { seq, type: "end", turn: seq, data: {} } },
+      ]);
+      const deadline = Date.now() + 5_000;
+      while (!existsSync(checkpointPath(path)) && Date.now() < deadline) await Bun.sleep(5);
+      expect(readCp(path).header.kind).toBe("view");
+      expect(view((await store.resume(id))!)).toEqual(view((await store.load(id))!));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a view whose turn never ends is written once the session is quiet, or by close", async () => {
+    await using tmp = await tempDir();
+    const a = await generate(tmp.path, LONG);
+    const b = await generate(tmp.path, LONG);
+    const store = await JsonlSessionStore.open(tmp.path, { ...opts, viewSaveQuietMs: 100 });
+    await store.resume(a);
+    await store.resume(b);
+    const started = Date.now();
+    // Appends to b keep it from going quiet; a has none.
+    const deadline = started + 5_000;
+    while (!existsSync(checkpointPath(join(tmp.path, `${a}.jsonl`))) && Date.now() < deadline) {
+      await store.append(b, [{ kind: "message", message: { role: "user", content: "still typing" } }]);
+      await Bun.sleep(20);
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(existsSync(checkpointPath(join(tmp.path, `${a}.jsonl`)))).toBe(true);
+    expect(existsSync(checkpointPath(join(tmp.path, `${b}.jsonl`)))).toBe(false);
+    await store.close();
+    expect(readCp(join(tmp.path, `${b}.jsonl`)).header.kind).toBe("view");
+    expect(view(await resumed(tmp.path, b))).toEqual(view(await reference(tmp.path, b)));
+  });
+
   test("viewRefreshBytes: an eighth of the view, between 64 KiB and VIEW_MIN_TAIL_BYTES", () => {
     expect(viewRefreshBytes(0)).toBe(VIEW_REFRESH_MIN_BYTES);
     expect(viewRefreshBytes(1_000_000)).toBe(125_000);
