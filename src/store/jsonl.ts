@@ -197,8 +197,10 @@ export class JsonlSessionStore implements SessionStore {
       st.dirty = batch.dirty;
     });
     // A turn's end: a view checkpoint waiting for it is written next, behind this append; any other append postpones it.
-    if (records.some(endsATurn)) this.saveNow(id);
-    else this.postponeSave(id);
+    if (this.quietSaves.has(id)) {
+      if (records.some(endsATurn)) this.saveNow(id);
+      else this.postponeSave(id);
+    }
     return run;
   }
 
