@@ -72,8 +72,9 @@ export const VIEW_REFRESH_MIN_BYTES = 64 * 1024;
  * least VIEW_REFRESH_MIN_BYTES, at most VIEW_MIN_TAIL_BYTES. Folding those
  * lines is then a small part of a resume next to decoding the view (10,000
  * messages: 1.2 ms with an empty tail, 2.0 ms with 500 KB of it), while a
- * rewrite (done after the turn's request is out, and only by a resume)
- * writes at most eight bytes of sidecar per byte the log grew since the last.
+ * rewrite (only by a resume, written once its turn has ended: see
+ * JsonlSessionStore.saveLater) writes at most eight bytes of sidecar per
+ * byte the log grew since the last.
  */
 export function viewRefreshBytes(viewBytes: number): number {
   return Math.min(VIEW_MIN_TAIL_BYTES, Math.max(VIEW_REFRESH_MIN_BYTES, Math.floor(viewBytes / 8)));

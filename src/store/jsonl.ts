@@ -87,10 +87,13 @@ const INDEX_CONCURRENCY = 8;
 const COUNTER_DELAY_MS = 1000;
 /**
  * How long a session goes without an append before a view checkpoint a
- * resume earned is written (see saveLater): longer than the gaps between a
- * streaming turn's trace writes, so the write waits for the turn's end.
+ * resume earned is written when no turn end came first (see saveLater):
+ * longer than the gaps between a streaming turn's trace writes (100 ms),
+ * so a turn that streams is not interrupted by it; one that waits longer
+ * on its model may see it written meanwhile, which delays nothing but an
+ * append queued behind it.
  */
-export const VIEW_SAVE_QUIET_MS = 250;
+const VIEW_SAVE_QUIET_MS = 250;
 
 /** The trace record of a turn's end event (see saveLater). */
 const endsATurn = (r: NewRecord): boolean => r.kind === "event" && r.event.type === "end";
