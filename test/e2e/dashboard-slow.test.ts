@@ -76,7 +76,12 @@ test("a frozen tab never slows a turn and is dropped after the stall timeout", a
   child.kill("SIGSTOP");
   try {
     const rssBefore = rssKb(d.proc.pid);
-    fake.route(() => sseReply(openaiSse({ text: longText, textDeltas: DELTAS })));
+    // Paced (64 KiB, then 1 ms): this process is both the model and the turn's reader, and a model that sends
+    // 20 MB at once can leave the reader, starved of CPU, more than 4,096 events behind (it is then dropped
+    // with a re-attach hint, by design). The frozen tab falls behind all the same: its queue fills in a few ms.
+    fake.route(() =>
+      sseReply(openaiSse({ text: longText, textDeltas: DELTAS }), { chunkSizes: [64 * 1024], chunkDelayMs: 1 }),
+    );
     const c = await d.client();
     const turn = await streamTurn(c, { content: "a long answer" });
     c.close();
