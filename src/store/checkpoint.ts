@@ -39,11 +39,12 @@
  * falls back to the whole fold, so the result always equals load()'s.
  */
 import { fstatSync } from "node:fs";
-import { type FileHandle, open, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { eventPrefix, type FoldState, hash, SessionFolder, parseRecord, type ViewState } from "./fold.ts";
 import { writeAtomic } from "./jsonl-files.ts";
 import { firstLine, type Line, readLineBatches } from "./line-reader.ts";
+import { ReadDescriptor } from "./read-descriptor.ts";
 import type { CompactionRecord, ResumedSession } from "./types.ts";
 import { decodeMessages, type EncodedMessages, encodeMessages } from "./view-codec.ts";
 
@@ -286,7 +287,7 @@ const META_PEEK_BYTES = 4096;
  * Whether the checkpoint's anchors hold in the log `fh` of `size` bytes
  * (see the top of this file). Never an error: a failed read is a no.
  */
-async function anchorsHold(path: string, h: Header, fh: FileHandle, size: number): Promise<boolean> {
+async function anchorsHold(path: string, h: Header, fh: ReadDescriptor, size: number): Promise<boolean> {
   // A damaged sidecar may name any range: one past the end of the log is refused before any allocation.
   if (h.offset + h.bytes + 1 > size) return false;
   const head = Buffer.allocUnsafe(Math.min(META_PEEK_BYTES, size));
@@ -355,14 +356,14 @@ export async function foldForResume(path: string, useCheckpoint = true): Promise
           .bytes()
           .catch(() => undefined)
       : undefined,
-    open(path, "r"),
+    ReadDescriptor.open(path),
   ]);
   try {
     return await foldFrom(path, fh, file);
   } finally {
-    // Waited for, though the fold needs nothing more: a close left running delayed the session's next append
-    // (the turn's question) by ~0.5 ms on the file-system threads, more than the round trip it saves.
-    await fh.close();
+    // Synchronous (read-descriptor.ts): a close left running on the file-system threads delayed the session's
+    // next append (the turn's question) by ~0.5 ms, and awaiting one cost its round trip.
+    fh.close();
   }
 }
 
@@ -371,7 +372,7 @@ async function usableCheckpoint(
   path: string,
   { header, bodyStart, head }: { header: Header; bodyStart: number; head?: Uint8Array },
   file: Uint8Array,
-  fh: FileHandle,
+  fh: ReadDescriptor,
   size: number,
   pending: Promise<unknown>,
 ): Promise<Checkpoint | undefined> {
@@ -408,9 +409,9 @@ async function usableCheckpoint(
 const startOf = (h: { kind: Header["kind"]; offset: number; bytes: number }): number =>
   h.kind === "view" ? h.offset + h.bytes + 1 : h.offset;
 
-async function foldFrom(path: string, fh: FileHandle, file: Uint8Array | undefined): Promise<ResumeFold | undefined> {
+async function foldFrom(path: string, fh: ReadDescriptor, file: Uint8Array | undefined): Promise<ResumeFold | undefined> {
   // A synchronous fstat: a metadata read on an open descriptor, quicker than the round trip an async one costs.
-  const size = fstatSync(fh.fd).size;
+  const size = fstatSync(fh.descriptor).size;
   const guess = file && readHeader(file);
   // The log's lines after the checkpoint are read while it is checked; from the start when it proves unusable.
   let batches = readLineBatches(fh, { start: guess ? startOf(guess.header) : 0, end: size });

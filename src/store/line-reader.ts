@@ -5,7 +5,7 @@
  * before UTF-8 decoding, so a multi-byte character never straddles a chunk
  * boundary in a decoded string.
  */
-import { type FileHandle, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 
 /** 64 KiB: large enough that a typical session file is one or two reads, small enough to keep per-reader memory negligible. */
 const CHUNK_BYTES = 64 * 1024;
@@ -78,12 +78,19 @@ export const BATCH_BYTES = 1024 * 1024;
  * a 30,000-line log: 20 ms per line-at-a-time pass, 9 ms in batches).
  * Memory: one read, the line carried across reads, and the lines decoded.
  */
+/** What readLineBatches reads an open file through: a FileHandle, or a ReadDescriptor (read-descriptor.ts). */
+export interface PositionedReads {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+}
+
 export async function* readLineBatches(
-  file: string | FileHandle,
+  file: string | PositionedReads,
   opts: { start?: number; end?: number } = {},
 ): AsyncGenerator<Line[]> {
   // A handle the caller already holds (to stat or hash the file) is read with positioned reads and left open.
-  const fh = typeof file === "string" ? await open(file, "r") : file;
+  const owned = typeof file === "string" ? await open(file, "r") : undefined;
+  const fh: PositionedReads = owned ?? (file as PositionedReads);
   try {
     const end = opts.end ?? (await fh.stat()).size;
     let pos = opts.start ?? 0;
@@ -139,7 +146,7 @@ export async function* readLineBatches(
         },
       ];
   } finally {
-    if (typeof file === "string") await fh.close();
+    await owned?.close();
   }
 }
 
