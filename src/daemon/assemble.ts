@@ -81,9 +81,13 @@ export function settingsFrom(config: Config, mcpGrants?: (agent: string) => stri
 }
 
 export async function assembleRuntime(config: Config, paths: Paths): Promise<SessionRuntime> {
-  const store = await JsonlSessionStore.open(paths.sessions);
+  // The store asks the runtime (made next, with the providers) for the request prefix a view checkpoint keeps.
+  let runtime: SessionRuntime | undefined;
+  const store = await JsonlSessionStore.open(paths.sessions, {
+    requestPrefix: (agent, history) => runtime?.requestPrefix(agent, history),
+  });
   const usage = new UsageLedger(join(paths.home, "usage"), config.agents.budget.dailyTokens);
-  const runtime = new SessionRuntime({ store, usage }, settingsFrom(config));
+  runtime = new SessionRuntime({ store, usage }, settingsFrom(config));
   runtime.registry.setSource(BUILTIN_SOURCE, builtinToolEntries());
   return runtime;
 }

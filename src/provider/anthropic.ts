@@ -26,6 +26,7 @@ import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
 import {
   type AssistantMessage,
+  type EncodedPrefix,
   type Message,
   type ModelRequest,
   type Provider,
@@ -59,6 +60,24 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
     name: config.name,
     prepare(messages: readonly Message[]): void {
       turnsJson(messages);
+    },
+    exportPrefix(messages: readonly Message[]): EncodedPrefix | undefined {
+      // The turns before the last one: later messages can still join the last (see turnsJson).
+      const { turns, starts } = anthropicTurns(messages);
+      const last = turns.length - 1;
+      if (last < 1) return undefined;
+      return {
+        format: turnsPrefixFormat(),
+        count: starts[last]!,
+        json: Buffer.from(JSON.stringify(turns.slice(0, last)).slice(1, -1)),
+      };
+    },
+    importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
+      const first = messages[0];
+      if (prefix.format !== turnsPrefixFormat() || prefix.count < 1 || prefix.count > messages.length || !first)
+        return false;
+      encodedTurns.set(first, { messages: messages.slice(0, prefix.count), json: prefix.json, cut: prefix.count });
+      return true;
     },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
@@ -159,11 +178,32 @@ function anthropicTurns(messages: readonly Message[]): { turns: Turn[]; starts: 
  */
 interface EncodedTurns {
   messages: readonly Message[];
-  /** The JSON of every turn before the one starting at `cut`, comma-separated. */
-  json: string;
+  /**
+   * The JSON of every turn before the one starting at `cut`, comma-separated;
+   * UTF-8 when taken back from disk (importPrefix), decoded on first use.
+   */
+  json: string | Uint8Array;
   cut: number;
 }
 const encodedTurns = new WeakMap<Message, EncodedTurns>();
+const utf8 = new TextDecoder();
+
+function keptTurnsJson(known: EncodedTurns): string {
+  if (typeof known.json !== "string") known.json = utf8.decode(known.json);
+  return known.json;
+}
+
+let prefixFormat: string | undefined;
+/**
+ * The format of kept prefixes (Provider.exportPrefix), as openai-chat.ts
+ * names its own: this API, the layout of the kept JSON (/1: closed turns,
+ * comma-separated; change it with that layout) and a hash of the code that
+ * builds the turns.
+ */
+function turnsPrefixFormat(): string {
+  prefixFormat ??= `anthropic-messages/1:${Bun.hash(anthropicTurns.toString() + assistantBlocks.toString()).toString(36)}`;
+  return prefixFormat;
+}
 
 const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
 
@@ -183,7 +223,7 @@ function turnsJson(messages: readonly Message[]): string {
           .slice(0, Math.max(0, last))
           .map((t) => JSON.stringify(t))
           .join(",");
-  const kept = joinJson(reuse ? known.json : "", closed);
+  const kept = joinJson(reuse ? keptTurnsJson(known) : "", closed);
   encodedTurns.set(first, { messages: messages.slice(), json: kept, cut: last < 0 ? from : from + starts[last]! });
   return last < 0 ? kept : joinJson(kept, JSON.stringify(turns[last]));
 }

@@ -21,6 +21,7 @@ import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
 import {
+  type EncodedPrefix,
   type Message,
   type ModelRequest,
   type Provider,
@@ -51,6 +52,17 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
     name: config.name,
     prepare(messages: readonly Message[]): void {
       messagesJson(messages);
+    },
+    exportPrefix(messages: readonly Message[]): EncodedPrefix | undefined {
+      if (messages.length === 0) return undefined;
+      return { format: chatPrefixFormat(), count: messages.length, json: Buffer.from(messagesJsonOnce(messages)) };
+    },
+    importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
+      const first = messages[0];
+      if (prefix.format !== chatPrefixFormat() || prefix.count < 1 || prefix.count > messages.length || !first)
+        return false;
+      encodedPrefixes.set(first, { messages: messages.slice(0, prefix.count), json: prefix.json });
+      return true;
     },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
@@ -120,12 +132,22 @@ function chatOptions(request: ModelRequest, baseUrl: string): Record<string, unk
  * kept ones, object for object, is encoded whole and kept instead. Costs
  * one string as long as the messages' JSON per conversation in memory.
  */
-interface EncodedPrefix {
+interface KeptPrefix {
   messages: readonly Message[];
-  /** The JSON of `messages`, comma-separated, without brackets. */
-  json: string;
+  /**
+   * The JSON of `messages`, comma-separated, without brackets; UTF-8 when
+   * taken back from disk (importPrefix), decoded on first use: that is
+   * prepare() during the question's fsync, not the resume before it.
+   */
+  json: string | Uint8Array;
 }
-const encodedPrefixes = new WeakMap<Message, EncodedPrefix>();
+const encodedPrefixes = new WeakMap<Message, KeptPrefix>();
+const utf8 = new TextDecoder();
+
+function keptJson(known: KeptPrefix): string {
+  if (typeof known.json !== "string") known.json = utf8.decode(known.json);
+  return known.json;
+}
 
 function messagesJson(messages: readonly Message[]): string {
   const first = messages[0];
@@ -134,13 +156,35 @@ function messagesJson(messages: readonly Message[]): string {
   let json: string;
   if (known && startsWith(messages, known.messages)) {
     const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
-    json = rest.length === 0 ? known.json : `${known.json},${rest.join(",")}`;
+    json = rest.length === 0 ? keptJson(known) : `${keptJson(known)},${rest.join(",")}`;
   } else {
     // One stringify of the whole list: several times faster than one per message.
     json = JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
   }
   encodedPrefixes.set(first, { messages: messages.slice(), json });
   return json;
+}
+
+/** The messages' JSON as messagesJson gives it, reusing but never replacing what is kept. */
+function messagesJsonOnce(messages: readonly Message[]): string {
+  const known = encodedPrefixes.get(messages[0]!);
+  if (known && known.messages.length === messages.length && startsWith(messages, known.messages))
+    return keptJson(known);
+  return JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
+}
+
+let prefixFormat: string | undefined;
+/**
+ * The format of this encoder's kept prefixes (Provider.exportPrefix): the
+ * wire API, the layout of the kept JSON (/1: messages, comma-separated, no
+ * brackets; change it with that layout) and a hash of the code that turns
+ * a message into its JSON, so a daemon whose encoding differs (another
+ * version) never sends a prefix another one wrote: it encodes the history
+ * itself instead.
+ */
+function chatPrefixFormat(): string {
+  prefixFormat ??= `openai-chat/1:${Bun.hash(toChatMessage.toString()).toString(36)}`;
+  return prefixFormat;
 }
 
 /** JSON.stringify(buildChatBody(request, baseUrl)), character for character, with the messages' JSON reused (messagesJson). */

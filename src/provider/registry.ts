@@ -14,6 +14,7 @@ import type { HttpLog } from "./http.ts";
 import { createOpenAIChatProvider } from "./openai-chat.ts";
 import {
   emptyUsage,
+  type EncodedPrefix,
   type Message,
   type ModelRequest,
   type Provider,
@@ -83,10 +84,15 @@ export class ProviderRegistry {
     return this.windows.get(model);
   }
 
-  /** The StreamFn the agent loop uses: routes by request.model (and `prepare` by its model). */
+  /** The StreamFn the agent loop uses: routes by request.model (and the prefix helpers by their model). */
   readonly stream: StreamFn = Object.assign(
     (request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> => this.route(request, signal),
-    { prepare: (model: string, messages: readonly Message[]) => this.byModel.get(model)?.prepare?.(messages) },
+    {
+      prepare: (model: string, messages: readonly Message[]) => this.byModel.get(model)?.prepare?.(messages),
+      exportPrefix: (model: string, messages: readonly Message[]) => this.byModel.get(model)?.exportPrefix?.(messages),
+      importPrefix: (model: string, messages: readonly Message[], prefix: EncodedPrefix) =>
+        this.byModel.get(model)?.importPrefix?.(messages, prefix) ?? false,
+    },
   );
 
   private route(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {

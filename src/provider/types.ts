@@ -154,9 +154,42 @@ export interface Provider {
    * start with these messages encodes its own.
    */
   prepare?(messages: readonly Message[]): void;
+  /**
+   * The JSON this provider's requests give the first `count` of `messages`,
+   * for the store to keep beside a session's resume checkpoint (see
+   * EncodedPrefix). Undefined when it keeps no such encoding.
+   */
+  exportPrefix?(messages: readonly Message[]): EncodedPrefix | undefined;
+  /**
+   * Takes a kept prefix back for a resumed history that begins with the
+   * messages it was made from (by value: the store checks that), so the
+   * first request after a resume encodes only what follows them. False,
+   * and nothing kept, when the format is not this provider's or the count
+   * does not fit.
+   */
+  importPrefix?(messages: readonly Message[], prefix: EncodedPrefix): boolean;
 }
 
-/** The stream function the agent loop depends on (a seam for tests); `prepare` routes Provider.prepare by model. */
+/**
+ * A request prefix's encoding, kept on disk: the JSON a provider's request
+ * holds for the first `count` messages of a history, exactly as it would
+ * encode them. `format` names the provider's wire API and the code that
+ * encodes it, so a prefix is only ever taken back by an encoder that
+ * would have written the same bytes.
+ */
+export interface EncodedPrefix {
+  format: string;
+  count: number;
+  /** UTF-8, as it is kept on disk: a provider decodes it when its first request needs it. */
+  json: Uint8Array;
+}
+
+/**
+ * The stream function the agent loop depends on (a seam for tests);
+ * `prepare`, `exportPrefix` and `importPrefix` route the Provider's by model.
+ */
 export type StreamFn = ((request: ModelRequest, signal?: AbortSignal) => AsyncIterable<ProviderEvent>) & {
   prepare?(model: string, messages: readonly Message[]): void;
+  exportPrefix?(model: string, messages: readonly Message[]): EncodedPrefix | undefined;
+  importPrefix?(model: string, messages: readonly Message[], prefix: EncodedPrefix): boolean;
 };

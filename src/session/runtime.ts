@@ -13,6 +13,7 @@
  * Turns run independently of any client: a client that disconnects stops
  * receiving, the turn finishes and its result stays in the session.
  */
+import type { EncodedPrefix, Message } from "../provider/types.ts";
 import type {
   ListOptions,
   LoadedSession,
@@ -239,9 +240,25 @@ export class SessionRuntime {
     return this.bus.subscribe(filter);
   }
 
+  /**
+   * The JSON `agent`'s provider sends for `history`, for the store to keep
+   * with a resume checkpoint (JsonlStoreOptions.requestPrefix); undefined
+   * when the agent or its model is gone or the provider keeps none.
+   */
+  requestPrefix(agent: string, history: readonly Message[]): EncodedPrefix | undefined {
+    const model = this.current.agents.get(agent)?.model;
+    if (model === undefined) return undefined;
+    try {
+      return this.current.streamFor(model).exportPrefix?.(model, history);
+    } catch {
+      return undefined; // a model no longer routed: no prefix, as for a provider without them
+    }
+  }
+
   /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
   private async load(id: number): Promise<LiveSession> {
     const loaded = reportRepairs(id, await this.store.resume(id));
+    if (loaded.requestPrefix) this.importPrefix(loaded.meta.agent, loaded.messages, loaded.requestPrefix);
     const session = new LiveSession(
       id,
       loaded.meta.agent,
@@ -260,6 +277,17 @@ export class SessionRuntime {
     }
     this.live.add(session);
     return session;
+  }
+
+  /** Hands a resumed session's kept request prefix to its provider (only an optimization: any failure is ignored). */
+  private importPrefix(agent: string, messages: readonly Message[], prefix: EncodedPrefix): void {
+    const model = this.current.agents.get(agent)?.model;
+    if (model === undefined) return;
+    try {
+      this.current.streamFor(model).importPrefix?.(model, messages, prefix);
+    } catch {
+      // A model no longer routed: its first request fails on its own, with the message that says why.
+    }
   }
 
   private async create(agent: string, sender: string): Promise<LiveSession> {

@@ -13,12 +13,14 @@
  *   line, then the messages encoded by view-codec.ts (columns of numbers
  *   and their text end to end): decoding 10,000 messages takes about a
  *   fifth of the time JSON.parse took on them, which was most of a resume
- *   of a long never-compacted session. Written when a resume had to fold
- *   at least VIEW_MIN_TAIL_BYTES of lines that no compaction checkpoint
- *   would spare the next one (a long session never compacted, or a long
- *   stretch since the last compaction), and rewritten once the lines
- *   after it reach viewRefreshBytes (an eighth of its own size). Its size
- *   is about that of the messages the model is sent anyway.
+ *   of a long never-compacted session; then, when the store was given an
+ *   encoder, the request prefix (see ViewHeader). Written when a resume
+ *   had to fold at least VIEW_MIN_TAIL_BYTES of lines that no compaction
+ *   checkpoint would spare the next one (a long session never compacted,
+ *   or a long stretch since the last compaction), and rewritten once the
+ *   lines after it reach viewRefreshBytes (an eighth of the size of its
+ *   messages). Its size is about that of the messages the model is sent
+ *   anyway, twice that with a prefix.
  *
  * Never trusted blindly. A checkpoint is used only when its version
  * matches, its sum (see seal) still covers every byte of it, the log's
@@ -41,7 +43,17 @@
 import { fstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { eventPrefix, type FoldState, hash, SessionFolder, parseRecord, type ViewState } from "./fold.ts";
+import type { EncodedPrefix, Message } from "../provider/types.ts";
+import {
+  eventPrefix,
+  type FoldState,
+  hash,
+  pairToolResults,
+  parseRecord,
+  SessionFolder,
+  summaryMessage,
+  type ViewState,
+} from "./fold.ts";
 import { writeAtomic } from "./jsonl-files.ts";
 import { firstLine, type Line, readLineBatches } from "./line-reader.ts";
 import { ReadDescriptor } from "./read-descriptor.ts";
@@ -68,8 +80,9 @@ export const VIEW_MIN_TAIL_BYTES = 512 * 1024;
 export const VIEW_REFRESH_MIN_BYTES = 64 * 1024;
 
 /**
- * Log bytes after a view checkpoint of `viewBytes` that a resume folds before
- * it writes the view again at the log's end: an eighth of the view, at
+ * Log bytes after a view checkpoint of `viewBytes` (without its request
+ * prefix, which is not folded) that a resume folds before it writes the
+ * view again at the log's end: an eighth of the view, at
  * least VIEW_REFRESH_MIN_BYTES, at most VIEW_MIN_TAIL_BYTES. Folding those
  * lines is then a small part of a resume next to decoding the view (10,000
  * messages: 1.2 ms with an empty tail, 2.0 ms with 500 KB of it), while a
@@ -95,14 +108,24 @@ type Checkpoint =
   /** The fold's state before the compaction line at `offset`; the resume folds from that line on. */
   | (Anchor & { kind: "compaction"; state: FoldState })
   /** The fold's state after the line at `offset`, with what the view keeps; the resume folds the lines after it. */
-  | (Anchor & { kind: "view"; state: ViewState });
+  | (Anchor & { kind: "view"; state: ViewState; prefix?: EncodedPrefix });
 
 /**
  * A view checkpoint's first line. The kept messages follow it, encoded
  * (view-codec.ts): the columns as little-endian float64s (the line is
  * padded with spaces so they start at a multiple of 8 and are read in
- * place), then the text, UTF-8, to the end of the file. A compaction
- * checkpoint is its first line alone.
+ * place), then the text, UTF-8, to the end of the file or, when the
+ * header names a request prefix, `text` bytes of it and then the prefix's
+ * JSON, UTF-8, to the end. A compaction checkpoint is its first line
+ * alone.
+ *
+ * The request prefix (optional; see RequestPrefixEncoder) is the JSON the
+ * session's provider sends for the history a resume from this view starts
+ * with, so the first request after the resume encodes only the messages
+ * after it: for a long never-compacted session that encoding was about a
+ * millisecond on the resume's path. A daemon from before it reads a file
+ * holding one as text that does not match its columns, and so folds the
+ * log and writes its own.
  */
 interface ViewHeader extends Anchor {
   kind: "view";
@@ -113,9 +136,30 @@ interface ViewHeader extends Anchor {
   columns: number;
   strings: EncodedMessages["strings"];
   other: EncodedMessages["other"];
+  /** Bytes of text (with a prefix; without one the text runs to the end). */
+  text?: number;
+  /** The request prefix after the text: its format and message count (EncodedPrefix), and its bytes. */
+  prefix?: { format: string; count: number; bytes: number };
   /** Over the line before it and every byte after the line (see seal). */
   sum: string;
 }
+
+/**
+ * Gives the JSON a request of `agent`'s provider holds for `history` (see
+ * EncodedPrefix), or undefined when it keeps none (an agent or model no
+ * longer configured, a provider without prefixes). Called when a view
+ * checkpoint is written, with the history a resume from it starts with.
+ */
+export type RequestPrefixEncoder = (agent: string, history: readonly Message[]) => EncodedPrefix | undefined;
+
+const isPrefixHeader = (p: ViewHeader["prefix"]): boolean =>
+  typeof p === "object" &&
+  p !== null &&
+  typeof p.format === "string" &&
+  Number.isSafeInteger(p.count) &&
+  p.count >= 1 &&
+  Number.isSafeInteger(p.bytes) &&
+  p.bytes >= 0;
 
 /** A compaction checkpoint's only line; a version-2 one has no sum. */
 type Header = (Anchor & { kind: "compaction"; state: FoldState; sum?: string }) | ViewHeader;
@@ -227,6 +271,7 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
     Number.isSafeInteger(h.kept) &&
     Number.isSafeInteger(h.columns) &&
     h.columns >= 0 &&
+    (h.prefix === undefined || (isPrefixHeader(h.prefix) && Number.isSafeInteger(h.text) && h.text! >= 0)) &&
     (h.state.compaction === undefined || isCompaction(h.state.compaction)) &&
     h.state.messages - h.kept === (h.state.compaction?.replaces ?? 0)
   )
@@ -237,29 +282,82 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
 /** Float64Array reads and writes in the platform's order; the file's columns are little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
+/** A view checkpoint's state and request prefix as read (the prefix not yet checked against the resumed history). */
+interface ReadView {
+  state: ViewState;
+  prefix?: EncodedPrefix;
+}
+
 /** The view's kept messages, summed, decoded and checked against the header (undefined on any mismatch). */
-function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ViewState | undefined {
+function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ReadView | undefined {
   const body = file.subarray(bodyStart);
   const textStart = h.columns * 8;
-  if (!LITTLE_ENDIAN || textStart > body.length || sum(head, body) !== h.sum) return undefined;
+  const textEnd = h.prefix ? textStart + h.text! : body.length;
+  if (!LITTLE_ENDIAN || textEnd > body.length || sum(head, body) !== h.sum) return undefined;
+  if (h.prefix && textEnd + h.prefix.bytes !== body.length) return undefined;
   const at = file.byteOffset + bodyStart;
   // In place when aligned (the writer pads for it), else copied: a typed array cannot start mid-word.
   const columns =
     at % 8 === 0
       ? new Float64Array(file.buffer, at, h.columns)
       : new Float64Array(file.slice(bodyStart, bodyStart + textStart).buffer);
-  const text = utf8.decode(body.subarray(textStart));
+  const text = utf8.decode(body.subarray(textStart, textEnd));
   const kept = decodeMessages({ columns, strings: h.strings, other: h.other, text }, h.kept);
-  return kept ? { ...h.state, kept } : undefined;
+  if (!kept) return undefined;
+  const state = { ...h.state, kept };
+  if (!h.prefix) return { state };
+  const { format, count } = h.prefix;
+  // Not decoded here: the provider decodes it while the turn's question is fsynced (see EncodedPrefix).
+  return { state, prefix: { format, count, json: body.subarray(textEnd) } };
 }
 
-/** A view checkpoint's file: its header line, then its messages encoded (see ViewHeader); undefined on a big-endian machine. */
-function viewFile(anchor: Anchor, state: ViewState): Uint8Array | undefined {
+/**
+ * The history a resume from `state` starts with, when it is [the
+ * compaction's summary, ...kept] unchanged by pairToolResults (else
+ * undefined: a request prefix is kept only for a history that is the
+ * view's messages as they are).
+ */
+function viewHistory(state: ViewState): Message[] | undefined {
+  const c = state.compaction;
+  const history = c ? [summaryMessage(c.summary, c.ts), ...state.kept] : state.kept;
+  const paired = pairToolResults(history);
+  if (paired.length !== history.length) return undefined;
+  for (let i = 0; i < history.length; i++) if (paired[i] !== history[i]) return undefined;
+  return history;
+}
+
+/**
+ * Whether `messages` (a resumed history) begins with the view's history
+ * the prefix was made from: the same compaction object (none after the
+ * view), and the view's kept messages, object for object, after its
+ * summary. Those are decoded from the same sealed file, so they equal
+ * what was encoded.
+ */
+function prefixFits(
+  prefix: EncodedPrefix,
+  view: { compaction?: ViewState["compaction"]; kept: readonly Message[]; keptCount: number },
+  session: ResumedSession,
+): boolean {
+  const skip = view.compaction ? 1 : 0;
+  if (session.compaction !== view.compaction || prefix.count > session.messages.length) return false;
+  if (prefix.count - skip > view.keptCount) return false;
+  for (let i = skip; i < prefix.count; i++) if (session.messages[i] !== view.kept[i - skip]) return false;
+  return true;
+}
+
+/**
+ * A view checkpoint's file: its header line, then its messages encoded and
+ * the request prefix when given (see ViewHeader); undefined on a
+ * big-endian machine.
+ */
+function viewFile(anchor: Anchor, state: ViewState, prefix?: EncodedPrefix): Uint8Array | undefined {
   if (!LITTLE_ENDIAN) return undefined;
   const { kept, ...fold } = state;
   const encoded = encodeMessages(kept);
   const columns = new Uint8Array(Float64Array.from(encoded.columns).buffer);
-  const body = Buffer.concat([columns, Buffer.from(encoded.text)]);
+  const text = Buffer.from(encoded.text);
+  const prefixBytes = prefix?.json;
+  const body = Buffer.concat(prefixBytes ? [columns, text, prefixBytes] : [columns, text]);
   const header: Omit<ViewHeader, "sum"> = {
     ...anchor,
     kind: "view",
@@ -269,6 +367,10 @@ function viewFile(anchor: Anchor, state: ViewState): Uint8Array | undefined {
     strings: encoded.strings,
     other: encoded.other,
   };
+  if (prefix && prefixBytes) {
+    header.text = text.length;
+    header.prefix = { format: prefix.format, count: prefix.count, bytes: prefixBytes.length };
+  }
   const line = seal(asciiJson(header), body);
   // Spaces (which JSON.parse ignores) so that the columns start at a multiple of 8.
   const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
@@ -347,7 +449,15 @@ export interface ResumeFold {
  * line (the store repairs a torn tail first). Undefined when the file has
  * no valid meta line.
  */
-export async function foldForResume(path: string, useCheckpoint = true): Promise<ResumeFold | undefined> {
+export interface ResumeOptions {
+  /** False: fold the whole log, ignoring the checkpoint (it is rewritten as the fold earns it). */
+  useCheckpoint?: boolean;
+  /** Encodes the request prefix a view checkpoint keeps (none without it). */
+  encodePrefix?: RequestPrefixEncoder;
+}
+
+export async function foldForResume(path: string, options: ResumeOptions = {}): Promise<ResumeFold | undefined> {
+  const useCheckpoint = options.useCheckpoint ?? true;
   // The sidecar is read while the log is opened; the log is opened once, for the checkpoint's checks and the
   // fold, as a resume is a handful of file operations, each a thread-pool round trip.
   const [file, fh] = await Promise.all([
@@ -359,7 +469,7 @@ export async function foldForResume(path: string, useCheckpoint = true): Promise
     ReadDescriptor.open(path),
   ]);
   try {
-    return await foldFrom(path, fh, file);
+    return await foldFrom(path, fh, file, options);
   } finally {
     // Synchronous (read-descriptor.ts): a close left running on the file-system threads delayed the session's
     // next append (the turn's question) by ~0.5 ms, and awaiting one cost its round trip.
@@ -382,13 +492,13 @@ async function usableCheckpoint(
   if (header.kind === "compaction") cp = header;
   else {
     // A view that cannot be decoded is no checkpoint (the log is folded instead); decoding checks, never trusts.
-    let state: ViewState | undefined;
+    let view: ReadView | undefined;
     try {
-      state = head && readView(header, file, bodyStart, head);
+      view = head && readView(header, file, bodyStart, head);
     } catch {
-      state = undefined;
+      view = undefined;
     }
-    if (state)
+    if (view)
       cp = {
         v: header.v,
         meta: header.meta,
@@ -396,7 +506,8 @@ async function usableCheckpoint(
         bytes: header.bytes,
         line: header.line,
         kind: "view",
-        state,
+        state: view.state,
+        ...(view.prefix ? { prefix: view.prefix } : {}),
       };
   }
   if (!(await holds)) cp = undefined;
@@ -409,7 +520,12 @@ async function usableCheckpoint(
 const startOf = (h: { kind: Header["kind"]; offset: number; bytes: number }): number =>
   h.kind === "view" ? h.offset + h.bytes + 1 : h.offset;
 
-async function foldFrom(path: string, fh: ReadDescriptor, file: Uint8Array | undefined): Promise<ResumeFold | undefined> {
+async function foldFrom(
+  path: string,
+  fh: ReadDescriptor,
+  file: Uint8Array | undefined,
+  options: ResumeOptions,
+): Promise<ResumeFold | undefined> {
   // A synchronous fstat: a metadata read on an open descriptor, quicker than the round trip an async one costs.
   const size = fstatSync(fh.descriptor).size;
   const guess = file && readHeader(file);
@@ -422,6 +538,8 @@ async function foldFrom(path: string, fh: ReadDescriptor, file: Uint8Array | und
     batches = readLineBatches(fh, { start: 0, end: size });
     first = batches.next();
   }
+  // What the view's request prefix was made from, taken before the fold appends the tail's messages to `kept`.
+  const fromView = cp?.kind === "view" && cp.prefix ? { ...cp.state, keptCount: cp.state.kept.length } : undefined;
   let folder = cp ? new SessionFolder(cp.state) : undefined;
   let metaHash = cp?.meta;
   const start = cp ? startOf(cp) : 0;
@@ -451,12 +569,17 @@ async function foldFrom(path: string, fh: ReadDescriptor, file: Uint8Array | und
     }
   }
   if (!folder || metaHash === undefined) return undefined;
-  if (!folder.complete) return foldForResume(path, false);
+  if (!folder.complete) return foldForResume(path, { ...options, useCheckpoint: false });
   const meta = metaHash;
   const session = folder.finishContext();
+  if (fromView && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix, fromView, session))
+    session.requestPrefix = cp.prefix;
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;
-  const worthAView = cp?.kind === "view" && file && !last ? viewRefreshBytes(file.length) : VIEW_MIN_TAIL_BYTES;
+  // Sized by the view's messages, not its request prefix: the prefix is not folded, and doubling the sidecar
+  // with it would double the tail every resume folds.
+  const viewBytes = file ? file.length - (guess?.header.kind === "view" ? (guess.header.prefix?.bytes ?? 0) : 0) : 0;
+  const worthAView = cp?.kind === "view" && !last ? viewRefreshBytes(viewBytes) : VIEW_MIN_TAIL_BYTES;
   if (end?.terminated && end.offset + end.bytes + 1 - nextStart >= worthAView) {
     const anchor = {
       v: CHECKPOINT_VERSION,
@@ -466,10 +589,19 @@ async function foldFrom(path: string, fh: ReadDescriptor, file: Uint8Array | und
       line: hash(Buffer.from(end.text)),
     };
     const state = folder.view();
+    const agent = folder.summary.agent;
+    const { encodePrefix } = options;
     return {
       session,
       saveView: async () => {
-        const file = viewFile(anchor, state);
+        const history = encodePrefix && viewHistory(state);
+        let prefix: EncodedPrefix | undefined;
+        try {
+          prefix = history && history.length > 0 ? encodePrefix(agent, history) : undefined;
+        } catch {
+          prefix = undefined; // only ever an optimization: the view is written without one
+        }
+        const file = viewFile(anchor, state, prefix);
         if (file) await writeCheckpoint(path, file);
       },
     };

@@ -48,7 +48,7 @@ import {
   serialize,
   snapshotRecord,
 } from "./fold.ts";
-import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
+import { foldForResume, type RequestPrefixEncoder, removeCheckpoint } from "./checkpoint.ts";
 import { AppendHandles, DirSync } from "./append-handles.ts";
 import { repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
@@ -79,6 +79,8 @@ export interface JsonlStoreOptions {
   fsync?: FsyncPolicy;
   /** See saveLater; default VIEW_SAVE_QUIET_MS. */
   viewSaveQuietMs?: number;
+  /** Gives the request prefix a view checkpoint keeps (checkpoint.ts); without it none is kept. */
+  requestPrefix?: RequestPrefixEncoder;
 }
 
 /** Files summarized at once when listing for the first time: enough to hide latency, few enough to bound open files and buffers. */
@@ -140,6 +142,7 @@ export class JsonlSessionStore implements SessionStore {
     private readonly fsync: FsyncPolicy,
     private nextId: number,
     private readonly viewSaveQuietMs: number,
+    private readonly requestPrefix: RequestPrefixEncoder | undefined,
   ) {
     this.dirSync = new DirSync(dir);
   }
@@ -156,7 +159,13 @@ export class JsonlSessionStore implements SessionStore {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     for (const id of await scanIds(dir)) next = Math.max(next, id + 1);
-    return new JsonlSessionStore(dir, opts.fsync ?? "messages", next, opts.viewSaveQuietMs ?? VIEW_SAVE_QUIET_MS);
+    return new JsonlSessionStore(
+      dir,
+      opts.fsync ?? "messages",
+      next,
+      opts.viewSaveQuietMs ?? VIEW_SAVE_QUIET_MS,
+      opts.requestPrefix,
+    );
   }
 
   private path(id: number): string {
@@ -237,7 +246,7 @@ export class JsonlSessionStore implements SessionStore {
       if (!st || st.deleted) return undefined;
       const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
       st.pendingTorn = undefined;
-      const fold = await foldForResume(this.path(id));
+      const fold = await foldForResume(this.path(id), { encodePrefix: this.requestPrefix });
       if (!fold) return undefined;
       const resumed = fold.session;
       if (torn) resumed.tornLine = torn;

@@ -9,7 +9,7 @@
  * numbering, compaction policy); the store owns durability, ids, listing,
  * crash repair and the folding of the log into what a model should see.
  */
-import type { Message } from "../provider/types.ts";
+import type { EncodedPrefix, Message } from "../provider/types.ts";
 
 /** Format version written into every `meta` line; bump on incompatible change. */
 export const STORE_FORMAT_VERSION = 1;
@@ -162,7 +162,15 @@ export interface LoadedSession {
 }
 
 /** What resuming a session needs: a LoadedSession without the whole message list (see SessionStore.resume). */
-export type ResumedSession = Omit<LoadedSession, "allMessages">;
+export type ResumedSession = Omit<LoadedSession, "allMessages"> & {
+  /**
+   * The JSON the session's provider sends for the first `count` of
+   * `messages`, kept with the resume checkpoint (see checkpoint.ts) when
+   * the messages still begin with what it was made from; the caller hands
+   * it to the provider (Provider.importPrefix) or ignores it.
+   */
+  requestPrefix?: EncodedPrefix;
+};
 
 export interface ListOptions {
   agent?: string;

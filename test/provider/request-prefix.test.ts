@@ -1,0 +1,141 @@
+/**
+ * Kept request prefixes (Provider.exportPrefix / importPrefix): the JSON a
+ * provider's request holds for a history's first messages, written beside
+ * a session's resume checkpoint and taken back after a resume, so the
+ * first request encodes only what follows. Taken back for a history equal
+ * to the one it was made from (new objects, as a resume decodes them), the
+ * request is still JSON.stringify of the body object, byte for byte; the
+ * request carries the kept JSON itself (a marker put in it shows up); a
+ * prefix of another format, or longer than the history, is refused.
+ */
+import { describe, expect, test } from "bun:test";
+import { buildMessagesBody, createAnthropicProvider, messagesBodyJson } from "../../src/provider/anthropic.ts";
+import { buildChatBody, chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
+import type { Message, ModelRequest, Provider } from "../../src/provider/types.ts";
+import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
+import { collect } from "../helpers/provider-events.ts";
+import { openaiSse } from "../helpers/sse-builders.ts";
+import { httpOptions, openaiAt } from "./setup.ts";
+
+function history(n: number): Message[] {
+  const out: Message[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({ role: "user", content: `question ${i}: "quoted", back\\slash, café 🦀 \u2028 \ud83e`, timestamp: i });
+    if (i % 3 === 0) {
+      out.push({
+        role: "assistant",
+        content: i % 2 ? "" : "let me look",
+        toolCalls: [{ id: `c${i}`, name: "read", arguments: { path: "a" }, rawArguments: '{"path":"a"}' }],
+        model: "m",
+      });
+      out.push({ role: "tool", toolCallId: `c${i}`, name: "read", content: `file ${i}`, isError: i % 2 === 0 });
+    }
+    out.push({ role: "assistant", content: `answer ${i}`, model: "m", stopReason: "stop" });
+  }
+  return out;
+}
+
+/** The same values in new objects: what a resume decodes from the checkpoint. */
+const resumedCopy = (messages: Message[]): Message[] => structuredClone(messages);
+const next: Message = { role: "user", content: "and now?" };
+const BASE = "http://localhost:1/v1";
+
+const openai = createOpenAIChatProvider({ name: "openai", baseUrl: BASE, http: httpOptions() });
+const anthropic = createAnthropicProvider({ name: "anthropic", baseUrl: "http://localhost:1", http: httpOptions() });
+
+interface Api {
+  name: string;
+  provider: Provider;
+  /** The body as the provider sends it (kept JSON reused) and as JSON.stringify of the body object. */
+  sent(request: ModelRequest): string;
+  whole(request: ModelRequest): string;
+}
+const apis: Api[] = [
+  {
+    name: "openai-chat",
+    provider: openai,
+    sent: (r) => chatBodyJson(r, BASE),
+    whole: (r) => JSON.stringify(buildChatBody(r, BASE)),
+  },
+  {
+    name: "anthropic",
+    provider: anthropic,
+    sent: (r) => messagesBodyJson(r),
+    whole: (r) => JSON.stringify(buildMessagesBody(r)),
+  },
+];
+
+for (const api of apis) {
+  describe(`${api.name}: a kept request prefix`, () => {
+    test("taken back for an equal resumed history gives the request JSON.stringify gives, byte for byte", () => {
+      const original = history(40);
+      const prefix = api.provider.exportPrefix!(original)!;
+      expect(prefix.count).toBeGreaterThan(original.length / 2);
+      expect(prefix.count).toBeLessThanOrEqual(original.length);
+      const resumed = resumedCopy(original);
+      expect(api.provider.importPrefix!(resumed, prefix)).toBe(true);
+      const request: ModelRequest = { model: "m", system: "be brief", messages: [...resumed, next], maxTokens: 50 };
+      expect(api.sent(request)).toBe(api.whole(request));
+      // And again for the turn after (the kept JSON grown by the new messages).
+      const later: ModelRequest = {
+        ...request,
+        messages: [...request.messages, { role: "assistant", content: "ok" }, next],
+      };
+      expect(api.sent(later)).toBe(api.whole(later));
+    });
+
+    test("is what the first request carries: it is not encoded again", () => {
+      const original = history(10);
+      const prefix = api.provider.exportPrefix!(original)!;
+      const marked = {
+        ...prefix,
+        json: Buffer.from(Buffer.from(prefix.json).toString().replace("answer 0", "MARKER 0")),
+      };
+      const resumed = resumedCopy(original);
+      expect(api.provider.importPrefix!(resumed, marked)).toBe(true);
+      const body = api.sent({ model: "m", messages: [...resumed, next] });
+      expect(body).toContain("MARKER 0");
+      expect(body).not.toContain("answer 0");
+      expect(body).toContain("and now?");
+    });
+
+    test("of another format, or counting more messages than the history holds, is refused", () => {
+      const original = history(10);
+      const prefix = api.provider.exportPrefix!(original)!;
+      const poisoned = { ...prefix, json: Buffer.from('{"role":"user","content":"MARKER"}') };
+      const resumed = resumedCopy(original);
+      expect(api.provider.importPrefix!(resumed, { ...poisoned, format: `${prefix.format}x` })).toBe(false);
+      expect(api.provider.importPrefix!(resumed, { ...poisoned, count: resumed.length + 1 })).toBe(false);
+      expect(api.provider.importPrefix!(resumed, { ...poisoned, count: 0 })).toBe(false);
+      const request: ModelRequest = { model: "m", messages: [...resumed, next] };
+      expect(api.sent(request)).not.toContain("MARKER");
+      expect(api.sent(request)).toBe(api.whole(request));
+    });
+
+    test("is not offered for a history too short to have one", () => {
+      expect(api.provider.exportPrefix!([])).toBeUndefined();
+    });
+  });
+}
+
+test("the other API's prefix is refused (the format names the wire API)", () => {
+  const original = history(10);
+  const fromOpenai = openai.exportPrefix!(original)!;
+  const fromAnthropic = anthropic.exportPrefix!(original)!;
+  expect(fromOpenai.format).not.toBe(fromAnthropic.format);
+  expect(anthropic.importPrefix!(resumedCopy(original), fromOpenai)).toBe(false);
+  expect(openai.importPrefix!(resumedCopy(original), fromAnthropic)).toBe(false);
+});
+
+test("over HTTP, the first request after taking a prefix back is the body JSON.stringify gives", async () => {
+  await using fake = await FakeProvider.start();
+  fake.route(() => sseReply(openaiSse({ text: "ok" })));
+  const provider = openaiAt(fake.url);
+  const original = history(25);
+  const resumed = resumedCopy(original);
+  expect(provider.importPrefix!(resumed, provider.exportPrefix!(original)!)).toBe(true);
+  const request: ModelRequest = { model: "gpt-4o", messages: [...resumed, next] };
+  provider.prepare!(resumed);
+  await collect(provider.stream(request));
+  expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
+});

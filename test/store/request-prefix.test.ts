@@ -1,0 +1,222 @@
+/**
+ * The request prefix a view checkpoint keeps (checkpoint.ts): with an
+ * encoder (the daemon passes its providers'), a view checkpoint also holds
+ * the JSON the session's provider sends for the history a resume from it
+ * starts with, sealed by the file's sum, and store.resume() hands it back
+ * when the resumed history still begins with the view's messages, object
+ * for object. The encoder here is the real Chat Completions encoder.
+ * Without an encoder the file is the layout every earlier daemon reads; a
+ * damaged prefix fails the sum (the log is folded, the result unchanged);
+ * a compaction after the view, or a history the resume would change (a
+ * tool call without its result), gets no prefix; the tail that moves a
+ * view is measured against its messages, not its prefix.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
+import type { Message } from "../../src/provider/types.ts";
+import { checkpointPath, viewRefreshBytes, VIEW_REFRESH_MIN_BYTES } from "../../src/store/checkpoint.ts";
+import { JsonlSessionStore, type JsonlStoreOptions } from "../../src/store/jsonl.ts";
+import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
+import { type GenOptions, writeLongSession } from "../helpers/session-gen.ts";
+import { httpOptions } from "../provider/setup.ts";
+import { tempDir } from "./helpers.ts";
+
+const chat = createOpenAIChatProvider({ name: "openai", baseUrl: "http://localhost:1/v1", http: httpOptions() });
+/** Every call the encoder got, by agent. */
+const asked: { agent: string; count: number }[] = [];
+const encodePrefix: JsonlStoreOptions["requestPrefix"] = (agent, history) => {
+  asked.push({ agent, count: history.length });
+  return chat.exportPrefix!(history);
+};
+const withPrefix: JsonlStoreOptions = { fsync: "none", requestPrefix: encodePrefix };
+const plain: JsonlStoreOptions = { fsync: "none" };
+/** About 850 KB of log: the first resume earns a view checkpoint. */
+const LONG: GenOptions = { messages: 1500, toolEvery: 3, deltas: 2 };
+
+async function withStore<T>(
+  dir: string,
+  opts: JsonlStoreOptions,
+  fn: (s: JsonlSessionStore) => Promise<T>,
+): Promise<T> {
+  const store = await JsonlSessionStore.open(dir, opts);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close(); // also writes the view checkpoint the resume earned
+  }
+}
+const resumed = (dir: string, id: number, opts = withPrefix) =>
+  withStore(dir, opts, async (s) => (await s.resume(id))!);
+const reference = (dir: string, id: number) => withStore(dir, plain, async (s) => (await s.load(id))!);
+const appendTurns = (dir: string, id: number, n: number, records: (i: number) => Message[] = turn) =>
+  withStore(dir, plain, async (s) => {
+    for (let i = 0; i < n; i++)
+      await s.append(
+        id,
+        records(i).map((message) => ({ kind: "message", message })),
+      );
+  });
+const turn = (i: number): Message[] => [
+  { role: "user", content: `more ${i}` },
+  { role: "assistant", content: `and more ${i} ${"x".repeat(200)}` },
+];
+
+function view(s: LoadedSession | ResumedSession): unknown {
+  return { meta: s.meta, messages: s.messages, lastSeq: s.lastSeq, compaction: s.compaction };
+}
+
+interface Header {
+  kind: string;
+  offset: number;
+  state: { compaction?: { replaces: number } };
+  text?: number;
+  prefix?: { format: string; count: number; bytes: number };
+}
+function header(path: string): Header {
+  const file = readFileSync(checkpointPath(path));
+  return JSON.parse(file.subarray(0, file.indexOf(0x0a)).toString("utf8")) as Header;
+}
+
+/** A long never-compacted session whose first resume (with the encoder) wrote a view with a prefix. */
+async function longSession(dir: string, gen = LONG): Promise<{ id: number; path: string }> {
+  const id = await withStore(dir, plain, (s) => writeLongSession(s, gen));
+  const path = join(dir, `${id}.jsonl`);
+  await resumed(dir, id);
+  return { id, path };
+}
+
+/** The JSON the encoder gives for the first `count` messages of a resumed history. */
+const freshJson = (r: ResumedSession, count: number): string =>
+  Buffer.from(chat.exportPrefix!(structuredClone(r.messages.slice(0, count)))!.json).toString("utf8");
+
+describe("request prefix in the view checkpoint", () => {
+  test("kept for the view's whole history and handed back by the next resume, equal to a fresh encoding", async () => {
+    await using tmp = await tempDir();
+    asked.length = 0;
+    const { id, path } = await longSession(tmp.path);
+    const h = header(path);
+    expect(h.kind).toBe("view");
+    expect(asked).toEqual([{ agent: "crab", count: h.prefix!.count }]);
+    const r = await resumed(tmp.path, id);
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+    expect(r.requestPrefix?.count).toBe(r.messages.length);
+    expect(r.requestPrefix?.format).toBe(h.prefix!.format);
+    expect(Buffer.from(r.requestPrefix!.json).toString("utf8")).toBe(freshJson(r, r.messages.length));
+  });
+
+  test("messages appended after the view: the prefix covers the view's part of the history", async () => {
+    await using tmp = await tempDir();
+    const { id, path } = await longSession(tmp.path);
+    const count = header(path).prefix!.count;
+    await appendTurns(tmp.path, id, 3);
+    const r = await resumed(tmp.path, id);
+    expect(header(path).offset).toBeLessThan(statSync(path).size); // the same view: the tail is short
+    expect(r.messages.length).toBe(count + 6);
+    expect(r.requestPrefix?.count).toBe(count);
+    expect(Buffer.from(r.requestPrefix!.json).toString("utf8")).toBe(freshJson(r, count));
+  });
+
+  test("a new compaction after the view, even one keeping the view's messages: no prefix (its summary differs)", async () => {
+    await using tmp = await tempDir();
+    // A view that keeps a compaction and the long stretch after it.
+    const id = await withStore(tmp.path, plain, (s) =>
+      writeLongSession(s, { messages: 300, compactEvery: 100, toolEvery: 2 }),
+    );
+    const path = join(tmp.path, `${id}.jsonl`);
+    await appendTurns(tmp.path, id, 2000);
+    await resumed(tmp.path, id);
+    const h = header(path);
+    expect(h.prefix).toBeDefined();
+    const replaces = h.state.compaction!.replaces;
+    expect((await resumed(tmp.path, id)).requestPrefix?.count).toBe(h.prefix!.count);
+    // Another compaction from the same message on: the kept messages are the same objects, the summary is not.
+    await withStore(tmp.path, plain, (s) =>
+      s.append(id, [{ kind: "compaction", summary: "said again", tokensBefore: 9, tokensAfter: 1, replaces }]),
+    );
+    const r = await resumed(tmp.path, id, plain);
+    expect(r.messages[0]!.content).toContain("said again");
+    expect(r.requestPrefix).toBeUndefined();
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("a damaged prefix fails the file's sum: the log is folded, the result is the same, and no prefix is trusted", async () => {
+    await using tmp = await tempDir();
+    const { id, path } = await longSession(tmp.path);
+    const file = readFileSync(checkpointPath(path));
+    // The first character of a message's content inside the prefix (the file's last bytes): still valid JSON.
+    const at = file.indexOf(Buffer.from('"content":"'), file.length - header(path).prefix!.bytes) + 11;
+    expect(at).toBeGreaterThan(file.length - header(path).prefix!.bytes);
+    file[at] = file[at] === 0x41 ? 0x42 : 0x41;
+    writeFileSync(checkpointPath(path), file);
+    const r = await resumed(tmp.path, id, plain);
+    expect(r.requestPrefix).toBeUndefined();
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+    // The fold that could not trust the file wrote it again (without an encoder: without a prefix).
+    expect(header(path).kind).toBe("view");
+    expect(header(path).prefix).toBeUndefined();
+  });
+
+  test("without an encoder the view has no prefix and keeps the layout earlier daemons read (text to the end)", async () => {
+    await using tmp = await tempDir();
+    const id = await withStore(tmp.path, plain, (s) => writeLongSession(s, LONG));
+    const path = join(tmp.path, `${id}.jsonl`);
+    const r = await resumed(tmp.path, id, plain);
+    expect(r.requestPrefix).toBeUndefined();
+    const h = header(path);
+    expect(h.kind).toBe("view");
+    expect(h.prefix).toBeUndefined();
+    expect(h.text).toBeUndefined();
+    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined();
+  });
+
+  test("a history the resume would change (a tool call whose result is missing) gets no prefix", async () => {
+    await using tmp = await tempDir();
+    const id = await withStore(tmp.path, plain, (s) => writeLongSession(s, LONG));
+    await appendTurns(tmp.path, id, 1, () => [
+      { role: "user", content: "read it" },
+      {
+        role: "assistant",
+        content: "",
+        toolCalls: [{ id: "lost", name: "read", rawArguments: "{}", arguments: {} }],
+      },
+    ]);
+    const path = join(tmp.path, `${id}.jsonl`);
+    asked.length = 0;
+    const r = await resumed(tmp.path, id);
+    expect(r.messages.at(-1)).toMatchObject({ role: "tool", toolCallId: "lost", isError: true });
+    expect(header(path).kind).toBe("view");
+    expect(header(path).prefix).toBeUndefined();
+    expect(asked).toEqual([]);
+  });
+
+  test("the tail that moves the view is an eighth of its messages' bytes, not of the file with its prefix", async () => {
+    await using tmp = await tempDir();
+    const { id, path } = await longSession(tmp.path, { ...LONG, messages: 4000 });
+    const h = header(path);
+    const size = statSync(checkpointPath(path)).size;
+    const refresh = viewRefreshBytes(size - h.prefix!.bytes);
+    // Only a test of the rule when the two sizes give different tails.
+    expect(viewRefreshBytes(size)).toBeGreaterThan(refresh + 4096);
+    expect(refresh).toBeGreaterThanOrEqual(VIEW_REFRESH_MIN_BYTES);
+    const tail = () => statSync(path).size - (h.offset + readLine(path, h.offset) + 1);
+    await withStore(tmp.path, plain, async (s) => {
+      for (let i = 0; tail() < refresh; i++)
+        await s.append(
+          id,
+          turn(i).map((message) => ({ kind: "message", message })),
+        );
+    });
+    const r = await resumed(tmp.path, id);
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+    expect(header(path).offset).toBeGreaterThan(h.offset);
+    expect(header(path).prefix?.count).toBe(r.messages.length);
+  });
+});
+
+/** Bytes of the line at `offset` of the log (without its newline). */
+function readLine(path: string, offset: number): number {
+  const log = readFileSync(path);
+  return log.indexOf(0x0a, offset) - offset;
+}
