@@ -13,14 +13,14 @@
  *   line, then the messages encoded by view-codec.ts (columns of numbers
  *   and their text end to end): decoding 10,000 messages takes about a
  *   fifth of the time JSON.parse took on them, which was most of a resume
- *   of a long never-compacted session; then, when the store was given an
- *   encoder, the request prefix (see ViewHeader). Written when a resume
- *   had to fold at least VIEW_MIN_TAIL_BYTES of lines that no compaction
- *   checkpoint would spare the next one (a long session never compacted,
- *   or a long stretch since the last compaction), and rewritten once the
- *   lines after it reach viewRefreshBytes (an eighth of the size of its
- *   messages). Its size is about that of the messages the model is sent
- *   anyway, twice that with a prefix.
+ *   of a long never-compacted session. Beside it, when the store was given
+ *   an encoder, the request prefix (`<id>.jsonl.prefix`, see ViewHeader).
+ *   Written when a resume had to fold at least VIEW_MIN_TAIL_BYTES of lines
+ *   that no compaction checkpoint would spare the next one (a long session
+ *   never compacted, or a long stretch since the last compaction), and
+ *   rewritten once the lines after it reach viewRefreshBytes (an eighth of
+ *   its own size). Its size is about that of the messages the model is
+ *   sent anyway (and the prefix's, about that of their JSON).
  *
  * Never trusted blindly. A checkpoint is used only when its version
  * matches, its sum (see seal) still covers every byte of it, the log's
@@ -80,9 +80,8 @@ export const VIEW_MIN_TAIL_BYTES = 512 * 1024;
 export const VIEW_REFRESH_MIN_BYTES = 64 * 1024;
 
 /**
- * Log bytes after a view checkpoint of `viewBytes` (without its request
- * prefix, which is not folded) that a resume folds before it writes the
- * view again at the log's end: an eighth of the view, at
+ * Log bytes after a view checkpoint of `viewBytes` that a resume folds before
+ * it writes the view again at the log's end: an eighth of the view, at
  * least VIEW_REFRESH_MIN_BYTES, at most VIEW_MIN_TAIL_BYTES. Folding those
  * lines is then a small part of a resume next to decoding the view (10,000
  * messages: 1.2 ms with an empty tail, 2.0 ms with 500 KB of it), while a
@@ -108,24 +107,26 @@ type Checkpoint =
   /** The fold's state before the compaction line at `offset`; the resume folds from that line on. */
   | (Anchor & { kind: "compaction"; state: FoldState })
   /** The fold's state after the line at `offset`, with what the view keeps; the resume folds the lines after it. */
-  | (Anchor & { kind: "view"; state: ViewState; prefix?: EncodedPrefix });
+  | (Anchor & { kind: "view"; state: ViewState; prefix?: ViewHeader["prefix"] });
 
 /**
  * A view checkpoint's first line. The kept messages follow it, encoded
  * (view-codec.ts): the columns as little-endian float64s (the line is
  * padded with spaces so they start at a multiple of 8 and are read in
- * place), then the text, UTF-8, to the end of the file or, when the
- * header names a request prefix, `text` bytes of it and then the prefix's
- * JSON, UTF-8, to the end. A compaction checkpoint is its first line
- * alone.
+ * place), then the text, UTF-8, to the end of the file. A compaction
+ * checkpoint is its first line alone.
  *
  * The request prefix (optional; see RequestPrefixEncoder) is the JSON the
  * session's provider sends for the history a resume from this view starts
  * with, so the first request after the resume encodes only the messages
  * after it: for a long never-compacted session that encoding was about a
- * millisecond on the resume's path. A daemon from before it reads a file
- * holding one as text that does not match its columns, and so folds the
- * log and writes its own.
+ * millisecond on the resume's path. It is a file of its own, written before
+ * the checkpoint that names it by its sum and length, and read alongside
+ * it: its bytes (about those of the messages' JSON) then add nothing to the
+ * checkpoint's read, sum or decode on the resume's path, and the checkpoint
+ * keeps the layout earlier daemons read. A prefix file that does not match
+ * its header (a crash between the two writes, damage) is ignored; the view
+ * is still used.
  */
 interface ViewHeader extends Anchor {
   kind: "view";
@@ -136,10 +137,8 @@ interface ViewHeader extends Anchor {
   columns: number;
   strings: EncodedMessages["strings"];
   other: EncodedMessages["other"];
-  /** Bytes of text (with a prefix; without one the text runs to the end). */
-  text?: number;
-  /** The request prefix after the text: its format and message count (EncodedPrefix), and its bytes. */
-  prefix?: { format: string; count: number; bytes: number };
+  /** The request prefix file's format and message count (EncodedPrefix), its length and its sum. */
+  prefix?: { format: string; count: number; bytes: number; sum: string };
   /** Over the line before it and every byte after the line (see seal). */
   sum: string;
 }
@@ -159,7 +158,8 @@ const isPrefixHeader = (p: ViewHeader["prefix"]): boolean =>
   Number.isSafeInteger(p.count) &&
   p.count >= 1 &&
   Number.isSafeInteger(p.bytes) &&
-  p.bytes >= 0;
+  p.bytes >= 0 &&
+  typeof p.sum === "string";
 
 /** A compaction checkpoint's only line; a version-2 one has no sum. */
 type Header = (Anchor & { kind: "compaction"; state: FoldState; sum?: string }) | ViewHeader;
@@ -271,7 +271,7 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
     Number.isSafeInteger(h.kept) &&
     Number.isSafeInteger(h.columns) &&
     h.columns >= 0 &&
-    (h.prefix === undefined || (isPrefixHeader(h.prefix) && Number.isSafeInteger(h.text) && h.text! >= 0)) &&
+    (h.prefix === undefined || isPrefixHeader(h.prefix)) &&
     (h.state.compaction === undefined || isCompaction(h.state.compaction)) &&
     h.state.messages - h.kept === (h.state.compaction?.replaces ?? 0)
   )
@@ -282,33 +282,37 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
 /** Float64Array reads and writes in the platform's order; the file's columns are little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
-/** A view checkpoint's state and request prefix as read (the prefix not yet checked against the resumed history). */
-interface ReadView {
-  state: ViewState;
-  prefix?: EncodedPrefix;
-}
-
 /** The view's kept messages, summed, decoded and checked against the header (undefined on any mismatch). */
-function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ReadView | undefined {
+function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ViewState | undefined {
   const body = file.subarray(bodyStart);
   const textStart = h.columns * 8;
-  const textEnd = h.prefix ? textStart + h.text! : body.length;
-  if (!LITTLE_ENDIAN || textEnd > body.length || sum(head, body) !== h.sum) return undefined;
-  if (h.prefix && textEnd + h.prefix.bytes !== body.length) return undefined;
+  if (!LITTLE_ENDIAN || textStart > body.length || sum(head, body) !== h.sum) return undefined;
   const at = file.byteOffset + bodyStart;
   // In place when aligned (the writer pads for it), else copied: a typed array cannot start mid-word.
   const columns =
     at % 8 === 0
       ? new Float64Array(file.buffer, at, h.columns)
       : new Float64Array(file.slice(bodyStart, bodyStart + textStart).buffer);
-  const text = utf8.decode(body.subarray(textStart, textEnd));
+  const text = utf8.decode(body.subarray(textStart));
   const kept = decodeMessages({ columns, strings: h.strings, other: h.other, text }, h.kept);
-  if (!kept) return undefined;
-  const state = { ...h.state, kept };
-  if (!h.prefix) return { state };
-  const { format, count } = h.prefix;
-  // Not decoded here: the provider decodes it while the turn's question is fsynced (see EncodedPrefix).
-  return { state, prefix: { format, count, json: body.subarray(textEnd) } };
+  return kept ? { ...h.state, kept } : undefined;
+}
+
+/** The prefix file's path (see ViewHeader). */
+export function prefixPath(sessionPath: string): string {
+  return `${sessionPath}.prefix`;
+}
+
+const prefixSum = (bytes: Uint8Array): string => Bun.hash(bytes).toString(16);
+
+/**
+ * The request prefix a view header names, when `bytes` (its file, read
+ * alongside) is it: same length and sum. Not decoded here: the provider
+ * decodes it while the turn's question is fsynced (see EncodedPrefix).
+ */
+function readPrefix(p: ViewHeader["prefix"], bytes: Uint8Array | undefined): EncodedPrefix | undefined {
+  if (!p || !bytes || bytes.length !== p.bytes || prefixSum(bytes) !== p.sum) return undefined;
+  return { format: p.format, count: p.count, json: bytes };
 }
 
 /**
@@ -346,18 +350,16 @@ function prefixFits(
 }
 
 /**
- * A view checkpoint's file: its header line, then its messages encoded and
- * the request prefix when given (see ViewHeader); undefined on a
- * big-endian machine.
+ * A view checkpoint's file: its header line, then its messages encoded,
+ * naming the request prefix when given (its file is written apart, see
+ * ViewHeader); undefined on a big-endian machine.
  */
 function viewFile(anchor: Anchor, state: ViewState, prefix?: EncodedPrefix): Uint8Array | undefined {
   if (!LITTLE_ENDIAN) return undefined;
   const { kept, ...fold } = state;
   const encoded = encodeMessages(kept);
   const columns = new Uint8Array(Float64Array.from(encoded.columns).buffer);
-  const text = Buffer.from(encoded.text);
-  const prefixBytes = prefix?.json;
-  const body = Buffer.concat(prefixBytes ? [columns, text, prefixBytes] : [columns, text]);
+  const body = Buffer.concat([columns, Buffer.from(encoded.text)]);
   const header: Omit<ViewHeader, "sum"> = {
     ...anchor,
     kind: "view",
@@ -367,10 +369,13 @@ function viewFile(anchor: Anchor, state: ViewState, prefix?: EncodedPrefix): Uin
     strings: encoded.strings,
     other: encoded.other,
   };
-  if (prefix && prefixBytes) {
-    header.text = text.length;
-    header.prefix = { format: prefix.format, count: prefix.count, bytes: prefixBytes.length };
-  }
+  if (prefix)
+    header.prefix = {
+      format: prefix.format,
+      count: prefix.count,
+      bytes: prefix.json.length,
+      sum: prefixSum(prefix.json),
+    };
   const line = seal(asciiJson(header), body);
   // Spaces (which JSON.parse ignores) so that the columns start at a multiple of 8.
   const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
@@ -420,13 +425,19 @@ function asciiJson(v: unknown): string {
 }
 
 async function writeCheckpoint(path: string, data: string | Uint8Array): Promise<void> {
-  // Best effort: a checkpoint that cannot be written only makes the next resume read more of the log.
-  await writeAtomic(dirname(path), checkpointPath(path), data, false).catch(() => undefined);
+  await writeSidecar(path, checkpointPath(path), data);
+}
+
+/** Best effort: a sidecar that cannot be written only makes the next resume read more of the log, or encode more. */
+async function writeSidecar(path: string, sidecar: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomic(dirname(path), sidecar, data, false).catch(() => undefined);
 }
 
 export async function removeCheckpoint(path: string): Promise<void> {
   await rm(checkpointPath(path), { force: true });
   await rm(`${checkpointPath(path)}.tmp`, { force: true });
+  await rm(prefixPath(path), { force: true });
+  await rm(`${prefixPath(path)}.tmp`, { force: true });
 }
 
 export interface ResumeFold {
@@ -452,7 +463,10 @@ export interface ResumeFold {
 export interface ResumeOptions {
   /** False: fold the whole log, ignoring the checkpoint (it is rewritten as the fold earns it). */
   useCheckpoint?: boolean;
-  /** Encodes the request prefix a view checkpoint keeps (none without it). */
+  /**
+   * Encodes the request prefix a view checkpoint keeps; without it none is
+   * written, nor read back (ResumedSession.requestPrefix stays unset).
+   */
   encodePrefix?: RequestPrefixEncoder;
 }
 
@@ -460,6 +474,14 @@ export async function foldForResume(path: string, options: ResumeOptions = {}): 
   const useCheckpoint = options.useCheckpoint ?? true;
   // The sidecar is read while the log is opened; the log is opened once, for the checkpoint's checks and the
   // fold, as a resume is a handful of file operations, each a thread-pool round trip.
+  // The request prefix file is read at the same time, on another file-system thread, and waited for only once
+  // the view is decoded: its bytes add nothing to the resume's path.
+  const prefix =
+    useCheckpoint && options.encodePrefix
+      ? Bun.file(prefixPath(path))
+          .bytes()
+          .catch(() => undefined)
+      : undefined;
   const [file, fh] = await Promise.all([
     useCheckpoint
       ? Bun.file(checkpointPath(path))
@@ -469,7 +491,7 @@ export async function foldForResume(path: string, options: ResumeOptions = {}): 
     ReadDescriptor.open(path),
   ]);
   try {
-    return await foldFrom(path, fh, file, options);
+    return await foldFrom(path, fh, file, options, prefix);
   } finally {
     // Synchronous (read-descriptor.ts): a close left running on the file-system threads delayed the session's
     // next append (the turn's question) by ~0.5 ms, and awaiting one cost its round trip.
@@ -492,13 +514,13 @@ async function usableCheckpoint(
   if (header.kind === "compaction") cp = header;
   else {
     // A view that cannot be decoded is no checkpoint (the log is folded instead); decoding checks, never trusts.
-    let view: ReadView | undefined;
+    let state: ViewState | undefined;
     try {
-      view = head && readView(header, file, bodyStart, head);
+      state = head && readView(header, file, bodyStart, head);
     } catch {
-      view = undefined;
+      state = undefined;
     }
-    if (view)
+    if (state)
       cp = {
         v: header.v,
         meta: header.meta,
@@ -506,8 +528,8 @@ async function usableCheckpoint(
         bytes: header.bytes,
         line: header.line,
         kind: "view",
-        state: view.state,
-        ...(view.prefix ? { prefix: view.prefix } : {}),
+        state,
+        ...(header.prefix ? { prefix: header.prefix } : {}),
       };
   }
   if (!(await holds)) cp = undefined;
@@ -525,6 +547,7 @@ async function foldFrom(
   fh: ReadDescriptor,
   file: Uint8Array | undefined,
   options: ResumeOptions,
+  prefixFile?: Promise<Uint8Array | undefined>,
 ): Promise<ResumeFold | undefined> {
   // A synchronous fstat: a metadata read on an open descriptor, quicker than the round trip an async one costs.
   const size = fstatSync(fh.descriptor).size;
@@ -539,7 +562,8 @@ async function foldFrom(
     first = batches.next();
   }
   // What the view's request prefix was made from, taken before the fold appends the tail's messages to `kept`.
-  const fromView = cp?.kind === "view" && cp.prefix ? { ...cp.state, keptCount: cp.state.kept.length } : undefined;
+  const fromView =
+    cp?.kind === "view" && cp.prefix && prefixFile ? { ...cp.state, keptCount: cp.state.kept.length } : undefined;
   let folder = cp ? new SessionFolder(cp.state) : undefined;
   let metaHash = cp?.meta;
   const start = cp ? startOf(cp) : 0;
@@ -572,14 +596,13 @@ async function foldFrom(
   if (!folder.complete) return foldForResume(path, { ...options, useCheckpoint: false });
   const meta = metaHash;
   const session = folder.finishContext();
-  if (fromView && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix, fromView, session))
-    session.requestPrefix = cp.prefix;
+  if (fromView && cp?.kind === "view") {
+    const prefix = readPrefix(cp.prefix, await prefixFile);
+    if (prefix && prefixFits(prefix, fromView, session)) session.requestPrefix = prefix;
+  }
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;
-  // Sized by the view's messages, not its request prefix: the prefix is not folded, and doubling the sidecar
-  // with it would double the tail every resume folds.
-  const viewBytes = file ? file.length - (guess?.header.kind === "view" ? (guess.header.prefix?.bytes ?? 0) : 0) : 0;
-  const worthAView = cp?.kind === "view" && !last ? viewRefreshBytes(viewBytes) : VIEW_MIN_TAIL_BYTES;
+  const worthAView = cp?.kind === "view" && file && !last ? viewRefreshBytes(file.length) : VIEW_MIN_TAIL_BYTES;
   if (end?.terminated && end.offset + end.bytes + 1 - nextStart >= worthAView) {
     const anchor = {
       v: CHECKPOINT_VERSION,
@@ -602,7 +625,11 @@ async function foldFrom(
           prefix = undefined; // only ever an optimization: the view is written without one
         }
         const file = viewFile(anchor, state, prefix);
-        if (file) await writeCheckpoint(path, file);
+        if (!file) return;
+        // The prefix first: a crash between the two leaves a checkpoint whose header does not name these bytes.
+        if (prefix) await writeSidecar(path, prefixPath(path), prefix.json);
+        else await rm(prefixPath(path), { force: true }).catch(() => undefined);
+        await writeCheckpoint(path, file);
       },
     };
   }
@@ -615,6 +642,9 @@ async function foldFrom(
       line: hash(Buffer.from(last.text)),
     };
     await writeCheckpoint(path, compactionFile(anchor, last.state));
+    // The view it replaces named a prefix file: nothing names it now.
+    if (guess?.header.kind === "view" && guess.header.prefix)
+      await rm(prefixPath(path), { force: true }).catch(() => undefined);
   }
   return { session };
 }

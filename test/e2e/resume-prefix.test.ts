@@ -1,16 +1,17 @@
 /**
  * The kept request prefix through the compiled daemon: a long session
- * never compacted, resumed from disk, earns a view checkpoint that also
- * holds the JSON its provider sends for that history (written after the
- * turn's end); the next resume from it sends the model exactly the
- * messages the one before it sent plus the new turn; and that request
- * carries the kept JSON itself, not a fresh encoding (a marker put in the
- * sealed file is what the model receives).
+ * never compacted, resumed from disk, earns a view checkpoint that names a
+ * prefix file holding the JSON its provider sends for that history (both
+ * written after the turn's end); the next resume from it sends the model
+ * exactly the messages the one before it sent plus the new turn; and that
+ * request carries the kept JSON itself, not a fresh encoding (a marker put
+ * in the prefix file, with the checkpoint naming its new sum, is what the
+ * model receives).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkpointPath } from "../../src/store/checkpoint.ts";
+import { checkpointPath, prefixPath } from "../../src/store/checkpoint.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import { startDaemon, tempHome } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
@@ -27,8 +28,7 @@ afterAll(() => {
 interface Header {
   kind: string;
   columns: number;
-  text?: number;
-  prefix?: { format: string; count: number; bytes: number };
+  prefix?: { format: string; count: number; bytes: number; sum: string };
 }
 
 function readCheckpoint(log: string): { header: Header; body: Buffer } | undefined {
@@ -102,13 +102,17 @@ describe("kept request prefix", () => {
     });
     await c.request({ kill: { session: id } });
 
-    // One user message's "question N:" becomes "QUESTION N:" in the prefix only (same length); the file is sealed again.
-    const prefixAt = body.length - header.prefix!.bytes;
-    const at = body.indexOf(Buffer.from('"content":"question '), prefixAt) + '"content":"'.length;
-    expect(at).toBeGreaterThan(prefixAt);
-    const label = body.subarray(at, body.indexOf(":", at) + 1).toString(); // "question N:"
-    body.write("QUESTION", at);
-    const line = sealedLine(header, body);
+    // One user message's "question N:" becomes "QUESTION N:" in the prefix file (same length), and the
+    // checkpoint is sealed again naming the file's new sum.
+    const prefix = readFileSync(prefixPath(log));
+    expect(prefix.length).toBe(header.prefix!.bytes);
+    const at = prefix.indexOf(Buffer.from('"content":"question ')) + '"content":"'.length;
+    expect(at).toBeGreaterThan(10);
+    const label = prefix.subarray(at, prefix.indexOf(":", at) + 1).toString(); // "question N:"
+    prefix.write("QUESTION", at);
+    writeFileSync(prefixPath(log), prefix);
+    const resealed = { ...header, prefix: { ...header.prefix!, sum: Bun.hash(prefix).toString(16) } };
+    const line = sealedLine(resealed, body);
     const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
     writeFileSync(checkpointPath(log), Buffer.concat([Buffer.from(`${line}${pad}\n`), body]));
 

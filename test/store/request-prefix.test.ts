@@ -1,22 +1,23 @@
 /**
  * The request prefix a view checkpoint keeps (checkpoint.ts): with an
- * encoder (the daemon passes its providers'), a view checkpoint also holds
- * the JSON the session's provider sends for the history a resume from it
- * starts with, sealed by the file's sum, and store.resume() hands it back
- * when the resumed history still begins with the view's messages, object
- * for object. The encoder here is the real Chat Completions encoder.
- * Without an encoder the file is the layout every earlier daemon reads; a
- * damaged prefix fails the sum (the log is folded, the result unchanged);
- * a compaction after the view, or a history the resume would change (a
- * tool call without its result), gets no prefix; the tail that moves a
- * view is measured against its messages, not its prefix.
+ * encoder (the daemon passes its providers'), a view checkpoint also names
+ * a prefix file beside it, the JSON the session's provider sends for the
+ * history a resume from it starts with, by length and sum, and
+ * store.resume() hands it back when the resumed history still begins with
+ * the view's messages, object for object. The encoder here is the real
+ * Chat Completions encoder. Without an encoder there is no prefix file and
+ * the checkpoint is the layout every earlier daemon reads; a damaged or
+ * stale prefix file is ignored (the view is still used, the result
+ * unchanged); a compaction after the view, or a history the resume would
+ * change (a tool call without its result), gets no prefix; deleting the
+ * session removes the prefix file too.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
 import type { Message } from "../../src/provider/types.ts";
-import { checkpointPath, viewRefreshBytes, VIEW_REFRESH_MIN_BYTES } from "../../src/store/checkpoint.ts";
+import { checkpointPath, prefixPath } from "../../src/store/checkpoint.ts";
 import { JsonlSessionStore, type JsonlStoreOptions } from "../../src/store/jsonl.ts";
 import type { LoadedSession, ResumedSession } from "../../src/store/types.ts";
 import { type GenOptions, writeLongSession } from "../helpers/session-gen.ts";
@@ -71,8 +72,7 @@ interface Header {
   kind: string;
   offset: number;
   state: { compaction?: { replaces: number } };
-  text?: number;
-  prefix?: { format: string; count: number; bytes: number };
+  prefix?: { format: string; count: number; bytes: number; sum: string };
 }
 function header(path: string): Header {
   const file = readFileSync(checkpointPath(path));
@@ -135,27 +135,30 @@ describe("request prefix in the view checkpoint", () => {
     await withStore(tmp.path, plain, (s) =>
       s.append(id, [{ kind: "compaction", summary: "said again", tokensBefore: 9, tokensAfter: 1, replaces }]),
     );
-    const r = await resumed(tmp.path, id, plain);
+    const r = await resumed(tmp.path, id);
     expect(r.messages[0]!.content).toContain("said again");
     expect(r.requestPrefix).toBeUndefined();
     expect(view(r)).toEqual(view(await reference(tmp.path, id)));
   });
 
-  test("a damaged prefix fails the file's sum: the log is folded, the result is the same, and no prefix is trusted", async () => {
+  test("a damaged or stale prefix file is ignored: the view is still used and the result is the same", async () => {
     await using tmp = await tempDir();
     const { id, path } = await longSession(tmp.path);
-    const file = readFileSync(checkpointPath(path));
-    // The first character of a message's content inside the prefix (the file's last bytes): still valid JSON.
-    const at = file.indexOf(Buffer.from('"content":"'), file.length - header(path).prefix!.bytes) + 11;
-    expect(at).toBeGreaterThan(file.length - header(path).prefix!.bytes);
-    file[at] = file[at] === 0x41 ? 0x42 : 0x41;
-    writeFileSync(checkpointPath(path), file);
-    const r = await resumed(tmp.path, id, plain);
-    expect(r.requestPrefix).toBeUndefined();
-    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
-    // The fold that could not trust the file wrote it again (without an encoder: without a prefix).
-    expect(header(path).kind).toBe("view");
-    expect(header(path).prefix).toBeUndefined();
+    const good = readFileSync(prefixPath(path));
+    expect(good.length).toBe(header(path).prefix!.bytes);
+    const damaged = Buffer.from(good);
+    const at = damaged.indexOf(Buffer.from('"content":"')) + 11;
+    damaged[at] = damaged[at] === 0x41 ? 0x42 : 0x41;
+    for (const bytes of [damaged, good.subarray(0, good.length - 1)]) {
+      writeFileSync(prefixPath(path), bytes);
+      const before = header(path).offset;
+      const r = await resumed(tmp.path, id);
+      expect(r.requestPrefix).toBeUndefined();
+      expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+      expect(header(path).offset).toBe(before); // the view itself was used, not rebuilt
+    }
+    writeFileSync(prefixPath(path), good);
+    expect((await resumed(tmp.path, id)).requestPrefix?.count).toBe(header(path).prefix!.count);
   });
 
   test("without an encoder the view has no prefix and keeps the layout earlier daemons read (text to the end)", async () => {
@@ -167,7 +170,7 @@ describe("request prefix in the view checkpoint", () => {
     const h = header(path);
     expect(h.kind).toBe("view");
     expect(h.prefix).toBeUndefined();
-    expect(h.text).toBeUndefined();
+    expect(existsSync(prefixPath(path))).toBe(false);
     expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined();
   });
 
@@ -191,32 +194,13 @@ describe("request prefix in the view checkpoint", () => {
     expect(asked).toEqual([]);
   });
 
-  test("the tail that moves the view is an eighth of its messages' bytes, not of the file with its prefix", async () => {
+  test("a resume by a store without an encoder neither reads nor hands back a prefix; a delete removes its file", async () => {
     await using tmp = await tempDir();
-    const { id, path } = await longSession(tmp.path, { ...LONG, messages: 4000 });
-    const h = header(path);
-    const size = statSync(checkpointPath(path)).size;
-    const refresh = viewRefreshBytes(size - h.prefix!.bytes);
-    // Only a test of the rule when the two sizes give different tails.
-    expect(viewRefreshBytes(size)).toBeGreaterThan(refresh + 4096);
-    expect(refresh).toBeGreaterThanOrEqual(VIEW_REFRESH_MIN_BYTES);
-    const tail = () => statSync(path).size - (h.offset + readLine(path, h.offset) + 1);
-    await withStore(tmp.path, plain, async (s) => {
-      for (let i = 0; tail() < refresh; i++)
-        await s.append(
-          id,
-          turn(i).map((message) => ({ kind: "message", message })),
-        );
-    });
-    const r = await resumed(tmp.path, id);
-    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
-    expect(header(path).offset).toBeGreaterThan(h.offset);
-    expect(header(path).prefix?.count).toBe(r.messages.length);
+    const { id, path } = await longSession(tmp.path);
+    expect(existsSync(prefixPath(path))).toBe(true);
+    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined();
+    await withStore(tmp.path, plain, (s) => s.delete(id));
+    expect(existsSync(prefixPath(path))).toBe(false);
+    expect(existsSync(checkpointPath(path))).toBe(false);
   });
 });
-
-/** Bytes of the line at `offset` of the log (without its newline). */
-function readLine(path: string, offset: number): number {
-  const log = readFileSync(path);
-  return log.indexOf(0x0a, offset) - offset;
-}
