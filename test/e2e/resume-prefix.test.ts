@@ -48,17 +48,29 @@ async function waitFor<T>(what: string, get: () => T | undefined, timeoutMs = 10
   }
 }
 
+/** A home holding one long never-compacted session (no checkpoint yet): its id and log path. */
+async function longSessionHome(deltas: number): Promise<{ home: string; id: number; log: string }> {
+  const home = tempHome("crabtalk-resume-prefix-");
+  homes.push(home);
+  const sessions = join(home, "sessions");
+  const store = await JsonlSessionStore.open(sessions, { fsync: "none" });
+  const id = await writeLongSession(store, { messages: 1500, toolEvery: 3, deltas });
+  await store.close();
+  return { home, id, log: join(sessions, `${id}.jsonl`) };
+}
+
+/** The view checkpoint once it names a prefix (written after the turn that resumed the session ends). */
+const viewWithPrefix = (log: string) =>
+  waitFor("the view checkpoint with its prefix", () => {
+    const read = readCheckpoint(log);
+    return read?.header.prefix ? read : undefined;
+  });
+
 describe("kept request prefix", () => {
   test("a resume from a view with a prefix sends what the resume before it sent, plus the new turn", async () => {
     await using fake = await FakeProvider.start();
     fake.route(() => sseReply(openaiSse({ text: "noted" })));
-    const home = tempHome("crabtalk-resume-prefix-");
-    homes.push(home);
-    const sessions = join(home, "sessions");
-    const store = await JsonlSessionStore.open(sessions, { fsync: "none" });
-    const id = await writeLongSession(store, { messages: 1500, toolEvery: 3, deltas: 2 });
-    await store.close();
-    const log = join(sessions, `${id}.jsonl`);
+    const { home, id, log } = await longSessionHome(2);
     expect(existsSync(checkpointPath(log))).toBe(false);
 
     await using d = await startDaemon({ home, config: turnConfig(fake.url) });
@@ -66,10 +78,7 @@ describe("kept request prefix", () => {
     // The first resume folds the whole log; its view checkpoint, with the prefix, is written after the turn.
     await streamTurn(c, { agent: "", content: "first", session: id });
     const first = messagesOf(fake.requests.at(-1)!).filter((m) => m.role !== "system");
-    const cp = await waitFor("the view checkpoint with its prefix", () => {
-      const read = readCheckpoint(log);
-      return read?.header.prefix ? read : undefined;
-    });
+    const cp = await viewWithPrefix(log);
     expect(cp.header.kind).toBe("view");
     // The history before the question "first": every message the first request sent but the question.
     expect(cp.header.prefix!.count).toBe(first.length - 1);
@@ -85,21 +94,12 @@ describe("kept request prefix", () => {
   test("the first request after the resume carries the kept JSON itself (a marker in the sealed file reaches the model)", async () => {
     await using fake = await FakeProvider.start();
     fake.route(() => sseReply(openaiSse({ text: "noted" })));
-    const home = tempHome("crabtalk-resume-prefix-");
-    homes.push(home);
-    const sessions = join(home, "sessions");
-    const store = await JsonlSessionStore.open(sessions, { fsync: "none" });
-    const id = await writeLongSession(store, { messages: 1500, toolEvery: 3 });
-    await store.close();
-    const log = join(sessions, `${id}.jsonl`);
+    const { home, id, log } = await longSessionHome(0);
 
     await using d = await startDaemon({ home, config: turnConfig(fake.url) });
     const c = await d.client();
     await streamTurn(c, { agent: "", content: "first", session: id });
-    const { header, body } = await waitFor("the view checkpoint with its prefix", () => {
-      const read = readCheckpoint(log);
-      return read?.header.prefix ? read : undefined;
-    });
+    const { header, body } = await viewWithPrefix(log);
     await c.request({ kill: { session: id } });
 
     // One user message's "question N:" becomes "QUESTION N:" in the prefix file (same length), and the

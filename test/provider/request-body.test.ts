@@ -13,7 +13,7 @@ import type { Message, ModelRequest } from "../../src/provider/types.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { collect } from "../helpers/provider-events.ts";
 import { anthropicSse, openaiSse } from "../helpers/sse-builders.ts";
-import { anthropicAt, openaiAt } from "./setup.ts";
+import { anthropicAt, openaiAt, mixedHistory } from "./setup.ts";
 
 const tools = [
   {
@@ -23,29 +23,11 @@ const tools = [
   },
 ];
 
-function history(n: number): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push({ role: "user", content: `question ${i}: "quoted", back\\slash, café 🦀 \u2028 \ud83e`, timestamp: i });
-    if (i % 3 === 0) {
-      out.push({
-        role: "assistant",
-        content: i % 2 ? "" : "let me look",
-        toolCalls: [{ id: `c${i}`, name: "read", arguments: { path: "a" }, rawArguments: '{"path":"a"}' }],
-        model: "m",
-      });
-      out.push({ role: "tool", toolCallId: `c${i}`, name: "read", content: `file ${i}`, isError: i % 2 === 0 });
-    }
-    out.push({ role: "assistant", content: `answer ${i}`, model: "m", stopReason: "stop" });
-  }
-  return out;
-}
-
 const same = (request: ModelRequest, baseUrl = "http://localhost:1/v1") =>
   expect(chatBodyJson(request, baseUrl)).toBe(JSON.stringify(buildChatBody(request, baseUrl)));
 
 describe("chatBodyJson equals JSON.stringify(buildChatBody)", () => {
-  const messages = history(20);
+  const messages = mixedHistory(20);
   const variants: [string, ModelRequest, string?][] = [
     ["no messages", { model: "gpt-4o", messages: [] }],
     ["a system prompt", { model: "gpt-4o", system: "be brief", messages }],
@@ -63,12 +45,12 @@ describe("chatBodyJson equals JSON.stringify(buildChatBody)", () => {
   }
 
   test("a growing history: kept messages and new ones, in a new array each time", () => {
-    const all = history(60);
+    const all = mixedHistory(60);
     for (let n = 1; n <= all.length; n += 7) same({ model: "gpt-4o", system: "s", messages: all.slice(0, n) });
   });
 
   test("a history that does not start with the kept messages (compaction, a fork) is encoded whole, the same", () => {
-    const all = history(30);
+    const all = mixedHistory(30);
     same({ model: "gpt-4o", messages: all });
     same({ model: "gpt-4o", messages: [all[0]!, { role: "user", content: "a different second" }, ...all.slice(2)] });
     same({ model: "gpt-4o", messages: all.slice(0, 10) });
@@ -98,11 +80,11 @@ describe("messagesBodyJson (Anthropic) equals JSON.stringify(buildMessagesBody)"
     ["no messages", { model: "claude-sonnet-4", messages: [] }],
     [
       "system, tools and max_tokens",
-      { model: "claude-3-5-haiku", system: "be brief", messages: history(9), tools, maxTokens: 99 },
+      { model: "claude-3-5-haiku", system: "be brief", messages: mixedHistory(9), tools, maxTokens: 99 },
     ],
     [
       "thinking (max_tokens raised in place)",
-      { model: "claude-opus-4", messages: history(9), thinking: true, maxTokens: 100 },
+      { model: "claude-opus-4", messages: mixedHistory(9), thinking: true, maxTokens: 100 },
     ],
     [
       "tool results and a user message merged into one turn, an empty assistant skipped between users",
@@ -118,7 +100,7 @@ describe("messagesBodyJson (Anthropic) equals JSON.stringify(buildMessagesBody)"
         ],
       },
     ],
-    ["a system prompt naming the key", { model: "m", system: '"messages":[]', messages: history(2) }],
+    ["a system prompt naming the key", { model: "m", system: '"messages":[]', messages: mixedHistory(2) }],
   ];
   for (const [name, request] of variants) {
     test(name, () => {
@@ -153,7 +135,7 @@ describe("over HTTP", () => {
 
   test("each request of a growing conversation is the body object's JSON, byte for byte", async () => {
     const provider = openaiAt(fake.url);
-    const conversation = history(5);
+    const conversation = mixedHistory(5);
     for (let turn = 0; turn < 4; turn++) {
       fake.enqueue(sseReply(openaiSse({ text: `reply ${turn}` })));
       conversation.push({ role: "user", content: `turn ${turn}` });
@@ -166,7 +148,7 @@ describe("over HTTP", () => {
 
   test("the same for Anthropic's Messages API", async () => {
     const provider = anthropicAt(fake.url);
-    const conversation = history(5);
+    const conversation = mixedHistory(5);
     for (let turn = 0; turn < 4; turn++) {
       fake.enqueue(sseReply(anthropicSse({ text: `reply ${turn}` })));
       conversation.push({ role: "user", content: `turn ${turn}` });
@@ -183,7 +165,7 @@ describe("over HTTP", () => {
       [anthropicAt(fake.url), anthropicSse, buildMessagesBody, "claude-sonnet-4"],
     ] as const) {
       expect(provider.prepare).toBeDefined();
-      const conversation = history(8);
+      const conversation = mixedHistory(8);
       for (let turn = 0; turn < 3; turn++) {
         fake.enqueue(sseReply(sse({ text: `reply ${turn}` })));
         // The history without the new question, then the request with it: prepared prefix plus what follows.
@@ -195,7 +177,7 @@ describe("over HTTP", () => {
         conversation.push({ role: "assistant", content: `reply ${turn}` });
       }
       // A prepare for a history the request does not start with (a compaction came between) is not used.
-      provider.prepare?.(history(3));
+      provider.prepare?.(mixedHistory(3));
       fake.enqueue(sseReply(sse({ text: "after" })));
       const other: ModelRequest = { model, messages: [{ role: "user", content: "summary" }, ...conversation.slice(4)] };
       await collect(provider.stream(other));

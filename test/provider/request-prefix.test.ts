@@ -15,25 +15,7 @@ import type { Message, ModelRequest, Provider } from "../../src/provider/types.t
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { collect } from "../helpers/provider-events.ts";
 import { openaiSse } from "../helpers/sse-builders.ts";
-import { httpOptions, openaiAt } from "./setup.ts";
-
-function history(n: number): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push({ role: "user", content: `question ${i}: "quoted", back\\slash, café 🦀 \u2028 \ud83e`, timestamp: i });
-    if (i % 3 === 0) {
-      out.push({
-        role: "assistant",
-        content: i % 2 ? "" : "let me look",
-        toolCalls: [{ id: `c${i}`, name: "read", arguments: { path: "a" }, rawArguments: '{"path":"a"}' }],
-        model: "m",
-      });
-      out.push({ role: "tool", toolCallId: `c${i}`, name: "read", content: `file ${i}`, isError: i % 2 === 0 });
-    }
-    out.push({ role: "assistant", content: `answer ${i}`, model: "m", stopReason: "stop" });
-  }
-  return out;
-}
+import { httpOptions, openaiAt, mixedHistory } from "./setup.ts";
 
 /** The same values in new objects: what a resume decodes from the checkpoint. */
 const resumedCopy = (messages: Message[]): Message[] => structuredClone(messages);
@@ -68,7 +50,7 @@ const apis: Api[] = [
 for (const api of apis) {
   describe(`${api.name}: a kept request prefix`, () => {
     test("taken back for an equal resumed history gives the request JSON.stringify gives, byte for byte", () => {
-      const original = history(40);
+      const original = mixedHistory(40);
       const prefix = api.provider.exportPrefix!(original)!;
       expect(prefix.count).toBeGreaterThan(original.length / 2);
       expect(prefix.count).toBeLessThanOrEqual(original.length);
@@ -85,7 +67,7 @@ for (const api of apis) {
     });
 
     test("is what the first request carries: it is not encoded again", () => {
-      const original = history(10);
+      const original = mixedHistory(10);
       const prefix = api.provider.exportPrefix!(original)!;
       const marked = {
         ...prefix,
@@ -100,7 +82,7 @@ for (const api of apis) {
     });
 
     test("of another format, or counting more messages than the history holds, is refused", () => {
-      const original = history(10);
+      const original = mixedHistory(10);
       const prefix = api.provider.exportPrefix!(original)!;
       const poisoned = { ...prefix, json: Buffer.from('{"role":"user","content":"MARKER"}') };
       const resumed = resumedCopy(original);
@@ -119,7 +101,7 @@ for (const api of apis) {
 }
 
 test("the other API's prefix is refused (the format names the wire API)", () => {
-  const original = history(10);
+  const original = mixedHistory(10);
   const fromOpenai = openai.exportPrefix!(original)!;
   const fromAnthropic = anthropic.exportPrefix!(original)!;
   expect(fromOpenai.format).not.toBe(fromAnthropic.format);
@@ -131,7 +113,7 @@ test("over HTTP, the first request after taking a prefix back is the body JSON.s
   await using fake = await FakeProvider.start();
   fake.route(() => sseReply(openaiSse({ text: "ok" })));
   const provider = openaiAt(fake.url);
-  const original = history(25);
+  const original = mixedHistory(25);
   const resumed = resumedCopy(original);
   expect(provider.importPrefix!(resumed, provider.exportPrefix!(original)!)).toBe(true);
   const request: ModelRequest = { model: "gpt-4o", messages: [...resumed, next] };
