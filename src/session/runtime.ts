@@ -258,7 +258,10 @@ export class SessionRuntime {
   /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
   private async load(id: number): Promise<LiveSession> {
     const loaded = reportRepairs(id, await this.store.resume(id));
-    if (loaded.requestPrefix) this.importPrefix(loaded.meta.agent, loaded.messages, loaded.requestPrefix);
+    // Taken when read (usually at once): the first request encodes the history itself if it comes first.
+    void loaded.requestPrefix?.then((prefix) => {
+      if (prefix) this.importPrefix(loaded.meta.agent, loaded.messages, prefix);
+    });
     const session = new LiveSession(
       id,
       loaded.meta.agent,

@@ -338,7 +338,7 @@ function viewHistory(state: ViewState): Message[] | undefined {
  * what was encoded.
  */
 function prefixFits(
-  prefix: EncodedPrefix,
+  prefix: { count: number },
   view: { compaction?: ViewState["compaction"]; kept: readonly Message[]; keptCount: number },
   session: ResumedSession,
 ): boolean {
@@ -596,9 +596,11 @@ async function foldFrom(
   if (!folder.complete) return foldForResume(path, { ...options, useCheckpoint: false });
   const meta = metaHash;
   const session = folder.finishContext();
-  if (fromView && cp?.kind === "view") {
-    const prefix = readPrefix(cp.prefix, await prefixFile);
-    if (prefix && prefixFits(prefix, fromView, session)) session.requestPrefix = prefix;
+  // Whether it fits is known now; its bytes are checked once read, without holding the resume back for them
+  // (the read runs on another file-system thread and usually ends first, but need not).
+  if (fromView && prefixFile && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix, fromView, session)) {
+    const named = cp.prefix;
+    session.requestPrefix = prefixFile.then((bytes) => readPrefix(named, bytes));
   }
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;

@@ -167,9 +167,12 @@ export type ResumedSession = Omit<LoadedSession, "allMessages"> & {
    * The JSON the session's provider sends for the first `count` of
    * `messages`, kept with the resume checkpoint (see checkpoint.ts) when
    * the messages still begin with what it was made from; the caller hands
-   * it to the provider (Provider.importPrefix) or ignores it.
+   * it to the provider (Provider.importPrefix) or ignores it. A promise:
+   * its file is read alongside the checkpoint and the resume does not
+   * wait for it. Undefined once read when its bytes are not what the
+   * checkpoint names; never rejects.
    */
-  requestPrefix?: EncodedPrefix;
+  requestPrefix?: Promise<EncodedPrefix | undefined>;
 };
 
 export interface ListOptions {

@@ -66,6 +66,21 @@ for (const api of apis) {
       expect(api.sent(later)).toBe(api.whole(later));
     });
 
+    test("taken back only after a request encoded the history itself (a slow read), the next is still byte for byte", () => {
+      const original = mixedHistory(30);
+      const prefix = api.provider.exportPrefix!(original)!;
+      const resumed = resumedCopy(original);
+      const first: ModelRequest = { model: "m", messages: [...resumed, next] };
+      api.provider.prepare!(resumed);
+      expect(api.sent(first)).toBe(api.whole(first));
+      expect(api.provider.importPrefix!(resumed, prefix)).toBe(true);
+      const second: ModelRequest = {
+        model: "m",
+        messages: [...first.messages, { role: "assistant", content: "ok" }, next],
+      };
+      expect(api.sent(second)).toBe(api.whole(second));
+    });
+
     test("is what the first request carries: it is not encoded again", () => {
       const original = mixedHistory(10);
       const prefix = api.provider.exportPrefix!(original)!;

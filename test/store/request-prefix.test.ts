@@ -101,9 +101,9 @@ describe("request prefix in the view checkpoint", () => {
     expect(asked).toEqual([{ agent: "crab", count: h.prefix!.count }]);
     const r = await resumed(tmp.path, id);
     expect(view(r)).toEqual(view(await reference(tmp.path, id)));
-    expect(r.requestPrefix?.count).toBe(r.messages.length);
-    expect(r.requestPrefix?.format).toBe(h.prefix!.format);
-    expect(Buffer.from(r.requestPrefix!.json).toString("utf8")).toBe(freshJson(r, r.messages.length));
+    expect((await r.requestPrefix)?.count).toBe(r.messages.length);
+    expect((await r.requestPrefix)?.format).toBe(h.prefix!.format);
+    expect(Buffer.from((await r.requestPrefix)!.json).toString("utf8")).toBe(freshJson(r, r.messages.length));
   });
 
   test("messages appended after the view: the prefix covers the view's part of the history", async () => {
@@ -114,8 +114,8 @@ describe("request prefix in the view checkpoint", () => {
     const r = await resumed(tmp.path, id);
     expect(header(path).offset).toBeLessThan(statSync(path).size); // the same view: the tail is short
     expect(r.messages.length).toBe(count + 6);
-    expect(r.requestPrefix?.count).toBe(count);
-    expect(Buffer.from(r.requestPrefix!.json).toString("utf8")).toBe(freshJson(r, count));
+    expect((await r.requestPrefix)?.count).toBe(count);
+    expect(Buffer.from((await r.requestPrefix)!.json).toString("utf8")).toBe(freshJson(r, count));
   });
 
   test("a new compaction after the view, even one keeping the view's messages: no prefix (its summary differs)", async () => {
@@ -130,14 +130,14 @@ describe("request prefix in the view checkpoint", () => {
     const h = header(path);
     expect(h.prefix).toBeDefined();
     const replaces = h.state.compaction!.replaces;
-    expect((await resumed(tmp.path, id)).requestPrefix?.count).toBe(h.prefix!.count);
+    expect((await (await resumed(tmp.path, id)).requestPrefix)?.count).toBe(h.prefix!.count);
     // Another compaction from the same message on: the kept messages are the same objects, the summary is not.
     await withStore(tmp.path, plain, (s) =>
       s.append(id, [{ kind: "compaction", summary: "said again", tokensBefore: 9, tokensAfter: 1, replaces }]),
     );
     const r = await resumed(tmp.path, id);
     expect(r.messages[0]!.content).toContain("said again");
-    expect(r.requestPrefix).toBeUndefined();
+    expect(await r.requestPrefix).toBeUndefined();
     expect(view(r)).toEqual(view(await reference(tmp.path, id)));
   });
 
@@ -153,12 +153,12 @@ describe("request prefix in the view checkpoint", () => {
       writeFileSync(prefixPath(path), bytes);
       const before = header(path).offset;
       const r = await resumed(tmp.path, id);
-      expect(r.requestPrefix).toBeUndefined();
+      expect(await r.requestPrefix).toBeUndefined();
       expect(view(r)).toEqual(view(await reference(tmp.path, id)));
       expect(header(path).offset).toBe(before); // the view itself was used, not rebuilt
     }
     writeFileSync(prefixPath(path), good);
-    expect((await resumed(tmp.path, id)).requestPrefix?.count).toBe(header(path).prefix!.count);
+    expect((await (await resumed(tmp.path, id)).requestPrefix)?.count).toBe(header(path).prefix!.count);
   });
 
   test("without an encoder the view has no prefix and keeps the layout earlier daemons read (text to the end)", async () => {
@@ -166,12 +166,12 @@ describe("request prefix in the view checkpoint", () => {
     const id = await withStore(tmp.path, plain, (s) => writeLongSession(s, LONG));
     const path = join(tmp.path, `${id}.jsonl`);
     const r = await resumed(tmp.path, id, plain);
-    expect(r.requestPrefix).toBeUndefined();
+    expect(await r.requestPrefix).toBeUndefined();
     const h = header(path);
     expect(h.kind).toBe("view");
     expect(h.prefix).toBeUndefined();
     expect(existsSync(prefixPath(path))).toBe(false);
-    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined();
+    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined(); // not even a promise: nothing read
   });
 
   test("a history the resume would change (a tool call whose result is missing) gets no prefix", async () => {
@@ -198,7 +198,7 @@ describe("request prefix in the view checkpoint", () => {
     await using tmp = await tempDir();
     const { id, path } = await longSession(tmp.path);
     expect(existsSync(prefixPath(path))).toBe(true);
-    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined();
+    expect((await resumed(tmp.path, id, plain)).requestPrefix).toBeUndefined(); // not even a promise: nothing read
     await withStore(tmp.path, plain, (s) => s.delete(id));
     expect(existsSync(prefixPath(path))).toBe(false);
     expect(existsSync(checkpointPath(path))).toBe(false);
