@@ -14,7 +14,7 @@
  *   and their text end to end): decoding 10,000 messages takes about a
  *   fifth of the time JSON.parse took on them, which was most of a resume
  *   of a long never-compacted session. Beside it, when the store was given
- *   an encoder, the request prefix (`<id>.jsonl.prefix`, see ViewHeader).
+ *   an encoder, the request prefix (`<id>.jsonl.prefix`, request-prefix.ts).
  *   Written when a resume had to fold at least VIEW_MIN_TAIL_BYTES of lines
  *   that no compaction checkpoint would spare the next one (a long session
  *   never compacted, or a long stretch since the last compaction), and
@@ -43,20 +43,23 @@
 import { fstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { EncodedPrefix, Message } from "../provider/types.ts";
-import {
-  eventPrefix,
-  type FoldState,
-  hash,
-  pairToolResults,
-  parseRecord,
-  SessionFolder,
-  summaryMessage,
-  type ViewState,
-} from "./fold.ts";
+import type { EncodedPrefix } from "../provider/types.ts";
+import { eventPrefix, type FoldState, hash, SessionFolder, parseRecord, type ViewState } from "./fold.ts";
 import { writeAtomic } from "./jsonl-files.ts";
 import { firstLine, type Line, readLineBatches } from "./line-reader.ts";
 import { ReadDescriptor } from "./read-descriptor.ts";
+import {
+  checkPrefix,
+  encodeViewPrefix,
+  isPrefixHeader,
+  type PrefixHeader,
+  prefixFits,
+  prefixHeader,
+  readPrefixBytes,
+  removePrefixFile,
+  type RequestPrefixEncoder,
+  writePrefixFile,
+} from "./request-prefix.ts";
 import type { CompactionRecord, ResumedSession } from "./types.ts";
 import { decodeMessages, type EncodedMessages, encodeMessages } from "./view-codec.ts";
 
@@ -107,7 +110,7 @@ type Checkpoint =
   /** The fold's state before the compaction line at `offset`; the resume folds from that line on. */
   | (Anchor & { kind: "compaction"; state: FoldState })
   /** The fold's state after the line at `offset`, with what the view keeps; the resume folds the lines after it. */
-  | (Anchor & { kind: "view"; state: ViewState; prefix?: ViewHeader["prefix"] });
+  | (Anchor & { kind: "view"; state: ViewState; prefix?: PrefixHeader });
 
 /**
  * A view checkpoint's first line. The kept messages follow it, encoded
@@ -116,17 +119,10 @@ type Checkpoint =
  * place), then the text, UTF-8, to the end of the file. A compaction
  * checkpoint is its first line alone.
  *
- * The request prefix (optional; see RequestPrefixEncoder) is the JSON the
- * session's provider sends for the history a resume from this view starts
- * with, so the first request after the resume encodes only the messages
- * after it: for a long never-compacted session that encoding was about a
- * millisecond on the resume's path. It is a file of its own, written before
- * the checkpoint that names it by its sum and length, and read alongside
- * it: its bytes (about those of the messages' JSON) then add nothing to the
- * checkpoint's read, sum or decode on the resume's path, and the checkpoint
- * keeps the layout earlier daemons read. A prefix file that does not match
- * its header (a crash between the two writes, damage) is ignored; the view
- * is still used.
+ * It may name a request prefix file (request-prefix.ts). A file of its
+ * own, not a part of this one: its bytes (about those of the messages'
+ * JSON) then add nothing to the checkpoint's read, sum or decode on the
+ * resume's path, and the checkpoint keeps the layout earlier daemons read.
  */
 interface ViewHeader extends Anchor {
   kind: "view";
@@ -137,29 +133,11 @@ interface ViewHeader extends Anchor {
   columns: number;
   strings: EncodedMessages["strings"];
   other: EncodedMessages["other"];
-  /** The request prefix file's format and message count (EncodedPrefix), its length and its sum. */
-  prefix?: { format: string; count: number; bytes: number; sum: string };
+  /** The request prefix file, when there is one (request-prefix.ts). */
+  prefix?: PrefixHeader;
   /** Over the line before it and every byte after the line (see seal). */
   sum: string;
 }
-
-/**
- * Gives the JSON a request of `agent`'s provider holds for `history` (see
- * EncodedPrefix), or undefined when it keeps none (an agent or model no
- * longer configured, a provider without prefixes). Called when a view
- * checkpoint is written, with the history a resume from it starts with.
- */
-export type RequestPrefixEncoder = (agent: string, history: readonly Message[]) => EncodedPrefix | undefined;
-
-const isPrefixHeader = (p: ViewHeader["prefix"]): boolean =>
-  typeof p === "object" &&
-  p !== null &&
-  typeof p.format === "string" &&
-  Number.isSafeInteger(p.count) &&
-  p.count >= 1 &&
-  Number.isSafeInteger(p.bytes) &&
-  p.bytes >= 0 &&
-  typeof p.sum === "string";
 
 /** A compaction checkpoint's only line; a version-2 one has no sum. */
 type Header = (Anchor & { kind: "compaction"; state: FoldState; sum?: string }) | ViewHeader;
@@ -298,57 +276,6 @@ function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint
   return kept ? { ...h.state, kept } : undefined;
 }
 
-/** The prefix file's path (see ViewHeader). */
-export function prefixPath(sessionPath: string): string {
-  return `${sessionPath}.prefix`;
-}
-
-const prefixSum = (bytes: Uint8Array): string => Bun.hash(bytes).toString(16);
-
-/**
- * The request prefix a view header names, when `bytes` (its file, read
- * alongside) is it: same length and sum. Not decoded here: the provider
- * decodes it while the turn's question is fsynced (see EncodedPrefix).
- */
-function readPrefix(p: ViewHeader["prefix"], bytes: Uint8Array | undefined): EncodedPrefix | undefined {
-  if (!p || !bytes || bytes.length !== p.bytes || prefixSum(bytes) !== p.sum) return undefined;
-  return { format: p.format, count: p.count, json: bytes };
-}
-
-/**
- * The history a resume from `state` starts with, when it is [the
- * compaction's summary, ...kept] unchanged by pairToolResults (else
- * undefined: a request prefix is kept only for a history that is the
- * view's messages as they are).
- */
-function viewHistory(state: ViewState): Message[] | undefined {
-  const c = state.compaction;
-  const history = c ? [summaryMessage(c.summary, c.ts), ...state.kept] : state.kept;
-  const paired = pairToolResults(history);
-  if (paired.length !== history.length) return undefined;
-  for (let i = 0; i < history.length; i++) if (paired[i] !== history[i]) return undefined;
-  return history;
-}
-
-/**
- * Whether `messages` (a resumed history) begins with the view's history
- * the prefix was made from: the same compaction object (none after the
- * view), and the view's kept messages, object for object, after its
- * summary. Those are decoded from the same sealed file, so they equal
- * what was encoded.
- */
-function prefixFits(
-  prefix: { count: number },
-  view: { compaction?: ViewState["compaction"]; kept: readonly Message[]; keptCount: number },
-  session: ResumedSession,
-): boolean {
-  const skip = view.compaction ? 1 : 0;
-  if (session.compaction !== view.compaction || prefix.count > session.messages.length) return false;
-  if (prefix.count - skip > view.keptCount) return false;
-  for (let i = skip; i < prefix.count; i++) if (session.messages[i] !== view.kept[i - skip]) return false;
-  return true;
-}
-
 /**
  * A view checkpoint's file: its header line, then its messages encoded,
  * naming the request prefix when given (its file is written apart, see
@@ -369,13 +296,7 @@ function viewFile(anchor: Anchor, state: ViewState, prefix?: EncodedPrefix): Uin
     strings: encoded.strings,
     other: encoded.other,
   };
-  if (prefix)
-    header.prefix = {
-      format: prefix.format,
-      count: prefix.count,
-      bytes: prefix.json.length,
-      sum: prefixSum(prefix.json),
-    };
+  if (prefix) header.prefix = prefixHeader(prefix);
   const line = seal(asciiJson(header), body);
   // Spaces (which JSON.parse ignores) so that the columns start at a multiple of 8.
   const pad = " ".repeat((8 - ((line.length + 1) % 8)) % 8);
@@ -425,19 +346,14 @@ function asciiJson(v: unknown): string {
 }
 
 async function writeCheckpoint(path: string, data: string | Uint8Array): Promise<void> {
-  await writeSidecar(path, checkpointPath(path), data);
-}
-
-/** Best effort: a sidecar that cannot be written only makes the next resume read more of the log, or encode more. */
-async function writeSidecar(path: string, sidecar: string, data: string | Uint8Array): Promise<void> {
-  await writeAtomic(dirname(path), sidecar, data, false).catch(() => undefined);
+  // Best effort: a checkpoint that cannot be written only makes the next resume read more of the log.
+  await writeAtomic(dirname(path), checkpointPath(path), data, false).catch(() => undefined);
 }
 
 export async function removeCheckpoint(path: string): Promise<void> {
   await rm(checkpointPath(path), { force: true });
   await rm(`${checkpointPath(path)}.tmp`, { force: true });
-  await rm(prefixPath(path), { force: true });
-  await rm(`${prefixPath(path)}.tmp`, { force: true });
+  await removePrefixFile(path);
 }
 
 export interface ResumeFold {
@@ -476,12 +392,7 @@ export async function foldForResume(path: string, options: ResumeOptions = {}): 
   // fold, as a resume is a handful of file operations, each a thread-pool round trip.
   // The request prefix file is read at the same time, on another file-system thread, and waited for only once
   // the view is decoded: its bytes add nothing to the resume's path.
-  const prefix =
-    useCheckpoint && options.encodePrefix
-      ? Bun.file(prefixPath(path))
-          .bytes()
-          .catch(() => undefined)
-      : undefined;
+  const prefix = useCheckpoint && options.encodePrefix ? readPrefixBytes(path) : undefined;
   const [file, fh] = await Promise.all([
     useCheckpoint
       ? Bun.file(checkpointPath(path))
@@ -598,9 +509,9 @@ async function foldFrom(
   const session = folder.finishContext();
   // Whether it fits is known now; its bytes are checked once read, without holding the resume back for them
   // (the read runs on another file-system thread and usually ends first, but need not).
-  if (fromView && prefixFile && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix, fromView, session)) {
+  if (fromView && prefixFile && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix.count, fromView, session)) {
     const named = cp.prefix;
-    session.requestPrefix = prefixFile.then((bytes) => readPrefix(named, bytes));
+    session.requestPrefix = prefixFile.then((bytes) => checkPrefix(named, bytes));
   }
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;
@@ -619,18 +530,11 @@ async function foldFrom(
     return {
       session,
       saveView: async () => {
-        const history = encodePrefix && viewHistory(state);
-        let prefix: EncodedPrefix | undefined;
-        try {
-          prefix = history && history.length > 0 ? encodePrefix(agent, history) : undefined;
-        } catch {
-          prefix = undefined; // only ever an optimization: the view is written without one
-        }
+        const prefix = encodePrefix && encodeViewPrefix(encodePrefix, agent, state);
         const file = viewFile(anchor, state, prefix);
         if (!file) return;
         // The prefix first: a crash between the two leaves a checkpoint whose header does not name these bytes.
-        if (prefix) await writeSidecar(path, prefixPath(path), prefix.json);
-        else await rm(prefixPath(path), { force: true }).catch(() => undefined);
+        await writePrefixFile(path, prefix);
         await writeCheckpoint(path, file);
       },
     };
@@ -645,8 +549,7 @@ async function foldFrom(
     };
     await writeCheckpoint(path, compactionFile(anchor, last.state));
     // The view it replaces named a prefix file: nothing names it now.
-    if (guess?.header.kind === "view" && guess.header.prefix)
-      await rm(prefixPath(path), { force: true }).catch(() => undefined);
+    if (guess?.header.kind === "view" && guess.header.prefix) await writePrefixFile(path, undefined);
   }
   return { session };
 }

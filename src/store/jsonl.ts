@@ -48,7 +48,8 @@ import {
   serialize,
   snapshotRecord,
 } from "./fold.ts";
-import { foldForResume, type RequestPrefixEncoder, removeCheckpoint } from "./checkpoint.ts";
+import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
+import type { RequestPrefixEncoder } from "./request-prefix.ts";
 import { AppendHandles, DirSync } from "./append-handles.ts";
 import { repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";

@@ -11,7 +11,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkpointPath, prefixPath } from "../../src/store/checkpoint.ts";
+import { checkpointPath } from "../../src/store/checkpoint.ts";
+import { prefixPath } from "../../src/store/request-prefix.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import { startDaemon, tempHome } from "../helpers/daemon.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
