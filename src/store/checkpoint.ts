@@ -110,7 +110,7 @@ type Checkpoint =
   /** The fold's state before the compaction line at `offset`; the resume folds from that line on. */
   | (Anchor & { kind: "compaction"; state: FoldState })
   /** The fold's state after the line at `offset`, with what the view keeps; the resume folds the lines after it. */
-  | (Anchor & { kind: "view"; state: ViewState; prefix?: PrefixHeader });
+  | (Anchor & { kind: "view"; state: ViewState });
 
 /**
  * A view checkpoint's first line. The kept messages follow it, encoded
@@ -390,9 +390,6 @@ export async function foldForResume(path: string, options: ResumeOptions = {}): 
   const useCheckpoint = options.useCheckpoint ?? true;
   // The sidecar is read while the log is opened; the log is opened once, for the checkpoint's checks and the
   // fold, as a resume is a handful of file operations, each a thread-pool round trip.
-  // The request prefix file is read at the same time, on another file-system thread, and waited for only once
-  // the view is decoded: its bytes add nothing to the resume's path.
-  const prefix = useCheckpoint && options.encodePrefix ? readPrefixBytes(path) : undefined;
   const [file, fh] = await Promise.all([
     useCheckpoint
       ? Bun.file(checkpointPath(path))
@@ -402,7 +399,7 @@ export async function foldForResume(path: string, options: ResumeOptions = {}): 
     ReadDescriptor.open(path),
   ]);
   try {
-    return await foldFrom(path, fh, file, options, prefix);
+    return await foldFrom(path, fh, file, options);
   } finally {
     // Synchronous (read-descriptor.ts): a close left running on the file-system threads delayed the session's
     // next append (the turn's question) by ~0.5 ms, and awaiting one cost its round trip.
@@ -440,7 +437,6 @@ async function usableCheckpoint(
         line: header.line,
         kind: "view",
         state,
-        ...(header.prefix ? { prefix: header.prefix } : {}),
       };
   }
   if (!(await holds)) cp = undefined;
@@ -458,11 +454,13 @@ async function foldFrom(
   fh: ReadDescriptor,
   file: Uint8Array | undefined,
   options: ResumeOptions,
-  prefixFile?: Promise<Uint8Array | undefined>,
 ): Promise<ResumeFold | undefined> {
   // A synchronous fstat: a metadata read on an open descriptor, quicker than the round trip an async one costs.
   const size = fstatSync(fh.descriptor).size;
   const guess = file && readHeader(file);
+  // Read only when the checkpoint names one, on another file-system thread while the view is decoded.
+  const named = options.encodePrefix && guess?.header.kind === "view" ? guess.header.prefix : undefined;
+  const prefixFile = named ? readPrefixBytes(path) : undefined;
   // The log's lines after the checkpoint are read while it is checked; from the start when it proves unusable.
   let batches = readLineBatches(fh, { start: guess ? startOf(guess.header) : 0, end: size });
   let first = batches.next();
@@ -474,7 +472,9 @@ async function foldFrom(
   }
   // What the view's request prefix was made from, taken before the fold appends the tail's messages to `kept`.
   const fromView =
-    cp?.kind === "view" && cp.prefix && prefixFile ? { ...cp.state, keptCount: cp.state.kept.length } : undefined;
+    cp?.kind === "view" && named
+      ? { compaction: cp.state.compaction, kept: cp.state.kept, keptCount: cp.state.kept.length }
+      : undefined;
   let folder = cp ? new SessionFolder(cp.state) : undefined;
   let metaHash = cp?.meta;
   const start = cp ? startOf(cp) : 0;
@@ -509,10 +509,8 @@ async function foldFrom(
   const session = folder.finishContext();
   // Whether it fits is known now; its bytes are checked once read, without holding the resume back for them
   // (the read runs on another file-system thread and usually ends first, but need not).
-  if (fromView && prefixFile && cp?.kind === "view" && cp.prefix && prefixFits(cp.prefix.count, fromView, session)) {
-    const named = cp.prefix;
+  if (fromView && named && prefixFile && prefixFits(named.count, fromView, session))
     session.requestPrefix = prefixFile.then((bytes) => checkPrefix(named, bytes));
-  }
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;
   const worthAView = cp?.kind === "view" && file && !last ? viewRefreshBytes(file.length) : VIEW_MIN_TAIL_BYTES;
