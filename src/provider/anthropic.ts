@@ -21,6 +21,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
+import { keptText, prefixFormat, prefixTakes } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -73,10 +74,9 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
       };
     },
     importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
-      const first = messages[0];
-      if (prefix.format !== turnsPrefixFormat() || prefix.count < 1 || prefix.count > messages.length || !first)
-        return false;
-      encodedTurns.set(first, { messages: messages.slice(0, prefix.count), json: prefix.json, cut: prefix.count });
+      if (!prefixTakes(prefix, turnsPrefixFormat(), messages)) return false;
+      const kept = { messages: messages.slice(0, prefix.count), json: prefix.json, cut: prefix.count };
+      encodedTurns.set(messages[0]!, kept);
       return true;
     },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
@@ -186,24 +186,9 @@ interface EncodedTurns {
   cut: number;
 }
 const encodedTurns = new WeakMap<Message, EncodedTurns>();
-const utf8 = new TextDecoder();
 
-function keptTurnsJson(known: EncodedTurns): string {
-  if (typeof known.json !== "string") known.json = utf8.decode(known.json);
-  return known.json;
-}
-
-let prefixFormat: string | undefined;
-/**
- * The format of kept prefixes (Provider.exportPrefix), as openai-chat.ts
- * names its own: this API, the layout of the kept JSON (/1: closed turns,
- * comma-separated; change it with that layout) and a hash of the code that
- * builds the turns.
- */
-function turnsPrefixFormat(): string {
-  prefixFormat ??= `anthropic-messages/1:${Bun.hash(anthropicTurns.toString() + assistantBlocks.toString()).toString(36)}`;
-  return prefixFormat;
-}
+/** Kept prefixes' format (kept-prefix.ts): /1 is the layout above, closed turns comma-separated. */
+const turnsPrefixFormat = prefixFormat("anthropic-messages/1", anthropicTurns, assistantBlocks);
 
 const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
 
@@ -223,7 +208,7 @@ function turnsJson(messages: readonly Message[]): string {
           .slice(0, Math.max(0, last))
           .map((t) => JSON.stringify(t))
           .join(",");
-  const kept = joinJson(reuse ? keptTurnsJson(known) : "", closed);
+  const kept = joinJson(reuse ? keptText(known) : "", closed);
   encodedTurns.set(first, { messages: messages.slice(), json: kept, cut: last < 0 ? from : from + starts[last]! });
   return last < 0 ? kept : joinJson(kept, JSON.stringify(turns[last]));
 }

@@ -17,6 +17,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
+import { keptText, prefixFormat, prefixTakes } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -58,10 +59,8 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
       return { format: chatPrefixFormat(), count: messages.length, json: Buffer.from(messagesJsonOnce(messages)) };
     },
     importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
-      const first = messages[0];
-      if (prefix.format !== chatPrefixFormat() || prefix.count < 1 || prefix.count > messages.length || !first)
-        return false;
-      encodedPrefixes.set(first, { messages: messages.slice(0, prefix.count), json: prefix.json });
+      if (!prefixTakes(prefix, chatPrefixFormat(), messages)) return false;
+      encodedPrefixes.set(messages[0]!, { messages: messages.slice(0, prefix.count), json: prefix.json });
       return true;
     },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
@@ -142,12 +141,6 @@ interface KeptPrefix {
   json: string | Uint8Array;
 }
 const encodedPrefixes = new WeakMap<Message, KeptPrefix>();
-const utf8 = new TextDecoder();
-
-function keptJson(known: KeptPrefix): string {
-  if (typeof known.json !== "string") known.json = utf8.decode(known.json);
-  return known.json;
-}
 
 function messagesJson(messages: readonly Message[]): string {
   const first = messages[0];
@@ -156,36 +149,25 @@ function messagesJson(messages: readonly Message[]): string {
   let json: string;
   if (known && startsWith(messages, known.messages)) {
     const rest = messages.slice(known.messages.length).map((m) => JSON.stringify(toChatMessage(m)));
-    json = rest.length === 0 ? keptJson(known) : `${keptJson(known)},${rest.join(",")}`;
-  } else {
-    // One stringify of the whole list: several times faster than one per message.
-    json = JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
-  }
+    json = rest.length === 0 ? keptText(known) : `${keptText(known)},${rest.join(",")}`;
+  } else json = encodeWhole(messages);
   encodedPrefixes.set(first, { messages: messages.slice(), json });
   return json;
 }
+
+/** One stringify of the whole list: several times faster than one per message. */
+const encodeWhole = (messages: readonly Message[]): string => JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
 
 /** The messages' JSON as messagesJson gives it, reusing but never replacing what is kept. */
 function messagesJsonOnce(messages: readonly Message[]): string {
   const known = encodedPrefixes.get(messages[0]!);
   if (known && known.messages.length === messages.length && startsWith(messages, known.messages))
-    return keptJson(known);
-  return JSON.stringify(messages.map(toChatMessage)).slice(1, -1);
+    return keptText(known);
+  return encodeWhole(messages);
 }
 
-let prefixFormat: string | undefined;
-/**
- * The format of this encoder's kept prefixes (Provider.exportPrefix): the
- * wire API, the layout of the kept JSON (/1: messages, comma-separated, no
- * brackets; change it with that layout) and a hash of the code that turns
- * a message into its JSON, so a daemon whose encoding differs (another
- * version) never sends a prefix another one wrote: it encodes the history
- * itself instead.
- */
-function chatPrefixFormat(): string {
-  prefixFormat ??= `openai-chat/1:${Bun.hash(toChatMessage.toString()).toString(36)}`;
-  return prefixFormat;
-}
+/** Kept prefixes' format (kept-prefix.ts): /1 is the layout above, messages comma-separated without brackets. */
+const chatPrefixFormat = prefixFormat("openai-chat/1", toChatMessage);
 
 /** JSON.stringify(buildChatBody(request, baseUrl)), character for character, with the messages' JSON reused (messagesJson). */
 export function chatBodyJson(request: ModelRequest, baseUrl: string): string {

@@ -1,0 +1,35 @@
+/**
+ * What the providers' kept request prefixes share (Provider.exportPrefix
+ * and importPrefix, used by openai-chat.ts and anthropic.ts): the format
+ * that names an encoder, the check a prefix taken back must pass, and the
+ * decode of one taken back from disk on its first use.
+ */
+import type { EncodedPrefix, Message } from "./types.ts";
+
+/**
+ * The format of an encoder's kept prefixes, computed on first use: `api`
+ * names the wire API and the layout of the kept JSON (bump its /N with
+ * that layout), then a hash of the text of the functions that encode, so
+ * a daemon whose encoding differs (another version) never sends a prefix
+ * another one wrote: it encodes the history itself instead.
+ */
+export function prefixFormat(api: string, ...code: ((...args: never[]) => unknown)[]): () => string {
+  let format: string | undefined;
+  return () => {
+    format ??= `${api}:${Bun.hash(code.map((f) => f.toString()).join("\n")).toString(36)}`;
+    return format;
+  };
+}
+
+/** Whether `prefix` may be taken back for `messages` by the encoder of `format`: its own, and a count they hold. */
+export function prefixTakes(prefix: EncodedPrefix, format: string, messages: readonly Message[]): boolean {
+  return prefix.format === format && prefix.count >= 1 && prefix.count <= messages.length;
+}
+
+const utf8 = new TextDecoder();
+
+/** A kept entry's JSON, decoded in place on first use when it was taken back from disk as UTF-8. */
+export function keptText(kept: { json: string | Uint8Array }): string {
+  if (typeof kept.json !== "string") kept.json = utf8.decode(kept.json);
+  return kept.json;
+}
