@@ -13,7 +13,7 @@
  * Turns run independently of any client: a client that disconnects stops
  * receiving, the turn finishes and its result stays in the session.
  */
-import type { EncodedPrefix, Message } from "../provider/types.ts";
+import type { EncodedPrefix, Message, StreamFn } from "../provider/types.ts";
 import type {
   ListOptions,
   LoadedSession,
@@ -246,13 +246,8 @@ export class SessionRuntime {
    * when the agent or its model is gone or the provider keeps none.
    */
   requestPrefix(agent: string, history: readonly Message[]): EncodedPrefix | undefined {
-    const model = this.current.agents.get(agent)?.model;
-    if (model === undefined) return undefined;
-    try {
-      return this.current.streamFor(model).exportPrefix?.(model, history);
-    } catch {
-      return undefined; // a model no longer routed: no prefix, as for a provider without them
-    }
+    const routed = this.modelOf(agent);
+    return routed?.stream.exportPrefix?.(routed.model, history);
   }
 
   /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
@@ -282,14 +277,27 @@ export class SessionRuntime {
     return session;
   }
 
-  /** Hands a resumed session's kept request prefix to its provider (only an optimization: any failure is ignored). */
+  /** Hands a resumed session's kept request prefix to its provider: only an optimization, so a refusal is silent. */
   private importPrefix(agent: string, messages: readonly Message[], prefix: EncodedPrefix): void {
-    const model = this.current.agents.get(agent)?.model;
-    if (model === undefined) return;
+    const routed = this.modelOf(agent);
     try {
-      this.current.streamFor(model).importPrefix?.(model, messages, prefix);
+      routed?.stream.importPrefix?.(routed.model, messages, prefix);
     } catch {
-      // A model no longer routed: its first request fails on its own, with the message that says why.
+      // Called from a promise's callback: a throw here would be an unhandled rejection, and changes nothing.
+    }
+  }
+
+  /**
+   * `agent`'s model and the stream that routes it, or undefined when the
+   * agent or its model is gone from the settings (its next turn says why).
+   */
+  private modelOf(agent: string): { model: string; stream: StreamFn } | undefined {
+    const model = this.current.agents.get(agent)?.model;
+    if (model === undefined) return undefined;
+    try {
+      return { model, stream: this.current.streamFor(model) };
+    } catch {
+      return undefined;
     }
   }
 

@@ -71,6 +71,12 @@ export async function* readLines(path: string, opts: { start?: number; end?: num
 /** 1 MiB: the read size of readLineBatches, for whole-log passes where a yield per line would cost more than the parsing. */
 export const BATCH_BYTES = 1024 * 1024;
 
+/** What readLineBatches reads an open file through: a FileHandle, or a ReadDescriptor (read-descriptor.ts). */
+export interface PositionedReads {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+}
+
 /**
  * The lines of readLines, handed over one read (about BATCH_BYTES) at a
  * time: the caller's per-line work then runs without an await per line,
@@ -78,12 +84,6 @@ export const BATCH_BYTES = 1024 * 1024;
  * a 30,000-line log: 20 ms per line-at-a-time pass, 9 ms in batches).
  * Memory: one read, the line carried across reads, and the lines decoded.
  */
-/** What readLineBatches reads an open file through: a FileHandle, or a ReadDescriptor (read-descriptor.ts). */
-export interface PositionedReads {
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  stat(): Promise<{ size: number }>;
-}
-
 export async function* readLineBatches(
   file: string | PositionedReads,
   opts: { start?: number; end?: number } = {},
