@@ -11,6 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import { buildMessagesBody, createAnthropicProvider, messagesBodyJson } from "../../src/provider/anthropic.ts";
 import { buildChatBody, chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
+import { prefixFormat } from "../../src/provider/kept-prefix.ts";
 import type { Message, ModelRequest, Provider } from "../../src/provider/types.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { collect } from "../helpers/provider-events.ts";
@@ -135,4 +136,12 @@ test("over HTTP, the first request after taking a prefix back is the body JSON.s
   provider.prepare!(resumed);
   await collect(provider.stream(request));
   expect(fake.requests.at(-1)!.rawBody).toBe(JSON.stringify(buildChatBody(request, `${fake.url}/v1`)));
+});
+
+test("a format names the encoding code: other code, or another layout, gives another format", () => {
+  const encode = (m: Message) => ({ role: m.role, content: m.content });
+  const encodeOtherwise = (m: Message) => ({ role: m.role, content: m.content, extra: 1 });
+  expect(prefixFormat("x/1", encode)()).toBe(prefixFormat("x/1", encode)());
+  expect(prefixFormat("x/1", encode)()).not.toBe(prefixFormat("x/1", encodeOtherwise)());
+  expect(prefixFormat("x/1", encode)()).not.toBe(prefixFormat("x/2", encode)());
 });
