@@ -60,8 +60,8 @@ import {
   type RequestPrefixEncoder,
   writePrefixFile,
 } from "./request-prefix.ts";
-import type { CompactionRecord, ResumedSession } from "./types.ts";
-import { decodeMessages, type EncodedMessages, encodeMessages } from "./view-codec.ts";
+import type { CompactionRecord, DeferredMessages, ResumedSession } from "./types.ts";
+import { decodeMessages, decodeMessagesSplit, type EncodedMessages, encodeMessages } from "./view-codec.ts";
 
 /**
  * 3: the view kind's messages are columns and text after its first line
@@ -110,7 +110,7 @@ type Checkpoint =
   /** The fold's state before the compaction line at `offset`; the resume folds from that line on. */
   | (Anchor & { kind: "compaction"; state: FoldState })
   /** The fold's state after the line at `offset`, with what the view keeps; the resume folds the lines after it. */
-  | (Anchor & { kind: "view"; state: ViewState });
+  | (Anchor & { kind: "view"; state: ViewState; head?: DeferredMessages });
 
 /**
  * A view checkpoint's first line. The kept messages follow it, encoded
@@ -260,8 +260,19 @@ function readHeader(file: Uint8Array): { header: Header; bodyStart: number; head
 /** Float64Array reads and writes in the platform's order; the file's columns are little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
-/** The view's kept messages, summed, decoded and checked against the header (undefined on any mismatch). */
-function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint8Array): ViewState | undefined {
+/**
+ * The view's kept messages, summed, decoded and checked against the header
+ * (undefined on any mismatch). With `split`, the first `split` of them are
+ * checked now and built only when first asked for (`head`, see
+ * decodeMessagesSplit), and `kept` holds the ones after them.
+ */
+function readView(
+  h: ViewHeader,
+  file: Uint8Array,
+  bodyStart: number,
+  head: Uint8Array,
+  split?: number,
+): { state: ViewState; head?: DeferredMessages } | undefined {
   const body = file.subarray(bodyStart);
   const textStart = h.columns * 8;
   if (!LITTLE_ENDIAN || textStart > body.length || sum(head, body) !== h.sum) return undefined;
@@ -272,8 +283,13 @@ function readView(h: ViewHeader, file: Uint8Array, bodyStart: number, head: Uint
       ? new Float64Array(file.buffer, at, h.columns)
       : new Float64Array(file.slice(bodyStart, bodyStart + textStart).buffer);
   const text = utf8.decode(body.subarray(textStart));
-  const kept = decodeMessages({ columns, strings: h.strings, other: h.other, text }, h.kept);
-  return kept ? { ...h.state, kept } : undefined;
+  const encoded = { columns, strings: h.strings, other: h.other, text };
+  if (split !== undefined) {
+    const parts = decodeMessagesSplit(encoded, h.kept, split);
+    if (parts) return { state: { ...h.state, kept: parts.rest }, head: { count: split, build: parts.buildHead } };
+  }
+  const kept = decodeMessages(encoded, h.kept);
+  return kept ? { state: { ...h.state, kept } } : undefined;
 }
 
 /**
@@ -415,6 +431,7 @@ async function usableCheckpoint(
   fh: ReadDescriptor,
   size: number,
   pending: Promise<unknown>,
+  split: number | undefined,
 ): Promise<Checkpoint | undefined> {
   // The anchors are read while the messages are decoded (the tail's first read, `pending`, is under way too).
   const holds = anchorsHold(path, header, fh, size).catch(() => false);
@@ -422,13 +439,13 @@ async function usableCheckpoint(
   if (header.kind === "compaction") cp = header;
   else {
     // A view that cannot be decoded is no checkpoint (the log is folded instead); decoding checks, never trusts.
-    let state: ViewState | undefined;
+    let view: ReturnType<typeof readView>;
     try {
-      state = head && readView(header, file, bodyStart, head);
+      view = head && readView(header, file, bodyStart, head, split);
     } catch {
-      state = undefined;
+      view = undefined;
     }
-    if (state)
+    if (view)
       cp = {
         v: header.v,
         meta: header.meta,
@@ -436,7 +453,8 @@ async function usableCheckpoint(
         bytes: header.bytes,
         line: header.line,
         kind: "view",
-        state,
+        state: view.state,
+        ...(view.head ? { head: view.head } : {}),
       };
   }
   if (!(await holds)) cp = undefined;
@@ -461,10 +479,14 @@ async function foldFrom(
   // Read only when the checkpoint names one, on another file-system thread while the view is decoded.
   const named = options.encodePrefix && guess?.header.kind === "view" ? guess.header.prefix : undefined;
   const prefixFile = named ? readPrefixBytes(path) : undefined;
+  // The kept messages the prefix stands for (after the summary, when there is one) are built only when first
+  // asked for: the first request after the resume may go out from the prefix before they exist.
+  const split =
+    named && guess?.header.kind === "view" ? named.count - (guess.header.state.compaction ? 1 : 0) : undefined;
   // The log's lines after the checkpoint are read while it is checked; from the start when it proves unusable.
   let batches = readLineBatches(fh, { start: guess ? startOf(guess.header) : 0, end: size });
   let first = batches.next();
-  const cp = guess ? await usableCheckpoint(path, guess, file, fh, size, first) : undefined;
+  const cp = guess ? await usableCheckpoint(path, guess, file, fh, size, first, split) : undefined;
   if (guess && !cp) {
     await batches.return(undefined);
     batches = readLineBatches(fh, { start: 0, end: size });
@@ -472,10 +494,10 @@ async function foldFrom(
   }
   // What the view's request prefix was made from, taken before the fold appends the tail's messages to `kept`.
   const fromView =
-    cp?.kind === "view" && named
+    cp?.kind === "view" && named && !cp.head
       ? { compaction: cp.state.compaction, kept: cp.state.kept, keptCount: cp.state.kept.length }
       : undefined;
-  let folder = cp ? new SessionFolder(cp.state) : undefined;
+  let folder = cp ? new SessionFolder(cp.state, cp.kind === "view" ? cp.head : undefined) : undefined;
   let metaHash = cp?.meta;
   const start = cp ? startOf(cp) : 0;
   let last: { offset: number; bytes: number; text: string; state: FoldState } | undefined;
@@ -508,8 +530,9 @@ async function foldFrom(
   const meta = metaHash;
   const session = folder.finishContext();
   // Whether it fits is known now; its bytes are checked once read, without holding the resume back for them
-  // (the read runs on another file-system thread and usually ends first, but need not).
-  if (fromView && named && prefixFile && prefixFits(named.count, fromView, session))
+  // (the read runs on another file-system thread and usually ends first, but need not). A history whose head
+  // is still to build begins with the view's messages by construction (no compaction since, pairing checked).
+  if (named && prefixFile && (session.deferred || (fromView && prefixFits(named.count, fromView, session))))
     session.requestPrefix = prefixFile.then((bytes) => checkPrefix(named, bytes));
   // What the next resume would fold without a new view checkpoint: from the newest compaction on, or from this view.
   const nextStart = last?.offset ?? start;
@@ -522,12 +545,15 @@ async function foldFrom(
       bytes: end.bytes,
       line: hash(Buffer.from(end.text)),
     };
-    const state = folder.view();
+    const done = folder;
     const agent = folder.summary.agent;
     const { encodePrefix } = options;
     return {
       session,
       saveView: async () => {
+        // Taken here, not during the resume: it builds a deferred head, which the resume's turn need not wait for.
+        // The folder takes no record after this function returns, so the view is the same either way.
+        const state = done.view();
         const prefix = encodePrefix && encodeViewPrefix(encodePrefix, agent, state);
         const file = viewFile(anchor, state, prefix);
         if (!file) return;

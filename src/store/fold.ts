@@ -9,6 +9,7 @@
 import type { Message, ToolCall, ToolResultMessage, UserMessage } from "../provider/types.ts";
 import {
   type CompactionRecord,
+  type DeferredMessages,
   type EventRecord,
   type LoadedSession,
   type MetaRecord,
@@ -332,15 +333,22 @@ export interface ViewState extends FoldState {
 export class SessionFolder {
   readonly summary: SessionSummary;
   /** Messages from `base` on (all of them for a whole fold). */
-  readonly all: Message[];
+  private all: Message[];
   corrupt = 0;
   /** Index in the whole log of all[0]. */
   private base = 0;
   private compaction: CompactionRecord | undefined;
   private openTurn: { turnSeq: number; startedAt: number } | undefined;
+  /** The messages just before `base`, not built yet (a view's, see the constructor), with the compaction before them. */
+  private head: { messages: DeferredMessages; compaction: CompactionRecord | undefined } | undefined;
 
-  /** From the meta line (a whole fold), or going on from a FoldState or a ViewState (whose `kept` it takes over). */
-  constructor(start: MetaRecord | FoldState | ViewState) {
+  /**
+   * From the meta line (a whole fold), or going on from a FoldState or a
+   * ViewState (whose `kept` it takes over). `head`: with a ViewState, the
+   * kept messages before its `kept`, not built yet; they are built only
+   * when the result needs them as objects (see finishContext).
+   */
+  constructor(start: MetaRecord | FoldState | ViewState, head?: DeferredMessages) {
     if ("kind" in start) {
       this.summary = summaryFromMeta(start);
       this.all = [];
@@ -353,6 +361,7 @@ export class SessionFolder {
       this.all = start.kept;
       this.base = start.messages - start.kept.length;
       this.compaction = start.compaction;
+      if (head) this.head = { messages: head, compaction: start.compaction };
     } else {
       this.all = [];
       this.base = start.messages;
@@ -369,6 +378,7 @@ export class SessionFolder {
   /** The state after the last record with what the view keeps (requires `complete`; copies the list, not the messages). */
   view(): ViewState {
     if (!this.complete) throw new Error("SessionFolder: the fold started after messages the view needs");
+    this.buildHead();
     const c = this.compaction;
     const v: ViewState = { ...this.state(), kept: this.all.slice(c ? c.replaces - this.base : 0) };
     if (c) v.compaction = c;
@@ -387,19 +397,39 @@ export class SessionFolder {
   }
 
   /**
-   * False when the view needs messages from before `base`: a fold resumed
+   * False when the view needs messages from before `base` (and the unbuilt
+   * head just before it, when there is one): a fold resumed
    * from a state whose records hold no compaction, or whose last compaction
    * keeps messages from before it (`replaces` below `base`). Always true
    * for a whole fold.
    */
   get complete(): boolean {
-    return this.base === 0 || (this.compaction !== undefined && this.compaction.replaces >= this.base);
+    const from = this.base - (this.head?.messages.count ?? 0);
+    return from === 0 || (this.compaction !== undefined && this.compaction.replaces >= from);
   }
 
-  /** What the model should see (requires `complete`), without the whole message list. */
+  /** Makes the head messages part of `all` (a no-op without one). */
+  private buildHead(): void {
+    if (!this.head) return;
+    const built = this.head.messages.build();
+    this.all = built.concat(this.all);
+    this.base -= built.length;
+    this.head = undefined;
+  }
+
+  /**
+   * What the model should see (requires `complete`), without the whole
+   * message list. While no compaction followed the head, its messages stay
+   * unbuilt (ResumedSession.deferred): the history is [summary, ...head,
+   * ...pairToolResults(the rest)], as the head was checked to be one that
+   * pairing leaves as it is, with no call waiting for a result at its end.
+   */
   finishContext(): ResumedSession {
     if (!this.complete) throw new Error("SessionFolder: the fold started after messages the view needs");
     const c = this.compaction;
+    const head = this.head;
+    if (head && head.compaction === c) return this.deferredContext(head.messages, pairToolResults(this.all));
+    if (!c || c.replaces < this.base) this.buildHead();
     const view = c ? [summaryMessage(c.summary, c.ts), ...this.all.slice(c.replaces - this.base)] : this.all;
     const out: ResumedSession = {
       meta: { ...this.summary },
@@ -412,8 +442,35 @@ export class SessionFolder {
     return out;
   }
 
+  private deferredContext(kept: DeferredMessages, rest: Message[]): ResumedSession {
+    const c = this.compaction;
+    let head: Message[] | undefined;
+    const build = (): Message[] => {
+      if (!head) head = c ? [summaryMessage(c.summary, c.ts), ...kept.build()] : kept.build();
+      return head;
+    };
+    let messages: Message[] | undefined;
+    const out: ResumedSession = {
+      meta: { ...this.summary },
+      get messages(): Message[] {
+        messages ??= build().concat(rest);
+        return messages;
+      },
+      set messages(list: Message[]) {
+        messages = list;
+      },
+      lastSeq: this.summary.lastSeq,
+      corruptLines: this.corrupt,
+      deferred: { head: { count: kept.count + (c ? 1 : 0), build }, rest },
+    };
+    if (c) out.compaction = c;
+    if (this.openTurn) out.interruptedTurn = this.openTurn;
+    return out;
+  }
+
   /** The whole LoadedSession; only for a whole fold (every message is in `all`). */
   finish(): LoadedSession {
+    this.buildHead();
     if (this.base !== 0) throw new Error("SessionFolder: finish() needs a fold from the meta line");
     return { ...this.finishContext(), allMessages: this.all };
   }

@@ -173,7 +173,27 @@ export type ResumedSession = Omit<LoadedSession, "allMessages"> & {
    * checkpoint names; never rejects.
    */
   requestPrefix?: Promise<EncodedPrefix | undefined>;
+  /**
+   * Set when the first `head.count` messages are not built yet: then
+   * `messages` builds them on its first read (the same objects as
+   * `head.build()`), and a caller that has `requestPrefix` may send its
+   * first request from the prefix (which stands for exactly them) and
+   * build them after. `rest` is every message after them, built.
+   */
+  deferred?: DeferredHistory;
 };
+
+/** Messages not built yet: how many, and the call that builds them (the same objects every call; it never fails). */
+export interface DeferredMessages {
+  count: number;
+  build(): Message[];
+}
+
+/** A history as its head, not built yet, and the messages after it (see ResumedSession.deferred). */
+export interface DeferredHistory {
+  head: DeferredMessages;
+  rest: Message[];
+}
 
 export interface ListOptions {
   agent?: string;

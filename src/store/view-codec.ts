@@ -145,18 +145,87 @@ export function encodeMessages(messages: readonly Message[]): EncodedMessages {
  * The messages back, or undefined when the parts do not fit together
  * (every length, index and count is checked; `count` is how many messages
  * there must be). `other` entries are checked to be messages, not deeply.
+ */
+export function decodeMessages(e: EncodedMessages, count: number): Message[] | undefined {
+  if (!wellFormed(e)) return undefined;
+  const out: Message[] = [];
+  const end = walk(e, START, count, out, false);
+  return end && consumedAll(e, end) ? out : undefined;
+}
+
+/**
+ * The messages split at `split`: checked whole now, the ones from `split`
+ * on built now, the first `split` built on the first call of `buildHead`
+ * (the same objects every call). Those first ones are also checked to be
+ * a history pairToolResults leaves as it is, with no tool call left
+ * unanswered at `split`, so pairing the whole list is pairing what
+ * follows them. Undefined when anything does not fit; once checked,
+ * building cannot fail. This lets a resume send its first request from a
+ * kept request prefix before the messages it stands for exist.
+ */
+export function decodeMessagesSplit(
+  e: EncodedMessages,
+  count: number,
+  split: number,
+): { buildHead: () => Message[]; rest: Message[] } | undefined {
+  if (!wellFormed(e) || split < 0 || split > count) return undefined;
+  const mid = walk(e, START, split, undefined, true);
+  if (!mid) return undefined;
+  const rest: Message[] = [];
+  const end = walk(e, mid, count - split, rest, false);
+  if (!end || !consumedAll(e, end)) return undefined;
+  let head: Message[] | undefined;
+  const buildHead = (): Message[] => {
+    if (head) return head;
+    const built: Message[] = [];
+    // The same walk over the same checked input: it cannot fail, and a failure here is a bug, not bad data.
+    if (walk(e, START, split, built, false)?.i !== mid.i) throw new Error("view-codec: a checked head failed to build");
+    head = built;
+    return head;
+  };
+  return { buildHead, rest };
+}
+
+/** Where a walk stands: in the columns, in the text, in `other`. */
+interface Cursor {
+  i: number;
+  at: number;
+  o: number;
+}
+
+const START: Cursor = { i: 0, at: 0, o: 0 };
+
+const wellFormed = (e: EncodedMessages): boolean =>
+  Array.isArray(e.strings) && Array.isArray(e.other) && typeof e.text === "string";
+
+const consumedAll = (e: EncodedMessages, c: Cursor): boolean =>
+  c.i === e.columns.length && c.at === e.text.length && c.o === e.other.length;
+
+/**
+ * Walks `count` messages from `from`, checking each; builds them into
+ * `out` when given (a check alone allocates nothing but tool-call ids).
+ * With `pairing`, also fails unless pairToolResults would keep these
+ * messages as they are, none left waiting for a result at the end.
+ * Returns where it stopped, undefined on any mismatch.
+ *
  * Written for speed (it is on a resume's path to its first request): plain
  * loops over the typed columns, and one object literal per common shape.
  */
-export function decodeMessages(e: EncodedMessages, count: number): Message[] | undefined {
+function walk(
+  e: EncodedMessages,
+  from: Cursor,
+  count: number,
+  out: Message[] | undefined,
+  pairing: boolean,
+): Cursor | undefined {
   const { columns: c, strings, other, text } = e;
-  if (!Array.isArray(strings) || !Array.isArray(other) || typeof text !== "string") return undefined;
-  const out: Message[] = [];
   const n = c.length;
   const size = text.length;
-  let at = 0; // in text
-  let i = 0; // in columns
-  let o = 0; // in other
+  let at = from.at; // in text
+  let i = from.i; // in columns
+  let o = from.o; // in other
+  // The calls of the last assistant message still waiting for their results (pairToolResults' own rule).
+  const pending = pairing ? new Set<unknown>() : undefined;
   // Checks are written out in the loop, not called: a closure over `at` would make every use of it a
   // heap access, which doubled the time of this loop (most of a resume's decode). A length is a whole number
   // (`(x | 0) === x`: texts are far below 2^31) from 0 to what is left of the text; a column read past the
@@ -167,20 +236,23 @@ export function decodeMessages(e: EncodedMessages, count: number): Message[] | u
     const kind = head >> 4;
     const bits = head & 15;
     if (kind === USER && (bits & ~HAS_TIMESTAMP) === 0) {
+      if (pending && pending.size > 0) return undefined;
       const len = c[i++];
       if (((len as number) | 0) !== len || len < 0 || at + len > size) return undefined;
-      const content = text.slice(at, at + len);
+      const start = at;
       at += len;
-      if (bits === 0) out.push({ role: "user", content } satisfies UserMessage);
-      else {
+      if (bits === 0) {
+        if (out) out.push({ role: "user", content: text.slice(start, at) } satisfies UserMessage);
+      } else {
         const timestamp = c[i++];
         if (!isNumber(timestamp)) return undefined;
-        out.push({ role: "user", content, timestamp } satisfies UserMessage);
+        if (out) out.push({ role: "user", content: text.slice(start, at), timestamp } satisfies UserMessage);
       }
     } else if (kind === ASSISTANT) {
+      if (pending && pending.size > 0) return undefined;
       const len = c[i++];
       if (((len as number) | 0) !== len || len < 0 || at + len > size) return undefined;
-      const content = text.slice(at, at + len);
+      const start = at;
       at += len;
       if (bits === (HAS_TIMESTAMP | HAS_MODEL | HAS_STOP | HAS_USAGE)) {
         // What the runtime writes for every answer: one literal, one shape.
@@ -188,27 +260,34 @@ export function decodeMessages(e: EncodedMessages, count: number): Message[] | u
         const timestamp = c[i]!;
         const model = strings[c[i + 1]!];
         const stopReason = strings[c[i + 2]!];
-        const usage = {
-          promptTokens: c[i + 3]!,
-          completionTokens: c[i + 4]!,
-          cacheReadTokens: c[i + 5]!,
-          cacheWriteTokens: c[i + 6]!,
-          reasoningTokens: c[i + 7]!,
-        };
-        i += 8;
         if (typeof model !== "string" || typeof stopReason !== "string" || !isNumber(timestamp)) return undefined;
-        if (!finiteUsage(usage)) return undefined;
-        out.push({
-          role: "assistant",
-          content,
-          model,
-          stopReason: stopReason as AssistantMessage["stopReason"],
-          usage,
-          timestamp,
-        } satisfies AssistantMessage);
+        if (
+          !Number.isFinite(c[i + 3]) ||
+          !Number.isFinite(c[i + 4]) ||
+          !Number.isFinite(c[i + 5]) ||
+          !Number.isFinite(c[i + 6]) ||
+          !Number.isFinite(c[i + 7])
+        )
+          return undefined;
+        if (out)
+          out.push({
+            role: "assistant",
+            content: text.slice(start, at),
+            model,
+            stopReason: stopReason as AssistantMessage["stopReason"],
+            usage: {
+              promptTokens: c[i + 3]!,
+              completionTokens: c[i + 4]!,
+              cacheReadTokens: c[i + 5]!,
+              cacheWriteTokens: c[i + 6]!,
+              reasoningTokens: c[i + 7]!,
+            },
+            timestamp,
+          } satisfies AssistantMessage);
+        i += 8;
         continue;
       }
-      const m: AssistantMessage = { role: "assistant", content };
+      const m: AssistantMessage = { role: "assistant", content: "" };
       if (bits & HAS_TIMESTAMP) {
         const t = c[i++];
         if (!isNumber(t)) return undefined;
@@ -236,33 +315,56 @@ export function decodeMessages(e: EncodedMessages, count: number): Message[] | u
         i += 5;
         if (!finiteUsage(m.usage)) return undefined;
       }
-      out.push(m);
+      if (out) {
+        m.content = text.slice(start, at);
+        out.push(m);
+      }
     } else if (kind === TOOL && (bits & ~(HAS_TIMESTAMP | IS_ERROR)) === 0) {
       const idLen = c[i++];
       const nameLen = c[i++];
       const contentLen = c[i++];
       if (((idLen as number) | 0) !== idLen || idLen < 0 || at + idLen > size) return undefined;
-      const toolCallId = text.slice(at, at + idLen);
+      const idAt = at;
       at += idLen;
       if (((nameLen as number) | 0) !== nameLen || nameLen < 0 || at + nameLen > size) return undefined;
-      const name = text.slice(at, at + nameLen);
+      const nameAt = at;
       at += nameLen;
       if (((contentLen as number) | 0) !== contentLen || contentLen < 0 || at + contentLen > size) return undefined;
-      const content = text.slice(at, at + contentLen);
+      const contentAt = at;
       at += contentLen;
-      const m: ToolResultMessage = { role: "tool", toolCallId, name, content, isError: (bits & IS_ERROR) !== 0 };
+      let timestamp: number | undefined;
       if (bits & HAS_TIMESTAMP) {
         const t = c[i++];
         if (!isNumber(t)) return undefined;
-        m.timestamp = t;
+        timestamp = t;
       }
-      out.push(m);
+      if (pending && !pending.delete(text.slice(idAt, nameAt))) return undefined;
+      if (out) {
+        const m: ToolResultMessage = {
+          role: "tool",
+          toolCallId: text.slice(idAt, nameAt),
+          name: text.slice(nameAt, contentAt),
+          content: text.slice(contentAt, at),
+          isError: (bits & IS_ERROR) !== 0,
+        };
+        if (timestamp !== undefined) m.timestamp = timestamp;
+        out.push(m);
+      }
     } else if (kind === OTHER && bits === 0) {
       const m = other[o++] as Message | undefined;
       if (typeof m !== "object" || m === null || typeof m.role !== "string" || typeof m.content !== "string")
         return undefined;
-      out.push(m);
+      if (pending) {
+        if (m.role === "tool") {
+          if (!pending.delete(m.toolCallId)) return undefined;
+        } else {
+          if (pending.size > 0) return undefined;
+          if (m.role === "assistant" && m.toolCalls) for (const call of m.toolCalls) pending.add(call.id);
+        }
+      }
+      if (out) out.push(m);
     } else return undefined;
   }
-  return i === n && at === size && o === other.length ? out : undefined;
+  if (pending && pending.size > 0) return undefined;
+  return { i, at, o };
 }

@@ -15,6 +15,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createAnthropicProvider } from "../../src/provider/anthropic.ts";
 import { createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
 import type { Message } from "../../src/provider/types.ts";
 import { checkpointPath } from "../../src/store/checkpoint.ts";
@@ -119,6 +120,55 @@ describe("request prefix in the view checkpoint", () => {
     expect(Buffer.from((await r.requestPrefix)!.json).toString("utf8")).toBe(freshJson(r, count));
   });
 
+  test("the messages the prefix stands for are left unbuilt: `deferred` names them, `messages` builds the same history", async () => {
+    await using tmp = await tempDir();
+    const { id, path } = await longSession(tmp.path);
+    await appendTurns(tmp.path, id, 2);
+    const r = await resumed(tmp.path, id);
+    const d = r.deferred!;
+    expect(d.head.count).toBe(header(path).prefix!.count);
+    expect(d.rest).toHaveLength(4);
+    const head = d.head.build();
+    expect(head).toBe(d.head.build());
+    // The built history is the head's objects, then the rest's: nothing built twice.
+    expect(r.messages.slice(0, d.head.count).every((m, i) => m === head[i])).toBe(true);
+    expect(r.messages.slice(d.head.count).every((m, i) => m === d.rest[i])).toBe(true);
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("a prefix cut before the view's last turn (Anthropic's): the kept messages after the cut are built now", async () => {
+    await using tmp = await tempDir();
+    const anthropic = createAnthropicProvider({ name: "a", baseUrl: "http://localhost:1", http: httpOptions() });
+    const opts: JsonlStoreOptions = { fsync: "none", requestPrefix: (_, history) => anthropic.exportPrefix!(history) };
+    const id = await withStore(tmp.path, plain, (s) => writeLongSession(s, LONG));
+    const path = join(tmp.path, `${id}.jsonl`);
+    await resumed(tmp.path, id, opts);
+    const r = await resumed(tmp.path, id, opts);
+    const count = header(path).prefix!.count;
+    expect(r.deferred!.head.count).toBe(count);
+    expect(count).toBeLessThan(r.messages.length);
+    expect(r.deferred!.rest).toEqual(r.messages.slice(count));
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+  });
+
+  test("a prefix ending where a call waits for its result: the history is built whole, the prefix still handed back", async () => {
+    await using tmp = await tempDir();
+    // An encoder (of some other layout) that cuts right after the last assistant message that calls tools.
+    const cut: JsonlStoreOptions = {
+      fsync: "none",
+      requestPrefix: (_, history) => {
+        const at = history.findLastIndex((m) => m.role === "assistant" && (m.toolCalls?.length ?? 0) > 0);
+        return chat.exportPrefix!(history.slice(0, at + 1));
+      },
+    };
+    const id = await withStore(tmp.path, plain, (s) => writeLongSession(s, LONG));
+    await resumed(tmp.path, id, cut);
+    const r = await resumed(tmp.path, id, cut);
+    expect(r.deferred).toBeUndefined();
+    expect(r.messages[(await r.requestPrefix)!.count]).toMatchObject({ role: "tool" });
+    expect(view(r)).toEqual(view(await reference(tmp.path, id)));
+  });
+
   test("a new compaction after the view, even one keeping the view's messages: no prefix (its summary differs)", async () => {
     await using tmp = await tempDir();
     // A view that keeps a compaction and the long stretch after it.
@@ -139,6 +189,7 @@ describe("request prefix in the view checkpoint", () => {
     const r = await resumed(tmp.path, id);
     expect(r.messages[0]!.content).toContain("said again");
     expect(await r.requestPrefix).toBeUndefined();
+    expect(r.deferred).toBeUndefined();
     expect(view(r)).toEqual(view(await reference(tmp.path, id)));
   });
 

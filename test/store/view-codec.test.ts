@@ -6,7 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { Message } from "../../src/provider/types.ts";
-import { decodeMessages, type EncodedMessages, encodeMessages } from "../../src/store/view-codec.ts";
+import { pairToolResults } from "../../src/store/fold.ts";
+import {
+  decodeMessages,
+  decodeMessagesSplit,
+  type EncodedMessages,
+  encodeMessages,
+} from "../../src/store/view-codec.ts";
 
 const usage = { promptTokens: 120, completionTokens: 7, cacheReadTokens: 64, cacheWriteTokens: 0, reasoningTokens: 3 };
 
@@ -136,6 +142,64 @@ describe("view codec", () => {
 
     test("the unspoilt parts decode (so each case above fails for its own reason)", () => {
       expect(decodeMessages(good(), covered.length + 1)).toEqual([...covered, uncovered[0]!]);
+    });
+  });
+
+  describe("split: every message checked now, the first ones built on first use", () => {
+    const calls = (...ids: string[]) => ids.map((id) => ({ id, name: "read", rawArguments: "{}", arguments: {} }));
+    /** A conversation pairToolResults leaves as it is: calls answered, in the columns and kept whole. */
+    const talk: Message[] = [
+      { role: "user", content: "read two files", timestamp: 1 },
+      { role: "assistant", content: "", toolCalls: calls("c1", "c2"), timestamp: 2 },
+      { role: "tool", toolCallId: "c1", name: "read", content: "one", isError: false, timestamp: 3 },
+      { role: "tool", toolCallId: "c2", name: "read", content: "two", isError: true },
+      { role: "assistant", content: "done", model: "gpt-4o", stopReason: "stop", usage, timestamp: 4 },
+      { role: "user", content: "thanks 🦀" },
+      { role: "assistant", content: "", toolCalls: calls("c3") },
+      { role: "tool", toolCallId: "c3", name: "read", content: "x", isError: false } as Message,
+      { role: "assistant", content: "bye" },
+    ];
+    const encoded = () => throughFile(encodeMessages(talk));
+    // Where no call is waiting for its result: before a user or assistant message, and at the end.
+    const clean = [0, 1, 4, 5, 6, 8, 9];
+
+    test("at a clean point, the head and the rest are the whole decode; the head is the same objects on every call", () => {
+      const whole = decodeMessages(encoded(), talk.length)!;
+      expect(pairToolResults(talk)).toEqual(talk);
+      for (const split of clean) {
+        const parts = decodeMessagesSplit(encoded(), talk.length, split)!;
+        expect({ split, rest: parts.rest }).toEqual({ split, rest: whole.slice(split) });
+        expect(parts.buildHead()).toEqual(whole.slice(0, split));
+        expect(parts.buildHead()).toBe(parts.buildHead());
+      }
+    });
+
+    test("a split between a call and its result is refused (pairing the rest alone would change it)", () => {
+      for (const split of [2, 3, 7]) expect(decodeMessagesSplit(encoded(), talk.length, split)).toBeUndefined();
+    });
+
+    test("a head pairToolResults would change is refused: a result without its call, a call without its result", () => {
+      const orphan: Message[] = [{ role: "user", content: "hi" }, talk[2]!, { role: "assistant", content: "ok" }];
+      expect(decodeMessagesSplit(throughFile(encodeMessages(orphan)), 3, 3)).toBeUndefined();
+      const unanswered: Message[] = [talk[0]!, talk[1]!, talk[5]!, talk[8]!];
+      expect(decodeMessagesSplit(throughFile(encodeMessages(unanswered)), 4, 3)).toBeUndefined();
+      // Both are fine when they are not in the head: only the head's pairing is taken on trust.
+      expect(decodeMessagesSplit(throughFile(encodeMessages(orphan)), 3, 1)?.rest).toEqual(orphan.slice(1));
+    });
+
+    test("damage in the head is refused when checked, not when built", () => {
+      const e = { ...encoded(), columns: Array.from(encoded().columns) };
+      e.columns[1] = e.text.length + 1; // the first message's length
+      expect(decodeMessagesSplit(e, talk.length, 5)).toBeUndefined();
+      expect(decodeMessagesSplit(encoded(), talk.length + 1, 5)).toBeUndefined();
+      expect(decodeMessagesSplit(encoded(), talk.length, talk.length + 1)).toBeUndefined();
+    });
+
+    test("the head is built from the columns on its first use, not before", () => {
+      const e = { ...encoded(), columns: Array.from(encoded().columns) };
+      const parts = decodeMessagesSplit(e, talk.length, 5)!;
+      e.columns[1] = e.text.length + 1; // spoiled after the check: a head built at the split would not see it
+      expect(() => parts.buildHead()).toThrow("a checked head failed to build");
     });
   });
 });
