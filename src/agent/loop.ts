@@ -19,6 +19,7 @@ import {
   emptyUsage,
   totalTokens,
   type AssistantMessage,
+  type EncodedPrefix,
   type Message,
   type ModelRequest,
   type ProviderEvent,
@@ -48,8 +49,14 @@ export interface RunAgentOptions {
   session: number;
   model: string;
   system?: string;
-  /** Prior messages, the new user message last. Not mutated. */
+  /** Prior messages, the new user message last (with `head`, those after it). Not mutated. */
   history: Message[];
+  /**
+   * The history's first messages as a kept request prefix the stream takes
+   * (StreamFn.takesPrefix), not built: every request of the turn carries it
+   * as ModelRequest.head.
+   */
+  head?: EncodedPrefix;
   /** The granted, available tools: these are shown to the model. */
   tools: Tool[];
   /**
@@ -188,6 +195,7 @@ async function drive(
     const request: ModelRequest = {
       model: options.model,
       messages: [...options.history, ...produced],
+      ...(options.head ? { head: options.head } : {}),
       ...(options.system !== undefined ? { system: options.system } : {}),
       ...(toolSchemas.length > 0 ? { tools: toolSchemas } : {}),
       ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),

@@ -21,7 +21,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { keptText, prefixFormat, prefixTakes } from "./kept-prefix.ts";
+import { headText, keptText, prefixFormat, prefixHeads, prefixTakes } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -79,6 +79,9 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
       encodedTurns.set(messages[0]!, kept);
       return true;
     },
+    takesPrefix(prefix: EncodedPrefix): boolean {
+      return prefixHeads(prefix, turnsPrefixFormat());
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {
@@ -108,6 +111,7 @@ export function defaultMaxTokens(model: string): number {
 /** Smallest budget the API accepts. */
 const MIN_THINKING_BUDGET = 1024;
 
+/** The body as an object: the reference messagesBodyJson must equal; a request with a `head` has no such object. */
 export function buildMessagesBody(request: ModelRequest): Record<string, unknown> {
   let maxTokens = request.maxTokens ?? defaultMaxTokens(request.model);
   const body: Record<string, unknown> = { model: request.model, max_tokens: maxTokens, stream: true };
@@ -215,10 +219,15 @@ function turnsJson(messages: readonly Message[]): string {
 
 /** JSON.stringify(buildMessagesBody(request)), character for character, with the turns' JSON reused (turnsJson). */
 export function messagesBodyJson(request: ModelRequest): string {
-  const shell = JSON.stringify(buildMessagesBody({ ...request, messages: [] }));
+  const { head, ...rest } = request;
+  const shell = JSON.stringify(buildMessagesBody({ ...rest, messages: [] }));
   // The first `"messages":[]` is the key itself: the fields before it are a string, numbers and booleans.
   const at = shell.indexOf('"messages":[]') + '"messages":['.length;
-  return shell.slice(0, at) + turnsJson(request.messages) + shell.slice(at);
+  // A head holds whole turns (exportPrefix cuts at a turn's start), so the messages after it start a turn.
+  const messages = head
+    ? joinJson(headText(head), ...anthropicTurns(request.messages).turns.map((t) => JSON.stringify(t)))
+    : turnsJson(request.messages);
+  return shell.slice(0, at) + messages + shell.slice(at);
 }
 
 function assistantBlocks(m: AssistantMessage): Block[] {

@@ -26,7 +26,24 @@ export function prefixTakes(prefix: EncodedPrefix, format: string, messages: rea
   return prefix.format === format && prefix.count >= 1 && prefix.count <= messages.length;
 }
 
+/** Whether the encoder of `format` may send `prefix` as a request's head (ModelRequest.head). */
+export function prefixHeads(prefix: EncodedPrefix, format: string): boolean {
+  return prefix.format === format && prefix.count >= 1;
+}
+
 const utf8 = new TextDecoder();
+
+const headTexts = new WeakMap<EncodedPrefix, string>();
+
+/** A request head's JSON as text, decoded once per prefix (a turn's every request sends it). */
+export function headText(prefix: EncodedPrefix): string {
+  let text = headTexts.get(prefix);
+  if (text === undefined) {
+    text = utf8.decode(prefix.json);
+    headTexts.set(prefix, text);
+  }
+  return text;
+}
 
 /** A kept entry's JSON, decoded in place on first use when it was taken back from disk as UTF-8. */
 export function keptText(kept: { json: string | Uint8Array }): string {

@@ -17,7 +17,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { keptText, prefixFormat, prefixTakes } from "./kept-prefix.ts";
+import { headText, keptText, prefixFormat, prefixHeads, prefixTakes } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -63,6 +63,9 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
       encodedPrefixes.set(messages[0]!, { messages: messages.slice(0, prefix.count), json: prefix.json });
       return true;
     },
+    takesPrefix(prefix: EncodedPrefix): boolean {
+      return prefixHeads(prefix, chatPrefixFormat());
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {
@@ -103,6 +106,7 @@ function hostOf(url: string): string {
   }
 }
 
+/** The body as an object: the reference chatBodyJson must equal; a request with a `head` has no such object. */
 export function buildChatBody(request: ModelRequest, baseUrl: string): Record<string, unknown> {
   const messages: Record<string, unknown>[] = [];
   if (request.system) messages.push({ role: "system", content: request.system });
@@ -166,14 +170,18 @@ function messagesJsonOnce(messages: readonly Message[]): string {
   return encodeWhole(messages);
 }
 
+const joinJson = (a: string, b: string): string => (a && b ? `${a},${b}` : a || b);
+
 /** Kept prefixes' format (kept-prefix.ts): /1 is the layout above, messages comma-separated without brackets. */
 const chatPrefixFormat = prefixFormat("openai-chat/1", toChatMessage);
 
 /** JSON.stringify(buildChatBody(request, baseUrl)), character for character, with the messages' JSON reused (messagesJson). */
 export function chatBodyJson(request: ModelRequest, baseUrl: string): string {
   const system = request.system ? JSON.stringify({ role: "system", content: request.system }) : "";
-  const messages = messagesJson(request.messages);
-  const list = system && messages ? `${system},${messages}` : system || messages;
+  const messages = request.head
+    ? joinJson(headText(request.head), encodeWhole(request.messages))
+    : messagesJson(request.messages);
+  const list = joinJson(system, messages);
   // The options always hold `stream`, so their JSON is "{...}" with at least one field: it continues after "],".
   const options = JSON.stringify(chatOptions(request, baseUrl));
   return `{"model":${JSON.stringify(request.model)},"messages":[${list}],${options.slice(1)}`;

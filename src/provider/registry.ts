@@ -92,6 +92,7 @@ export class ProviderRegistry {
       exportPrefix: (model: string, messages: readonly Message[]) => this.byModel.get(model)?.exportPrefix?.(messages),
       importPrefix: (model: string, messages: readonly Message[], prefix: EncodedPrefix) =>
         this.byModel.get(model)?.importPrefix?.(messages, prefix) ?? false,
+      takesPrefix: (model: string, prefix: EncodedPrefix) => this.byModel.get(model)?.takesPrefix?.(prefix) ?? false,
     },
   );
 

@@ -103,7 +103,15 @@ export interface ToolSchema {
 export interface ModelRequest {
   model: string;
   system?: string;
+  /** The conversation; with `head`, only the messages after the ones it stands for. */
   messages: Message[];
+  /**
+   * The conversation's first messages as a kept request prefix, not as
+   * objects (the first request after a resume goes out before they are
+   * built). Set only when the provider said it takes this prefix
+   * (StreamFn.takesPrefix); its JSON is sent as those messages.
+   */
+  head?: EncodedPrefix;
   tools?: ToolSchema[];
   /** Upper bound on output tokens; providers pick a per-model default when absent. */
   maxTokens?: number;
@@ -168,6 +176,12 @@ export interface Provider {
    * does not fit.
    */
   importPrefix?(messages: readonly Message[], prefix: EncodedPrefix): boolean;
+  /**
+   * Whether a request may carry this kept prefix as its head
+   * (ModelRequest.head): its format is this provider's. A provider without
+   * it is never sent one.
+   */
+  takesPrefix?(prefix: EncodedPrefix): boolean;
 }
 
 /**
@@ -186,10 +200,11 @@ export interface EncodedPrefix {
 
 /**
  * The stream function the agent loop depends on (a seam for tests);
- * `prepare`, `exportPrefix` and `importPrefix` route the Provider's by model.
+ * `prepare`, `exportPrefix`, `importPrefix` and `takesPrefix` route the Provider's by model.
  */
 export type StreamFn = ((request: ModelRequest, signal?: AbortSignal) => AsyncIterable<ProviderEvent>) & {
   prepare?(model: string, messages: readonly Message[]): void;
   exportPrefix?(model: string, messages: readonly Message[]): EncodedPrefix | undefined;
   importPrefix?(model: string, messages: readonly Message[], prefix: EncodedPrefix): boolean;
+  takesPrefix?(model: string, prefix: EncodedPrefix): boolean;
 };

@@ -133,6 +133,11 @@ export class HookHub {
 
   constructor(private readonly report: Report) {}
 
+  /** Whether any hook has `stage` (a turn without beforeRun hooks need not build the history it would give them). */
+  handles(stage: "beforeRun" | "afterRun"): boolean {
+    return this.hooks.some((h) => h[stage] !== undefined);
+  }
+
   /** Bumped when hooks are added or removed: agents are rebuilt with the new set. */
   get version(): number {
     return this.generation;

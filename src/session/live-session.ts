@@ -14,9 +14,9 @@
  * keeps per-session appends in call order, so the file order is the
  * sequence order.
  */
-import type { Message } from "../provider/types.ts";
+import type { EncodedPrefix, Message } from "../provider/types.ts";
 import { callQuietly } from "../store/fold.ts";
-import type { NewRecord, SessionStore } from "../store/types.ts";
+import type { DeferredHistory, NewRecord, SessionStore } from "../store/types.ts";
 import type { Approver } from "./bus.ts";
 import type { SessionEvent } from "./events.ts";
 import { errorMessage } from "../util/abort.ts";
@@ -38,10 +38,24 @@ export interface TurnHandle {
   tokenCap?: number;
 }
 
+/**
+ * A resumed history not built yet (ResumedSession.deferred) and the kept
+ * request prefix that stands for its head: the first turn may send its
+ * request from the prefix and build the history after (turn.ts).
+ */
+export interface UnbuiltHistory extends DeferredHistory {
+  /** The prefix for exactly `head.count` messages, or undefined when there is none to use. */
+  prefix: Promise<EncodedPrefix | undefined>;
+  /** Called once with the head when it is built. */
+  onBuilt?(head: Message[]): void;
+}
+
 export class LiveSession {
   seq: number;
-  /** The model-visible history; null while released. */
+  /** The model-visible history; null while released or not built yet (then `unbuilt` holds it). */
   private messages: Message[] | null;
+  /** The history while its head is not built (see UnbuiltHistory). */
+  private unbuiltHistory: UnbuiltHistory | null = null;
   /** What historyChars() has counted of `messages` so far (never a released list: that would keep it in memory). */
   private counted: HistoryCount = NOT_COUNTED;
   /** The turn running now, if any. */
@@ -67,16 +81,21 @@ export class LiveSession {
     readonly id: number,
     readonly agent: string,
     readonly createdBy: string,
-    history: Message[],
+    history: Message[] | UnbuiltHistory,
     lastSeq: number,
     private readonly store: SessionStore,
   ) {
-    this.messages = history;
+    if (Array.isArray(history)) this.messages = history;
+    else {
+      this.messages = null;
+      this.unbuiltHistory = history;
+    }
     this.seq = lastSeq;
   }
 
-  /** The history as the model sees it; only while loaded (see restoreHistory). */
+  /** The history as the model sees it; only while loaded (see restoreHistory). Builds an unbuilt one. */
   get history(): Message[] {
+    if (this.unbuiltHistory) this.build(this.unbuiltHistory);
     if (!this.messages)
       throw new Error(`session ${this.id}: its history was released; restoreHistory() before a turn uses it`);
     return this.messages;
@@ -84,11 +103,31 @@ export class LiveSession {
 
   set history(messages: Message[]) {
     this.messages = messages;
+    this.unbuiltHistory = null;
     this.counted = NOT_COUNTED;
   }
 
+  /** The history while its head is not built yet (`push` adds to its `rest`); null once built or when there was none. */
+  get unbuilt(): UnbuiltHistory | null {
+    return this.unbuiltHistory;
+  }
+
+  /** Adds a message at the end of the history, built or not. */
+  push(message: Message): void {
+    if (this.unbuiltHistory) this.unbuiltHistory.rest.push(message);
+    else this.history.push(message);
+  }
+
+  private build(unbuilt: UnbuiltHistory): void {
+    this.unbuiltHistory = null;
+    const head = unbuilt.head.build();
+    this.messages = head.concat(unbuilt.rest);
+    this.counted = NOT_COUNTED;
+    unbuilt.onBuilt?.(head);
+  }
+
   get historyLoaded(): boolean {
-    return this.messages !== null;
+    return this.messages !== null || this.unbuiltHistory !== null;
   }
 
   /**
@@ -98,6 +137,7 @@ export class LiveSession {
    * counted before are still its first ones; the pool asks after every turn.
    */
   historyChars(): number {
+    if (this.unbuiltHistory) this.build(this.unbuiltHistory);
     const list = this.messages;
     if (!list) return 0;
     if (this.counted.of !== list || this.counted.messages > list.length)
@@ -111,6 +151,7 @@ export class LiveSession {
   releaseHistory(): boolean {
     if (this.busy) return false;
     this.messages = null;
+    this.unbuiltHistory = null;
     this.counted = NOT_COUNTED;
     return true;
   }
@@ -121,10 +162,10 @@ export class LiveSession {
    * them. A no-op when the history is loaded.
    */
   async restoreHistory(read: () => Promise<Message[]>): Promise<void> {
-    if (this.messages) return;
+    if (this.historyLoaded) return;
     await this.flushTrace();
     const messages = await read();
-    this.messages ??= messages;
+    if (!this.historyLoaded) this.messages = messages;
   }
 
   get busy(): boolean {

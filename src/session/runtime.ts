@@ -34,7 +34,7 @@ import { SessionError } from "./errors.ts";
 import { body, isKind, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
 import { LivePool } from "./live-pool.ts";
-import { LiveSession, type TurnHandle } from "./live-session.ts";
+import { LiveSession, type TurnHandle, type UnbuiltHistory } from "./live-session.ts";
 import { Publisher } from "./publisher.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import { runTurn, type BuiltAgent, type TurnEnv } from "./turn.ts";
@@ -253,18 +253,29 @@ export class SessionRuntime {
   /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
   private async load(id: number): Promise<LiveSession> {
     const loaded = reportRepairs(id, await this.store.resume(id));
-    // Taken when read (usually at once): the first request encodes the history itself if it comes first.
-    void loaded.requestPrefix?.then((prefix) => {
-      if (prefix) this.importPrefix(loaded.meta.agent, loaded.messages, prefix);
-    });
-    const session = new LiveSession(
-      id,
-      loaded.meta.agent,
-      loaded.meta.createdBy,
-      loaded.messages,
-      loaded.lastSeq,
-      this.store,
-    );
+    const agent = loaded.meta.agent;
+    const prefix = loaded.requestPrefix ?? Promise.resolve(undefined);
+    const deferred = loaded.deferred;
+    let history: Message[] | UnbuiltHistory;
+    if (deferred) {
+      // Built when first used (the first turn's answer, see turn.ts); then the provider keeps the prefix for it.
+      history = {
+        head: deferred.head,
+        rest: deferred.rest.slice(),
+        prefix,
+        onBuilt: (head) =>
+          void prefix.then((p) => {
+            if (p) this.importPrefix(agent, head, p);
+          }),
+      };
+    } else {
+      history = loaded.messages;
+      // Taken when read (usually at once): the first request encodes the history itself if it comes first.
+      void prefix.then((p) => {
+        if (p) this.importPrefix(agent, loaded.messages, p);
+      });
+    }
+    const session = new LiveSession(id, agent, loaded.meta.createdBy, history, loaded.lastSeq, this.store);
     if (loaded.interruptedTurn) {
       log.warn(
         `session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`,

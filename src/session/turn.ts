@@ -13,7 +13,7 @@
  */
 import { runAgent } from "../agent/loop.ts";
 import type { Authorization, LoopEvent, ToolSource } from "../agent/types.ts";
-import type { Message, ToolCall } from "../provider/types.ts";
+import type { EncodedPrefix, Message, StreamFn, ToolCall } from "../provider/types.ts";
 import type { ResolvedTools } from "../tools/registry.ts";
 import type { Semaphore } from "../util/semaphore.ts";
 import type { Approvals } from "./approvals.ts";
@@ -66,13 +66,15 @@ export async function runTurn(
   const emit = (b: EventBody) => publisher.emit(session, startSeq, b);
   emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
   const user: Message = { role: "user", content, timestamp: Date.now() };
-  session.history.push(user);
+  session.push(user);
   const stream = settings.streamFor(spec.model);
   // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
   // once the request is out cannot lose the question it asks. While the fsync runs, the history the request
-  // starts with is encoded for it (after a resume, all of it: ~0.5 ms for 10,000 messages), instead of after.
-  const userWritten = session.append([{ kind: "message", message: user }], () =>
-    stream.prepare?.(spec.model, session.history.slice(0, -1)),
+  // starts with is encoded for it (after a resume, all of it: ~0.5 ms for 10,000 messages), instead of after;
+  // not when the history is not built yet (its request may go out from the kept prefix, see below).
+  const userWritten = session.append(
+    [{ kind: "message", message: user }],
+    session.unbuilt ? undefined : () => stream.prepare?.(spec.model, session.history.slice(0, -1)),
   );
 
   // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
@@ -82,11 +84,14 @@ export async function runTurn(
   const maxTokensPerTurn = caps.length > 0 ? Math.min(...caps) : undefined;
 
   // Messages a hook adds for this turn only: they reach the model, the trace records them, history never holds them.
-  const injected = await env.hooks.beforeRun(
-    { agent: session.agent, session: session.id, history: session.history },
-    turn.abort.signal,
-    startSeq,
-  );
+  // Without beforeRun hooks nothing is given the history, which may then stay unbuilt until the request is out.
+  const injected = env.hooks.handles("beforeRun")
+    ? await env.hooks.beforeRun(
+        { agent: session.agent, session: session.id, history: session.history },
+        turn.abort.signal,
+        startSeq,
+      )
+    : [];
   const injectedMessages: Message[] = [];
   for (const { source, messages } of injected) {
     emit(body("injected", { source, messages: messages.map((m) => ({ role: m.role, content: m.content })) }));
@@ -127,8 +132,12 @@ export async function runTurn(
     });
   };
 
-  const history = [...session.history.slice(0, -1), ...injectedMessages, user];
   await userWritten;
+  // After a resume, the request may go out from the kept prefix before the 10,000 messages it stands for are
+  // built: they are built when the turn first adds to the history (its answer), after the first token.
+  const head = await unbuiltHead(session, stream, spec.model);
+  const prior = head ? session.unbuilt!.rest : session.history;
+  const history = [...prior.slice(0, -1), ...injectedMessages, user];
   const loop = runAgent(
     {
       agent: session.agent,
@@ -136,6 +145,7 @@ export async function runTurn(
       model: spec.model,
       ...(agent.system !== undefined ? { system: agent.system } : {}),
       history,
+      ...(head ? { head } : {}),
       tools: agent.tools.tools,
       lookup: (name) => agent.tools.lookup(name),
       granted: (name, source) => agent.tools.granted(name, source),
@@ -210,6 +220,20 @@ export async function runTurn(
     if (lateError) return { ok: false, storageError: lateError };
   }
   return storageError ? { ok: false, storageError } : { ok: true };
+}
+
+/**
+ * The kept request prefix the turn's requests may start with instead of
+ * the session's history head, when that head is still unbuilt, the
+ * prefix stands for exactly it and the model's provider takes it;
+ * undefined otherwise (the history is then built and encoded as usual).
+ */
+async function unbuiltHead(session: LiveSession, stream: StreamFn, model: string): Promise<EncodedPrefix | undefined> {
+  const unbuilt = session.unbuilt;
+  if (!unbuilt || !stream.takesPrefix) return undefined;
+  const prefix = await unbuilt.prefix;
+  if (!prefix || prefix.count !== unbuilt.head.count || session.unbuilt !== unbuilt) return undefined;
+  return stream.takesPrefix(model, prefix) ? prefix : undefined;
 }
 
 function storageFailedEnd(end: Extract<LoopEvent, { type: "end" }>, err: Error): Extract<LoopEvent, { type: "end" }> {

@@ -113,6 +113,27 @@ for (const api of apis) {
     test("is not offered for a history too short to have one", () => {
       expect(api.provider.exportPrefix!([])).toBeUndefined();
     });
+
+    test("as a request's head (the messages it stands for not built), gives the body of the whole history", () => {
+      const original = mixedHistory(40);
+      const prefix = api.provider.exportPrefix!(original)!;
+      expect(api.provider.takesPrefix!(prefix)).toBe(true);
+      const rest = resumedCopy(original.slice(prefix.count));
+      const whole: ModelRequest = { model: "m", system: "be brief", messages: [...original, next], maxTokens: 50 };
+      const headed: ModelRequest = { ...whole, messages: [...rest, next], head: prefix };
+      expect(api.sent(headed)).toBe(api.whole(whole));
+      // A second request of the turn (after tools) carries it again, with what the turn produced after it.
+      const answer: Message = { role: "assistant", content: "tool time" };
+      expect(api.sent({ ...headed, messages: [...rest, next, answer] })).toBe(
+        api.whole({ ...whole, messages: [...original, next, answer] }),
+      );
+    });
+
+    test("is taken as a head only in its own format", () => {
+      const prefix = api.provider.exportPrefix!(mixedHistory(10))!;
+      expect(api.provider.takesPrefix!({ ...prefix, format: `${prefix.format}x` })).toBe(false);
+      expect(api.provider.takesPrefix!({ ...prefix, count: 0 })).toBe(false);
+    });
   });
 }
 
@@ -123,6 +144,8 @@ test("the other API's prefix is refused (the format names the wire API)", () => 
   expect(fromOpenai.format).not.toBe(fromAnthropic.format);
   expect(anthropic.importPrefix!(resumedCopy(original), fromOpenai)).toBe(false);
   expect(openai.importPrefix!(resumedCopy(original), fromAnthropic)).toBe(false);
+  expect(anthropic.takesPrefix!(fromOpenai)).toBe(false);
+  expect(openai.takesPrefix!(fromAnthropic)).toBe(false);
 });
 
 test("over HTTP, the first request after taking a prefix back is the body JSON.stringify gives", async () => {
