@@ -137,7 +137,9 @@ export class LiveSession {
    * counted before are still its first ones; the pool asks after every turn.
    */
   historyChars(): number {
-    if (this.unbuiltHistory) this.build(this.unbuiltHistory);
+    // Not built for this: an unbuilt head counts the text it will hold (its bytes are held until then).
+    const unbuilt = this.unbuiltHistory;
+    if (unbuilt) return unbuilt.rest.reduce((n, m) => n + messageChars(m), unbuilt.head.chars);
     const list = this.messages;
     if (!list) return 0;
     if (this.counted.of !== list || this.counted.messages > list.length)

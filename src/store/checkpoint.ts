@@ -286,7 +286,11 @@ function readView(
   const encoded = { columns, strings: h.strings, other: h.other, text };
   if (split !== undefined) {
     const parts = decodeMessagesSplit(encoded, h.kept, split);
-    if (parts) return { state: { ...h.state, kept: parts.rest }, head: { count: split, build: parts.buildHead } };
+    if (parts)
+      return {
+        state: { ...h.state, kept: parts.rest },
+        head: { count: split, chars: parts.headChars, build: parts.buildHead },
+      };
   }
   const kept = decodeMessages(encoded, h.kept);
   return kept ? { state: { ...h.state, kept } } : undefined;

@@ -461,7 +461,14 @@ export class SessionFolder {
       },
       lastSeq: this.summary.lastSeq,
       corruptLines: this.corrupt,
-      deferred: { head: { count: kept.count + (c ? 1 : 0), build }, rest },
+      deferred: {
+        head: {
+          count: kept.count + (c ? 1 : 0),
+          chars: kept.chars + (c ? SUMMARY_PREFIX.length + c.summary.length : 0),
+          build,
+        },
+        rest,
+      },
     };
     if (c) out.compaction = c;
     if (this.openTurn) out.interruptedTurn = this.openTurn;

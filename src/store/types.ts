@@ -186,6 +186,8 @@ export type ResumedSession = Omit<LoadedSession, "allMessages"> & {
 /** Messages not built yet: how many, and the call that builds them (the same objects every call; it never fails). */
 export interface DeferredMessages {
   count: number;
+  /** Characters of text they hold (contents, tool-call ids and names; not those of messages kept whole). */
+  chars: number;
   build(): Message[];
 }
 

@@ -156,7 +156,8 @@ export function decodeMessages(e: EncodedMessages, count: number): Message[] | u
 /**
  * The messages split at `split`: checked whole now, the ones from `split`
  * on built now, the first `split` built on the first call of `buildHead`
- * (the same objects every call). Those first ones are also checked to be
+ * (the same objects every call); `headChars` is the length of their text
+ * in the columns. Those first ones are also checked to be
  * a history pairToolResults leaves as it is, with no tool call left
  * unanswered at `split`, so pairing the whole list is pairing what
  * follows them. Undefined when anything does not fit; once checked,
@@ -167,7 +168,7 @@ export function decodeMessagesSplit(
   e: EncodedMessages,
   count: number,
   split: number,
-): { buildHead: () => Message[]; rest: Message[] } | undefined {
+): { buildHead: () => Message[]; headChars: number; rest: Message[] } | undefined {
   if (!wellFormed(e) || split < 0 || split > count) return undefined;
   const mid = walk(e, START, split, undefined, true);
   if (!mid) return undefined;
@@ -183,7 +184,7 @@ export function decodeMessagesSplit(
     head = built;
     return head;
   };
-  return { buildHead, rest };
+  return { buildHead, headChars: mid.at, rest };
 }
 
 /** Where a walk stands: in the columns, in the text, in `other`. */

@@ -118,12 +118,18 @@ describe("the first request after a resume, from the kept prefix", () => {
     const live = await runtime.open(id);
     expect(live.unbuilt).not.toBeNull();
     expect(live.unbuilt!.head.count).toBeGreaterThan(1000);
+    // The pool's memory accounting counts it without building it.
+    const unbuiltChars = live.historyChars();
+    expect(live.unbuilt).not.toBeNull();
     await turn(runtime, id, "after the resume");
     expect(m.sent).toEqual([{ head: true, body: want }]);
     // The answer was added to the history: it is built now, and equals what the store holds.
     expect(live.unbuilt).toBeNull();
     const next = await expectedBody(store, id, "and again");
     expect(live.history).toEqual((await store.resume(id))!.messages);
+    const builtChars = live.historyChars();
+    expect(unbuiltChars / builtChars).toBeGreaterThan(0.8);
+    expect(unbuiltChars / builtChars).toBeLessThan(1.2);
     await turn(runtime, id, "and again");
     expect(m.sent[1]).toEqual({ head: false, body: next });
     await runtime.close();
