@@ -258,7 +258,7 @@ export class SessionRuntime {
     const deferred = loaded.deferred;
     let history: Message[] | UnbuiltHistory;
     if (deferred) {
-      // Built when first used (the first turn's answer, see turn.ts); then the provider keeps the prefix for it.
+      // Built when first used (at the latest once the first turn has ended); the provider then keeps the prefix for it.
       history = {
         head: deferred.head,
         rest: deferred.rest.slice(),
@@ -393,10 +393,13 @@ export class SessionRuntime {
           this.live.remove(session);
           return;
         }
+        // Builds a history a resume left unbuilt, now that the turn's end is out: the next turn encodes only
+        // what it adds (the provider keeps the prefix for the built messages).
+        const history = session.history;
         void this.hooks.afterRun({
           agent: session.agent,
           session: session.id,
-          history: session.history.slice(),
+          history: history.slice(),
           ...(agent.system !== undefined ? { system: agent.system } : {}),
         });
         // A cancelled turn is not followed by an automatic compaction: the user asked for the session to stop.

@@ -134,7 +134,7 @@ export async function runTurn(
 
   await userWritten;
   // After a resume, the request may go out from the kept prefix before the 10,000 messages it stands for are
-  // built: they are built when the turn first adds to the history (its answer), after the first token.
+  // built: the runtime builds them once the turn has ended (see SessionRuntime.startTurn).
   const head = await unbuiltHead(session, stream, spec.model);
   const prior = head ? session.unbuilt!.rest : session.history;
   const history = [...prior.slice(0, -1), ...injectedMessages, user];
@@ -187,7 +187,9 @@ export async function runTurn(
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (ev.type === "message") {
-        session.history.push(ev.message);
+        // Into the unbuilt part while the history is unbuilt: building it here would hold back the events
+        // of this same provider read (the first token among them) by the 1 to 5 ms the build takes.
+        session.push(ev.message);
         void session.append([{ kind: "message", message: ev.message }]);
         continue;
       }

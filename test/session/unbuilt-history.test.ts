@@ -4,14 +4,15 @@
  * carrying the kept prefix as its head while the history's first messages
  * are still unbuilt (ModelRequest.head, LiveSession.unbuilt), and the
  * model gets exactly the body a built history gives. The history is built
- * once the turn adds its answer, and the next turn encodes from it as
- * usual. A beforeRun hook (it is given the history), a provider that does
- * not take the prefix and a prefix file that fails its check all fall back
- * to building first, with the same body. A real store on disk, the real
+ * once the turn has ended (not while its first token is on its way), and
+ * the next turn encodes from it as usual. A beforeRun hook (it is given
+ * the history), a provider that does not take the prefix and a prefix file
+ * that fails its check all fall back to building first, with the same
+ * body. A real store on disk, the real
  * Chat Completions encoder, an in-process runtime.
  */
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
 import type { EncodedPrefix, Message, ModelRequest, StreamFn } from "../../src/provider/types.ts";
@@ -35,8 +36,11 @@ interface Sent {
   body: string;
 }
 
-/** The real encoder's prefix hooks and a scripted answer; every request's body as the provider would send it. */
-function model(opts: { takesPrefix?: boolean } = {}): { stream: StreamFn; sent: Sent[] } {
+/**
+ * The real encoder's prefix hooks and a scripted answer; every request's body as the provider would send it.
+ * `onImport` runs when the runtime hands the prefix over for a history just built.
+ */
+function model(opts: { takesPrefix?: boolean; onImport?: () => void } = {}): { stream: StreamFn; sent: Sent[] } {
   const sent: Sent[] = [];
   const stream: StreamFn = Object.assign(
     (request: ModelRequest, signal?: AbortSignal) => {
@@ -46,8 +50,10 @@ function model(opts: { takesPrefix?: boolean } = {}): { stream: StreamFn; sent: 
     {
       prepare: (_: string, messages: readonly Message[]) => chat.prepare!(messages),
       exportPrefix: (_: string, messages: readonly Message[]) => chat.exportPrefix!(messages),
-      importPrefix: (_: string, messages: readonly Message[], prefix: EncodedPrefix) =>
-        chat.importPrefix!(messages, prefix),
+      importPrefix: (_: string, messages: readonly Message[], prefix: EncodedPrefix) => {
+        opts.onImport?.();
+        return chat.importPrefix!(messages, prefix);
+      },
       ...(opts.takesPrefix === false ? {} : { takesPrefix: (_: string, p: EncodedPrefix) => chat.takesPrefix!(p) }),
     },
   );
@@ -113,9 +119,13 @@ describe("the first request after a resume, from the kept prefix", () => {
     const want = await expectedBody(reference, id, "after the resume");
     await reference.close();
 
-    const m = model();
+    // Turn ends written to the log when the history got built: the build comes after the turn's end.
+    const ends = () => readFileSync(join(tmp.path, `${id}.jsonl`), "utf8").split('"type":"end"').length - 1;
+    let endsAtBuild: number | undefined;
+    const m = model({ onImport: () => (endsAtBuild ??= ends()) });
     const { runtime, store } = await open(tmp.path, m.stream);
     const live = await runtime.open(id);
+    const endsBefore = ends();
     expect(live.unbuilt).not.toBeNull();
     expect(live.unbuilt!.head.count).toBeGreaterThan(1000);
     // The pool's memory accounting counts it without building it.
@@ -123,8 +133,9 @@ describe("the first request after a resume, from the kept prefix", () => {
     expect(live.unbuilt).not.toBeNull();
     await turn(runtime, id, "after the resume");
     expect(m.sent).toEqual([{ head: true, body: want }]);
-    // The answer was added to the history: it is built now, and equals what the store holds.
+    // Built once the turn ended, equal to what the store holds.
     expect(live.unbuilt).toBeNull();
+    expect(endsAtBuild).toBe(endsBefore + 1);
     const next = await expectedBody(store, id, "and again");
     expect(live.history).toEqual((await store.resume(id))!.messages);
     const builtChars = live.historyChars();
