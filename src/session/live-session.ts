@@ -27,6 +27,13 @@ const log = logger("session");
 /** Deltas wait at most this long in memory before reaching the store. */
 const TRACE_FLUSH_MS = 100;
 
+/**
+ * Messages an unbuilt history may gather after its head before it is
+ * built (buildWhenLong): every request of an unbuilt history encodes them
+ * all again, where a built one encodes only the newest.
+ */
+export const MAX_UNBUILT_REST = 256;
+
 export interface TurnHandle {
   /** seq of the turn's start event; set the moment the turn starts. */
   startSeq: number | undefined;
@@ -40,8 +47,9 @@ export interface TurnHandle {
 
 /**
  * A resumed history not built yet (ResumedSession.deferred) and the kept
- * request prefix that stands for its head: the first turn may send its
- * request from the prefix and build the history after (turn.ts).
+ * request prefix that stands for its head: turns send their requests from
+ * the prefix (turn.ts), and the history is built only when something
+ * needs its messages (a hook, a compaction, a long rest: see the runtime).
  */
 export interface UnbuiltHistory extends DeferredHistory {
   /** The prefix for exactly `head.count` messages, or undefined when there is none to use. */
@@ -110,6 +118,12 @@ export class LiveSession {
   /** The history while its head is not built yet (`push` adds to its `rest`); null once built or when there was none. */
   get unbuilt(): UnbuiltHistory | null {
     return this.unbuiltHistory;
+  }
+
+  /** Builds an unbuilt history whose messages after the head have grown past MAX_UNBUILT_REST. */
+  buildWhenLong(): void {
+    const unbuilt = this.unbuiltHistory;
+    if (unbuilt && unbuilt.rest.length > MAX_UNBUILT_REST) this.build(unbuilt);
   }
 
   /** Adds a message at the end of the history, built or not. */

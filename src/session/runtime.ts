@@ -258,7 +258,7 @@ export class SessionRuntime {
     const deferred = loaded.deferred;
     let history: Message[] | UnbuiltHistory;
     if (deferred) {
-      // Built when first used (at the latest once the first turn has ended); the provider then keeps the prefix for it.
+      // Built when first needed (LiveSession.history); the provider then keeps the prefix for it.
       history = {
         head: deferred.head,
         rest: deferred.rest.slice(),
@@ -393,15 +393,16 @@ export class SessionRuntime {
           this.live.remove(session);
           return;
         }
-        // Builds a history a resume left unbuilt, now that the turn's end is out: the next turn encodes only
-        // what it adds (the provider keeps the prefix for the built messages).
-        const history = session.history;
-        void this.hooks.afterRun({
-          agent: session.agent,
-          session: session.id,
-          history: history.slice(),
-          ...(agent.system !== undefined ? { system: agent.system } : {}),
-        });
+        // A history a resume left unbuilt is built only for what needs its messages: an afterRun hook (given
+        // it here), a compaction, or a rest grown long enough to be worth encoding once (see LiveSession).
+        if (this.hooks.handles("afterRun"))
+          void this.hooks.afterRun({
+            agent: session.agent,
+            session: session.id,
+            history: session.history.slice(),
+            ...(agent.system !== undefined ? { system: agent.system } : {}),
+          });
+        session.buildWhenLong();
         // A cancelled turn is not followed by an automatic compaction: the user asked for the session to stop.
         if (!turn.abort.signal.aborted) await this.maybeCompact(session, agentSpec.model, turn.abort.signal);
       })

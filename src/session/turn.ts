@@ -134,7 +134,7 @@ export async function runTurn(
 
   await userWritten;
   // After a resume, the request may go out from the kept prefix before the 10,000 messages it stands for are
-  // built: the runtime builds them once the turn has ended (see SessionRuntime.startTurn).
+  // built; they are built only when something needs them (see SessionRuntime.startTurn).
   const head = await unbuiltHead(session, stream, spec.model);
   const prior = head ? session.unbuilt!.rest : session.history;
   const history = [...prior.slice(0, -1), ...injectedMessages, user];

@@ -3,10 +3,11 @@
  * prefix (store/checkpoint.ts, request-prefix.ts): its request goes out
  * carrying the kept prefix as its head while the history's first messages
  * are still unbuilt (ModelRequest.head, LiveSession.unbuilt), and the
- * model gets exactly the body a built history gives. The history is built
- * once the turn has ended (not while its first token is on its way), and
- * the next turn encodes from it as usual. A beforeRun hook (it is given
- * the history), a provider that does not take the prefix and a prefix file
+ * model gets exactly the body a built history gives; so do the next
+ * turns', until something needs the messages: read, an afterRun hook (built
+ * after the turn's end, never while its first token is on its way), or
+ * more than MAX_UNBUILT_REST messages after the head. A beforeRun hook (it
+ * is given the history), a provider that does not take the prefix and a prefix file
  * that fails its check all fall back to building first, with the same
  * body. A real store on disk, the real
  * Chat Completions encoder, an in-process runtime.
@@ -16,6 +17,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
 import type { EncodedPrefix, Message, ModelRequest, StreamFn } from "../../src/provider/types.ts";
+import { MAX_UNBUILT_REST } from "../../src/session/live-session.ts";
 import { SessionRuntime } from "../../src/session/runtime.ts";
 import { UsageLedger } from "../../src/session/usage.ts";
 import { checkpointPath } from "../../src/store/checkpoint.ts";
@@ -112,37 +114,70 @@ async function sessionWithView(dir: string): Promise<{ id: number; log: string }
 }
 
 describe("the first request after a resume, from the kept prefix", () => {
-  test("goes out before the history is built, with the body a built history gives; the next turn encodes as usual", async () => {
+  test("goes out before the history is built, with the body a built history gives, and so do the next ones until the history is needed", async () => {
     await using tmp = await tempDir();
     const { id } = await sessionWithView(tmp.path);
-    const reference = await JsonlSessionStore.open(tmp.path, { fsync: "none" });
-    const want = await expectedBody(reference, id, "after the resume");
-    await reference.close();
-
-    // Turn ends written to the log when the history got built: the build comes after the turn's end.
-    const ends = () => readFileSync(join(tmp.path, `${id}.jsonl`), "utf8").split('"type":"end"').length - 1;
-    let endsAtBuild: number | undefined;
-    const m = model({ onImport: () => (endsAtBuild ??= ends()) });
+    const m = model();
     const { runtime, store } = await open(tmp.path, m.stream);
     const live = await runtime.open(id);
-    const endsBefore = ends();
     expect(live.unbuilt).not.toBeNull();
     expect(live.unbuilt!.head.count).toBeGreaterThan(1000);
     // The pool's memory accounting counts it without building it.
     const unbuiltChars = live.historyChars();
     expect(live.unbuilt).not.toBeNull();
-    await turn(runtime, id, "after the resume");
-    expect(m.sent).toEqual([{ head: true, body: want }]);
-    // Built once the turn ended, equal to what the store holds.
-    expect(live.unbuilt).toBeNull();
-    expect(endsAtBuild).toBe(endsBefore + 1);
-    const next = await expectedBody(store, id, "and again");
+    for (const content of ["after the resume", "and again"]) {
+      const want = await expectedBody(store, id, content);
+      await turn(runtime, id, content);
+      expect(m.sent.at(-1)).toEqual({ head: true, body: want });
+      expect(live.unbuilt).not.toBeNull();
+    }
+    // Built when read: the store's history, object for object what the next turn's request encodes.
     expect(live.history).toEqual((await store.resume(id))!.messages);
     const builtChars = live.historyChars();
     expect(unbuiltChars / builtChars).toBeGreaterThan(0.8);
     expect(unbuiltChars / builtChars).toBeLessThan(1.2);
-    await turn(runtime, id, "and again");
-    expect(m.sent[1]).toEqual({ head: false, body: next });
+    const next = await expectedBody(store, id, "built now");
+    await turn(runtime, id, "built now");
+    expect(m.sent.at(-1)).toEqual({ head: false, body: next });
+    await runtime.close();
+    await store.close();
+  });
+
+  test("built after the turn's end (never while its first token is on its way) for an afterRun hook, or once its rest grows long", async () => {
+    await using tmp = await tempDir();
+    const { id, log } = await sessionWithView(tmp.path);
+    // Turn ends the log holds when the history is built (the runtime then hands the prefix over for it).
+    const ends = () => readFileSync(log, "utf8").split('"type":"end"').length - 1;
+    let endsAtBuild: number | undefined;
+    const m = model({ onImport: () => (endsAtBuild ??= ends()) });
+    const { runtime, store } = await open(tmp.path, m.stream);
+    let given = 0;
+    const removeHook = runtime.hooks.add({
+      name: "after",
+      afterRun: async (t) => {
+        given = t.history.length;
+      },
+    });
+    const live = await runtime.open(id);
+    const endsBefore = ends();
+    await turn(runtime, id, "q");
+    expect(m.sent[0]!.head).toBe(true);
+    expect(live.unbuilt).toBeNull();
+    expect(endsAtBuild).toBe(endsBefore + 1);
+    expect(given).toBe((await store.resume(id))!.messages.length);
+    removeHook();
+    await runtime.kill(id);
+
+    // Without hooks: built by the turn after which more than MAX_UNBUILT_REST messages follow the head.
+    const again = await runtime.open(id);
+    const restAtStart = again.unbuilt!.rest.length;
+    const turns = Math.ceil((MAX_UNBUILT_REST + 1 - restAtStart) / 2);
+    for (let i = 0; i < turns - 1; i++) await turn(runtime, id, `short ${i}`);
+    expect(again.unbuilt).not.toBeNull();
+    await turn(runtime, id, "one more");
+    expect(again.unbuilt).toBeNull();
+    expect(m.sent.slice(1).every((s) => s.head)).toBe(true);
+    expect(again.history).toEqual((await store.resume(id))!.messages);
     await runtime.close();
     await store.close();
   });
