@@ -13,15 +13,8 @@
  * Turns run independently of any client: a client that disconnects stops
  * receiving, the turn finishes and its result stays in the session.
  */
-import type { EncodedPrefix, Message, StreamFn } from "../provider/types.ts";
-import type {
-  ListOptions,
-  LoadedSession,
-  ResumedSession,
-  SearchHit,
-  SessionPage,
-  SessionStore,
-} from "../store/types.ts";
+import type { EncodedPrefix, Message } from "../provider/types.ts";
+import type { ListOptions, LoadedSession, SearchHit, SessionPage, SessionStore } from "../store/types.ts";
 import { ToolRegistry } from "../tools/registry.ts";
 import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
@@ -34,8 +27,9 @@ import { SessionError } from "./errors.ts";
 import { body, isKind, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
 import { LivePool } from "./live-pool.ts";
-import { LiveSession, type TurnHandle, type UnbuiltHistory } from "./live-session.ts";
+import { LiveSession, type TurnHandle } from "./live-session.ts";
 import { Publisher } from "./publisher.ts";
+import { modelOf, readHistory, reportRepairs, resumeLive } from "./resume.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import { runTurn, type BuiltAgent, type TurnEnv } from "./turn.ts";
 import type { UsageLedger } from "./usage.ts";
@@ -246,70 +240,15 @@ export class SessionRuntime {
    * when the agent or its model is gone or the provider keeps none.
    */
   requestPrefix(agent: string, history: readonly Message[]): EncodedPrefix | undefined {
-    const routed = this.modelOf(agent);
+    const routed = modelOf(this.current, agent);
     return routed?.stream.exportPrefix?.(routed.model, history);
   }
 
-  /** Makes a stored session live: only what the model sees next is read (store.resume; a live one is never loaded here). */
+  /** Makes a stored session live (see resume.ts; a live one is never loaded here). */
   private async load(id: number): Promise<LiveSession> {
-    const loaded = reportRepairs(id, await this.store.resume(id));
-    const agent = loaded.meta.agent;
-    const prefix = loaded.requestPrefix ?? Promise.resolve(undefined);
-    const deferred = loaded.deferred;
-    let history: Message[] | UnbuiltHistory;
-    if (deferred) {
-      // Built when first needed (LiveSession.history); the provider then keeps the prefix for it.
-      history = {
-        head: deferred.head,
-        rest: deferred.rest.slice(),
-        prefix,
-        onBuilt: (head) =>
-          void prefix.then((p) => {
-            if (p) this.importPrefix(agent, head, p);
-          }),
-      };
-    } else {
-      history = loaded.messages;
-      // Taken when read (usually at once): the first request encodes the history itself if it comes first.
-      void prefix.then((p) => {
-        if (p) this.importPrefix(agent, loaded.messages, p);
-      });
-    }
-    const session = new LiveSession(id, agent, loaded.meta.createdBy, history, loaded.lastSeq, this.store);
-    if (loaded.interruptedTurn) {
-      log.warn(
-        `session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`,
-      );
-      await session.append([
-        { kind: "interrupted", turnSeq: loaded.interruptedTurn.turnSeq, reason: "the daemon stopped during this turn" },
-      ]);
-    }
+    const session = await resumeLive(this.store, () => this.current, id);
     this.live.add(session);
     return session;
-  }
-
-  /** Hands a resumed session's kept request prefix to its provider: only an optimization, so a refusal is silent. */
-  private importPrefix(agent: string, messages: readonly Message[], prefix: EncodedPrefix): void {
-    const routed = this.modelOf(agent);
-    try {
-      routed?.stream.importPrefix?.(routed.model, messages, prefix);
-    } catch {
-      // Called from a promise's callback: a throw here would be an unhandled rejection, and changes nothing.
-    }
-  }
-
-  /**
-   * `agent`'s model and the stream that routes it, or undefined when the
-   * agent or its model is gone from the settings (its next turn says why).
-   */
-  private modelOf(agent: string): { model: string; stream: StreamFn } | undefined {
-    const model = this.current.agents.get(agent)?.model;
-    if (model === undefined) return undefined;
-    try {
-      return { model, stream: this.current.streamFor(model) };
-    } catch {
-      return undefined;
-    }
   }
 
   private async create(agent: string, sender: string): Promise<LiveSession> {
@@ -554,7 +493,7 @@ export class SessionRuntime {
 
   /** Reads a released history back before work that uses it (see LiveSession.restoreHistory). */
   private async restoreHistory(session: LiveSession): Promise<void> {
-    await session.restoreHistory(async () => reportRepairs(session.id, await this.store.resume(session.id)).messages);
+    await session.restoreHistory(() => readHistory(this.store, session.id));
   }
 
   /**
@@ -602,18 +541,4 @@ export class SessionRuntime {
     await this.store.close();
     this.usage.close();
   }
-}
-
-/**
- * A stored session or not_found, logging what the store repaired: the store
- * hands a torn last line to exactly one load or resume, which must report it.
- */
-function reportRepairs<L extends ResumedSession>(id: number, loaded: L | undefined): L {
-  if (!loaded) throw new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
-  if (loaded.tornLine)
-    log.warn(
-      `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,
-    );
-  if (loaded.corruptLines > 0) log.warn(`session ${id}: skipped ${loaded.corruptLines} unreadable line(s)`);
-  return loaded;
 }
