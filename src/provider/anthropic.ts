@@ -21,7 +21,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { headText, keptText, prefixFormat, prefixHeads, prefixTakes } from "./kept-prefix.ts";
+import { headText, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -75,7 +75,7 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
     },
     importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
       if (!prefixTakes(prefix, turnsPrefixFormat(), messages)) return false;
-      const kept = { messages: messages.slice(0, prefix.count), json: prefix.json, cut: prefix.count };
+      const kept = { messages: messages.slice(0, prefix.count), json: takenJson(prefix), cut: prefix.count };
       encodedTurns.set(messages[0]!, kept);
       return true;
     },

@@ -21,14 +21,14 @@ export function prefixFormat(api: string, ...code: ((...args: never[]) => unknow
   };
 }
 
-/** Whether `prefix` may be taken back for `messages` by the encoder of `format`: its own, and a count they hold. */
-export function prefixTakes(prefix: EncodedPrefix, format: string, messages: readonly Message[]): boolean {
-  return prefix.format === format && prefix.count >= 1 && prefix.count <= messages.length;
-}
-
-/** Whether the encoder of `format` may send `prefix` as a request's head (ModelRequest.head). */
+/** Whether the encoder of `format` may send `prefix` as a request's head (ModelRequest.head): its own format. */
 export function prefixHeads(prefix: EncodedPrefix, format: string): boolean {
   return prefix.format === format && prefix.count >= 1;
+}
+
+/** Whether `prefix` may be taken back for `messages` by the encoder of `format`: its own, and a count they hold. */
+export function prefixTakes(prefix: EncodedPrefix, format: string, messages: readonly Message[]): boolean {
+  return prefixHeads(prefix, format) && prefix.count <= messages.length;
 }
 
 const utf8 = new TextDecoder();
@@ -43,6 +43,14 @@ export function headText(prefix: EncodedPrefix): string {
     headTexts.set(prefix, text);
   }
   return text;
+}
+
+/**
+ * The JSON to keep for a prefix taken back: its text when a request already
+ * sent it as a head (decoded then), else its bytes, decoded on first use.
+ */
+export function takenJson(prefix: EncodedPrefix): string | Uint8Array {
+  return headTexts.get(prefix) ?? prefix.json;
 }
 
 /** A kept entry's JSON, decoded in place on first use when it was taken back from disk as UTF-8. */

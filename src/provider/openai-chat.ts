@@ -17,7 +17,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { headText, keptText, prefixFormat, prefixHeads, prefixTakes } from "./kept-prefix.ts";
+import { headText, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -60,7 +60,7 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
     },
     importPrefix(messages: readonly Message[], prefix: EncodedPrefix): boolean {
       if (!prefixTakes(prefix, chatPrefixFormat(), messages)) return false;
-      encodedPrefixes.set(messages[0]!, { messages: messages.slice(0, prefix.count), json: prefix.json });
+      encodedPrefixes.set(messages[0]!, { messages: messages.slice(0, prefix.count), json: takenJson(prefix) });
       return true;
     },
     takesPrefix(prefix: EncodedPrefix): boolean {

@@ -11,7 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import { buildMessagesBody, createAnthropicProvider, messagesBodyJson } from "../../src/provider/anthropic.ts";
 import { buildChatBody, chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
-import { prefixFormat } from "../../src/provider/kept-prefix.ts";
+import { headText, prefixFormat, takenJson } from "../../src/provider/kept-prefix.ts";
 import type { Message, ModelRequest, Provider } from "../../src/provider/types.ts";
 import { FakeProvider, sseReply } from "../helpers/fake-provider.ts";
 import { collect } from "../helpers/provider-events.ts";
@@ -167,4 +167,13 @@ test("a format names the encoding code: other code, or another layout, gives ano
   expect(prefixFormat("x/1", encode)()).toBe(prefixFormat("x/1", encode)());
   expect(prefixFormat("x/1", encode)()).not.toBe(prefixFormat("x/1", encodeOtherwise)());
   expect(prefixFormat("x/1", encode)()).not.toBe(prefixFormat("x/2", encode)());
+});
+
+test("a prefix already sent as a head is taken back as its decoded text, not decoded a second time", () => {
+  const prefix = openai.exportPrefix!(mixedHistory(10))!;
+  expect(takenJson(prefix)).toBe(prefix.json);
+  const text = headText(prefix);
+  expect(text).toBe(Buffer.from(prefix.json).toString("utf8"));
+  expect(takenJson(prefix)).toBe(text);
+  expect(headText(prefix)).toBe(text);
 });
