@@ -481,12 +481,12 @@ async function foldFrom(
   const size = fstatSync(fh.descriptor).size;
   const guess = file && readHeader(file);
   // Read only when the checkpoint names one, on another file-system thread while the view is decoded.
-  const named = options.encodePrefix && guess?.header.kind === "view" ? guess.header.prefix : undefined;
+  const view = guess?.header.kind === "view" ? guess.header : undefined;
+  const named = options.encodePrefix ? view?.prefix : undefined;
   const prefixFile = named ? readPrefixBytes(path) : undefined;
   // The kept messages the prefix stands for (after the summary, when there is one) are built only when first
   // asked for: the first request after the resume may go out from the prefix before they exist.
-  const split =
-    named && guess?.header.kind === "view" ? named.count - (guess.header.state.compaction ? 1 : 0) : undefined;
+  const split = named && view ? named.count - (view.state.compaction ? 1 : 0) : undefined;
   // The log's lines after the checkpoint are read while it is checked; from the start when it proves unusable.
   let batches = readLineBatches(fh, { start: guess ? startOf(guess.header) : 0, end: size });
   let first = batches.next();
@@ -577,7 +577,7 @@ async function foldFrom(
     };
     await writeCheckpoint(path, compactionFile(anchor, last.state));
     // The view it replaces named a prefix file: nothing names it now.
-    if (guess?.header.kind === "view" && guess.header.prefix) await writePrefixFile(path, undefined);
+    if (view?.prefix) await writePrefixFile(path, undefined);
   }
   return { session };
 }
