@@ -15,9 +15,9 @@
  * how much garbage the soak saw.
  *
  * Prints, per phase: VmRSS median and lowest for each daemon, the growth
- * over the baseline and the ratio to it, and listing times. Exits 1 when
- * the growth passes RSS_MARGIN_MB (this was the check of
- * test/e2e/sessions-scale.test.ts before it moved here).
+ * of VmRSS and of anonymous memory (RssAnon) over the baseline, and listing
+ * times. Exits 1 when the anonymous growth passes ANON_MARGIN_MB (this was
+ * the check of test/e2e/sessions-scale.test.ts before it moved here).
  *
  * Then live sessions (issue 20: at most 100 KB per idle live session): a
  * daemon on an empty home, its VmRSS (lowest of the soak) before and after
@@ -42,28 +42,43 @@ const over: string[] = [];
 const SOAK_MS = Number(process.env.SOAK_MS ?? 13_000);
 const SAMPLE_EVERY_MS = 500;
 /**
- * Allowed VmRSS growth over the empty home's, lowest samples. What must
- * stay: a summary per session (under 1 kB with its title, ~1 MB for 1,000)
- * plus heap the indexing burst leaves behind; measured +4 MB after one
- * listing and +5 to +6 MB after every page. What must not: holding the
- * 30 MB of messages, or titles that pin their 8 KB first messages
- * (measured +11.7 MB before titles were copied out). 9 MB sits between.
+ * Allowed growth of anonymous memory (RssAnon: the heap and the
+ * allocators' pages, what the daemon holds) over the empty home's, lowest
+ * samples. What must stay: a summary per session (under 1 kB with its
+ * title, ~1 MB for 1,000) plus heap the indexing burst leaves behind;
+ * measured +2.3 to +2.8 MB after one listing and +3.5 to +3.9 MB after
+ * every page. What must not: holding the 30 MB of messages, or titles that
+ * pin their 8 KB first messages (8 MB for 1,000). 6 MB sits between.
+ *
+ * Not VmRSS: it also counts the binary's code pages, file-backed, that
+ * running the listing touched (JavaScriptCore's compilers among them), and
+ * those differ run to run in both daemons. In three runs VmRSS growth read
+ * 7.0 to 9.9 MB with the empty home's VmRSS between 43.5 and 45.9 MB, while
+ * anonymous growth stayed within 2.3 to 3.9 MB; it is still printed, as a
+ * report row.
  */
-const RSS_MARGIN_MB = 9;
+const ANON_MARGIN_MB = 6;
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status (Linux only)`);
+/** One field of /proc/PID/status in kB (VmRSS, RssAnon). */
+function statusKb(pid: number, field: "VmRSS" | "RssAnon"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status (Linux only)`);
   return Number(m[1]);
 }
 
-/** VmRSS samples of each pid, side by side, for SOAK_MS. */
-async function soak(pids: number[]): Promise<number[][]> {
-  const samples = pids.map((): number[] => []);
+const rssKb = (pid: number): number => statusKb(pid, "VmRSS");
+
+/** VmRSS and RssAnon samples of each pid, side by side, for SOAK_MS. */
+async function soak(pids: number[]): Promise<{ rss: number[][]; anon: number[][] }> {
+  const rss = pids.map((): number[] => []);
+  const anon = pids.map((): number[] => []);
   for (const end = Date.now() + SOAK_MS; Date.now() < end; await Bun.sleep(SAMPLE_EVERY_MS)) {
-    for (const [i, pid] of pids.entries()) samples[i]!.push(rssKb(pid));
+    for (const [i, pid] of pids.entries()) {
+      rss[i]!.push(rssKb(pid));
+      anon[i]!.push(statusKb(pid, "RssAnon"));
+    }
   }
-  return samples;
+  return { rss, anon };
 }
 
 /** Every page of the listing; returns the time of each request in ms. */
@@ -106,7 +121,7 @@ async function liveSessions(bin: string, label: string): Promise<{ perSessionKb:
       }
     };
     await turn(clients[0]!); // provider code, the store: what any first turn loads
-    const [before] = await soak([d.proc.pid]);
+    const [before] = (await soak([d.proc.pid])).rss;
     let made = 1;
     await Promise.all(
       clients.map(async (c) => {
@@ -118,7 +133,7 @@ async function liveSessions(bin: string, label: string): Promise<{ perSessionKb:
     );
     const live = Number((await clients[0]!.request({ status: {} })).status!.sessions);
     for (const c of clients) c.close();
-    const [after] = await soak([d.proc.pid]);
+    const [after] = (await soak([d.proc.pid])).rss;
     const growthKb = Math.min(...after!) - Math.min(...before!);
     const perSessionKb = growthKb / SESSIONS;
     printTable(`${label}: 1,000 sessions, one short turn each`, [
@@ -174,28 +189,43 @@ try {
   const f = await full.client();
 
   async function phase(title: string, listing: [string, string][]): Promise<void> {
-    const [emptyKb, fullKb] = await soak(pids);
+    const { rss, anon } = await soak(pids);
+    const [emptyKb, fullKb] = rss;
     const emptyLow = Math.min(...emptyKb!);
     const fullLow = Math.min(...fullKb!);
     const growthMb = (fullLow - emptyLow) / 1024;
+    const emptyAnonLow = Math.min(...anon[0]!);
+    const fullAnonLow = Math.min(...anon[1]!);
+    const anonGrowthMb = (fullAnonLow - emptyAnonLow) / 1024;
     targets.push({
-      figure: `1,000 sessions on disk, ${title}: RSS growth`,
+      figure: `1,000 sessions on disk, ${title}: anonymous RSS growth`,
+      value: anonGrowthMb,
+      unit: "MB",
+      baseline: "empty home",
+      baselineValue: emptyAnonLow / 1024,
+      ratio: fullAnonLow / emptyAnonLow,
+      target: `≤ +${ANON_MARGIN_MB} MB`,
+      pass: anonGrowthMb < ANON_MARGIN_MB,
+    });
+    targets.push({
+      figure: `1,000 sessions on disk, ${title}: RSS growth (with code pages)`,
       value: growthMb,
       unit: "MB",
       baseline: "empty home",
       baselineValue: emptyLow / 1024,
       ratio: fullLow / emptyLow,
-      target: `≤ +${RSS_MARGIN_MB} MB`,
-      pass: growthMb < RSS_MARGIN_MB,
+      target: "report (no target)",
+      pass: true,
     });
-    if (growthMb >= RSS_MARGIN_MB)
-      over.push(`${title}: +${growthMb.toFixed(1)} MB over the empty home (margin ${RSS_MARGIN_MB} MB)`);
+    if (anonGrowthMb >= ANON_MARGIN_MB)
+      over.push(`${title}: +${anonGrowthMb.toFixed(1)} MB anonymous over the empty home (margin ${ANON_MARGIN_MB} MB)`);
     printTable(title, [
       ...listing,
       [`empty home VmRSS, median / lowest of ${emptyKb!.length}`, `${mb(median(emptyKb!))} / ${mb(emptyLow)}`],
       [`1,000 sessions VmRSS, median / lowest of ${fullKb!.length}`, `${mb(median(fullKb!))} / ${mb(fullLow)}`],
-      ["growth over the empty home (lowest)", `+${growthMb.toFixed(1)} MB (margin ${RSS_MARGIN_MB} MB)`],
-      ["ratio to the empty home (lowest)", `${(fullLow / emptyLow).toFixed(2)}×`],
+      ["VmRSS growth over the empty home (lowest)", `+${growthMb.toFixed(1)} MB (report)`],
+      [`empty home / 1,000 sessions RssAnon, lowest`, `${mb(emptyAnonLow)} / ${mb(fullAnonLow)}`],
+      ["RssAnon growth over the empty home (lowest)", `+${anonGrowthMb.toFixed(1)} MB (margin ${ANON_MARGIN_MB} MB)`],
     ]);
   }
 
