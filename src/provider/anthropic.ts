@@ -82,6 +82,9 @@ export function createAnthropicProvider(config: AnthropicConfig): Provider {
     takesPrefix(prefix: EncodedPrefix): boolean {
       return prefixHeads(prefix, turnsPrefixFormat());
     },
+    prepareHead(prefix: EncodedPrefix): void {
+      if (prefixHeads(prefix, turnsPrefixFormat())) headText(prefix);
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {

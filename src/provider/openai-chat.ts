@@ -66,6 +66,9 @@ export function createOpenAIChatProvider(config: OpenAIChatConfig): Provider {
     takesPrefix(prefix: EncodedPrefix): boolean {
       return prefixHeads(prefix, chatPrefixFormat());
     },
+    prepareHead(prefix: EncodedPrefix): void {
+      if (prefixHeads(prefix, chatPrefixFormat())) headText(prefix);
+    },
     stream(request: ModelRequest, signal?: AbortSignal): AsyncIterable<ProviderEvent> {
       return runStream(
         {

@@ -93,6 +93,7 @@ export class ProviderRegistry {
       importPrefix: (model: string, messages: readonly Message[], prefix: EncodedPrefix) =>
         this.byModel.get(model)?.importPrefix?.(messages, prefix) ?? false,
       takesPrefix: (model: string, prefix: EncodedPrefix) => this.byModel.get(model)?.takesPrefix?.(prefix) ?? false,
+      prepareHead: (model: string, prefix: EncodedPrefix) => this.byModel.get(model)?.prepareHead?.(prefix),
     },
   );
 

@@ -182,6 +182,14 @@ export interface Provider {
    * it is never sent one.
    */
   takesPrefix?(prefix: EncodedPrefix): boolean;
+  /**
+   * Gets a kept prefix this provider takes as a head ready for the request
+   * that will carry it (decodes its JSON once, as the request would), so
+   * the turn can have that done while its question is fsynced rather than
+   * after. Optional, and only ever an optimization; nothing for a prefix
+   * it does not take.
+   */
+  prepareHead?(prefix: EncodedPrefix): void;
 }
 
 /**
@@ -200,11 +208,12 @@ export interface EncodedPrefix {
 
 /**
  * The stream function the agent loop depends on (a seam for tests);
- * `prepare`, `exportPrefix`, `importPrefix` and `takesPrefix` route the Provider's by model.
+ * `prepare`, `exportPrefix`, `importPrefix`, `takesPrefix` and `prepareHead` route the Provider's by model.
  */
 export type StreamFn = ((request: ModelRequest, signal?: AbortSignal) => AsyncIterable<ProviderEvent>) & {
   prepare?(model: string, messages: readonly Message[]): void;
   exportPrefix?(model: string, messages: readonly Message[]): EncodedPrefix | undefined;
   importPrefix?(model: string, messages: readonly Message[], prefix: EncodedPrefix): boolean;
   takesPrefix?(model: string, prefix: EncodedPrefix): boolean;
+  prepareHead?(model: string, prefix: EncodedPrefix): void;
 };

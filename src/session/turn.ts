@@ -20,7 +20,7 @@ import type { Approvals } from "./approvals.ts";
 import type { EventBus } from "./bus.ts";
 import { body, type EventBody } from "./events.ts";
 import type { HookHub } from "./hooks.ts";
-import type { LiveSession, TurnHandle } from "./live-session.ts";
+import type { LiveSession, TurnHandle, UnbuiltHistory } from "./live-session.ts";
 import type { Publisher } from "./publisher.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import type { UsageLedger } from "./usage.ts";
@@ -71,10 +71,13 @@ export async function runTurn(
   // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
   // once the request is out cannot lose the question it asks. While the fsync runs, the history the request
   // starts with is encoded for it (after a resume, all of it: ~0.5 ms for 10,000 messages), instead of after;
-  // not when the history is not built yet (its request may go out from the kept prefix, see below).
+  // when the history is not built yet, the kept prefix its request may go out from is decoded instead (below).
+  const unbuilt = session.unbuilt;
   const userWritten = session.append(
     [{ kind: "message", message: user }],
-    session.unbuilt ? undefined : () => stream.prepare?.(spec.model, session.history.slice(0, -1)),
+    unbuilt
+      ? () => prepareHead(unbuilt, stream, spec.model)
+      : () => stream.prepare?.(spec.model, session.history.slice(0, -1)),
   );
 
   // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
@@ -230,6 +233,22 @@ export async function runTurn(
  * prefix stands for exactly it and the model's provider takes it;
  * undefined otherwise (the history is then built and encoded as usual).
  */
+/**
+ * While the question is fsynced: the kept prefix the first request may
+ * carry as its head (see unbuiltHead), made ready by its provider (its
+ * ~700 KB of JSON decoded for 10,000 messages), if its read has ended or
+ * once it does.
+ */
+function prepareHead(unbuilt: UnbuiltHistory, stream: StreamFn, model: string): void {
+  if (!stream.prepareHead) return;
+  void unbuilt.prefix.then(
+    (prefix) => {
+      if (prefix && prefix.count === unbuilt.head.count) stream.prepareHead?.(model, prefix);
+    },
+    () => undefined,
+  );
+}
+
 async function unbuiltHead(session: LiveSession, stream: StreamFn, model: string): Promise<EncodedPrefix | undefined> {
   const unbuilt = session.unbuilt;
   if (!unbuilt || !stream.takesPrefix) return undefined;

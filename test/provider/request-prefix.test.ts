@@ -134,6 +134,23 @@ for (const api of apis) {
       expect(api.provider.takesPrefix!({ ...prefix, format: `${prefix.format}x` })).toBe(false);
       expect(api.provider.takesPrefix!({ ...prefix, count: 0 })).toBe(false);
     });
+
+    test("made ready as a head: decoded once, ahead of the request, which sends that same text", () => {
+      const history = mixedHistory(10);
+      const exported = api.provider.exportPrefix!(history)!;
+      // As read back from disk: bytes, not yet decoded.
+      const prefix = { ...exported, json: new Uint8Array(exported.json) };
+      const foreign = { ...prefix, format: `${prefix.format}x`, json: new Uint8Array(prefix.json) };
+      api.provider.prepareHead!(foreign);
+      expect(takenJson(foreign)).toBe(foreign.json);
+      expect(takenJson(prefix)).toBe(prefix.json);
+      api.provider.prepareHead!(prefix);
+      const text = takenJson(prefix);
+      expect(typeof text).toBe("string");
+      const request = { model: "m", messages: history.slice(prefix.count).concat(next), head: prefix };
+      expect(api.sent(request)).toBe(api.whole({ model: "m", messages: [...history, next] }));
+      expect(takenJson(prefix)).toBe(text);
+    });
   });
 }
 

@@ -15,6 +15,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { takenJson } from "../../src/provider/kept-prefix.ts";
 import { chatBodyJson, createOpenAIChatProvider } from "../../src/provider/openai-chat.ts";
 import type { EncodedPrefix, Message, ModelRequest, StreamFn } from "../../src/provider/types.ts";
 import { MAX_UNBUILT_REST } from "../../src/session/live-session.ts";
@@ -36,6 +37,8 @@ interface Sent {
   /** The request had a head: it went out before the history's first messages were built. */
   head: boolean;
   body: string;
+  /** The head had been made ready (decoded) before the request was made: during the question's fsync. */
+  ready?: boolean;
 }
 
 /**
@@ -46,7 +49,12 @@ function model(opts: { takesPrefix?: boolean; onImport?: () => void } = {}): { s
   const sent: Sent[] = [];
   const stream: StreamFn = Object.assign(
     (request: ModelRequest, signal?: AbortSignal) => {
-      sent.push({ head: request.head !== undefined, body: chatBodyJson(request, BASE) });
+      const ready = request.head && typeof takenJson(request.head) === "string";
+      sent.push({
+        head: request.head !== undefined,
+        body: chatBodyJson(request, BASE),
+        ...(request.head ? { ready } : {}),
+      });
       return reply({ text: `answer ${sent.length}` })(request, signal);
     },
     {
@@ -56,7 +64,12 @@ function model(opts: { takesPrefix?: boolean; onImport?: () => void } = {}): { s
         opts.onImport?.();
         return chat.importPrefix!(messages, prefix);
       },
-      ...(opts.takesPrefix === false ? {} : { takesPrefix: (_: string, p: EncodedPrefix) => chat.takesPrefix!(p) }),
+      ...(opts.takesPrefix === false
+        ? {}
+        : {
+            takesPrefix: (_: string, p: EncodedPrefix) => chat.takesPrefix!(p),
+            prepareHead: (_: string, p: EncodedPrefix) => chat.prepareHead!(p),
+          }),
     },
   );
   return { stream, sent };
@@ -128,7 +141,7 @@ describe("the first request after a resume, from the kept prefix", () => {
     for (const content of ["after the resume", "and again"]) {
       const want = await expectedBody(store, id, content);
       await turn(runtime, id, content);
-      expect(m.sent.at(-1)).toEqual({ head: true, body: want });
+      expect(m.sent.at(-1)).toEqual({ head: true, body: want, ready: true });
       expect(live.unbuilt).not.toBeNull();
     }
     // Built when read: the store's history, object for object what the next turn's request encodes.
