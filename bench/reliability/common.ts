@@ -5,7 +5,7 @@
  * a turn runner that never waits past its deadline, so a hung turn is a
  * failed check instead of a hung suite.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { CrabtalkClient } from "../../src/client/client.ts";
 import { DaemonError } from "../../src/client/errors.ts";
 import type { StreamEvent } from "../../src/protocol/gen/crabtalk.ts";
@@ -78,7 +78,26 @@ function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
 export const rssMb = (pid: number): number => statusKb(pid, "VmRSS") / 1024;
 /** Peak resident memory since the process started (the kernel's high-water mark). */
 export const hwmMb = (pid: number): number => statusKb(pid, "VmHWM") / 1024;
-export const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+/**
+ * Open descriptors by kind: session files (`<home>/sessions/N.jsonl`, the store's append handles, kept open up
+ * to MAX_APPEND_HANDLES by design) and all others.
+ */
+export function fdKinds(pid: number, home: string): { sessionFiles: number; other: number } {
+  const sessions = `${home}/sessions/`;
+  let sessionFiles = 0;
+  let other = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = "";
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed since the listing
+    }
+    if (target.startsWith(sessions) && target.endsWith(".jsonl")) sessionFiles++;
+    else other++;
+  }
+  return { sessionFiles, other };
+}
 
 export function alive(d: DaemonHandle): boolean {
   return d.proc.exitCode === null && d.proc.signalCode === null;

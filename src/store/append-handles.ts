@@ -29,11 +29,14 @@ interface Handle {
   busy: boolean;
 }
 
+/** Session files a store keeps open for appending, at most (see AppendHandles). */
+export const MAX_APPEND_HANDLES = 64;
+
 export class AppendHandles {
   /** In least- to most-recently-used order (a Map keeps insertion order). */
   private readonly handles = new Map<string, Handle>();
 
-  constructor(private readonly max = 64) {}
+  constructor(private readonly max = MAX_APPEND_HANDLES) {}
 
   /**
    * Appends `data` (several pieces are written one after another, whole lines each, so a huge line is handed
