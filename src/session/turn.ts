@@ -228,12 +228,6 @@ export async function runTurn(
 }
 
 /**
- * The kept request prefix the turn's requests may start with instead of
- * the session's history head, when that head is still unbuilt, the
- * prefix stands for exactly it and the model's provider takes it;
- * undefined otherwise (the history is then built and encoded as usual).
- */
-/**
  * While the question is fsynced: the kept prefix the first request may
  * carry as its head (see unbuiltHead), made ready by its provider (its
  * ~700 KB of JSON decoded for 10,000 messages), if its read has ended or
@@ -249,6 +243,12 @@ function prepareHead(unbuilt: UnbuiltHistory, stream: StreamFn, model: string): 
   );
 }
 
+/**
+ * The kept request prefix the turn's requests may start with instead of
+ * the session's history head, when that head is still unbuilt, the
+ * prefix stands for exactly it and the model's provider takes it;
+ * undefined otherwise (the history is then built and encoded as usual).
+ */
 async function unbuiltHead(session: LiveSession, stream: StreamFn, model: string): Promise<EncodedPrefix | undefined> {
   const unbuilt = session.unbuilt;
   if (!unbuilt || !stream.takesPrefix) return undefined;
