@@ -36,8 +36,7 @@
  * messages are held only by the caller of load(); reads stream in 64 KiB
  * chunks.
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   SessionFolder,
@@ -149,23 +148,18 @@ export class JsonlSessionStore implements SessionStore {
     this.dirSync = new DirSync(dir);
   }
 
-  /**
-   * Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1.
-   * Synchronous file calls: this runs while the daemon starts, with clients waiting for it and nothing else
-   * to do, and each async call was a trip through the file-system threads (the first ones starting them):
-   * 0.7 to 1.6 ms of the daemon's exec -> first answer for three small calls.
-   */
+  /** Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1. */
   static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
     // Created private; an existing directory's mode is the daemon's start-up check to judge, never changed here.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     let next = 1;
     try {
-      const n = Number.parseInt(readFileSync(join(dir, "next-id"), "utf8"), 10);
+      const n = Number.parseInt(await readFile(join(dir, "next-id"), "utf8"), 10);
       if (Number.isSafeInteger(n) && n > 0) next = n;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
-    for (const id of sessionIds(readdirSync(dir))) next = Math.max(next, id + 1);
+    for (const id of await scanIds(dir)) next = Math.max(next, id + 1);
     return new JsonlSessionStore(
       dir,
       opts.fsync ?? "messages",
@@ -564,13 +558,8 @@ export class JsonlSessionStore implements SessionStore {
 }
 
 async function scanIds(dir: string): Promise<number[]> {
-  return sessionIds(await readdir(dir));
-}
-
-/** The session ids among a directory's file names. */
-function sessionIds(names: readonly string[]): number[] {
   const ids: number[] = [];
-  for (const name of names) {
+  for (const name of await readdir(dir)) {
     const m = SESSION_FILE.exec(name);
     if (m) ids.push(Number(m[1]));
   }
