@@ -21,7 +21,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { headText, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
+import { headText, joinJson, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -196,8 +196,6 @@ const encodedTurns = new WeakMap<Message, EncodedTurns>();
 
 /** Kept prefixes' format (kept-prefix.ts): /1 is the layout above, closed turns comma-separated. */
 const turnsPrefixFormat = prefixFormat("anthropic-messages/1", anthropicTurns, assistantBlocks);
-
-const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
 
 function turnsJson(messages: readonly Message[]): string {
   const first = messages[0];

@@ -1,8 +1,9 @@
 /**
  * What the providers' kept request prefixes share (Provider.exportPrefix
  * and importPrefix, used by openai-chat.ts and anthropic.ts): the format
- * that names an encoder, the check a prefix taken back must pass, and the
- * decode of one taken back from disk on its first use.
+ * that names an encoder, the check a prefix taken back must pass, the
+ * decode of one taken back from disk on its first use, and the join of
+ * kept JSON with what follows it.
  */
 import type { EncodedPrefix, Message } from "./types.ts";
 
@@ -30,6 +31,9 @@ export function prefixHeads(prefix: EncodedPrefix, format: string): boolean {
 export function prefixTakes(prefix: EncodedPrefix, format: string, messages: readonly Message[]): boolean {
   return prefixHeads(prefix, format) && prefix.count <= messages.length;
 }
+
+/** JSON list items joined by commas, empty parts left out (a kept prefix, a system message, the rest). */
+export const joinJson = (...parts: string[]): string => parts.filter((p) => p !== "").join(",");
 
 const utf8 = new TextDecoder();
 

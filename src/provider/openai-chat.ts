@@ -17,7 +17,7 @@
  */
 import { errorFromStreamPayload, networkError } from "./errors.ts";
 import type { HttpOptions } from "./http.ts";
-import { headText, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
+import { headText, joinJson, keptText, prefixFormat, prefixHeads, prefixTakes, takenJson } from "./kept-prefix.ts";
 import { runStream, type WireNormalizer } from "./run.ts";
 import type { SseEvent } from "./sse.ts";
 import { TurnBuilder, type DoneReason, type Emit } from "./turn.ts";
@@ -172,8 +172,6 @@ function messagesJsonOnce(messages: readonly Message[]): string {
     return keptText(known);
   return encodeWhole(messages);
 }
-
-const joinJson = (a: string, b: string): string => (a && b ? `${a},${b}` : a || b);
 
 /** Kept prefixes' format (kept-prefix.ts): /1 is the layout above, messages comma-separated without brackets. */
 const chatPrefixFormat = prefixFormat("openai-chat/1", toChatMessage);
