@@ -49,7 +49,9 @@ export async function resumeLive(
   let history: Message[] | UnbuiltHistory;
   if (deferred) {
     // Built when first needed (LiveSession.history); the provider then keeps the prefix for it.
-    history = { head: deferred.head, rest: deferred.rest.slice(), prefix, onBuilt: handOver };
+    const head = deferred.head;
+    const forHead = prefix.then((p) => (p && p.count === head.count ? p : undefined));
+    history = { head, rest: deferred.rest.slice(), prefix: forHead, onBuilt: handOver };
   } else {
     history = loaded.messages;
     // Taken when read (usually at once): the first request encodes the history itself if it comes first.

@@ -237,7 +237,7 @@ function prepareHead(unbuilt: UnbuiltHistory, stream: StreamFn, model: string): 
   if (!stream.prepareHead) return;
   void unbuilt.prefix.then(
     (prefix) => {
-      if (prefix && prefix.count === unbuilt.head.count) stream.prepareHead?.(model, prefix);
+      if (prefix) stream.prepareHead?.(model, prefix);
     },
     () => undefined,
   );
@@ -253,7 +253,7 @@ async function unbuiltHead(session: LiveSession, stream: StreamFn, model: string
   const unbuilt = session.unbuilt;
   if (!unbuilt || !stream.takesPrefix) return undefined;
   const prefix = await unbuilt.prefix;
-  if (!prefix || prefix.count !== unbuilt.head.count || session.unbuilt !== unbuilt) return undefined;
+  if (!prefix || session.unbuilt !== unbuilt) return undefined;
   return stream.takesPrefix(model, prefix) ? prefix : undefined;
 }
 
