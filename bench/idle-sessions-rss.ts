@@ -28,7 +28,7 @@
  * force one to a client, and the soak's lowest sample is what stays once
  * the collector has run (the figures above show it settles within ~11 s).
  */
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import type { CrabtalkClient } from "../src/client/client.ts";
 import { binaryPath, startDaemon, tempHome } from "../test/helpers/daemon.ts";
 import { FakeProvider } from "../test/helpers/fake-provider.ts";
@@ -36,6 +36,7 @@ import { openaiSse } from "../test/helpers/sse-builders.ts";
 import { reportTargets, type TargetRow } from "./targets.ts";
 import { SCALE_CONFIG, writeSessions } from "../test/helpers/scale-sessions.ts";
 import { median, printTable } from "./stats.ts";
+import { statusKb } from "./reliability/common.ts";
 
 const SESSIONS = 1000;
 const over: string[] = [];
@@ -58,13 +59,6 @@ const SAMPLE_EVERY_MS = 500;
  * report row.
  */
 const ANON_MARGIN_MB = 6;
-
-/** One field of /proc/PID/status in kB (VmRSS, RssAnon). */
-function statusKb(pid: number, field: "VmRSS" | "RssAnon"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status (Linux only)`);
-  return Number(m[1]);
-}
 
 const rssKb = (pid: number): number => statusKb(pid, "VmRSS");
 

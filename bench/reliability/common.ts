@@ -69,7 +69,8 @@ export function killLeftoverDaemons(): number {
   return n;
 }
 
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+/** One field of /proc/PID/status, in kB. */
+export function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon"): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!m) throw new Error(`no ${field} for pid ${pid}`);
   return Number(m[1]);
