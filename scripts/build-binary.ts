@@ -66,11 +66,40 @@ export interface CompileOptions {
   target?: Bun.Build.CompileTarget;
   executablePath?: string;
   define?: Record<string, string>;
+  plugins?: Bun.BunPlugin[];
 }
 
 /**
+ * Gives citty crabtalk's port of Node's parseArgs (src/cli/parse-args.ts)
+ * instead of node:util, whose load costs every command ~1.1 ms for the one
+ * function citty uses. Bun's bundler does not offer builtins like node:util
+ * to onResolve under target "bun", so citty's module is loaded with its one
+ * import line rewritten; if a citty upgrade changes that line, the build
+ * fails here instead of silently keeping node:util. Only crabtalk's build
+ * uses it: the floor program (bench/startup.ts) keeps citty as published,
+ * which is what the floor stands for.
+ */
+export const cittyParser: Bun.BunPlugin = {
+  name: "citty-parse-args",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]citty[\\/]dist[\\/]index\.mjs$/ }, async (args) => {
+      const source = await Bun.file(args.path).text();
+      const line = 'import { parseArgs as parseArgs$1 } from "node:util";';
+      if (!source.includes(line))
+        throw new Error(`${args.path} no longer imports parseArgs from node:util as expected; update cittyParser`);
+      const port = JSON.stringify(join(root, "src", "cli", "parse-args.ts"));
+      return {
+        contents: source.replace(line, () => `import { parseArgs as parseArgs$1 } from ${port};`),
+        loader: "js",
+      };
+    });
+  },
+};
+
+/**
  * The one way crabtalk compiles an executable; bench/startup.ts compiles its
- * floor program with it too, so the start-up ratio compares like with like.
+ * floor program with it too (the same flags), so the start-up ratio compares
+ * like with like. `plugins` is what crabtalk's own build adds (cittyParser).
  */
 export async function compileExecutable(options: CompileOptions): Promise<void> {
   const result = await Bun.build({
@@ -82,6 +111,7 @@ export async function compileExecutable(options: CompileOptions): Promise<void> 
     format: "esm",
     bytecode: true,
     define: options.define ?? {},
+    plugins: options.plugins ?? [],
     compile: {
       ...(options.target ? { target: options.target } : {}),
       outfile: options.outfile,
@@ -104,6 +134,7 @@ async function build(target: Target, outfile: string, cross: boolean): Promise<v
     outfile,
     target: target.bunTarget,
     define: { CRABTALK_VERSION: JSON.stringify(version) },
+    plugins: [cittyParser],
     ...(cross ? { executablePath: await runtimeFor(target) } : {}),
   });
   const digest = createHash("sha256").update(readFileSync(outfile)).digest("hex");

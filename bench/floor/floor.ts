@@ -13,7 +13,10 @@
  * bench/startup.ts compiles it exactly as the daemon is compiled (see
  * compileExecutable in scripts/build-binary.ts) into .tmp/ and measures
  * crabtalk against it in the same run, so the ratio is measured, not
- * remembered.
+ * remembered. Its citty is citty as published, node:util and all:
+ * crabtalk's build gives its own citty a port of parseArgs instead
+ * (cittyParser), code of crabtalk's that any program could write, and the
+ * floor stands for programs that did not.
  */
 import { existsSync, unlinkSync } from "node:fs";
 import { defineCommand, runCommand } from "citty";
