@@ -76,9 +76,10 @@ export class LiveSession {
   lastPromptTokens = 0;
   private pending: SessionEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastAppend: Promise<void> = Promise.resolve();
+  /** The latest batch's write: resolves to the error it met, or undefined once it is in the store. */
+  private lastAppend: Promise<Error | undefined> = Promise.resolve(undefined);
   /** Records waiting for the write in flight to finish; they go to the store as one batch (see append). */
-  private group: NewRecord[] | null = null;
+  private group: (NewRecord | DecidedRecord)[] | null = null;
   /** The onSyncing callbacks of the records in `group`. */
   private groupSyncing: (() => void)[] = [];
   killed = false;
@@ -231,7 +232,33 @@ export class LiveSession {
    * SessionStore.append); it does not run when the write fails.
    */
   append(records: NewRecord[], onSyncing?: () => void): Promise<void> {
-    const batch = this.takePending().concat(records);
+    return this.enqueueBatch(records, onSyncing).then(NOTHING);
+  }
+
+  /**
+   * Traces the event `make` builds, in the same batch as everything traced before it (a turn's end joins its
+   * answer's write instead of paying a write and an fsync after it). `make` runs when that batch is about to
+   * be written, every earlier write having ended: it is given the first failure among them, or null when
+   * they all landed. Resolves once the batch is written, to the event made and this batch's own failure
+   * (null when it is in the store; when not, none of the batch is: see SessionStore.append).
+   */
+  async traceDecided(
+    make: (earlier: Error | null) => SessionEvent,
+  ): Promise<{ event: SessionEvent; failure: Error | null }> {
+    let event: SessionEvent | undefined;
+    const failure = await this.enqueueBatch([
+      () => {
+        event = make(this.writeFailure);
+        return traceRecord(event);
+      },
+    ]);
+    // The batch's records are made before its write is started, so `make` has run whether or not it landed.
+    return { event: event!, failure: failure ?? null };
+  }
+
+  private enqueueBatch(records: (NewRecord | DecidedRecord)[], onSyncing?: () => void): Promise<Error | undefined> {
+    const batch: (NewRecord | DecidedRecord)[] = this.takePending();
+    for (const record of records) batch.push(record);
     if (batch.length === 0) return this.lastAppend;
     const open = this.group;
     if (open) {
@@ -253,10 +280,20 @@ export class LiveSession {
           : () => {
               for (const hook of syncing) callQuietly(hook);
             };
-      return this.store.append(this.id, group, during).catch((err: unknown) => {
-        this.writeFailure ??= err instanceof Error ? err : new Error(String(err));
+      const failed = (err: unknown): Error => {
+        const failure = err instanceof Error ? err : new Error(String(err));
+        this.writeFailure ??= failure;
         log.error(`session ${this.id}: could not append ${group.length} record(s) to the store: ${errorMessage(err)}`);
-      });
+        return failure;
+      };
+      let records: NewRecord[];
+      try {
+        records = group.map((r) => (typeof r === "function" ? r() : r));
+      } catch (err) {
+        // A record that could not be made fails its batch like a refused write: the chain of writes goes on.
+        return failed(err);
+      }
+      return this.store.append(this.id, records, during).then(() => undefined, failed);
     });
     this.lastAppend = write;
     return write;
@@ -282,6 +319,11 @@ export class LiveSession {
     return this.append([]);
   }
 }
+
+/** A record made only when its batch is about to be written (see traceDecided). */
+type DecidedRecord = () => NewRecord;
+
+const NOTHING = (): void => undefined;
 
 interface HistoryCount {
   of: Message[] | null;

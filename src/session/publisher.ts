@@ -40,16 +40,44 @@ export class Publisher {
   }
 
   /**
-   * Like emit, but publishes only once the event and everything traced
-   * before it (the turn's messages) are in the store. A turn's end goes
-   * out this way: a client that saw StreamEnd may count on the answer
-   * surviving a kill -9. Rejects when the store could not write it.
+   * A turn's end: published only once it and everything traced before it
+   * (the turn's messages) are in the store, so a client that saw StreamEnd
+   * may count on the answer surviving a kill -9. It is traced in the same
+   * batch as those records when they are not written yet (one write and one
+   * fsync for the answer and its end, not two of each). `decide` gives its
+   * body: with null for an end whose records all landed, with the storage
+   * error otherwise. It is first asked when the batch is about to be written,
+   * with any earlier write's failure; when the batch itself then fails (none
+   * of it stays in the store), it is asked again with that failure, and that
+   * end is traced again under the same seq and published instead. Resolves to
+   * the published event and the first storage failure the turn met, if any.
    */
-  async emitDurable(session: LiveSession, turn: number, body: EventBody): Promise<SessionEvent> {
-    const event = this.stamp(session, turn, body);
-    session.traceEvent(event);
-    await session.flushTrace();
+  async emitEnd(
+    session: LiveSession,
+    turn: number,
+    decide: (failure: Error | null) => EventBody,
+  ): Promise<{ event: SessionEvent; failure: Error | null }> {
+    const seq = ++session.seq;
+    const ts = Date.now();
+    const eventOf = (failure: Error | null): SessionEvent => ({
+      agent: session.agent,
+      session: session.id,
+      seq,
+      turn,
+      ts,
+      body: decide(failure),
+    });
+    let earlier: Error | null = null;
+    let { event, failure } = await session.traceDecided((e) => {
+      earlier = e;
+      return eventOf(e);
+    });
+    if (failure && !earlier) {
+      // Nothing of the failed batch is on disk, the successful end included: this one says so (if it can be written).
+      event = eventOf(failure);
+      await session.traceDecided(() => event);
+    }
     this.out(event);
-    return event;
+    return { event, failure: earlier ?? failure };
   }
 }

@@ -167,7 +167,10 @@ export async function runTurn(
     turn.abort.signal,
   );
   let sinceYield = 0;
-  let end: Extract<LoopEvent, { type: "end" }> | undefined;
+  // The end is published only once the turn is on disk (a client that saw it may count on the answer), and
+  // says the turn failed when any of its records could not be written. It is traced the moment the loop ends,
+  // while the answer's batch may still be waiting to be written, so the two share one write (Publisher.emitEnd).
+  let ending: ReturnType<Publisher["emitEnd"]> | undefined;
   const events = loop[Symbol.asyncIterator]();
   let drained = false;
   try {
@@ -201,7 +204,12 @@ export async function runTurn(
         session.lastPromptTokens = ev.usage.promptTokens;
       }
       if (ev.type === "end") {
-        end = ev;
+        const end = ev;
+        ending = publisher.emitEnd(
+          session,
+          startSeq,
+          (storageError) => loopEventToBody(session.agent, storageError ? storageFailedEnd(end, storageError) : end)!,
+        );
         break;
       }
       const b = loopEventToBody(session.agent, ev);
@@ -213,18 +221,14 @@ export async function runTurn(
     if (!drained) await events.return?.();
   }
   announced.close();
-  // The end is published only once the turn is on disk: a client that saw it may count on the answer.
-  await session.flushTrace();
-  const storageError = session.takeWriteFailure();
-  if (end) {
-    const final = storageError ? storageFailedEnd(end, storageError) : end;
-    const b = loopEventToBody(session.agent, final)!;
-    await publisher.emitDurable(session, startSeq, b);
-    // The end record itself may have met the same full disk.
-    const lateError = storageError ?? session.takeWriteFailure();
-    if (lateError) return { ok: false, storageError: lateError };
+  if (!ending) {
+    await session.flushTrace();
+    const storageError = session.takeWriteFailure();
+    return storageError ? { ok: false, storageError } : { ok: true };
   }
-  return storageError ? { ok: false, storageError } : { ok: true };
+  const { failure } = await ending;
+  session.takeWriteFailure();
+  return failure ? { ok: false, storageError: failure } : { ok: true };
 }
 
 /**
