@@ -68,16 +68,18 @@ export class Publisher {
       body: decide(failure),
     });
     let earlier: Error | null = null;
-    let { event, failure } = await session.traceDecided((e) => {
+    const traced = await session.traceDecided((e) => {
       earlier = e;
       return eventOf(e);
     });
-    if (failure && !earlier) {
+    let { event } = traced;
+    if (traced.failure && !earlier) {
       // Nothing of the failed batch is on disk, the successful end included: this one says so (if it can be written).
-      event = eventOf(failure);
-      await session.traceDecided(() => event);
+      const failed = eventOf(traced.failure);
+      await session.traceDecided(() => failed);
+      event = failed;
     }
     this.out(event);
-    return { event, failure: earlier ?? failure };
+    return { event, failure: earlier ?? traced.failure };
   }
 }
