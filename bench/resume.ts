@@ -41,7 +41,12 @@ import { writeLongSession } from "../test/helpers/session-gen.ts";
 import { median } from "./stats.ts";
 import { reportTargets, type TargetRow } from "./targets.ts";
 
-const SAMPLES = 21;
+/**
+ * Samples per figure. Each is one turn's first token on a busy 2-core machine (new sessions from 1.9 to 14 ms
+ * in one run), and the median of 21 put one build's never-compacted row anywhere from 1.47x to 2.33x between
+ * runs; the median of 61 held it to 1.69x to 1.90x over five runs (~6 s a run). RESUME_SAMPLES overrides it.
+ */
+const SAMPLES = Number(process.env.RESUME_SAMPLES ?? 61);
 const APPENDS = 100;
 const CACHE = join(import.meta.dir, "..", ".tmp", "bench-resume-v2");
 
