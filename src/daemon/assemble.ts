@@ -83,11 +83,15 @@ export function settingsFrom(config: Config, mcpGrants?: (agent: string) => stri
 export async function assembleRuntime(config: Config, paths: Paths): Promise<SessionRuntime> {
   // The store asks the runtime (made next, with the providers) for the request prefix a view checkpoint keeps.
   let runtime: SessionRuntime | undefined;
-  const store = await JsonlSessionStore.open(paths.sessions, {
+  const opening = JsonlSessionStore.open(paths.sessions, {
     requestPrefix: (agent, history) => runtime?.requestPrefix(agent, history),
   });
+  // The store's file calls run on the file-system threads while the settings are made here (~0.8 ms at start).
+  opening.catch(() => undefined); // awaited below; this only keeps a failure while settingsFrom runs from going unhandled
+  const settings = settingsFrom(config);
+  const store = await opening;
   const usage = new UsageLedger(join(paths.home, "usage"), config.agents.budget.dailyTokens);
-  runtime = new SessionRuntime({ store, usage }, settingsFrom(config));
+  runtime = new SessionRuntime({ store, usage }, settings);
   runtime.registry.setSource(BUILTIN_SOURCE, builtinToolEntries());
   return runtime;
 }

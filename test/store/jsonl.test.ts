@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { appendFile, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
 import { assistant, collect, ev, msg, tempDir, user } from "./helpers.ts";
@@ -169,6 +169,19 @@ describe("JsonlSessionStore on disk", () => {
     store = await fresh(d.path);
     expect((await store.create({ agent: "a", createdBy: "cli" })).id).toBe(7);
     await store.close();
+  });
+
+  test("open reads next-id and the directory at once: a directory not made yet starts at 1, a next-id it cannot read fails the open", async () => {
+    await using d = await tempDir();
+    const dir = join(d.path, "not", "made", "yet");
+    const store = await JsonlSessionStore.open(dir);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await store.create({ agent: "a", createdBy: "cli" })).id).toBe(1);
+    await store.close();
+    // Only a missing file counts as none: a next-id that is a directory is an error the open reports.
+    const odd = join(d.path, "odd");
+    await mkdir(join(odd, "next-id"), { recursive: true });
+    await expect(JsonlSessionStore.open(odd)).rejects.toMatchObject({ code: "EISDIR" });
   });
 
   test("next-id follows creates within a second and at close, so an id whose file went later is not handed out again", async () => {
