@@ -3,20 +3,23 @@
  * `util.parseArgs`, ported for what citty 0.2 asks of it (`args`,
  * `options` of type string or boolean with `short`, `default` and
  * `multiple`, `allowPositionals`, `strict: false`). scripts/build-binary.ts
- * resolves citty's `import { parseArgs } from "node:util"` to this file.
+ * (cittyParser) rewrites citty's `import { parseArgs } from "node:util"`
+ * to import this file instead.
  *
  * Why: citty needs one function of node:util, and loading node:util costs
  * 1.05 to 1.23 ms in a compiled probe. In the binary (fresh-copy A/B, 40 to
  * 60 runs each) the daemon answered its first ping 1.1 ms sooner (19.5 to
  * 18.4 ms) with 1.1 MB less RSS; `send` and `status` gained 0.3 to 0.5 ms,
- * as they load some of what node:util shares with other modules anyway. The port keeps Node's algorithm step
- * by step (tokens, short groups, `--`, a string option taking the next
- * argument whatever it looks like, defaults filled last, the same config
- * checks, whose throw makes citty fall back to plain positionals), and
- * test/cli/parse-args.test.ts holds it to node:util's own answer for every
- * case. A config it does not port (`strict`, `tokens`, `allowNegative`)
- * throws, so a citty that starts asking for more is caught by that test
- * (which also pins citty's call), not by a wrong parse.
+ * as they load some of what node:util shares with other modules anyway.
+ *
+ * The port keeps Node's algorithm step by step (tokens, short groups, `--`,
+ * a string option taking the next argument whatever it looks like, defaults
+ * filled last, the same config checks, whose throw makes citty fall back to
+ * plain positionals), and test/cli/parse-args.test.ts holds it to
+ * node:util's own answer for every case. A config it does not port
+ * (`strict`, `tokens`, `allowNegative`) throws, so a citty that starts
+ * asking for more is caught by that test (which also pins citty's call),
+ * not by a wrong parse.
  */
 
 export interface ParseArgsOptionConfig {

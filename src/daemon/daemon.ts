@@ -268,8 +268,8 @@ export class Daemon {
     parts.installFeatures(runtime, config, paths);
     const tasks = parts.installDelegation(runtime);
     this.mcp = await parts.startMcp(config, paths, runtime, this.options.env, () => this.applySettings());
-    // With MCP servers, the agents' grants follow the hub's tool counts; without, the settings are the ones the
-    // runtime was made with (settingsFrom of the same config), and making them again cost ~0.4 ms at start.
+    // With MCP servers, the agents' grants follow the hub's tool counts; without, the settings would be the ones
+    // the runtime was just made with (settingsFrom of the same config), made again on the way to the first answer.
     if (this.mcp) this.applySettings();
     for (const { agent, grant } of runtime.emptyGrants())
       log.warn(`agent ${agent}: grant "${grant}" matches no tool yet (a server that starts later may bring it)`);
