@@ -45,10 +45,7 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-type Token =
-  | { kind: "option"; name: string; value: string | undefined }
-  | { kind: "positional"; value: string }
-  | { kind: "option-terminator" };
+type Token = { kind: "option"; name: string; value: string | undefined } | { kind: "positional"; value: string };
 
 type Options = Record<string, ParseArgsOptionConfig>;
 
@@ -75,7 +72,7 @@ export function parseArgs(config: ParseArgsConfig = {}): ParsedArgs {
   const positionals: string[] = [];
   for (const token of tokensOf(args, options)) {
     if (token.kind === "option") store(token.name, token.value, options, values);
-    else if (token.kind === "positional") {
+    else {
       if (!allowPositionals) throw new TypeError(`Unexpected argument '${token.value}'`);
       positionals.push(token.value);
     }
@@ -115,7 +112,7 @@ function tokensOf(args: string[], options: Options): Token[] {
     const arg = remaining.shift()!;
     const next = remaining[0];
     if (arg === "--") {
-      tokens.push({ kind: "option-terminator" });
+      // Everything after a bare `--` is a positional (Node's terminator token is only for `tokens: true`).
       for (const rest of remaining) tokens.push({ kind: "positional", value: rest });
       break;
     }

@@ -473,10 +473,7 @@ export class JsonlSessionStore implements SessionStore {
     let pending = this.resolving.get(id);
     if (!pending) {
       pending = summarizeFile(this.path(id))
-        .catch((err: unknown) => {
-          if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-          throw err;
-        })
+        .catch(whenMissing(undefined))
         .then((summary) => {
           if (!summary || this.deleted.has(id)) return undefined;
           const st: SessionState = this.known.get(id) ?? {

@@ -51,6 +51,18 @@ async function oneTurn(store: BatchStore): Promise<{ events: SessionEvent[]; id:
   return { events, id: t.session.id };
 }
 
+/** The turn's last event, which must be an end that failed with 507, and its payload. */
+function failedEnd(events: SessionEvent[]): {
+  end: SessionEvent;
+  data: { stopReason: string; errorCode: number; error: string };
+} {
+  const end = events.at(-1)!;
+  const data = end.body.data as { stopReason: string; errorCode: number; error: string };
+  expect(data.stopReason).toBe("error");
+  expect(data.errorCode).toBe(507);
+  return { end, data };
+}
+
 /** The end events the store holds for a session, in file order. */
 async function storedEnds(store: BatchStore, id: number): Promise<{ seq: number; stopReason: unknown }[]> {
   const ends: { seq: number; stopReason: unknown }[] = [];
@@ -96,10 +108,7 @@ describe("a turn's end", () => {
     const store = new BatchStore();
     store.refuse = (labels) => labels.includes("assistant");
     const { events, id } = await oneTurn(store);
-    const end = events.at(-1)!;
-    const data = end.body.data as { stopReason: string; errorCode: number; error: string };
-    expect(data.stopReason).toBe("error");
-    expect(data.errorCode).toBe(507);
+    const { end, data } = failedEnd(events);
     expect(data.error).toContain("could not be saved");
     expect(data.error).toContain("ENOSPC");
     // Exactly one end on disk: the failed one, with the seq clients saw; the refused answer is not there.
@@ -112,11 +121,8 @@ describe("a turn's end", () => {
     const store = new BatchStore();
     store.refuse = (labels) => labels.includes("user");
     const { events, id } = await oneTurn(store);
-    const end = events.at(-1)!;
-    const data = end.body.data as { stopReason: string; errorCode: number; error: string };
-    expect(data.stopReason).toBe("error");
-    expect(data.errorCode).toBe(507);
-    // Decided before its batch was written: one end on disk, the failed one; the answer's write went through.
+    const { end } = failedEnd(events);
+    // Decided before its batch was written: one end on disk, the failed one, in one batch.
     expect(await storedEnds(store, id)).toEqual([{ seq: end.seq, stopReason: "error" }]);
     expect(store.batches.filter((b) => b.includes("end"))).toHaveLength(1);
   });
