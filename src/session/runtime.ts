@@ -19,12 +19,13 @@ import { ToolRegistry } from "../tools/registry.ts";
 import { AgentBuilder, type GrantReport } from "./agent-builder.ts";
 import { logger } from "../util/log.ts";
 import { Semaphore } from "../util/semaphore.ts";
+import { collectAnswer, type TurnAnswer } from "./answer.ts";
 import { Approvals } from "./approvals.ts";
 import { attachSession, type Attachment } from "./attach.ts";
 import { EventBus, type Approver, type EventFilter, type Subscription } from "./bus.ts";
 import { compactSession, type CompactOutcome } from "./compact-session.ts";
 import { SessionError } from "./errors.ts";
-import { body, isKind, type EventBody, type SessionEvent } from "./events.ts";
+import { body, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
 import { LivePool } from "./live-pool.ts";
 import { LiveSession, type TurnHandle } from "./live-session.ts";
@@ -33,7 +34,6 @@ import { modelOf, readHistory, reportRepairs, resumeLive } from "./resume.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import { runTurn, type BuiltAgent, type TurnEnv } from "./turn.ts";
 import type { UsageLedger } from "./usage.ts";
-import type { UsageData } from "./events.ts";
 
 const log = logger("runtime");
 
@@ -59,15 +59,6 @@ export interface TurnRequest {
 }
 
 /** A turn run to its end: what `send` answers. */
-export interface TurnAnswer {
-  session: number;
-  agent: string;
-  content: string;
-  usage: UsageData;
-  stopReason: string;
-  model: string;
-}
-
 /** How long kill waits for a cancelled turn to finish writing before dropping the session. */
 const KILL_SETTLE_MS = 10_000;
 
@@ -357,35 +348,7 @@ export class SessionRuntime {
   /** Runs a turn to its end and returns the final answer; a failed turn throws its error. */
   async ask(req: TurnRequest, signal?: AbortSignal): Promise<TurnAnswer> {
     const { session, events } = await this.startTurn(req, { interactive: false });
-    const stop = () => events.close();
-    if (signal?.aborted) stop();
-    else signal?.addEventListener("abort", stop, { once: true });
-    let text = "";
-    try {
-      for await (const e of events) {
-        if (isKind(e, "chunk")) text += e.body.data.content;
-        // A new model call after tools: only the final answer counts.
-        if (isKind(e, "toolStart")) text = "";
-        if (!isKind(e, "end")) continue;
-        const end = e.body.data;
-        if (end.stopReason === "error")
-          throw new SessionError("turn_failed", end.error || "the turn failed", end.errorCode || undefined);
-        return {
-          session: session.id,
-          agent: session.agent,
-          content: text,
-          usage: end.usage,
-          stopReason: end.stopReason,
-          model: end.model,
-        };
-      }
-    } finally {
-      signal?.removeEventListener("abort", stop);
-    }
-    throw new SessionError(
-      signal?.aborted ? "conflict" : "internal",
-      signal?.aborted ? "the requester left before the turn ended" : "the turn ended without a result",
-    );
+    return collectAnswer(session, events, signal);
   }
 
   private notRun(session: LiveSession, turn: TurnHandle): SessionError {

@@ -4,11 +4,11 @@
  * small writes (the id counter) whose loss would break "ids are never
  * reused"; new session files are created by append-handles.ts. Kept apart from jsonl.ts so the store class reads as policy.
  */
-import { appendFile, type FileHandle, open, rename, truncate, unlink } from "node:fs/promises";
+import { appendFile, type FileHandle, open, readdir, rename, truncate, unlink } from "node:fs/promises";
 import { collectNow } from "../util/collect.ts";
 import type { AppendHandles } from "./append-handles.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { applyToSummary, isSnapshot, parseRecord, summaryFromMeta } from "./fold.ts";
+import { applyToSummary, isSnapshot, parseRecord, SessionFolder, summaryFromMeta } from "./fold.ts";
 import { BIG_TEXT_CHARS, linePieces, textChars } from "./line-pieces.ts";
 import { firstLine, readLines, readTail, unterminatedTail } from "./line-reader.ts";
 import type { MetaRecord, SessionSummary, StoredRecord, TornLine } from "./types.ts";
@@ -175,4 +175,39 @@ export async function writeLines(
   } finally {
     release?.();
   }
+}
+
+/** Every line of the log folded, from its meta line on; undefined when it does not start with one. */
+export async function foldWholeLog(path: string): Promise<SessionFolder | undefined> {
+  let folder: SessionFolder | undefined;
+  for await (const line of readLines(path)) {
+    const r = parseRecord(line.text);
+    if (!folder) {
+      if (r?.kind !== "meta") return undefined;
+      folder = new SessionFolder(r);
+    } else if (r) folder.add(r);
+    else folder.corrupt++;
+  }
+  return folder;
+}
+
+/** A session's log file name: `<id>.jsonl`. */
+const SESSION_FILE = /^(\d+)\.jsonl$/;
+
+/** A catch handler: `fallback` for a file or directory that does not exist, any other error rethrown. */
+export function whenMissing<T>(fallback: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    throw err;
+  };
+}
+
+/** The ids of the session files in `dir`. */
+export async function scanIds(dir: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (const name of await readdir(dir)) {
+    const m = SESSION_FILE.exec(name);
+    if (m) ids.push(Number(m[1]));
+  }
+  return ids;
 }

@@ -36,7 +36,7 @@
  * messages are held only by the caller of load(); reads stream in 64 KiB
  * chunks.
  */
-import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   SessionFolder,
@@ -51,10 +51,20 @@ import {
 import { foldForResume, removeCheckpoint } from "./checkpoint.ts";
 import type { RequestPrefixEncoder } from "./request-prefix.ts";
 import { AppendHandles, DirSync } from "./append-handles.ts";
-import { repairTail, summarizeFile, syncFile, writeAtomic, writeLines } from "./jsonl-files.ts";
+import {
+  foldWholeLog,
+  repairTail,
+  scanIds,
+  summarizeFile,
+  syncFile,
+  whenMissing,
+  writeAtomic,
+  writeLines,
+} from "./jsonl-files.ts";
 import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
+import { ViewSaves } from "./view-saves.ts";
 import {
   type EventRecord,
   type ListOptions,
@@ -90,17 +100,13 @@ const INDEX_CONCURRENCY = 8;
 const COUNTER_DELAY_MS = 1000;
 /**
  * How long a session goes without an append before a view checkpoint a
- * resume earned is written when no turn end came first (see saveLater):
+ * resume earned is written when no turn end came first (see view-saves.ts):
  * longer than the gaps between a streaming turn's trace writes (100 ms),
  * so a turn that streams is not interrupted by it; one that waits longer
  * on its model may see it written meanwhile, which delays nothing but an
  * append queued behind it.
  */
 const VIEW_SAVE_QUIET_MS = 250;
-
-/** The trace record of a turn's end event (see saveLater). */
-const endsATurn = (r: NewRecord): boolean => r.kind === "event" && r.event.type === "end";
-const SESSION_FILE = /^(\d+)\.jsonl$/;
 
 interface SessionState {
   summary: SessionSummary;
@@ -133,19 +139,22 @@ export class JsonlSessionStore implements SessionStore {
   /** Created by the first search; told of every write and delete from then on. */
   private searchIndex: SearchIndex | undefined;
   private closed = false;
-  /** View checkpoints being written (see saveLater). */
-  private readonly saving = new Set<Promise<void>>();
-  /** View checkpoints waiting for their session to go quiet, by session (see saveLater). */
-  private readonly quietSaves = new Map<number, { save: () => Promise<void>; timer: ReturnType<typeof setTimeout> }>();
+  /** View checkpoints resumes earned, waiting to be written (see view-saves.ts). */
+  private readonly viewSaves: ViewSaves;
 
   private constructor(
     readonly dir: string,
     private readonly fsync: FsyncPolicy,
     private nextId: number,
-    private readonly viewSaveQuietMs: number,
+    viewSaveQuietMs: number,
     private readonly requestPrefix: RequestPrefixEncoder | undefined,
   ) {
     this.dirSync = new DirSync(dir);
+    this.viewSaves = new ViewSaves(
+      viewSaveQuietMs,
+      (id, work) => this.enqueue(id, work),
+      (id) => this.deleted.has(id),
+    );
   }
 
   /** Opens (creating) the directory; the next id is the larger of next-id and the highest file id + 1. */
@@ -204,20 +213,25 @@ export class JsonlSessionStore implements SessionStore {
   append(id: number, records: readonly NewRecord[], onSyncing?: () => void): Promise<void> {
     const run = this.enqueue(id, async () => {
       const st = await this.live(id);
-      if (records.length === 0) return;
-      const torn = await this.checkTail(id, st);
-      if (torn) st.pendingTorn = torn;
-      const batch = prepareBatch(st.summary, records, Date.now(), st.dirty);
-      await this.write(id, st, batch.records, batch.durable, onSyncing);
-      st.summary = batch.summary;
-      st.dirty = batch.dirty;
+      if (records.length > 0) await this.appendNow(id, st, records, onSyncing);
     });
-    // A turn's end: a view checkpoint waiting for it is written next, behind this append; any other append postpones it.
-    if (this.quietSaves.has(id)) {
-      if (records.some(endsATurn)) this.saveNow(id);
-      else this.postponeSave(id);
-    }
+    this.viewSaves.appended(id, records);
     return run;
+  }
+
+  /** An append's work, in the session's queue. */
+  private async appendNow(
+    id: number,
+    st: SessionState,
+    records: readonly NewRecord[],
+    onSyncing?: () => void,
+  ): Promise<void> {
+    const torn = await this.checkTail(id, st);
+    if (torn) st.pendingTorn = torn;
+    const batch = prepareBatch(st.summary, records, Date.now(), st.dirty);
+    await this.write(id, st, batch.records, batch.durable, onSyncing);
+    st.summary = batch.summary;
+    st.dirty = batch.dirty;
   }
 
   load(id: number): Promise<LoadedSession | undefined> {
@@ -226,15 +240,7 @@ export class JsonlSessionStore implements SessionStore {
       if (!st || st.deleted) return undefined;
       const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
       st.pendingTorn = undefined;
-      let folder: SessionFolder | undefined;
-      for await (const line of readLines(this.path(id))) {
-        const r = parseRecord(line.text);
-        if (!folder) {
-          if (r?.kind !== "meta") return undefined;
-          folder = new SessionFolder(r);
-        } else if (r) folder.add(r);
-        else folder.corrupt++;
-      }
+      const folder = await foldWholeLog(this.path(id));
       if (!folder) return undefined;
       const loaded = folder.finish();
       if (torn) loaded.tornLine = torn;
@@ -256,53 +262,9 @@ export class JsonlSessionStore implements SessionStore {
       if (torn) resumed.tornLine = torn;
       // The fold (resumed from its own checkpointed state) is as authoritative as load()'s.
       st.summary = { ...resumed.meta };
-      if (fold.saveView) this.saveLater(id, fold.saveView);
+      if (fold.saveView) this.viewSaves.later(id, fold.saveView);
       return resumed;
     });
-  }
-
-  /**
-   * Writes a view checkpoint once the turn the resume was for has ended
-   * (right after the append holding its end event), or once the session
-   * has gone viewSaveQuietMs without an append (a turn that never
-   * ended), in the session's queue so it never races a delete; close()
-   * writes any still waiting. Not at once: the resume is for a turn whose
-   * question is appended next, and a save ahead of that append in the
-   * queue (encoding and writing the view: 5 to 7 ms for 10,000 messages)
-   * held back the turn's request by as much.
-   */
-  private saveLater(id: number, save: () => Promise<void>): void {
-    const waiting = this.quietSaves.get(id);
-    if (waiting) clearTimeout(waiting.timer);
-    this.quietSaves.set(id, { save, timer: this.quietTimer(id) });
-  }
-
-  private quietTimer(id: number): ReturnType<typeof setTimeout> {
-    const timer = setTimeout(() => this.saveNow(id), this.viewSaveQuietMs);
-    timer.unref();
-    return timer;
-  }
-
-  /** An append: a view waiting for this session to go quiet waits viewSaveQuietMs more. */
-  private postponeSave(id: number): void {
-    const waiting = this.quietSaves.get(id);
-    if (!waiting) return;
-    clearTimeout(waiting.timer);
-    waiting.timer = this.quietTimer(id);
-  }
-
-  /** Queues a waiting view's write behind what the session's queue holds now. */
-  private saveNow(id: number): void {
-    const waiting = this.quietSaves.get(id);
-    if (!waiting) return;
-    clearTimeout(waiting.timer);
-    this.quietSaves.delete(id);
-    const done = this.enqueue(id, async () => {
-      if (!this.deleted.has(id)) await waiting.save();
-    })
-      .catch(() => undefined)
-      .finally(() => this.saving.delete(done));
-    this.saving.add(done);
   }
 
   async summary(id: number): Promise<SessionSummary | undefined> {
@@ -441,8 +403,7 @@ export class JsonlSessionStore implements SessionStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const id of [...this.quietSaves.keys()]) this.saveNow(id);
-    await Promise.all(this.saving);
+    await this.viewSaves.flushAll();
     await this.flush();
     this.closed = true;
     clearTimeout(this.counterTimer);
@@ -555,21 +516,4 @@ export class JsonlSessionStore implements SessionStore {
   private checkOpen(): void {
     if (this.closed) throw new StoreClosedError();
   }
-}
-
-/** A catch handler: `fallback` for a file or directory that does not exist, any other error rethrown. */
-function whenMissing<T>(fallback: T): (err: unknown) => T {
-  return (err) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return fallback;
-    throw err;
-  };
-}
-
-async function scanIds(dir: string): Promise<number[]> {
-  const ids: number[] = [];
-  for (const name of await readdir(dir)) {
-    const m = SESSION_FILE.exec(name);
-    if (m) ids.push(Number(m[1]));
-  }
-  return ids;
 }
