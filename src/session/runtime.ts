@@ -47,6 +47,15 @@ export interface RuntimeCore {
   idleHistoryChars?: number;
 }
 
+/** A turn about to be queued: its session, agent and content, and what was begun for it already. */
+interface PlannedTurn {
+  session: LiveSession;
+  spec: AgentSpec;
+  content: string;
+  /** The agent, when it was built before the turn was queued. */
+  agent?: Promise<BuiltAgent>;
+}
+
 export interface TurnRequest {
   agent: string;
   content: string;
@@ -262,38 +271,8 @@ export class SessionRuntime {
       throw new SessionError("shutting_down", "the daemon is shutting down; retry once it is back");
     if (!req.content.trim())
       throw new SessionError("bad_request", "empty message: content must hold the text to send to the agent");
-    let session: LiveSession;
-    let spec: AgentSpec | undefined;
-    let content = req.content;
-    if (req.session) {
-      session = await this.open(req.session);
-      if (req.agent && req.agent !== session.agent) {
-        throw new SessionError(
-          "conflict",
-          `session ${session.id} belongs to agent "${session.agent}", not "${req.agent}"; leave agent empty or use ${session.agent}`,
-        );
-      }
-      spec = this.agent(session.agent);
-      if (!spec)
-        throw new SessionError(
-          "not_found",
-          `agent ${session.agent} was removed from the config; session ${session.id} is kept on disk and answers again once [agents.${session.agent}] is back in crabtalk.toml`,
-        );
-      this.checkTurnAllowed(spec);
-      content = await this.expand(spec, content);
-    } else {
-      const name = req.agent || "crab";
-      spec = this.agent(name);
-      if (!spec)
-        throw new SessionError(
-          "not_found",
-          `unknown agent "${name}"; configured agents: ${this.agentNames().join(", ")}`,
-        );
-      this.checkTurnAllowed(spec);
-      content = await this.expand(spec, content);
-      session = await this.create(name, req.sender);
-    }
-    const agentSpec = spec;
+    const planned = req.session ? await this.onStored(req, req.session) : await this.onNew(req);
+    const { session, spec: agentSpec, content } = planned;
     const turn: TurnHandle = {
       startSeq: undefined,
       abort: new AbortController(),
@@ -314,9 +293,10 @@ export class SessionRuntime {
     session.lastUsed = Date.now();
     void session
       .enqueue(turn, async () => {
+        // Built while the history is read back, if it was released, and while the question is written.
+        const agent = planned.agent ?? this.buildAgent(agentSpec);
         await this.restoreHistory(session);
-        const agent = await this.buildAgent(agentSpec);
-        const outcome = await runTurn(this.env, session, agent, turn, content);
+        const outcome = await runTurn(this.env, session, turn, { spec: agentSpec, agent, content });
         if (!outcome.ok) {
           // Memory holds what the disk refused: reload from disk next time, so both agree.
           log.error(`session ${session.id}: ${outcome.storageError.message}; it will be reloaded from disk`);
@@ -325,13 +305,15 @@ export class SessionRuntime {
         }
         // A history a resume left unbuilt is built only for what needs its messages: an afterRun hook (given
         // it here), a compaction, or a rest grown long enough to be worth encoding once (see LiveSession).
-        if (this.hooks.handles("afterRun"))
+        if (this.hooks.handles("afterRun")) {
+          const { system } = await agent;
           void this.hooks.afterRun({
             agent: session.agent,
             session: session.id,
             history: session.history.slice(),
-            ...(agent.system !== undefined ? { system: agent.system } : {}),
+            ...(system !== undefined ? { system } : {}),
           });
+        }
         session.buildWhenLong();
         // A cancelled turn is not followed by an automatic compaction: the user asked for the session to stop.
         if (!turn.abort.signal.aborted) await this.maybeCompact(session, agentSpec.model, turn.abort.signal);
@@ -343,6 +325,55 @@ export class SessionRuntime {
         this.live.trimHistories();
       });
     return { session, turn, events };
+  }
+
+  /** The session a turn on stored session `id` runs on, its agent checked and its content expanded. */
+  private async onStored(req: TurnRequest, id: number): Promise<PlannedTurn> {
+    const session = await this.open(id);
+    return { session, ...(await this.checkedTurn(id, session.agent, req)) };
+  }
+
+  /** A new session for the turn, its agent built while the session's file is created. */
+  private async onNew(req: TurnRequest): Promise<PlannedTurn> {
+    const name = req.agent || "crab";
+    const spec = this.agent(name);
+    if (!spec)
+      throw new SessionError(
+        "not_found",
+        `unknown agent "${name}"; configured agents: ${this.agentNames().join(", ")}`,
+      );
+    this.checkTurnAllowed(spec);
+    const content = await this.expand(spec, req.content);
+    const agent = this.buildEarly(spec);
+    return { session: await this.create(name, req.sender), spec, content, agent };
+  }
+
+  /** The checks a turn on a session of `agent` passes before anything is written, and its content expanded. */
+  private async checkedTurn(
+    id: number,
+    agent: string,
+    req: TurnRequest,
+  ): Promise<{ spec: AgentSpec; content: string }> {
+    if (req.agent && req.agent !== agent)
+      throw new SessionError(
+        "conflict",
+        `session ${id} belongs to agent "${agent}", not "${req.agent}"; leave agent empty or use ${agent}`,
+      );
+    const spec = this.agent(agent);
+    if (!spec)
+      throw new SessionError(
+        "not_found",
+        `agent ${agent} was removed from the config; session ${id} is kept on disk and answers again once [agents.${agent}] is back in crabtalk.toml`,
+      );
+    this.checkTurnAllowed(spec);
+    return { spec, content: await this.expand(spec, req.content) };
+  }
+
+  /** An agent built before its turn is queued (see onNew); a turn that never runs leaves it unread. */
+  private buildEarly(spec: AgentSpec): Promise<BuiltAgent> {
+    const building = this.buildAgent(spec);
+    building.catch(() => undefined);
+    return building;
   }
 
   /** Runs a turn to its end and returns the final answer; a failed turn throws its error. */

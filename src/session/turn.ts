@@ -51,16 +51,26 @@ export interface BuiltAgent {
 /** The storage error that ended a turn, if any: the turn reports it instead of success. */
 export type TurnOutcome = { ok: true } | { ok: false; storageError: Error };
 
+/** What one turn runs. */
+export interface TurnPlan {
+  spec: AgentSpec;
+  /**
+   * The agent as the turn runs it, being built (its prompt hooks read
+   * files, or ask extensions): awaited only before the first model call,
+   * so the build overlaps the question's write.
+   */
+  agent: Promise<BuiltAgent>;
+  content: string;
+}
+
 export async function runTurn(
   env: TurnEnv,
   session: LiveSession,
-  agent: BuiltAgent,
   turn: TurnHandle,
-  content: string,
+  { spec, agent: building, content }: TurnPlan,
 ): Promise<TurnOutcome> {
   const { publisher } = env;
   const settings = env.settings();
-  const { spec } = agent;
   const startSeq = session.seq + 1;
   turn.startSeq = startSeq;
   const emit = (b: EventBody) => publisher.emit(session, startSeq, b);
@@ -136,6 +146,7 @@ export async function runTurn(
   };
 
   await userWritten;
+  const agent = await building;
   // After a resume, the request may go out from the kept prefix before the 10,000 messages it stands for are
   // built; they are built only when something needs them (see SessionRuntime.startTurn).
   const head = await unbuiltHead(session, stream, spec.model);

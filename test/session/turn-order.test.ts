@@ -47,3 +47,28 @@ test("the user message is written before the model is called, on a new session a
   await drain(second.events);
   expect(onDiskAtCall).toEqual([["one"], ["one", "answer 1", "two"]]);
 });
+
+test("the agent is built while the question is written: a slow prompt hook holds back the model call, not the write", async () => {
+  const store = new SlowDiskStore();
+  const runtime = new SessionRuntime(
+    { store, usage: new UsageLedger(null, undefined) },
+    settingsFor({ models: { m: reply({ text: "answer" }) } }),
+  );
+  // The hook answers only once the question is on disk: a turn that built its agent before writing it waits for ever.
+  const seen: string[][] = [];
+  runtime.hooks.add({
+    name: "slow-prompt",
+    timeoutMs: 2000,
+    turnPrompt: async () => {
+      const deadline = Date.now() + 1000;
+      while (!store.written.includes("one") && Date.now() < deadline) await Bun.sleep(2);
+      seen.push([...store.written]);
+      return "<memory>kept</memory>";
+    },
+  });
+  const t = await runtime.startTurn({ agent: "crab", content: "one", sender: "t", approver: { kind: "none" } });
+  const events = await drain(t.events);
+  expect(seen).toEqual([["one"]]);
+  expect(events.at(-1)!.body.kind).toBe("end");
+  expect((events.at(-1)!.body.data as { stopReason: string }).stopReason).not.toBe("error");
+});
