@@ -280,12 +280,7 @@ export class LiveSession {
           : () => {
               for (const hook of syncing) callQuietly(hook);
             };
-      const failed = (err: unknown): Error => {
-        const failure = err instanceof Error ? err : new Error(String(err));
-        this.writeFailure ??= failure;
-        log.error(`session ${this.id}: could not append ${group.length} record(s) to the store: ${errorMessage(err)}`);
-        return failure;
-      };
+      const failed = (err: unknown): Error => this.failed(err, group.length);
       let records: NewRecord[];
       try {
         records = group.map((r) => (typeof r === "function" ? r() : r));
@@ -297,6 +292,28 @@ export class LiveSession {
     });
     this.lastAppend = write;
     return write;
+  }
+
+  /**
+   * Takes a write the store began for this session before it was live (a turn's opening, written during the
+   * resume: SessionStore.resume), before anything is appended: later batches are written after it, and its
+   * failure is the running turn's, as any append's. Resolves once it is written or refused.
+   */
+  adoptWrite(written: Promise<void>, records: number): Promise<void> {
+    const write = written.then(
+      () => undefined,
+      (err: unknown) => this.failed(err, records),
+    );
+    this.lastAppend = write;
+    return write.then(NOTHING);
+  }
+
+  /** A batch of `records` the store refused: the first such failure is kept for the running turn. */
+  private failed(err: unknown, records: number): Error {
+    const failure = err instanceof Error ? err : new Error(String(err));
+    this.writeFailure ??= failure;
+    log.error(`session ${this.id}: could not append ${records} record(s) to the store: ${errorMessage(err)}`);
+    return failure;
   }
 
   private takePending(): NewRecord[] {
@@ -343,6 +360,6 @@ function messageChars(m: Message): number {
 }
 
 /** The trace record of a published event. */
-function traceRecord(e: SessionEvent): NewRecord {
+export function traceRecord(e: SessionEvent): NewRecord {
   return { kind: "event", ts: e.ts, event: { seq: e.seq, type: e.body.kind, turn: e.turn, data: e.body.data } };
 }

@@ -40,6 +40,15 @@ export class Publisher {
   }
 
   /**
+   * Publishes an event the store already holds, numbered when it was made
+   * (a turn's start written during its session's resume: opening.ts); it
+   * is not traced again.
+   */
+  publishWritten(event: SessionEvent): void {
+    this.out(event);
+  }
+
+  /**
    * A turn's end: published only once it and everything traced before it
    * (the turn's messages) are in the store, so a client that saw StreamEnd
    * may count on the answer surviving a kill -9. It is traced in the same

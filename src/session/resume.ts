@@ -10,6 +10,7 @@ import type { ResumedSession, SessionStore } from "../store/types.ts";
 import { logger } from "../util/log.ts";
 import { SessionError } from "./errors.ts";
 import { LiveSession, type UnbuiltHistory } from "./live-session.ts";
+import { OPENING_RECORDS, type TurnOpener } from "./opening.ts";
 import type { RuntimeSettings } from "./settings.ts";
 
 const log = logger("runtime");
@@ -32,13 +33,16 @@ export function modelOf(settings: RuntimeSettings, agent: string): { model: stri
  * A stored session made live (not yet in the pool): only what the model
  * sees next is read. `settings` is read when the prefix arrives, so a
  * reconfiguration in between routes it to the agent's current model.
+ * With `opener`, the store may write the turn's opening while it reads;
+ * `opener.opened` then says what the turn must publish instead of its own.
  */
 export async function resumeLive(
   store: SessionStore,
   settings: () => RuntimeSettings,
   id: number,
+  opener?: TurnOpener,
 ): Promise<LiveSession> {
-  const loaded = reportRepairs(id, await store.resume(id));
+  const loaded = reportRepairs(id, await store.resume(id, opener));
   const agent = loaded.meta.agent;
   const prefix = loaded.requestPrefix ?? Promise.resolve(undefined);
   const handOver = (messages: readonly Message[]) =>
@@ -57,7 +61,13 @@ export async function resumeLive(
     // Taken when read (usually at once): the first request encodes the history itself if it comes first.
     handOver(loaded.messages);
   }
-  const session = new LiveSession(id, agent, loaded.meta.createdBy, history, loaded.lastSeq, store);
+  const taken = opener?.takenBy(loaded);
+  const session = new LiveSession(id, agent, loaded.meta.createdBy, history, taken?.start.seq ?? loaded.lastSeq, store);
+  if (opener && taken) {
+    // The store takes an opening only where no turn was left open, so there is no interruption to mark first.
+    opener.opened = { ...taken, written: session.adoptWrite(taken.written, OPENING_RECORDS) };
+    return session;
+  }
   if (loaded.interruptedTurn) {
     log.warn(
       `session ${id}: the turn started at seq ${loaded.interruptedTurn.turnSeq} was cut off by a crash; marked interrupted`,
@@ -72,6 +82,11 @@ export async function resumeLive(
 /** A session's history as the model sees it, read back from the store (after a release, see LiveSession.restoreHistory). */
 export async function readHistory(store: SessionStore, id: number): Promise<Message[]> {
   return reportRepairs(id, await store.resume(id)).messages;
+}
+
+/** The error for a session the store does not have. */
+export function sessionNotFound(id: number): SessionError {
+  return new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
 }
 
 /** Hands a resumed session's kept request prefix to its provider: only an optimization, so a refusal is silent. */
@@ -94,7 +109,7 @@ function importPrefix(
  * hands a torn last line to exactly one load or resume, which must report it.
  */
 export function reportRepairs<L extends ResumedSession>(id: number, loaded: L | undefined): L {
-  if (!loaded) throw new SessionError("not_found", `session ${id} not found; list sessions with \`crabtalk sessions\``);
+  if (!loaded) throw sessionNotFound(id);
   if (loaded.tornLine)
     log.warn(
       `session ${id}: ignored a torn last line (${loaded.tornLine.bytes} bytes at offset ${loaded.tornLine.offset}: ${JSON.stringify(loaded.tornLine.preview)}), left by a crash`,

@@ -29,8 +29,9 @@ import { body, type EventBody, type SessionEvent } from "./events.ts";
 import { HookHub, type HookFailure } from "./hooks.ts";
 import { LivePool } from "./live-pool.ts";
 import { LiveSession, type TurnHandle } from "./live-session.ts";
+import { type OpenedTurn, TurnOpener } from "./opening.ts";
 import { Publisher } from "./publisher.ts";
-import { modelOf, readHistory, reportRepairs, resumeLive } from "./resume.ts";
+import { modelOf, readHistory, reportRepairs, resumeLive, sessionNotFound } from "./resume.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import { runTurn, type BuiltAgent, type TurnEnv } from "./turn.ts";
 import type { UsageLedger } from "./usage.ts";
@@ -54,6 +55,8 @@ interface PlannedTurn {
   content: string;
   /** The agent, when it was built before the turn was queued. */
   agent?: Promise<BuiltAgent>;
+  /** Its start and question, when the store wrote them during the session's resume. */
+  opened?: OpenedTurn;
 }
 
 export interface TurnRequest {
@@ -179,13 +182,16 @@ export class SessionRuntime {
     return { live: s !== undefined, running: s?.running != null };
   }
 
-  /** A live session, loaded from the store if needed; not_found for an unknown id. */
-  async open(id: number): Promise<LiveSession> {
+  /**
+   * A live session, loaded from the store if needed; not_found for an unknown id. `opener` goes to the
+   * store's resume when this call loads it (see onStored).
+   */
+  async open(id: number, opener?: TurnOpener): Promise<LiveSession> {
     const existing = this.live.get(id);
     if (existing) return existing;
     let opening = this.opening.get(id);
     if (!opening) {
-      opening = this.load(id).finally(() => this.opening.delete(id));
+      opening = this.load(id, opener).finally(() => this.opening.delete(id));
       this.opening.set(id, opening);
     }
     return opening;
@@ -245,8 +251,8 @@ export class SessionRuntime {
   }
 
   /** Makes a stored session live (see resume.ts; a live one is never loaded here). */
-  private async load(id: number): Promise<LiveSession> {
-    const session = await resumeLive(this.store, () => this.current, id);
+  private async load(id: number, opener?: TurnOpener): Promise<LiveSession> {
+    const session = await resumeLive(this.store, () => this.current, id, opener);
     this.live.add(session);
     return session;
   }
@@ -272,7 +278,7 @@ export class SessionRuntime {
     if (!req.content.trim())
       throw new SessionError("bad_request", "empty message: content must hold the text to send to the agent");
     const planned = req.session ? await this.onStored(req, req.session) : await this.onNew(req);
-    const { session, spec: agentSpec, content } = planned;
+    const { session, spec: agentSpec, content, opened } = planned;
     const turn: TurnHandle = {
       startSeq: undefined,
       abort: new AbortController(),
@@ -296,7 +302,12 @@ export class SessionRuntime {
         // Built while the history is read back, if it was released, and while the question is written.
         const agent = planned.agent ?? this.buildAgent(agentSpec);
         await this.restoreHistory(session);
-        const outcome = await runTurn(this.env, session, turn, { spec: agentSpec, agent, content });
+        const outcome = await runTurn(this.env, session, turn, {
+          spec: agentSpec,
+          agent,
+          content,
+          ...(opened ? { opened } : {}),
+        });
         if (!outcome.ok) {
           // Memory holds what the disk refused: reload from disk next time, so both agree.
           log.error(`session ${session.id}: ${outcome.storageError.message}; it will be reloaded from disk`);
@@ -327,8 +338,27 @@ export class SessionRuntime {
     return { session, turn, events };
   }
 
-  /** The session a turn on stored session `id` runs on, its agent checked and its content expanded. */
+  /**
+   * The session a turn on stored session `id` runs on, its agent checked and
+   * its content expanded. One not in memory is checked against the store's
+   * summary first, so the store may write the turn's opening while it reads
+   * the session (opening.ts); its agent is built meanwhile, as no turn of it
+   * can be queued ahead of this one.
+   */
   private async onStored(req: TurnRequest, id: number): Promise<PlannedTurn> {
+    const inMemory = () => this.live.get(id) !== undefined || this.opening.has(id);
+    if (!inMemory()) {
+      const summary = await this.store.summary(id);
+      if (!summary) throw sessionNotFound(id);
+      const checked = await this.checkedTurn(id, summary.agent, req);
+      // Made live meanwhile by another request: its turns may be queued ahead of this one.
+      if (!inMemory()) {
+        const opener = new TurnOpener(summary.agent, id, req.sender, checked.content);
+        const agent = this.buildEarly(checked.spec);
+        const session = await this.open(id, opener);
+        return { session, ...checked, agent, ...(opener.opened ? { opened: opener.opened } : {}) };
+      }
+    }
     const session = await this.open(id);
     return { session, ...(await this.checkedTurn(id, session.agent, req)) };
   }
@@ -369,7 +399,7 @@ export class SessionRuntime {
     return { spec, content: await this.expand(spec, req.content) };
   }
 
-  /** An agent built before its turn is queued (see onNew); a turn that never runs leaves it unread. */
+  /** An agent built before its turn is queued (see onStored, onNew); a turn that never runs leaves it unread. */
   private buildEarly(spec: AgentSpec): Promise<BuiltAgent> {
     const building = this.buildAgent(spec);
     building.catch(() => undefined);

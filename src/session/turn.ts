@@ -21,6 +21,7 @@ import type { EventBus } from "./bus.ts";
 import { body, type EventBody } from "./events.ts";
 import type { HookHub } from "./hooks.ts";
 import type { LiveSession, TurnHandle, UnbuiltHistory } from "./live-session.ts";
+import type { OpenedTurn } from "./opening.ts";
 import type { Publisher } from "./publisher.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import type { UsageLedger } from "./usage.ts";
@@ -61,34 +62,41 @@ export interface TurnPlan {
    */
   agent: Promise<BuiltAgent>;
   content: string;
+  /**
+   * The turn's start and question, written by the store during the
+   * session's resume (opening.ts): published and pushed instead of made
+   * from `content`.
+   */
+  opened?: OpenedTurn;
 }
 
 export async function runTurn(
   env: TurnEnv,
   session: LiveSession,
   turn: TurnHandle,
-  { spec, agent: building, content }: TurnPlan,
+  { spec, agent: building, content, opened }: TurnPlan,
 ): Promise<TurnOutcome> {
   const { publisher } = env;
   const settings = env.settings();
-  const startSeq = session.seq + 1;
+  const startSeq = opened ? opened.start.seq : session.seq + 1;
   turn.startSeq = startSeq;
   const emit = (b: EventBody) => publisher.emit(session, startSeq, b);
-  emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
-  const user: Message = { role: "user", content, timestamp: Date.now() };
+  if (opened) publisher.publishWritten(opened.start);
+  else emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
+  const user: Message = opened ? opened.user : { role: "user", content, timestamp: Date.now() };
   session.push(user);
   const stream = settings.streamFor(spec.model);
   // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
   // once the request is out cannot lose the question it asks. While the fsync runs, the history the request
   // starts with is encoded for it (after a resume, all of it: ~0.5 ms for 10,000 messages), instead of after;
   // when the history is not built yet, the kept prefix its request may go out from is decoded instead (below).
+  // An opening the store wrote during the resume may be written already: that work is done now.
   const unbuilt = session.unbuilt;
-  const userWritten = session.append(
-    [{ kind: "message", message: user }],
-    unbuilt
-      ? () => prepareHead(unbuilt, stream, spec.model)
-      : () => stream.prepare?.(spec.model, session.history.slice(0, -1)),
-  );
+  const prepare = unbuilt
+    ? () => prepareHead(unbuilt, stream, spec.model)
+    : () => stream.prepare?.(spec.model, session.history.slice(0, -1));
+  if (opened) prepare();
+  const userWritten = opened ? opened.written : session.append([{ kind: "message", message: user }], prepare);
 
   // The tightest of: the agent's cap, what is left of today's budget, a delegating root's remaining budget.
   const caps = [spec.maxTokensPerTurn, env.usage.remainingToday(), turn.tokenCap].filter(

@@ -126,6 +126,11 @@ export class AppendHandles {
     await Promise.all(all.map((h) => closeQuietly(h.fd)));
   }
 
+  /** The path's size as this process last wrote it, when its handle is open (the store is its only writer). */
+  sizeOf(path: string): number | undefined {
+    return this.handles.get(path)?.size;
+  }
+
   /** Number of handles open now (for tests). */
   get openCount(): number {
     return this.handles.size;

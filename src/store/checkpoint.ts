@@ -404,6 +404,14 @@ export interface ResumeOptions {
    * written, nor read back (ResumedSession.requestPrefix stays unset).
    */
   encodePrefix?: RequestPrefixEncoder;
+  /**
+   * Called once the fold has taken its cut, the log's size, with it: lines
+   * appended from then on are past what it reads (SessionStore.resume writes
+   * a turn's opening then). A fold that starts over reads to the same cut.
+   */
+  onCut?: (size: number) => void;
+  /** The cut to read to instead of the log's size (a fold started over, a caller that knows the log's end). */
+  cut?: number;
 }
 
 export async function foldForResume(path: string, options: ResumeOptions = {}): Promise<ResumeFold | undefined> {
@@ -478,7 +486,8 @@ async function foldFrom(
   options: ResumeOptions,
 ): Promise<ResumeFold | undefined> {
   // A synchronous fstat: a metadata read on an open descriptor, quicker than the round trip an async one costs.
-  const size = fstatSync(fh.descriptor).size;
+  const size = options.cut ?? fstatSync(fh.descriptor).size;
+  options.onCut?.(size);
   const guess = file && readHeader(file);
   // Read only when the checkpoint names one, on another file-system thread while the view is decoded.
   const view = guess?.header.kind === "view" ? guess.header : undefined;
@@ -530,7 +539,10 @@ async function foldFrom(
     }
   }
   if (!folder || metaHash === undefined) return undefined;
-  if (!folder.complete) return foldForResume(path, { ...options, useCheckpoint: false });
+  if (!folder.complete) {
+    const { onCut: _, ...rest } = options;
+    return foldForResume(path, { ...rest, useCheckpoint: false, cut: size });
+  }
   const meta = metaHash;
   const session = folder.finishContext();
   // Whether it fits is known now; its bytes are checked once read, without holding the resume back for them

@@ -146,6 +146,12 @@ export interface PreparedBatch {
   durable: boolean;
   /** Totals changed since the last snapshot written. */
   dirty: boolean;
+  /**
+   * Whether a turn is open after the batch, as a fold would say (a start
+   * opens one; an end or an interruption closes it); undefined when the
+   * batch holds none of them, so it leaves that as it was.
+   */
+  turnOpen?: boolean;
 }
 
 const fail = (why: string): never => {
@@ -168,6 +174,7 @@ export function prepareBatch(
   const records: StoredRecord[] = [];
   let durable = false;
   let snapshot = false;
+  let turnOpen: boolean | undefined;
   for (const r of batch) {
     const ts = r.ts ?? now;
     if (!Number.isFinite(ts)) fail("ts must be a number");
@@ -187,7 +194,11 @@ export function prepareBatch(
           fail(`event seq ${String(e?.seq)} must be an integer above ${s.lastSeq}`);
         if (typeof e.type !== "string") fail("event.type must be a string");
         rec = { ts, kind: "event", event: e };
-        if (TURN_END_TYPES.has(e.type)) durable = snapshot = true;
+        if (TURN_START_TYPES.has(e.type)) turnOpen = true;
+        else if (TURN_END_TYPES.has(e.type)) {
+          durable = snapshot = true;
+          turnOpen = false;
+        }
         break;
       }
       case "compaction":
@@ -210,6 +221,7 @@ export function prepareBatch(
             ? { ts, kind: "interrupted", reason: r.reason }
             : { ts, kind: "interrupted", turnSeq: r.turnSeq, reason: r.reason };
         durable = snapshot = true;
+        turnOpen = false;
         break;
       case "meta_update":
         if (typeof r.title !== "string") fail("meta_update from a caller must carry a title");
@@ -223,7 +235,8 @@ export function prepareBatch(
     records.push(rec);
   }
   if (snapshot) records.push(snapshotRecord(s, Math.max(now, s.lastActive)));
-  return { records, summary: s, durable, dirty: snapshot ? false : wasDirty || records.length > 0 };
+  const dirty = snapshot ? false : wasDirty || records.length > 0;
+  return { records, summary: s, durable, dirty, ...(turnOpen !== undefined ? { turnOpen } : {}) };
 }
 
 /**

@@ -36,7 +36,7 @@
  * messages are held only by the caller of load(); reads stream in 64 KiB
  * chunks.
  */
-import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import {
   SessionFolder,
@@ -65,6 +65,7 @@ import { readLines } from "./line-reader.ts";
 import { DEFAULT_SEARCH_LIMIT, queryTerms } from "./search.ts";
 import { SearchIndex } from "./search-index.ts";
 import { ViewSaves } from "./view-saves.ts";
+import { logger } from "../util/log.ts";
 import {
   type EventRecord,
   type ListOptions,
@@ -79,9 +80,12 @@ import {
   type SessionSummary,
   type StoredRecord,
   type TornLine,
+  type TurnOpening,
   SessionNotFoundError,
   StoreClosedError,
 } from "./types.ts";
+
+const log = logger("store");
 
 export type FsyncPolicy = "messages" | "always" | "none";
 
@@ -119,6 +123,17 @@ interface SessionState {
   deleted: boolean;
   /** A torn line repaired on append, waiting for the next load() to report it. */
   pendingTorn?: TornLine;
+  /** Whether the log ends inside a turn; unknown until a fold, a create or an append of a start or an end says. */
+  turnOpen?: boolean;
+}
+
+/**
+ * A turn's opening being written from a resume's cut on: `write` settles to its error, if any, and `before`
+ * is restored if it is cut off again. */
+interface EarlyOpening {
+  cut: number;
+  write: Promise<Error | undefined>;
+  before: Pick<SessionState, "summary" | "dirty" | "turnOpen">;
 }
 
 export class JsonlSessionStore implements SessionStore {
@@ -198,7 +213,14 @@ export class JsonlSessionStore implements SessionStore {
         if (!(await this.appends.create(this.path(id), `${serialize(meta)}\n`, sync, () => this.dirSync.sync())))
           continue;
         const fresh = new SessionFolder(meta).summary;
-        this.known.set(id, { summary: fresh, dirty: false, unsynced: false, tailChecked: true, deleted: false });
+        this.known.set(id, {
+          summary: fresh,
+          dirty: false,
+          unsynced: false,
+          tailChecked: true,
+          deleted: false,
+          turnOpen: false,
+        });
         return { ...fresh };
       }
     });
@@ -232,6 +254,7 @@ export class JsonlSessionStore implements SessionStore {
     await this.write(id, st, batch.records, batch.durable, onSyncing);
     st.summary = batch.summary;
     st.dirty = batch.dirty;
+    if (batch.turnOpen !== undefined) st.turnOpen = batch.turnOpen;
   }
 
   load(id: number): Promise<LoadedSession | undefined> {
@@ -246,25 +269,81 @@ export class JsonlSessionStore implements SessionStore {
       if (torn) loaded.tornLine = torn;
       // The full fold is authoritative; keep the listing in step with it.
       st.summary = { ...folder.summary };
+      st.turnOpen = loaded.interruptedTurn !== undefined;
       return loaded;
     });
   }
 
-  resume(id: number): Promise<ResumedSession | undefined> {
-    return this.enqueue(id, async () => {
-      const st = await this.state(id);
-      if (!st || st.deleted) return undefined;
-      const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
-      st.pendingTorn = undefined;
-      const fold = await foldForResume(this.path(id), { encodePrefix: this.requestPrefix });
-      if (!fold) return undefined;
-      const resumed = fold.session;
-      if (torn) resumed.tornLine = torn;
-      // The fold (resumed from its own checkpointed state) is as authoritative as load()'s.
-      st.summary = { ...resumed.meta };
-      if (fold.saveView) this.viewSaves.later(id, fold.saveView);
-      return resumed;
+  resume(id: number, opening?: TurnOpening): Promise<ResumedSession | undefined> {
+    // The caller has the session once the fold ends; an opening still being written holds the queue till it is.
+    return new Promise((resolve, reject) => {
+      this.enqueue(id, async () => {
+        const st = await this.state(id);
+        if (!st || st.deleted) return resolve(undefined);
+        const torn = (await this.checkTail(id, st)) ?? st.pendingTorn;
+        st.pendingTorn = undefined;
+        // Its numbering known, and no turn left open to mark first: the opening goes out from the fold's cut on,
+        // at once when the log's end is known (its append handle is open), else once the fold has looked.
+        const lastSeq = st.summary.lastSeq;
+        const takes = opening !== undefined && st.turnOpen === false;
+        let early: EarlyOpening | undefined;
+        const begin = (cut: number) => {
+          early = this.beginOpening(id, st, opening!.records(lastSeq), cut);
+        };
+        const end = takes ? this.appends.sizeOf(this.path(id)) : undefined;
+        if (end !== undefined) begin(end);
+        const cut = end !== undefined ? { cut: end } : takes ? { onCut: begin } : {};
+        let fold: Awaited<ReturnType<typeof foldForResume>>;
+        try {
+          fold = await foldForResume(this.path(id), { encodePrefix: this.requestPrefix, ...cut });
+        } catch (err) {
+          if (early) await this.cutOff(id, st, early);
+          throw err;
+        }
+        const resumed = fold?.session;
+        if (early && (!resumed || resumed.lastSeq !== lastSeq || resumed.interruptedTurn)) {
+          // What the store knew is not what the log holds (a file changed behind its back): the caller writes its own.
+          log.warn(`session ${id}: its log did not end as this store knew; the turn's opening is written after it`);
+          await this.cutOff(id, st, early);
+          early = undefined;
+        }
+        if (!fold || !resumed) return resolve(undefined);
+        if (torn) resumed.tornLine = torn;
+        if (fold.saveView) this.viewSaves.later(id, fold.saveView);
+        if (!early) {
+          // The fold (resumed from its own checkpointed state) is as authoritative as load()'s.
+          st.summary = { ...resumed.meta };
+          st.turnOpen = resumed.interruptedTurn !== undefined;
+          return resolve(resumed);
+        }
+        // The summary is the one the opening was numbered from (the fold agreed), with the opening's records.
+        const { write } = early;
+        resumed.opened = { written: write.then((err) => (err ? Promise.reject(err) : undefined)) };
+        resolve(resumed);
+        await write;
+      }).catch(reject);
     });
+  }
+
+  /** Starts writing a turn's opening at the log's end, `cut`, in the resume's turn of the session's queue. */
+  private beginOpening(id: number, st: SessionState, records: NewRecord[], cut: number): EarlyOpening {
+    const before = { summary: st.summary, dirty: st.dirty, turnOpen: st.turnOpen };
+    const write = this.appendNow(id, st, records).then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    this.viewSaves.appended(id, records);
+    return { cut, write, before };
+  }
+
+  /** Cuts an opening written past a fold's cut off the log again (the resume then leaves it to its caller). */
+  private async cutOff(id: number, st: SessionState, opening: EarlyOpening): Promise<void> {
+    if (await opening.write) return; // a failed write is cut back by AppendHandles
+    await this.appends.forget(this.path(id));
+    await truncate(this.path(id), opening.cut);
+    if (this.fsync !== "none") await syncFile(this.path(id));
+    Object.assign(st, opening.before);
+    this.searchIndex?.touch(id);
   }
 
   async summary(id: number): Promise<SessionSummary | undefined> {

@@ -33,6 +33,7 @@ import {
   type SessionStore,
   type SessionSummary,
   type StoredRecord,
+  type TurnOpening,
   SessionNotFoundError,
   StoreClosedError,
 } from "./types.ts";
@@ -83,12 +84,16 @@ export class MemorySessionStore implements SessionStore {
     return folder.finish();
   }
 
-  /** The twin keeps no checkpoint: load() without the whole list, which is what resume() must equal. */
-  async resume(id: number): Promise<ResumedSession | undefined> {
+  /**
+   * The twin keeps no checkpoint: load() without the whole list, which is what resume() must equal. It knows
+   * every session's numbering, so it takes every opening it may (none after a turn left open), appended at once.
+   */
+  async resume(id: number, opening?: TurnOpening): Promise<ResumedSession | undefined> {
     const loaded = await this.load(id);
     if (!loaded) return undefined;
     const { allMessages: _, ...rest } = loaded;
-    return rest;
+    if (!opening || loaded.interruptedTurn) return rest;
+    return { ...rest, opened: { written: this.append(id, opening.records(loaded.lastSeq)) } };
   }
 
   async summary(id: number): Promise<SessionSummary | undefined> {

@@ -181,7 +181,32 @@ export type ResumedSession = Omit<LoadedSession, "allMessages"> & {
    * build them after. `rest` is every message after them, built.
    */
   deferred?: DeferredHistory;
+  /**
+   * Set when the store took the resume's TurnOpening: its records are in
+   * the log right after what was resumed (`lastSeq` is the one they were
+   * numbered from, this resume's own), written or being written; `written`
+   * settles as append() would for them. Unset: nothing of it was written,
+   * and the caller appends its records itself.
+   */
+  opened?: { written: Promise<void> };
 };
+
+/**
+ * The records that open a turn on a session being resumed for it (its
+ * start event and question), given to SessionStore.resume so the store may
+ * write them while it reads: a turn's question is fsynced before its
+ * request goes out, and that wait then overlaps the resume's instead of
+ * following it. The store takes it only when it knows, before reading,
+ * the session's last seq and that no turn is left open (an interrupted
+ * turn is marked before any new one starts); see ResumedSession.opened.
+ */
+export interface TurnOpening {
+  /**
+   * The records, their events numbered after `lastSeq`: called at most once, as the store starts writing
+   * them; a resume that then returns no `opened` has cut them off again (the log was not what it knew).
+   */
+  records(lastSeq: number): NewRecord[];
+}
 
 /** Messages not built yet: how many, and the call that builds them (the same objects every call; it never fails). */
 export interface DeferredMessages {
@@ -244,9 +269,10 @@ export interface SessionStore {
    * lastSeq, interrupted turn and torn line, without reading the messages
    * the last compaction replaced (the file store starts at its resume
    * checkpoint; see checkpoint.ts). `corruptLines` counts only the lines it
-   * read.
+   * read. With `opening`, the store may also append its records right after
+   * what it resumes (see TurnOpening); the appends after it follow them.
    */
-  resume(id: number): Promise<ResumedSession | undefined>;
+  resume(id: number, opening?: TurnOpening): Promise<ResumedSession | undefined>;
   /** The summary without reading messages; undefined for an unknown id. */
   summary(id: number): Promise<SessionSummary | undefined>;
   list(opts: ListOptions): Promise<SessionPage>;
