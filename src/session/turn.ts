@@ -185,6 +185,8 @@ export async function runTurn(
     },
     turn.abort.signal,
   );
+  // The loop has sent its first request by the time this runs (see UsageLedger.warmSoon).
+  env.usage.warmSoon();
   let sinceYield = 0;
   // The end is published only once the turn is on disk (a client that saw it may count on the answer), and
   // says the turn failed when any of its records could not be written. It is traced the moment the loop ends,

@@ -129,7 +129,8 @@ interface SessionState {
 
 /**
  * A turn's opening being written from a resume's cut on: `write` settles to its error, if any, and `before`
- * is restored if it is cut off again. */
+ * is restored if it is cut off again.
+ */
 interface EarlyOpening {
   cut: number;
   write: Promise<Error | undefined>;
@@ -303,7 +304,7 @@ export class JsonlSessionStore implements SessionStore {
         const resumed = fold?.session;
         if (early && (!resumed || resumed.lastSeq !== lastSeq || resumed.interruptedTurn)) {
           // What the store knew is not what the log holds (a file changed behind its back): the caller writes its own.
-          log.warn(`session ${id}: its log did not end as this store knew; the turn's opening is written after it`);
+          log.warn(`session ${id}: its log is not what this store last wrote (another writer?); resumed as it is now`);
           await this.cutOff(id, st, early);
           early = undefined;
         }

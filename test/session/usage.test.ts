@@ -53,3 +53,26 @@ test("records go to the day's file, the next day's after midnight, and survive a
   expect((await lines(d.path, day2)).map((l) => l.usage.promptTokens)).toEqual([3, 1]);
   ledger.close();
 });
+
+test("warmSoon loads today's file on the next pass of the event loop, once, and not when already loaded", async () => {
+  await using d = await tempDir();
+  const now = Date.UTC(2026, 5, 1, 12);
+  let asked = 0;
+  const clock = () => {
+    asked++;
+    return now;
+  };
+  new UsageLedger(d.path, undefined, clock).record("crab", "m", used(10, 5));
+  asked = 0;
+  const ledger = new UsageLedger(d.path, undefined, clock);
+  ledger.warmSoon();
+  ledger.warmSoon();
+  expect(asked).toBe(0);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(asked).toBe(1);
+  // Loaded: a later warmSoon does nothing, and today's count came from the file.
+  ledger.warmSoon();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(asked).toBe(1);
+  expect(ledger.usedToday()).toBe(15);
+});
