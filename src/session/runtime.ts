@@ -300,7 +300,7 @@ export class SessionRuntime {
     void session
       .enqueue(turn, async () => {
         // Built while the history is read back, if it was released, and while the question is written.
-        const agent = planned.agent ?? this.buildAgent(agentSpec);
+        const agent = planned.agent ?? this.startBuild(agentSpec);
         await this.restoreHistory(session);
         const outcome = await runTurn(this.env, session, turn, {
           spec: agentSpec,
@@ -354,7 +354,7 @@ export class SessionRuntime {
       // Made live meanwhile by another request: its turns may be queued ahead of this one.
       if (!inMemory()) {
         const opener = new TurnOpener(summary.agent, id, req.sender, checked.content);
-        const agent = this.buildEarly(checked.spec);
+        const agent = this.startBuild(checked.spec);
         const session = await this.open(id, opener);
         return { session, ...checked, agent, ...(opener.opened ? { opened: opener.opened } : {}) };
       }
@@ -374,7 +374,7 @@ export class SessionRuntime {
       );
     this.checkTurnAllowed(spec);
     const content = await this.expand(spec, req.content);
-    const agent = this.buildEarly(spec);
+    const agent = this.startBuild(spec);
     return { session: await this.create(name, req.sender), spec, content, agent };
   }
 
@@ -399,8 +399,12 @@ export class SessionRuntime {
     return { spec, content: await this.expand(spec, req.content) };
   }
 
-  /** An agent built before its turn is queued (see onStored, onNew); a turn that never runs leaves it unread. */
-  private buildEarly(spec: AgentSpec): Promise<BuiltAgent> {
+  /**
+   * The agent being built for a turn, awaited by the turn before its first model call (TurnPlan.agent). A
+   * failed build fails the turn that awaits it; one nobody awaits (a turn dropped from its queue, or whose
+   * history could not be read back) is no unhandled rejection.
+   */
+  private startBuild(spec: AgentSpec): Promise<BuiltAgent> {
     const building = this.buildAgent(spec);
     building.catch(() => undefined);
     return building;
