@@ -8,7 +8,7 @@
  * cut off again. Both backends, then the file store's own cases.
  */
 import { describe, expect, test } from "bun:test";
-import { openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { prepareBatch, summaryFromMeta, metaRecord } from "../../src/store/fold.ts";
 import { JsonlSessionStore } from "../../src/store/jsonl.ts";
@@ -126,15 +126,27 @@ describe("turn opening (jsonl only)", () => {
     }
   });
 
-  /** Rewrites each `[from, to]` of the log in place (same lengths: the file's size is unchanged). */
-  function rewrite(path: string, edits: [string, string][]): void {
+  /**
+   * A file store holding one session of one whole turn (seqs 1 and 2), whose log is then rewritten in place,
+   * every `[from, to]` of it (same lengths: the file's size is unchanged), behind the store's back.
+   */
+  async function changedLog(dir: string, edits: [string, string][]) {
+    const store = await JsonlSessionStore.open(dir, { fsync: "messages" });
+    const { id } = await store.create({ agent: "crab", createdBy: "t" });
+    await turn(store, id, 1, "first");
+    const path = join(dir, `${id}.jsonl`);
     const text = readFileSync(path, "utf8");
     const fd = openSync(path, "r+");
-    for (const [from, to] of edits) {
-      let at = text.indexOf(from);
-      expect(at).toBeGreaterThan(0);
-      for (; at >= 0; at = text.indexOf(from, at + 1)) writeSync(fd, to, at);
+    try {
+      for (const [from, to] of edits) {
+        let at = text.indexOf(from);
+        expect(at).toBeGreaterThanOrEqual(0);
+        for (; at >= 0; at = text.indexOf(from, at + 1)) writeSync(fd, to, at);
+      }
+    } finally {
+      closeSync(fd);
     }
+    return { store, id, path, size: statSync(path).size };
   }
 
   const changes: [string, [string, string][], number, boolean][] = [
@@ -152,13 +164,8 @@ describe("turn opening (jsonl only)", () => {
   for (const [what, edits, lastSeq, interrupted] of changes) {
     test(`a log changed behind the store's back (${what}) has the opening cut off again, and resumes as it is`, async () => {
       await using dir = await tempDir();
-      const store = await JsonlSessionStore.open(dir.path, { fsync: "messages" });
+      const { store, id, path, size } = await changedLog(dir.path, edits);
       try {
-        const { id } = await store.create({ agent: "crab", createdBy: "t" });
-        await turn(store, id, 1, "first");
-        const path = join(dir.path, `${id}.jsonl`);
-        rewrite(path, edits);
-        const size = statSync(path).size;
         const open = opening("second");
         const resumed = (await store.resume(id, open))!;
         expect(open.given).toEqual([2]);
@@ -179,14 +186,8 @@ describe("turn opening (jsonl only)", () => {
 
   test("a log that no longer starts with its meta line has the opening cut off, and is not found", async () => {
     await using dir = await tempDir();
-    const store = await JsonlSessionStore.open(dir.path, { fsync: "none" });
+    const { store, id, path, size } = await changedLog(dir.path, [['"kind":"meta"', '"kind":"mexa"']]);
     try {
-      const { id } = await store.create({ agent: "crab", createdBy: "t" });
-      await turn(store, id, 1, "first");
-      const path = join(dir.path, `${id}.jsonl`);
-      const fd = openSync(path, "r+");
-      writeSync(fd, "#", 0);
-      const size = statSync(path).size;
       const open = opening("second");
       expect(await store.resume(id, open)).toBeUndefined();
       expect(open.given).toEqual([2]);
