@@ -98,7 +98,7 @@ for (const backend of backends) {
       const bad: TurnOpening = { records: (lastSeq) => [ev(lastSeq, "start"), msg(user("again"))] };
       const resumed = (await store.resume(id, bad))!;
       expect(resumed.opened).toBeDefined();
-      expect(resumed.opened!.written).rejects.toThrow(/seq 2 must be an integer above 2/);
+      await expect(resumed.opened!.written).rejects.toThrow(/seq 2 must be an integer above 2/);
       await store.append(id, [ev(3, "start"), msg(user("retried"))]);
       expect((await logOf(store, id)).slice(4)).toEqual(["start#3", "user:retried"]);
     });
