@@ -297,7 +297,7 @@ export class LiveSession {
   /**
    * Takes a write the store began for this session before it was live (a turn's opening, written during the
    * resume: SessionStore.resume), before anything is appended: later batches are written after it, and its
-   * failure is the running turn's, as any append's. Resolves once it is written or refused.
+   * failure is the running turn's, as an append's is. Resolves once it is written or refused.
    */
   adoptWrite(written: Promise<void>, records: number): Promise<void> {
     const write = written.then(

@@ -8,7 +8,7 @@
  */
 import type { Message } from "../provider/types.ts";
 import type { NewRecord, ResumedSession, TurnOpening } from "../store/types.ts";
-import { body, type SessionEvent } from "./events.ts";
+import { body, type EventBody, type SessionEvent } from "./events.ts";
 import { traceRecord } from "./live-session.ts";
 
 /** A turn whose start and question the store wrote during its session's resume. */
@@ -18,6 +18,13 @@ export interface OpenedTurn {
   /** Resolves once the opening is written, or refused (the session then holds the failure, as for any append). */
   written: Promise<void>;
 }
+
+/** A turn's start event's body: made here and by a turn that makes its own start (turn.ts). */
+export const startBody = (agent: string, session: number, sender: string): EventBody =>
+  body("start", { agent, session, sender });
+
+/** A turn's question as its history holds it. */
+export const question = (content: string): Message => ({ role: "user", content, timestamp: Date.now() });
 
 /** Records in an opening: the start event and the question. */
 export const OPENING_RECORDS = 2;
@@ -43,9 +50,9 @@ export class TurnOpener implements TurnOpening {
       seq,
       turn: seq,
       ts: Date.now(),
-      body: body("start", { agent, session, sender }),
+      body: startBody(agent, session, sender),
     };
-    const user: Message = { role: "user", content: this.content, timestamp: Date.now() };
+    const user = question(this.content);
     this.made = { start, user };
     return [traceRecord(start), { kind: "message", message: user }];
   }

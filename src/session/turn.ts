@@ -21,7 +21,7 @@ import type { EventBus } from "./bus.ts";
 import { body, type EventBody } from "./events.ts";
 import type { HookHub } from "./hooks.ts";
 import type { LiveSession, TurnHandle, UnbuiltHistory } from "./live-session.ts";
-import type { OpenedTurn } from "./opening.ts";
+import { type OpenedTurn, question, startBody } from "./opening.ts";
 import type { Publisher } from "./publisher.ts";
 import type { AgentSpec, RuntimeSettings } from "./settings.ts";
 import type { UsageLedger } from "./usage.ts";
@@ -82,8 +82,8 @@ export async function runTurn(
   turn.startSeq = startSeq;
   const emit = (b: EventBody) => publisher.emit(session, startSeq, b);
   if (opened) publisher.publishWritten(opened.start);
-  else emit(body("start", { agent: session.agent, session: session.id, sender: turn.sender }));
-  const user: Message = opened ? opened.user : { role: "user", content, timestamp: Date.now() };
+  else emit(startBody(session.agent, session.id, turn.sender));
+  const user = opened ? opened.user : question(content);
   session.push(user);
   const stream = settings.streamFor(spec.model);
   // Awaited just before the model call, so the before-run hooks overlap the write (and its fsync): a crash
